@@ -1,0 +1,151 @@
+import { createLogger, type Level } from '../../services/common/logger';
+import type { Endpoint } from '../executors/dns/client';
+import { LabNetwork } from './network';
+import { SERVICE_FACTORIES, type RunningService } from './services';
+import { STACK, type ServicePlan } from './stack';
+import type { Backend, LabAction, ServiceStatus, Targets } from './types';
+
+/**
+ * The embedded backend: every lab service in this Node process, on 127.0.0.1, at the
+ * embedded ports of the lab plan (5353, 8080, ...) or on free ports (for tests and
+ * for running beside a lab that is already up).
+ */
+
+export interface EmbeddedOptions {
+  labDir: string;
+  dataDir: string;
+  /** Bind every service to a free port instead of its embedded port. Default: false. */
+  freePorts?: boolean;
+  /** Default: 127.0.0.1. The lab is for this machine only (DESIGN principle 5). */
+  host?: string;
+  /** Services whose traffic goes to another server instead: not started here. */
+  targets?: Targets;
+  /** Only these services (default: all in the plan). */
+  only?: string[];
+  /** Also hand each log line to this function (`wirelab up` prints them). */
+  onLog?: (service: string, line: string, level: Level) => void;
+  /** How many recent log lines to keep per service. Default: 200. */
+  logLines?: number;
+}
+
+interface Slot {
+  plan: ServicePlan;
+  running?: RunningService;
+  /** The ports the service got the first time, kept across stop/start. */
+  ports?: Record<string, number>;
+  logs: string[];
+}
+
+export class EmbeddedBackend implements Backend {
+  readonly name = 'embedded';
+  private readonly slots = new Map<string, Slot>();
+  private net?: LabNetwork;
+
+  constructor(private readonly options: EmbeddedOptions) {
+    for (const plan of STACK) {
+      if (options.only && !options.only.includes(plan.name)) continue;
+      if (options.targets?.[plan.name]) continue;
+      this.slots.set(plan.name, { plan, logs: [] });
+    }
+  }
+
+  async start(): Promise<void> {
+    try {
+      for (const name of this.slots.keys()) await this.startService(name);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    const endpoints = new Map<string, Record<string, Endpoint>>();
+    const host = this.options.host ?? '127.0.0.1';
+    for (const [name, slot] of this.slots) {
+      endpoints.set(name, Object.fromEntries(Object.entries(slot.ports!).map(([k, port]) => [k, { host, port }])));
+    }
+    for (const [name, target] of Object.entries(this.options.targets ?? {})) {
+      const plan = STACK.find((s) => s.name === name)!;
+      endpoints.set(name, { [Object.keys(plan.ports)[0]!]: target });
+    }
+    this.net = LabNetwork.fromEndpoints(endpoints);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.slots.values()].map(async (slot) => {
+      const running = slot.running;
+      slot.running = undefined;
+      await running?.close();
+    }));
+  }
+
+  network(): LabNetwork {
+    if (!this.net) throw new Error('the embedded lab is not started');
+    return this.net;
+  }
+
+  async control(service: string, action: LabAction): Promise<ServiceStatus> {
+    const slot = this.slots.get(service);
+    if (!slot) {
+      const known = [...this.slots.keys()].join(', ');
+      throw new Error(this.options.targets?.[service] ? `${service} is a --target here; the lab cannot ${action} it` : `no lab service named ${service} (the lab has: ${known})`);
+    }
+    if (action === 'stop' || action === 'restart') {
+      await slot.running?.close();
+      slot.running = undefined;
+    }
+    if (action === 'start' || action === 'restart') await this.startService(service);
+    return this.statusOf(slot);
+  }
+
+  status(): ServiceStatus[] {
+    const own = [...this.slots.values()].map((slot) => this.statusOf(slot));
+    const targets = Object.entries(this.options.targets ?? {}).map(([name, t]) => ({
+      name,
+      host: STACK.find((s) => s.name === name)?.host ?? name,
+      state: 'target' as const,
+      endpoints: { [name]: `${t.host}:${t.port}` },
+    }));
+    return [...own, ...targets];
+  }
+
+  logs(service: string): string[] {
+    return [...(this.slots.get(service)?.logs ?? [])];
+  }
+
+  private statusOf(slot: Slot): ServiceStatus {
+    const host = this.options.host ?? '127.0.0.1';
+    return {
+      name: slot.plan.name,
+      host: slot.plan.host,
+      state: slot.running ? 'running' : 'stopped',
+      endpoints: Object.fromEntries(Object.entries(slot.ports ?? {}).map(([k, p]) => [k, `${host}:${p}`])),
+    };
+  }
+
+  private async startService(name: string): Promise<void> {
+    const slot = this.slots.get(name)!;
+    if (slot.running) return;
+    const factory = SERVICE_FACTORIES[name];
+    if (!factory) throw new Error(`the embedded backend cannot run ${name} yet`);
+    const keep = this.options.logLines ?? 200;
+    const log = createLogger(name, {
+      sink: (line, level) => {
+        slot.logs.push(line);
+        if (slot.logs.length > keep) slot.logs.splice(0, slot.logs.length - keep);
+        this.options.onLog?.(name, line, level);
+      },
+    });
+    const wanted =
+      slot.ports ?? Object.fromEntries(Object.entries(slot.plan.ports).map(([k, p]) => [k, this.options.freePorts ? 0 : p.embedded]));
+    slot.running = await factory({ labDir: this.options.labDir, dataDir: this.options.dataDir, log }, wanted, this.options.host ?? '127.0.0.1');
+    slot.ports = slot.running.ports;
+  }
+}
+
+/** Where the embedded lab listens when started with its standard ports: for the exploring clients. */
+export function standardEmbeddedNetwork(dnsOverride?: Endpoint): LabNetwork {
+  const endpoints = new Map<string, Record<string, Endpoint>>();
+  for (const plan of STACK) {
+    endpoints.set(plan.name, Object.fromEntries(Object.entries(plan.ports).map(([k, p]) => [k, { host: '127.0.0.1', port: p.embedded }])));
+  }
+  if (dnsOverride) endpoints.set('dns', { dns: dnsOverride });
+  return LabNetwork.fromEndpoints(endpoints, { allowLoopback: true });
+}

@@ -1,0 +1,103 @@
+import net from 'node:net';
+import type { RecordType } from 'dns-packet';
+import { exchange, type Endpoint } from '../executors/dns/client';
+import { StepError } from '../executors/types';
+import type { Wire } from '../executors/wire';
+import { STACK, type ServicePlan } from './stack';
+
+/** Where a lab address and port really are, and what to call them in a transcript. */
+export interface Route extends Endpoint {
+  /** The service behind it, if it is one of the lab's. */
+  service?: string;
+  /** `www.lab.test:80`: the name a ladder diagram puts on the column. */
+  label: string;
+}
+
+/**
+ * The lab network as the runner sees it. Names are resolved by asking the lab's own
+ * DNS server (recorded on the wire, never the host's resolver); an address and a
+ * lab port are then routed to wherever that service really listens: 127.0.0.1:8080
+ * for www.lab.test:80 when embedded, the same address inside Docker.
+ */
+export class LabNetwork {
+  private readonly routes = new Map<string, Route>();
+  private readonly hostsByAddress = new Map<string, string>();
+
+  constructor(
+    /** Where the lab DNS really listens. */
+    readonly dns: Route,
+    routes: Iterable<[address: string, port: number, route: Route]>,
+    /** Also let loopback addresses through as they are (the exploring clients do). */
+    private readonly allowLoopback = false,
+  ) {
+    for (const [address, port, route] of routes) this.routes.set(`${address}:${port}`, route);
+    for (const s of STACK) this.hostsByAddress.set(s.address, s.host);
+  }
+
+  /**
+   * A network for a lab whose services listen at `endpoints` (service -> port name ->
+   * real endpoint). Every lab port of every service in the plan gets a route.
+   */
+  static fromEndpoints(endpoints: Map<string, Record<string, Endpoint>>, options: { allowLoopback?: boolean } = {}): LabNetwork {
+    const routes: [string, number, Route][] = [];
+    let dns: Route | undefined;
+    for (const service of STACK) {
+      const real = endpoints.get(service.name);
+      if (!real) continue;
+      for (const [portName, plan] of Object.entries(service.ports)) {
+        const to = real[portName];
+        if (!to) continue;
+        const route = { ...to, service: service.name, label: `${service.host}:${plan.lab}` };
+        routes.push([service.address, plan.lab, route]);
+        if (service.name === 'dns' && portName === 'dns') dns = route;
+      }
+    }
+    if (!dns) throw new Error('the lab network needs a DNS server');
+    return new LabNetwork(dns, routes, options.allowLoopback);
+  }
+
+  /** Where to connect for `address:port` in the lab. Anything else is refused: the runner talks only to the lab. */
+  route(address: string, port: number): Route {
+    const route = this.routes.get(`${address}:${port}`);
+    if (route) return route;
+    if (this.allowLoopback && isLoopback(address)) return { host: address, port, label: `${address}:${port}` };
+    const host = this.hostsByAddress.get(address);
+    const what = host ? `${host} (${address}) has no service on port ${port}` : `${address} is not an address in the lab network`;
+    throw new StepError(`cannot reach ${address}:${port}: ${what}. Scenarios name lab hosts and their standard ports, e.g. www.lab.test:80.`, 'ENOTLAB');
+  }
+
+  /**
+   * The address of a lab name, asked of the lab DNS (an A query, recorded on the
+   * wire). An address is returned as it is.
+   */
+  async resolve(name: string, wire: Wire, signal: AbortSignal, type: Extract<RecordType, 'A' | 'AAAA'> = 'A'): Promise<string> {
+    if (net.isIP(name)) return name;
+    if (this.allowLoopback && name === 'localhost') return '127.0.0.1';
+    const { response } = await exchange(this.dns, this.dns.label, { name, type, transport: 'udp', recursion: true }, wire, signal);
+    const rcode = (response as { rcode?: string }).rcode ?? 'NOERROR';
+    const address = (response.answers?.find((a) => a.type === type) as { data?: unknown } | undefined)?.data;
+    if (rcode !== 'NOERROR' || typeof address !== 'string') {
+      throw new StepError(`the lab DNS has no ${type} record for ${name} (${rcode}${rcode === 'NOERROR' ? ', no answer' : ''})`, 'ENOTFOUND');
+    }
+    return address;
+  }
+
+  /** Resolve a host name and route it in one go: what a client does before connect(). */
+  async locate(host: string, port: number, wire: Wire, signal: AbortSignal): Promise<Route & { address: string }> {
+    const address = await this.resolve(host, wire, signal);
+    return { ...this.route(address, port), address };
+  }
+
+  /** The lab host name of an address, when it is one of the lab's. */
+  hostOf(address: string): string | undefined {
+    return this.hostsByAddress.get(address);
+  }
+}
+
+export function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.');
+}
+
+export function planFor(name: string): ServicePlan | undefined {
+  return STACK.find((s) => s.name === name);
+}

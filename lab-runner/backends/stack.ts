@@ -1,0 +1,57 @@
+/**
+ * The lab network plan: which service answers for which host, on which port in the
+ * lab network, and on which port of 127.0.0.1 when the lab runs embedded.
+ *
+ * Addresses here are the lab network's (the Docker network of compose.yaml); the
+ * zone files in lab/zones publish the same ones, and a test keeps the two in step.
+ * Scenarios never name these ports: they name hosts, resolve them through the lab
+ * DNS, and the backend routes each (address, lab port) to where the service really is.
+ */
+
+export interface PortPlan {
+  /** The port inside the lab network (the protocol's standard port). */
+  lab: number;
+  /** The port on 127.0.0.1 when the lab runs embedded, and the host port Docker publishes. */
+  embedded: number;
+  transport: 'tcp' | 'udp+tcp';
+}
+
+export interface ServicePlan {
+  /** The service's name on the command line: `--target http=...`, `lab: { stop: http }`. */
+  name: string;
+  /** The host name a scenario uses. */
+  host: string;
+  /** The host's address in the lab network. */
+  address: string;
+  /** Named ports: `dns`, `http`, ... The first one is the service's main port. */
+  ports: Record<string, PortPlan>;
+  description: string;
+}
+
+export const LAB_SUBNET = '172.28.0.0/24';
+
+export const STACK: readonly ServicePlan[] = [
+  {
+    name: 'dns',
+    host: 'ns.lab.test',
+    address: '172.28.0.53',
+    ports: { dns: { lab: 53, embedded: 5353, transport: 'udp+tcp' } },
+    description: 'DNS, authoritative for lab.test, example.test and the lab reverse zone',
+  },
+  {
+    name: 'http',
+    host: 'www.lab.test',
+    address: '172.28.0.80',
+    ports: { http: { lab: 80, embedded: 8080, transport: 'tcp' } },
+    description: 'HTTP: the lab guide, a JSON API, /inspect, token login',
+  },
+];
+
+export function findService(name: string): ServicePlan | undefined {
+  return STACK.find((s) => s.name === name);
+}
+
+/** The main (first) port of a service. */
+export function mainPort(service: ServicePlan): PortPlan {
+  return Object.values(service.ports)[0]!;
+}

@@ -1,0 +1,32 @@
+import type { LabNetwork } from './network';
+
+/** What a `lab` step can do to a service of the stack. */
+export type LabAction = 'stop' | 'start' | 'restart';
+
+export interface ServiceStatus {
+  name: string;
+  host: string;
+  /** `target` when `--target` sent this service's traffic to another server. */
+  state: 'running' | 'stopped' | 'target';
+  /** Where each named port really listens: `{ http: '127.0.0.1:8080' }`. */
+  endpoints: Record<string, string>;
+}
+
+/**
+ * A backend runs the lab stack somewhere (in this process, or in Docker) and tells
+ * the runner how to reach it. Scenarios only ever see lab names and lab ports;
+ * the backend's network() maps those to where the services really listen.
+ */
+export interface Backend {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  network(): LabNetwork;
+  control(service: string, action: LabAction): Promise<ServiceStatus>;
+  status(): ServiceStatus[];
+  /** The service's recent log lines, shown when a step against it fails. */
+  logs(service: string): string[];
+}
+
+/** `--target http=127.0.0.1:9000`: send one service's traffic to another server. */
+export type Targets = Record<string, { host: string; port: number }>;

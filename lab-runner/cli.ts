@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { defaultDataDir, defaultLabDir } from '../services/common/paths';
+import { EmbeddedBackend } from './backends/embedded';
+import { STACK } from './backends/stack';
+import type { Targets } from './backends/types';
+import { splitHostPort } from './executors/dns';
+import { exploreDns, exploreHttp } from './explore';
+import { colorsFor } from './report/colors';
+import { summaryTable, terminalListener } from './report/terminal';
+import { runScenarios } from './run';
+import { findScenarioFiles, loadScenarioFile, ScenarioError, type Scenario } from './scenario/load';
+import { scenarioJsonSchema } from './scenario/schema';
+
+/**
+ * `wirelab`: run scenarios against the lab, start the lab, and explore it.
+ * Exit status: 0 when everything passed, 1 when a scenario failed, 2 when the
+ * command could not do its job (a bad scenario file, a port in use, bad options).
+ */
+
+class UsageError extends Error {}
+
+const program = new Command('wirelab')
+  .description('A networking lab for classrooms: run, explore and grade DNS and HTTP scenarios.')
+  .version(require('../../package.json').version as string)
+  .showHelpAfterError();
+
+function parseTarget(value: string, previous: Targets = {}): Targets {
+  const match = /^([a-z0-9-]+)=(.+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError('expected SERVICE=HOST:PORT, e.g. http=127.0.0.1:9000');
+  const [, service, address] = match;
+  if (!STACK.some((s) => s.name === service)) throw new InvalidArgumentError(`no lab service named ${service}; the lab has ${STACK.map((s) => s.name).join(', ')}`);
+  const [host, port] = splitHostPort(address!, 0);
+  if (!port || port > 65535) throw new InvalidArgumentError(`expected HOST:PORT after ${service}=, got ${address}`);
+  return { ...previous, [service!]: { host, port } };
+}
+
+const labOption = () => new Option('--lab <dir>', 'the lab world to serve').default(defaultLabDir(), 'lab/');
+const freePortsOption = () => new Option('--free-ports', 'listen on free ports instead of the standard embedded ones');
+
+program
+  .command('run')
+  .description('run scenarios (files or folders) on the lab; exit 0 only when all pass')
+  .argument('[paths...]', 'scenario files or folders', ['scenarios'])
+  .addOption(new Option('--backend <name>', 'where the lab runs').choices(['embedded']).default('embedded'))
+  .option('--target <service=host:port>', "send a service's traffic to another server (repeatable)", parseTarget)
+  .option('--trace', "print every step's exchange")
+  .addOption(new Option('--report <format>', 'report format').choices(['terminal', 'json']).default('terminal'))
+  .option('--out <file>', 'write the report to this file (json) instead of standard output')
+  .addOption(freePortsOption())
+  .option('--data <dir>', 'data directory to use (default: a fresh copy of the first state, removed afterwards)')
+  .addOption(labOption())
+  .action(async (paths: string[], opts) => {
+    const scenarios = await loadAll(paths);
+    const c = colorsFor(process.stdout);
+    const dataDir = opts.data ?? (await mkdtemp(path.join(os.tmpdir(), 'wirelab-run-')));
+    const backend = new EmbeddedBackend({ labDir: opts.lab, dataDir, freePorts: opts.freePorts, targets: opts.target });
+    const toStdout = opts.report === 'terminal' || opts.out;
+    const write = (text: string): void => void (toStdout ? process.stdout : process.stderr).write(text);
+    try {
+      await backend.start();
+      write(c.dim(`wirelab: ${scenarios.length} scenario(s) on the ${backend.name} lab\n`));
+      const result = await runScenarios(scenarios, backend, terminalListener({ colors: c, write, trace: opts.trace }));
+      write(summaryTable(result, c));
+      if (opts.report === 'json') {
+        const json = JSON.stringify(result, null, 2) + '\n';
+        if (opts.out) {
+          await mkdir(path.dirname(path.resolve(opts.out)), { recursive: true });
+          await writeFile(opts.out, json);
+          write(c.dim(`report written to ${opts.out}\n`));
+        } else process.stdout.write(json);
+      }
+      process.exitCode = result.passed ? 0 : 1;
+    } finally {
+      await backend.stop();
+      if (!opts.data) await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+program
+  .command('check')
+  .description('validate scenario files without running them')
+  .argument('[paths...]', 'scenario files or folders', ['scenarios'])
+  .action(async (paths: string[]) => {
+    const scenarios = await loadAll(paths);
+    for (const s of scenarios) console.log(`${s.file}: ok, ${s.steps.length} steps, ${s.maxPoints} points`);
+  });
+
+program
+  .command('up')
+  .description('start the lab in the foreground and print its hosts and ports; Ctrl+C stops it')
+  .addOption(freePortsOption())
+  .option('--data <dir>', 'data directory (state: notes, later mailboxes and uploads)', defaultDataDir())
+  .option('--quiet', 'do not print the services\' log lines')
+  .addOption(labOption())
+  .action(async (opts) => {
+    const c = colorsFor(process.stdout);
+    const backend = new EmbeddedBackend({
+      labDir: opts.lab,
+      dataDir: opts.data,
+      freePorts: opts.freePorts,
+      onLog: opts.quiet ? undefined : (_s, line) => process.stderr.write(c.dim(line) + '\n'),
+    });
+    await backend.start();
+    console.log(c.bold('wirelab lab is up (embedded, 127.0.0.1)'));
+    const rows = backend.status().map((s) => [s.name, s.host, Object.values(s.endpoints).join(' ')]);
+    for (const [name, host, where] of rows) console.log(`  ${name!.padEnd(6)} ${host!.padEnd(16)} ${where}`);
+    console.log(c.dim(`data: ${opts.data}\ntry:  dig @127.0.0.1 -p ${STACK[0]!.ports.dns!.embedded} www.lab.test   ·   curl http://127.0.0.1:8080/\nCtrl+C stops the lab.`));
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    console.log('stopping the lab...');
+    await backend.stop();
+  });
+
+program
+  .command('reset')
+  .description('return the lab to its first state (deletes the data directory)')
+  .option('--data <dir>', 'data directory', defaultDataDir())
+  .action(async (opts) => {
+    await rm(opts.data, { recursive: true, force: true });
+    console.log(`lab reset: removed ${opts.data}; the next start seeds it again from lab/`);
+  });
+
+program
+  .command('dns')
+  .description('ask the lab DNS a question and print the exchange')
+  .argument('<name>', 'the name to look up')
+  .argument('[type]', 'record type', 'A')
+  .option('--server <host:port>', 'the DNS server to ask', '127.0.0.1:5353')
+  .option('--tcp', 'use TCP instead of UDP')
+  .option('--norec', 'clear the RD (recursion desired) bit')
+  .option('--raw', 'show the bytes as a hex dump')
+  .action(async (name: string, type: string, opts) => {
+    process.exitCode = await exploreDns(name, type.toUpperCase(), opts);
+  });
+
+program
+  .command('http')
+  .description('send one HTTP request through the lab and print the exchange')
+  .argument('<url>', 'e.g. http://www.lab.test/')
+  .option('-X, --method <method>', 'request method', 'GET')
+  .option('-H, --header <header>', 'a header, "Name: value" (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('-d, --data <body>', 'request body')
+  .option('--json <json>', 'request body as JSON (sets Content-Type)')
+  .option('--follow', 'follow redirects')
+  .option('--dns <host:port>', 'the lab DNS to resolve names with', '127.0.0.1:5353')
+  .option('--raw', 'show the bytes as a hex dump')
+  .action(async (url: string, opts) => {
+    process.exitCode = await exploreHttp(url, opts);
+  });
+
+program
+  .command('schema')
+  .description('write the JSON Schema of scenario files (for editors)')
+  .option('--out <file>', 'write it here instead of standard output')
+  .action(async (opts) => {
+    const text = JSON.stringify(scenarioJsonSchema(), null, 2) + '\n';
+    if (opts.out) await writeFile(opts.out, text);
+    else process.stdout.write(text);
+  });
+
+async function loadAll(paths: string[]): Promise<Scenario[]> {
+  const files = await findScenarioFiles(paths);
+  if (!files.length) throw new UsageError(`no scenario files (*.yaml) in ${paths.join(', ')}`);
+  const scenarios: Scenario[] = [];
+  const errors: ScenarioError[] = [];
+  for (const file of files) {
+    try {
+      scenarios.push(await loadScenarioFile(file));
+    } catch (err) {
+      if (err instanceof ScenarioError) errors.push(err);
+      else throw err;
+    }
+  }
+  if (errors.length) throw new UsageError(errors.map((e) => e.message).join('\n'));
+  return scenarios;
+}
+
+program.parseAsync().catch((err: unknown) => {
+  // A person reads this: the message, never a stack trace (WIRELAB_DEBUG=1 shows one).
+  process.stderr.write(`wirelab: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (process.env.WIRELAB_DEBUG) console.error(err);
+  process.exitCode = 2;
+});

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import type { Answer, RecordType } from 'dns-packet';
+import type { Executor, StepOutput } from '../types';
+import { exchange } from './client';
+import { flagsOf, rdataText, txtStrings, type LooseRecord } from './format';
+
+/** `dns:` — ask a DNS server one question, over UDP or TCP. See README.md beside this file. */
+
+const RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'NS', 'PTR', 'SOA', 'SRV', 'TXT', 'ANY', 'CAA', 'HINFO', 'NAPTR', 'DS', 'DNSKEY'] as const;
+
+export const dnsSchema = z
+  .object({
+    query: z.string().min(1).describe('The name to look up, e.g. www.lab.test (for PTR: 80.0.28.172.in-addr.arpa).'),
+    type: z.enum(RECORD_TYPES).default('A').describe('The record type to ask for.'),
+    server: z
+      .string()
+      .optional()
+      .describe('The server to ask, as a lab host or address with an optional :port. Default: the lab DNS (ns.lab.test).'),
+    transport: z.enum(['udp', 'tcp']).default('udp').describe('UDP (one datagram) or TCP (length-prefixed, RFC 1035 4.2.2).'),
+    recursion: z.boolean().default(true).describe('Set the RD (recursion desired) bit, as dig does by default.'),
+    edns: z.number().int().min(512).max(65535).optional().describe('Advertise EDNS(0) with this UDP payload size.'),
+  })
+  .strict();
+
+export type DnsInput = z.infer<typeof dnsSchema>;
+
+function record(answer: Answer): StepOutput {
+  const a = answer as LooseRecord;
+  const data = a.type === 'TXT' ? txtStrings(a.data).join('') : a.data;
+  return {
+    name: a.name,
+    type: a.type,
+    class: a.class ?? 'IN',
+    ttl: a.ttl,
+    data,
+    ...(a.type === 'TXT' ? { strings: txtStrings(a.data) } : {}),
+    text: `${a.name}. ${a.ttl ?? 0} ${a.class ?? 'IN'} ${a.type} ${rdataText(answer)}`,
+  };
+}
+
+export const dnsExecutor: Executor<DnsInput> = {
+  name: 'dns',
+  schema: dnsSchema,
+  describe: (input) => `${input.type}? ${input.query}${input.transport === 'tcp' ? ' over TCP' : ''}`,
+  async run(input, ctx) {
+    let server = ctx.network.dns;
+    if (input.server) {
+      const [host, port] = splitHostPort(input.server, 53);
+      server = ctx.network.route(await ctx.network.resolve(host, ctx.wire, ctx.signal), port);
+    }
+    const { response, size } = await exchange(
+      server,
+      server.label,
+      { name: input.query, type: input.type as RecordType, transport: input.transport, recursion: input.recursion, edns: input.edns },
+      ctx.wire,
+      ctx.signal,
+    );
+    const additionals = (response.additionals ?? []).filter((a) => a.type !== 'OPT');
+    return {
+      server: server.label,
+      transport: input.transport,
+      id: response.id,
+      opcode: response.opcode ?? 'QUERY',
+      rcode: response.rcode ?? 'NOERROR',
+      flags: flagsOf(response),
+      question: response.questions ?? [],
+      answers: (response.answers ?? []).map(record),
+      authority: (response.authorities ?? []).map(record),
+      additional: additionals.map(record),
+      size,
+    };
+  },
+};
+
+/** `host`, `host:port` or `[v6]:port` into its parts. */
+export function splitHostPort(text: string, defaultPort: number): [string, number] {
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (v6) return [v6[1]!, v6[2] ? Number(v6[2]) : defaultPort];
+  const at = text.lastIndexOf(':');
+  if (at > 0 && text.indexOf(':') === at) return [text.slice(0, at), Number(text.slice(at + 1))];
+  return [text, defaultPort];
+}

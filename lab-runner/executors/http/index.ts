@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import type { ExecContext, Executor, StepOutput } from '../types';
+import { StepError } from '../types';
+import { connect } from '../tcp/connect';
+import { HttpConnection } from './connection';
+import { buildRequest, parseHttpUrl, resolveLocation } from './request';
+import type { HttpResponse } from './parse';
+
+/** `http:` — one HTTP/1.1 request and its response. See README.md beside this file. */
+
+export const httpSchema = z
+  .object({
+    url: z.string().min(1).describe('http://HOST[:PORT]/PATH; the host is resolved through the lab DNS.'),
+    method: z.string().regex(/^[A-Za-z]+$/, 'a method is letters only, e.g. GET').default('GET'),
+    headers: z.record(z.string(), z.union([z.string(), z.number()])).default({}).describe('Request header fields, sent in this order.'),
+    body: z.string().optional().describe('The request body, as text.'),
+    json: z.unknown().optional().describe('A body sent as JSON, with Content-Type: application/json.'),
+    follow: z.union([z.boolean(), z.number().int().min(0).max(20)]).default(false).describe('Follow redirects (true: up to 5). Default: no.'),
+    connection: z.string().optional().describe('Keep the connection open under this name; later steps with the same name reuse it.'),
+    version: z.enum(['1.1', '1.0']).default('1.1'),
+  })
+  .strict()
+  .refine((v) => v.body === undefined || v.json === undefined, { message: 'give either body or json, not both' });
+
+export type HttpInput = z.infer<typeof httpSchema>;
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export const httpExecutor: Executor<HttpInput> = {
+  name: 'http',
+  schema: httpSchema,
+  describe: (input) => `${input.method.toUpperCase()} ${input.url}`,
+  async run(input, ctx) {
+    const maxRedirects = input.follow === true ? 5 : input.follow === false ? 0 : input.follow;
+    let method = input.method.toUpperCase();
+    let url = input.url;
+    let body = input.json !== undefined ? Buffer.from(JSON.stringify(input.json)) : input.body !== undefined ? Buffer.from(input.body) : undefined;
+    const headers = Object.fromEntries(Object.entries(input.headers).map(([k, v]) => [k, String(v)]));
+    if (input.json !== undefined && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
+    const redirects: { status: number; location: string }[] = [];
+
+    for (;;) {
+      const { response, connection, address } = await send(ctx, input, url, method, headers, body);
+      const location = response.headers.location;
+      if (REDIRECTS.has(response.status) && location && redirects.length < maxRedirects) {
+        redirects.push({ status: response.status, location });
+        url = resolveLocation(url, location);
+        // RFC 9110 15.4: 303 (and, as browsers do, 301/302 after POST) continue with GET and no body.
+        if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+          method = 'GET';
+          body = undefined;
+        }
+        continue;
+      }
+      return output(response, url, address, connection, redirects);
+    }
+  },
+};
+
+async function send(ctx: ExecContext, input: HttpInput, url: string, method: string, headers: Record<string, string>, body: Buffer | undefined) {
+  let parsed;
+  try {
+    parsed = parseHttpUrl(url);
+  } catch (err) {
+    throw new StepError((err as Error).message, 'EURL');
+  }
+  const route = await ctx.network.locate(parsed.host, parsed.port, ctx.wire, ctx.signal);
+  const key = input.connection ? `http:${input.connection}` : undefined;
+  let connection = key ? (ctx.session.resources.get(key) as HttpConnection | undefined) : undefined;
+  let reused = false;
+  if (connection?.open && connection.route.label === route.label) {
+    connection.useWire(ctx.wire);
+    reused = true;
+  } else {
+    connection?.close();
+    connection = new HttpConnection(await connect(route, ctx.wire, ctx.signal, 'http'), route, ctx.wire);
+    if (key) ctx.session.resources.set(key, connection);
+  }
+  const request = buildRequest({ method, target: parsed.target, host: parsed.authority, headers, body, close: !key, version: input.version });
+  try {
+    const response = await connection.exchange(request, method, `${method} ${parsed.target} HTTP/${input.version}`, ctx.signal);
+    return { response, connection: { name: input.connection, reused, localPort: connection.localPort, requests: connection.requests }, address: route.address };
+  } finally {
+    if (!key) connection.close();
+  }
+}
+
+function output(response: HttpResponse, url: string, address: string, connection: StepOutput, redirects: StepOutput[]): StepOutput {
+  const text = response.body.toString('utf8');
+  let json: unknown;
+  if (/\bjson\b/i.test(response.headers['content-type'] ?? '') && text.trim()) {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined; // Not valid JSON after all: `json` stays absent and `body` has the text.
+    }
+  }
+  return {
+    url,
+    address,
+    httpVersion: response.httpVersion,
+    status: response.status,
+    reason: response.reason,
+    headers: response.headers,
+    rawHeaders: response.rawHeaders,
+    body: text,
+    ...(json !== undefined ? { json } : {}),
+    size: response.body.length,
+    connection,
+    redirects,
+  };
+}

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import type { Executor } from '../types';
+import { StepError } from '../types';
+import { CLIENT } from '../wire';
+import { connect } from './connect';
+
+/**
+ * `tcp:` — open a connection, write raw text or bytes, read until a pattern or until
+ * the server closes. The lesson: HTTP, SMTP and friends are just text on a socket.
+ */
+
+export const tcpSchema = z
+  .object({
+    host: z.string().min(1).describe('A lab host (resolved through the lab DNS) or address.'),
+    port: z.number().int().min(1).max(65535),
+    send: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .describe('Text to write; a list is written as separate writes, in order.'),
+    lines: z.array(z.string()).optional().describe('Lines to write, each ended with CRLF, in one write.'),
+    hex: z
+      .string()
+      .regex(/^([0-9a-fA-F]{2}\s*)*$/, 'hex is pairs of hex digits, e.g. "47 45 54"')
+      .optional()
+      .describe('Bytes to write, as hex.'),
+    until: z
+      .string()
+      .default('close')
+      .describe('Read until the server closes ("close", the default) or until the text received matches this regular expression.'),
+  })
+  .strict();
+
+export type TcpInput = z.infer<typeof tcpSchema>;
+
+/** What to write, as separate writes, in order. */
+export function writesOf(input: TcpInput): Buffer[] {
+  const writes: Buffer[] = [];
+  if (input.send !== undefined) for (const s of [input.send].flat()) writes.push(Buffer.from(s, 'utf8'));
+  if (input.lines) writes.push(Buffer.from(input.lines.map((l) => l + '\r\n').join(''), 'utf8'));
+  if (input.hex) writes.push(Buffer.from(input.hex.replace(/\s+/g, ''), 'hex'));
+  return writes;
+}
+
+export const tcpExecutor: Executor<TcpInput> = {
+  name: 'tcp',
+  schema: tcpSchema,
+  describe: (input) => `TCP ${input.host}:${input.port}`,
+  async run(input, ctx) {
+    let pattern: RegExp | undefined;
+    try {
+      pattern = input.until === 'close' ? undefined : new RegExp(input.until);
+    } catch (err) {
+      throw new StepError(`until: not a regular expression: ${(err as Error).message}`);
+    }
+    const route = await ctx.network.locate(input.host, input.port, ctx.wire, ctx.signal);
+    const socket = await connect(route, ctx.wire, ctx.signal, 'tcp');
+    socket.setNoDelay(true); // each write leaves as its own segment
+    const chunks: Buffer[] = [];
+    const text = (): string => Buffer.concat(chunks).toString('utf8');
+    const record = { protocol: 'tcp', transport: 'tcp' } as const;
+
+    const finished = new Promise<{ closed: boolean; matched: boolean }>((resolve, reject) => {
+      const onAbort = (): void => {
+        socket.destroy();
+        const got = Buffer.concat(chunks).length;
+        reject(new StepError(`${pattern ? `no match for /${input.until}/` : 'the server did not close the connection'} in time; received ${got} bytes${got ? `: ${JSON.stringify(text().slice(0, 200))}` : ''}`, 'ETIMEDOUT'));
+      };
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      const settle = (result: { closed: boolean; matched: boolean }): void => {
+        ctx.signal.removeEventListener('abort', onAbort);
+        resolve(result);
+      };
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        ctx.wire.record({ ...record, kind: 'recv', from: route.label, to: CLIENT, summary: firstLine(chunk), text: chunk.toString('utf8'), bytes: chunk });
+        if (pattern?.test(text())) settle({ closed: false, matched: true });
+      });
+      socket.on('end', () => {
+        ctx.wire.record({ ...record, kind: 'close', from: route.label, to: CLIENT, summary: 'server closed the connection' });
+        settle({ closed: true, matched: pattern ? pattern.test(text()) : false });
+      });
+      socket.on('error', (err) => {
+        ctx.signal.removeEventListener('abort', onAbort);
+        reject(new StepError(`connection to ${route.label} failed: ${err.message}`));
+      });
+    });
+    finished.catch(() => {}); // awaited below; this only keeps an early rejection from going unhandled
+
+    for (const bytes of writesOf(input)) {
+      ctx.wire.record({ ...record, kind: 'send', from: CLIENT, to: route.label, summary: firstLine(bytes), text: bytes.toString('utf8'), bytes });
+      await new Promise<void>((resolve) => socket.write(bytes, () => resolve()));
+    }
+    try {
+      const { closed, matched } = await finished;
+      const received = text();
+      return { address: route.address, received, size: Buffer.concat(chunks).length, closed, matched, firstLine: received.split(/\r?\n/)[0] ?? '', lines: received.split(/\r?\n/) };
+    } finally {
+      socket.destroy();
+    }
+  },
+};
+
+function firstLine(bytes: Buffer): string {
+  const line = bytes.toString('utf8').split(/\r?\n/)[0] ?? '';
+  const more = bytes.length > line.length + 2 ? ` (+${bytes.length - line.length} bytes)` : '';
+  return (line.length > 80 ? line.slice(0, 77) + '...' : line) + more;
+}

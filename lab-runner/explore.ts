@@ -1,0 +1,89 @@
+import { standardEmbeddedNetwork } from './backends/embedded';
+import { dnsExecutor, splitHostPort } from './executors/dns';
+import { httpExecutor } from './executors/http';
+import { StepError, type ExecContext, type Executor } from './executors/types';
+import { Wire } from './executors/wire';
+import type { Backend } from './backends/types';
+import { colorsFor } from './report/colors';
+import { formatTranscript } from './report/transcript';
+
+/**
+ * `wirelab dns` and `wirelab http`: the scenario executors used by hand against a
+ * running lab (`wirelab up`, or Docker's published ports), printing the exchange.
+ */
+
+const EXPLORE_TIMEOUT_MS = 3000;
+
+async function explore<I>(executor: Executor<I>, input: unknown, dns: string, raw: boolean): Promise<number> {
+  const c = colorsFor(process.stdout);
+  const [host, port] = splitHostPort(dns, 53);
+  const network = standardEmbeddedNetwork({ host, port });
+  const wire = new Wire();
+  const parsed = executor.schema.safeParse(input);
+  if (!parsed.success) {
+    process.stderr.write(`wirelab: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n`);
+    return 2;
+  }
+  const ctx: ExecContext = {
+    network,
+    backend: noBackend,
+    wire,
+    signal: AbortSignal.timeout(EXPLORE_TIMEOUT_MS),
+    timeoutMs: EXPLORE_TIMEOUT_MS,
+    session: { resources: new Map() },
+  };
+  try {
+    await executor.run(parsed.data, ctx);
+    console.log(formatTranscript(wire.events, c, { raw }));
+    return 0;
+  } catch (err) {
+    if (wire.events.length) console.log(formatTranscript(wire.events, c, { raw }));
+    const message = err instanceof StepError ? err.message : String(err);
+    const hint = /ETIMEDOUT|ECONNREFUSED/.test((err as StepError).code ?? '') ? `\nIs the lab running? Start it with \`npx wirelab up\` (or \`docker compose up\`).` : '';
+    process.stderr.write(`wirelab: ${message}${hint}\n`);
+    return 1;
+  }
+}
+
+export function exploreDns(name: string, type: string, opts: { server: string; tcp?: boolean; norec?: boolean; raw?: boolean }): Promise<number> {
+  const input = { query: name, type, transport: opts.tcp ? 'tcp' : 'udp', recursion: !opts.norec };
+  return explore(dnsExecutor, input, opts.server, Boolean(opts.raw));
+}
+
+export function exploreHttp(
+  url: string,
+  opts: { method: string; header?: string[]; data?: string; json?: string; follow?: boolean; dns: string; raw?: boolean },
+): Promise<number> {
+  const headers = Object.fromEntries(
+    (opts.header ?? []).map((h) => {
+      const colon = h.indexOf(':');
+      return colon > 0 ? [h.slice(0, colon).trim(), h.slice(colon + 1).trim()] : [h, ''];
+    }),
+  );
+  let json: unknown;
+  if (opts.json !== undefined) {
+    try {
+      json = JSON.parse(opts.json);
+    } catch {
+      process.stderr.write(`wirelab: --json is not valid JSON: ${opts.json}\n`);
+      return Promise.resolve(2);
+    }
+  }
+  const input = { url, method: opts.method, headers, body: opts.data, json, follow: Boolean(opts.follow) };
+  return explore(httpExecutor, input, opts.dns, Boolean(opts.raw));
+}
+
+/** Exploring clients act on no stack: a `lab` step makes no sense here. */
+const noBackend: Backend = {
+  name: 'none',
+  start: async () => {},
+  stop: async () => {},
+  network: () => {
+    throw new Error('no backend');
+  },
+  control: async () => {
+    throw new Error('the exploring clients cannot control the lab');
+  },
+  status: () => [],
+  logs: () => [],
+};

@@ -1,0 +1,45 @@
+import { eventBytes, type WireEvent } from '../executors/wire';
+import type { Colors } from './colors';
+
+/**
+ * A transcript as text: one arrow line per message, then its decoded view (or, with
+ * `raw`, a hex dump of the bytes as they crossed the wire).
+ */
+
+export function formatTranscript(events: WireEvent[], c: Colors, options: { raw?: boolean; indent?: string } = {}): string {
+  const pad = options.indent ?? '';
+  const out: string[] = [];
+  for (const e of events) {
+    const arrow = e.kind === 'send' ? c.cyan('→') : e.kind === 'recv' ? c.magenta('←') : c.dim('·');
+    const [left, right] = e.kind === 'recv' || (e.kind === 'close' && e.to === 'client') ? [e.to, e.from] : [e.from, e.to];
+    const meta = c.dim(`${e.at.toFixed(1).padStart(7)} ms  ${e.protocol}${e.transport ? '/' + e.transport : ''}${e.size !== undefined ? `  ${e.size} B` : ''}`);
+    out.push(`${pad}${meta}  ${left} ${arrow} ${right}  ${e.kind === 'send' || e.kind === 'recv' ? c.bold(e.summary) : c.dim(e.summary)}`);
+    if (e.kind !== 'send' && e.kind !== 'recv') continue;
+    const body = options.raw ? hexdump(eventBytes(e)) : (e.text ?? hexdump(eventBytes(e)));
+    for (const line of visible(body).split('\n')) out.push(`${pad}    ${c.dim('│')} ${line}`);
+  }
+  return out.join('\n');
+}
+
+/** Control characters made visible: a student should see that HTTP lines end in \r\n. */
+function visible(text: string): string {
+  return text
+    .replace(/\r\n/g, '\\r\\n\n')
+    .replace(/\r/g, '\\r')
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    .replace(/\n$/, '');
+}
+
+/** `0000  47 45 54 20 2f 20 48 54  54 50 2f 31 2e 31 0d 0a  GET / HTTP/1.1..` */
+export function hexdump(bytes: Buffer): string {
+  const lines: string[] = [];
+  for (let offset = 0; offset < bytes.length; offset += 16) {
+    const row = bytes.subarray(offset, offset + 16);
+    const hex = [...row].map((b) => b.toString(16).padStart(2, '0'));
+    const left = hex.slice(0, 8).join(' ');
+    const right = hex.slice(8).join(' ');
+    const ascii = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    lines.push(`${offset.toString(16).padStart(4, '0')}  ${left.padEnd(23)}  ${right.padEnd(23)}  ${ascii}`);
+  }
+  return lines.join('\n');
+}

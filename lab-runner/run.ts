@@ -1,0 +1,192 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Backend } from './backends/types';
+import { evaluate } from './expect/evaluate';
+import { executorFor } from './executors/registry';
+import { StepError, type Session } from './executors/types';
+import { Wire } from './executors/wire';
+import { interpolate, MissingVariableError } from './scenario/interpolate';
+import { getPath } from './scenario/path';
+import type { Scenario, Step } from './scenario/load';
+import type { RunResult, ScenarioResult, StepResult } from './result';
+import { STACK } from './backends/stack';
+
+/**
+ * The engine: run each scenario's steps in order against a backend. For each step:
+ * fill in variables, validate the action's input, run it with a timeout (and retry if
+ * asked), check the expectations, save variables, award points.
+ */
+
+export interface RunListener {
+  scenarioStart?(scenario: Scenario): void;
+  stepEnd?(scenario: Scenario, step: StepResult): void;
+  scenarioEnd?(result: ScenarioResult): void;
+}
+
+export async function runScenarios(scenarios: Scenario[], backend: Backend, listener: RunListener = {}): Promise<RunResult> {
+  const startedAt = new Date();
+  const results: ScenarioResult[] = [];
+  for (const scenario of scenarios) {
+    results.push(await runScenario(scenario, backend, listener));
+  }
+  return {
+    backend: backend.name,
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    passed: results.every((r) => r.status === 'passed'),
+    points: results.reduce((s, r) => s + r.points, 0),
+    maxPoints: results.reduce((s, r) => s + r.maxPoints, 0),
+    scenarios: results,
+  };
+}
+
+export async function runScenario(scenario: Scenario, backend: Backend, listener: RunListener = {}): Promise<ScenarioResult> {
+  listener.scenarioStart?.(scenario);
+  const started = performance.now();
+  // Each scenario starts with every service up, whatever the last one stopped.
+  for (const s of backend.status()) if (s.state === 'stopped') await backend.control(s.name, 'start');
+  const vars: Record<string, unknown> = { ...scenario.vars };
+  /** Variables a failed step should have saved: steps that use them are skipped. */
+  const lost = new Map<string, string>();
+  const session: Session = { resources: new Map() };
+  const steps: StepResult[] = [];
+  try {
+    for (const step of scenario.steps) {
+      const missing = step.uses.find((u) => lost.has(u));
+      const result = missing
+        ? skipped(scenario, step, `needs \${${missing}}, which "${lost.get(missing)}" did not save`)
+        : await runStep(scenario, step, vars, backend, session);
+      if (result.status !== 'passed') for (const name of Object.keys(step.save)) lost.set(name, step.name);
+      steps.push(result);
+      listener.stepEnd?.(scenario, result);
+    }
+  } finally {
+    for (const resource of session.resources.values()) resource.close();
+  }
+  const result: ScenarioResult = {
+    file: scenario.file,
+    title: scenario.title,
+    description: scenario.description,
+    tags: scenario.tags,
+    status: steps.every((s) => s.status === 'passed') ? 'passed' : 'failed',
+    points: steps.reduce((s, r) => s + r.points, 0),
+    maxPoints: scenario.maxPoints,
+    durationMs: Math.round(performance.now() - started),
+    steps,
+  };
+  listener.scenarioEnd?.(result);
+  return result;
+}
+
+function base(scenario: Scenario, step: Step): Omit<StepResult, 'status' | 'durationMs' | 'attempts' | 'summary'> {
+  return {
+    name: step.name,
+    action: step.action,
+    file: scenario.file,
+    line: step.line,
+    points: 0,
+    maxPoints: step.points,
+    checks: [],
+    hint: step.hint,
+    saved: {},
+    transcript: [],
+  };
+}
+
+function skipped(scenario: Scenario, step: Step, why: string): StepResult {
+  return { ...base(scenario, step), summary: step.action, status: 'skipped', durationMs: 0, attempts: 0, error: why };
+}
+
+async function runStep(scenario: Scenario, step: Step, vars: Record<string, unknown>, backend: Backend, session: Session): Promise<StepResult> {
+  const executor = executorFor(step.action);
+  const result: StepResult = { ...base(scenario, step), summary: step.action, status: 'error', durationMs: 0, attempts: 0 };
+  const started = performance.now();
+  const finish = (): StepResult => {
+    result.durationMs = Math.round(performance.now() - started);
+    if (result.status !== 'passed') result.logs = serviceLogs(result, backend);
+    return result;
+  };
+
+  let input: unknown;
+  let checks;
+  try {
+    input = interpolate(step.input, vars);
+    checks = step.checks.map((c) => ({ ...c, expected: interpolate(c.expected, vars) }));
+  } catch (err) {
+    if (!(err instanceof MissingVariableError)) throw err;
+    result.error = `${scenario.file}:${step.line}: ${err.message}`;
+    return finish();
+  }
+  const parsed = executor.schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const at = [step.action, ...(issue.path as (string | number)[])];
+    result.error = `${scenario.file}:${step.lineOf(at)}: ${at.join('.')}: ${issue.message} (after filling in variables)`;
+    return finish();
+  }
+  result.input = parsed.data;
+  result.summary = executor.describe(parsed.data);
+
+  const judge = (output: Record<string, unknown>): void => {
+    result.checks = evaluate(checks, output).map((c) => ({ ...c, line: step.lineOf(['expect', ...c.source]) }));
+    const failed = result.checks.find((c) => !c.passed);
+    result.status = failed ? 'failed' : 'passed';
+    result.error = failed?.message;
+  };
+  const attempts = step.retry?.attempts ?? 1;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    result.attempts = attempt;
+    const wire = new Wire();
+    const signal = AbortSignal.timeout(step.timeoutMs);
+    try {
+      const output = await executor.run(parsed.data, { network: backend.network(), backend, wire, signal, timeoutMs: step.timeoutMs, session });
+      result.output = output;
+      result.transcript = wire.events;
+      judge(output);
+    } catch (err) {
+      result.transcript = wire.events;
+      const message = err instanceof StepError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
+      // A step may expect the failure itself ("connection refused"): then it is checked like any result.
+      if (checks.some((c) => /^(error|code)\b/.test(c.path))) {
+        result.output = { error: message, code: (err as StepError).code };
+        judge(result.output);
+      } else {
+        result.status = 'error';
+        result.error = message;
+        result.output = undefined;
+        result.checks = [];
+      }
+    }
+    if (result.status === 'passed') break;
+    if (attempt < attempts) await delay(step.retry!.intervalMs);
+  }
+
+  if (result.status === 'passed') {
+    for (const [name, path] of Object.entries(step.save)) {
+      const value = getPath(result.output, path);
+      if (value === undefined) {
+        result.status = 'failed';
+        result.error = `save: ${name} = ${path}: the result has nothing at ${path}`;
+        break;
+      }
+      result.saved[name] = value;
+    }
+    if (result.status === 'passed') {
+      Object.assign(vars, result.saved);
+      result.points = step.points;
+    }
+  }
+  return finish();
+}
+
+/** The recent logs of every lab service the step's transcript touched. */
+function serviceLogs(result: StepResult, backend: Backend): Record<string, string[]> {
+  const logs: Record<string, string[]> = {};
+  const peers = new Set(result.transcript.flatMap((e) => [e.from, e.to]));
+  for (const service of STACK) {
+    if ([...peers].some((p) => p === service.host || p.startsWith(`${service.host}:`))) {
+      const lines = backend.logs(service.name).slice(-10);
+      if (lines.length) logs[service.name] = lines;
+    }
+  }
+  return logs;
+}

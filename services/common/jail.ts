@@ -1,0 +1,45 @@
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Path confinement, used by every service that maps a client's path onto the disk
+ * (HTTP's document root now; FTP and SFTP homes later). One implementation, so a
+ * fix here protects every protocol.
+ */
+export class JailError extends Error {
+  constructor(readonly requested: string, readonly reason: string) {
+    super(`refused path ${JSON.stringify(requested.slice(0, 200))}: ${reason}`);
+    this.name = 'JailError';
+  }
+}
+
+/**
+ * Map a client's path (already percent-decoded, `/`-separated, relative to `root`)
+ * to an absolute path inside `root`, by text alone. Refuses NUL and backslashes
+ * outright (Windows separators and C-string truncation tricks) and any path whose
+ * `..` would climb above the root, rather than silently clamping it.
+ */
+export function confine(root: string, requested: string): string {
+  if (requested.includes('\0')) throw new JailError(requested, 'contains NUL');
+  if (requested.includes('\\')) throw new JailError(requested, 'contains a backslash');
+  const base = path.resolve(root);
+  const resolved = path.resolve(base, '.' + path.posix.sep + requested.replace(/^\/+/, ''));
+  if (!isInside(base, resolved)) throw new JailError(requested, 'leaves the root');
+  return resolved;
+}
+
+/**
+ * Like confine(), then follows symlinks on the real disk: a link inside the root that
+ * points outside it is refused. The file must exist (ENOENT is rethrown as is).
+ */
+export async function confineReal(root: string, requested: string): Promise<string> {
+  const candidate = confine(root, requested);
+  const [realRoot, real] = await Promise.all([realpath(root), realpath(candidate)]);
+  if (!isInside(realRoot, real)) throw new JailError(requested, 'a link leads out of the root');
+  return real;
+}
+
+export function isInside(root: string, target: string): boolean {
+  const rel = path.relative(root, target);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}

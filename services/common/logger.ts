@@ -1,0 +1,66 @@
+/**
+ * Structured, one-line logs for every service.
+ *
+ * A line reads `2026-11-21T17:50:00.123Z dns info query client=127.0.0.1:53011 name=www.lab.test`:
+ * time, service, level, message, then key=value fields. A connection's logger is a
+ * child that carries `conn=ID`, so one client's lines can be picked out with grep.
+ */
+
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+export type Fields = Record<string, string | number | boolean | undefined | null>;
+/** Where finished lines go: stderr in a container, a buffer in the embedded lab, nothing in tests. */
+export type LogSink = (line: string, level: Level) => void;
+
+export interface Logger {
+  debug(message: string, fields?: Fields): void;
+  info(message: string, fields?: Fields): void;
+  warn(message: string, fields?: Fields): void;
+  error(message: string, fields?: Fields): void;
+  /** A logger whose every line also carries `fields` (a connection id, a client address). */
+  child(fields: Fields): Logger;
+}
+
+const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export const stderrSink: LogSink = (line) => process.stderr.write(line + '\n');
+export const silentSink: LogSink = () => {};
+
+export interface LoggerOptions {
+  sink?: LogSink;
+  /** Lines below this level are dropped. Default: `info`, or $WIRELAB_LOG_LEVEL. */
+  level?: Level;
+}
+
+export function createLogger(service: string, options: LoggerOptions = {}, bound: Fields = {}): Logger {
+  const sink = options.sink ?? stderrSink;
+  const min = ORDER[options.level ?? (process.env.WIRELAB_LOG_LEVEL as Level | undefined) ?? 'info'] ?? ORDER.info;
+  const write = (level: Level, message: string, fields?: Fields): void => {
+    if (ORDER[level] < min) return;
+    const all = { ...bound, ...fields };
+    sink(`${new Date().toISOString()} ${service} ${level} ${message}${formatFields(all)}`, level);
+  };
+  return {
+    debug: (m, f) => write('debug', m, f),
+    info: (m, f) => write('info', m, f),
+    warn: (m, f) => write('warn', m, f),
+    error: (m, f) => write('error', m, f),
+    child: (fields) => createLogger(service, options, { ...bound, ...fields }),
+  };
+}
+
+export function formatFields(fields: Fields): string {
+  let out = '';
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined || value === null) continue;
+    const text = String(value);
+    // Quote values with spaces or quotes so a line stays machine-splittable.
+    out += ` ${key}=${/[\s"=]/.test(text) || text === '' ? JSON.stringify(text) : text}`;
+  }
+  return out;
+}
+
+/** Short ids for connections: `c1`, `c2`, ... per process; enough to follow one client in a log. */
+let nextConnection = 1;
+export function connectionId(): string {
+  return `c${nextConnection++}`;
+}

@@ -1,0 +1,110 @@
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { LabUser } from '../common/users';
+import type { Logger } from '../common/logger';
+import type { Auth } from './auth';
+import type { NotesStore } from './notesStore';
+import { forbidsBody } from './status';
+
+/** What every handler can reach: the server's state, shared by all requests. */
+export interface Site {
+  /** The document root of the static site. */
+  wwwDir: string;
+  notes: NotesStore;
+  users: readonly LabUser[];
+  /** The HMAC key that signs login tokens. */
+  tokenKey: Buffer;
+  tokenTtlSeconds: number;
+  maxBodyBytes: number;
+}
+
+/** One request and its response, as a handler sees them. */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly site: Site;
+  /** This connection's logger (its lines carry `conn=`). */
+  readonly log: Logger;
+  /** The client sent `Expect: 100-continue` and waits for `100 Continue` before sending its body. */
+  readonly expectsContinue: boolean;
+  /** The path as sent, still percent-encoded. */
+  rawPath: string;
+  /** The path percent-decoded once: what routes and the jail look at. */
+  path: string;
+  query: string;
+  /** Filled in by the router from the route's `:name` segments. */
+  params: Record<string, string>;
+  /** The Bearer token's verdict, worked out once before routing. */
+  auth: Auth;
+  /** Set by readBody() once the request body has been read to its end. */
+  bodyRead: boolean;
+}
+
+/**
+ * An error a handler throws to answer with a status: `throw new HttpError(404, 'no note 7')`.
+ * The server turns it into a response with replyError().
+ */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: OutgoingHttpHeaders = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/**
+ * Every response's head goes through here. If we answer before reading a body the
+ * client sent (a 415, a 413, a 404 to a POST), the unread bytes would otherwise be
+ * parsed as the next request on this keep-alive connection; so we close it after
+ * this response instead (RFC 9112 §9.6, `Connection: close`).
+ */
+export function writeHead(ex: Exchange, status: number, headers: OutgoingHttpHeaders): void {
+  if (hasUnreadBody(ex)) headers = { ...headers, Connection: 'close' };
+  ex.res.writeHead(status, headers);
+}
+
+function hasUnreadBody(ex: Exchange): boolean {
+  const { headers } = ex.req;
+  const declared = headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0;
+  return declared && !ex.bodyRead;
+}
+
+/**
+ * The one reply function: a status, a body and headers, with Content-Length always
+ * set, so the client knows where the body ends and can reuse the connection
+ * (RFC 9112 §6.3). A HEAD response gets the same headers; node:http drops the body.
+ */
+export function reply(ex: Exchange, status: number, body: string | Buffer, headers: OutgoingHttpHeaders = {}): void {
+  if (forbidsBody(status)) {
+    // RFC 9110 §8.6: no Content-Length on 1xx and 204; for 304 we simply leave it out.
+    writeHead(ex, status, headers);
+    ex.res.end();
+    return;
+  }
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  writeHead(ex, status, { ...headers, 'Content-Length': bytes.length });
+  ex.res.end(bytes);
+}
+
+export function replyJson(ex: Exchange, status: number, value: unknown, headers: OutgoingHttpHeaders = {}): void {
+  reply(ex, status, JSON.stringify(value, null, 2) + '\n', { 'Content-Type': 'application/json', ...headers });
+}
+
+/**
+ * An error for a person to read. Under /api/ it is JSON, `{"error": "...", "status": 404}`,
+ * for programs; elsewhere plain text, for someone with curl.
+ */
+export function replyError(ex: Exchange, status: number, message: string, headers: OutgoingHttpHeaders = {}): void {
+  if (isApiPath(ex.path || ex.req.url || '')) {
+    replyJson(ex, status, { error: message, status }, headers);
+  } else {
+    const text = `${status} ${STATUS_CODES[status] ?? ''}\n\n${message}\n`;
+    reply(ex, status, text, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+  }
+}
+
+export function isApiPath(path: string): boolean {
+  return /^\/api(\/|\?|$)/.test(path);
+}
