@@ -18,6 +18,8 @@ export interface EmbeddedOptions {
   freePorts?: boolean;
   /** Default: 127.0.0.1. The lab is for this machine only (DESIGN principle 5). */
   host?: string;
+  /** Ports to use instead of the plan's, per service and port name: `{ http: { http: 9000 } }`. */
+  ports?: Record<string, Record<string, number>>;
   /** Services whose traffic goes to another server instead: not started here. */
   targets?: Targets;
   /** Only these services (default: all in the plan). */
@@ -133,8 +135,10 @@ export class EmbeddedBackend implements Backend {
         this.options.onLog?.(name, line, level);
       },
     });
+    const chosen = this.options.ports?.[name] ?? {};
     const wanted =
-      slot.ports ?? Object.fromEntries(Object.entries(slot.plan.ports).map(([k, p]) => [k, this.options.freePorts ? 0 : p.embedded]));
+      slot.ports ??
+      Object.fromEntries(Object.entries(slot.plan.ports).map(([k, p]) => [k, chosen[k] ?? (this.options.freePorts ? 0 : p.embedded)]));
     slot.running = await factory({ labDir: this.options.labDir, dataDir: this.options.dataDir, log }, wanted, this.options.host ?? '127.0.0.1');
     slot.ports = slot.running.ports;
   }

@@ -78,11 +78,7 @@ export function parseScenario(text: string, file: string): Scenario {
     const error = doc.errors[0]!;
     const pos = lineCounter.linePos(error.pos[0]);
     const line = text.split('\n')[pos.line - 1] ?? '';
-    // The classic trap: `{ ip: answers[0].data }` - inside { } a [ starts a list.
-    const flowHint = /flow-seq|flow-map|Flow map/.test(error.message) && /\{[^}]*\w\[/.test(line)
-      ? ' (inside { } a [ starts a YAML list: quote the value, "answers[0].data", or write the mapping on lines of its own)'
-      : '';
-    throw new ScenarioError(file, [{ line: pos.line, column: pos.col, message: `YAML: ${error.message.split('\n')[0]}${flowHint}` }]);
+    throw new ScenarioError(file, [{ line: pos.line, column: pos.col, message: `YAML: ${error.message.split('\n')[0]}${yamlHint(error.message, line)}` }]);
   }
   const raw: unknown = doc.toJS();
   const locate = (keys: (string | number)[], missingKey?: string): Problem => positionOf(doc, lineCounter, keys, missingKey);
@@ -151,6 +147,17 @@ export function parseScenario(text: string, file: string): Scenario {
     steps,
     maxPoints: steps.reduce((sum, s) => sum + s.points, 0),
   };
+}
+
+/** The two YAML traps scenario authors fall into most, explained. */
+function yamlHint(message: string, line: string): string {
+  // `save: { ip: answers[0].data }`: inside { } a [ starts a list.
+  if (/flow-seq|flow-map|Flow map/.test(message) && /\{[^}]*\w\[/.test(line)) {
+    return ' (inside { } a [ starts a YAML list: quote the value, "answers[0].data", or write the mapping on lines of its own)';
+  }
+  // `hint: say "Connection: close"`: a second ": " in a plain value starts a mapping.
+  if (/Nested mappings|compact mappings|Implicit map keys/.test(message)) return ' (a value with ": " in it must be in quotes)';
+  return '';
 }
 
 /** Every *.yaml / *.yml file under the given files and folders, sorted, each once. */

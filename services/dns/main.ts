@@ -28,6 +28,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`dns: ${err instanceof Error ? err.message : String(err)}\n`);
+  // A ZoneFileError reads `lab/zones/lab.test.zone:12: ...`; a PortInUseError names the port.
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`${message.startsWith('dns:') ? message : `dns: ${message}`}\n`);
   process.exit(1);
 });

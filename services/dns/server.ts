@@ -3,7 +3,7 @@ import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { decode, encode, type OptAnswer, type Packet } from 'dns-packet';
 import { bind, PortInUseError } from '../common/listen';
-import { connectionId, createLogger, type Fields, type Logger } from '../common/logger';
+import { connectionId, createLogger, type Logger } from '../common/logger';
 import { defaultLabDir } from '../common/paths';
 import { HEADER_SIZE, RCODE, rcodeName, rcodeOf } from './codes';
 import { frame, splitFrames } from './framing';
@@ -126,13 +126,13 @@ export class DnsServer {
   private async bindUdpAndTcp(port: number, host: string): Promise<AddressInfo> {
     for (let attempt = 1; ; attempt++) {
       const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-      const address = await bind('dns', bindable(udp), () => udp.bind(port, host), host, port, 'udp').catch((err: unknown) => {
-        udp.removeAllListeners();
+      const address = await bind('dns', udp, () => udp.bind(port, host), host, port, 'udp').catch((err: unknown) => {
+        udp.close();
         throw err;
       });
       const tcp = net.createServer((socket) => this.onTcpConnection(socket));
       try {
-        await bind('dns', bindable(tcp), () => tcp.listen(address.port, host), host, address.port, 'tcp');
+        await bind('dns', tcp, () => tcp.listen(address.port, host), host, address.port, 'tcp');
       } catch (err) {
         udp.close();
         if (port === 0 && err instanceof PortInUseError && attempt < BIND_ATTEMPTS) continue;
@@ -206,23 +206,26 @@ export class DnsServer {
   // The one reply path, for both transports: bytes in, bytes out (or nothing).
 
   private respond(message: Buffer, peer: Peer): Buffer | undefined {
-    const fields: Fields = { ...peer };
     if (message.length < HEADER_SIZE) {
       // Not even a header: no ID to answer to, so nothing to send.
-      this.log.warn('dropped', { ...fields, reason: 'shorter than a DNS header', bytes: message.length });
+      this.log.warn('dropped', { ...peer, reason: 'shorter than a DNS header', bytes: message.length });
       return undefined;
     }
     if (message[2]! & 0x80) {
       // QR is set: this is a response, not a query. Answering it could start a loop.
-      this.log.warn('dropped', { ...fields, reason: 'a response, not a query', bytes: message.length });
+      this.log.warn('dropped', { ...peer, reason: 'a response, not a query', bytes: message.length });
       return undefined;
     }
 
     let query: Packet;
     try {
       query = decode(message);
+      // The reply repeats the question, and a resolver accepts it only if it matches what
+      // it sent (RFC 1035 7.3, RFC 5452 3). Check that the question survives decoding:
+      // bytes that are not UTF-8 text, a dot inside a label or an unknown class would not.
+      if (!echoesExactly(query, message)) throw new Error('the question would not be echoed exactly as sent');
     } catch (err) {
-      this.log.warn('malformed', { ...fields, bytes: message.length, error: errorMessage(err), rcode: 'FORMERR' });
+      this.log.warn('malformed', { ...peer, bytes: message.length, error: errorMessage(err), rcode: 'FORMERR' });
       return encode(headerOnlyReply(message, RCODE.FORMERR));
     }
 
@@ -247,7 +250,7 @@ export class DnsServer {
       return wire;
     } catch (err) {
       // A bug here must not take the server down: tell the client, log it, go on.
-      this.log.error('internal error', { ...fields, error: errorMessage(err), rcode: 'SERVFAIL' });
+      this.log.error('internal error', { ...peer, error: errorMessage(err), rcode: 'SERVFAIL' });
       return encode(headerOnlyReply(message, RCODE.SERVFAIL));
     }
   }
@@ -259,12 +262,10 @@ function rcodeOfResponse(response: Packet): number {
   return ((opt?.extendedRcode ?? 0) << 4) | rcodeOf(response.flags ?? 0);
 }
 
-/**
- * bind()'s Bindable type does not accept Node 20's own socket types (their listener
- * signatures are wider); both have the events and methods it uses.
- */
-function bindable(target: dgram.Socket | net.Server): Parameters<typeof bind>[1] {
-  return target as unknown as Parameters<typeof bind>[1];
+/** Does encoding the decoded question give back the bytes that came in? */
+function echoesExactly(query: Packet, message: Buffer): boolean {
+  const questions = encode({ questions: query.questions }).subarray(HEADER_SIZE);
+  return questions.equals(message.subarray(HEADER_SIZE, HEADER_SIZE + questions.length));
 }
 
 function errorMessage(err: unknown): string {

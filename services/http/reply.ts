@@ -62,7 +62,10 @@ export class HttpError extends Error {
  */
 export function writeHead(ex: Exchange, status: number, headers: OutgoingHttpHeaders): void {
   if (hasUnreadBody(ex)) headers = { ...headers, Connection: 'close' };
-  ex.res.writeHead(status, headers);
+  // setHeader() rather than writeHead(status, headers): the headers stay readable with
+  // getHeader(), which the log line uses for Content-Length.
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) ex.res.setHeader(name, value);
+  ex.res.writeHead(status);
 }
 
 function hasUnreadBody(ex: Exchange): boolean {

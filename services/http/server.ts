@@ -90,7 +90,7 @@ export class HttpServer {
   private closed?: Promise<void>;
 
   constructor(private readonly options: HttpServerOptions = {}) {
-    this.limits = checkLimits({ ...DEFAULTS, ...definedOnly(options) });
+    this.limits = checkLimits(options);
     this.log = options.log ?? createLogger('http');
     const { maxHeaderBytes, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections } = this.limits;
     this.server = http.createServer({
@@ -350,10 +350,14 @@ function definedOnly<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function checkLimits(limits: Limits): Limits {
-  for (const [name, value] of Object.entries(limits)) {
+/** The numeric options with their defaults, each checked. */
+function checkLimits(options: HttpServerOptions): Limits {
+  const limits = { ...DEFAULTS };
+  for (const name of Object.keys(DEFAULTS) as (keyof Limits)[]) {
+    const value = options[name] ?? DEFAULTS[name];
     const ok = Number.isInteger(value) && (value > 0 || (name === 'closeGraceMs' && value === 0));
     if (!ok) throw new RangeError(`HttpServer option ${name} must be a positive whole number, not ${String(value)}`);
+    limits[name] = value;
   }
   if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
     throw new RangeError(

@@ -53,6 +53,7 @@ describe('scenario loader', () => {
       expect.stringMatching(/^5:24: YAML: .*inside \{ \} a \[ starts a YAML list: quote the value/),
     ]);
     expect(problems('title: x\nsteps:\n  - name: a\n   dns: {')[0]).toMatch(/^\d+:\d+: YAML: /);
+    expect(problems('title: t\nsteps:\n  - name: a\n    hint: say "Connection: close"\n')).toEqual([expect.stringMatching(/^4:\d+: YAML: .*\(a value with ": " in it must be in quotes\)$/)]);
     expect(problems('title: a\ntitle: b\nsteps: []\n')[0]).toMatch(/^2:1: YAML: Map keys must be unique/);
   });
 

@@ -32,11 +32,12 @@ export const tcpSchema = z
 
 export type TcpInput = z.infer<typeof tcpSchema>;
 
-/** What to write, as separate writes, in order. */
+/** What to write, as separate writes: `lines` (a request's head), then `send` (a body), then `hex`. */
 export function writesOf(input: TcpInput): Buffer[] {
   const writes: Buffer[] = [];
-  if (input.send !== undefined) for (const s of [input.send].flat()) writes.push(Buffer.from(s, 'utf8'));
+  // lines first (a request's head), then send (a body), then hex.
   if (input.lines) writes.push(Buffer.from(input.lines.map((l) => l + '\r\n').join(''), 'utf8'));
+  if (input.send !== undefined) for (const s of [input.send].flat()) writes.push(Buffer.from(s, 'utf8'));
   if (input.hex) writes.push(Buffer.from(input.hex.replace(/\s+/g, ''), 'hex'));
   return writes;
 }

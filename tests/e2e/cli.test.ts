@@ -1,0 +1,162 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { startLab } from '../helpers/lab';
+
+/**
+ * The `wirelab` command as a user runs it: the built CLI (npm test builds first),
+ * its exit status, what it prints, and the files it writes.
+ */
+
+const ROOT = path.resolve(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/lab-runner/cli.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function wirelab(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+let tmp: string;
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does)`);
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'wirelab-cli-'));
+});
+afterAll(() => rm(tmp, { recursive: true, force: true }));
+
+describe('wirelab check', () => {
+  test('every shipped scenario is valid', async () => {
+    const { code, stdout } = await wirelab(['check']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/scenarios\/resolve-then-fetch\.yaml: ok, 3 steps, 6 points/);
+  });
+
+  test('a broken file gets file:line:column and what was expected, no stack trace, exit 2', async () => {
+    const file = path.join(tmp, 'broken.yaml');
+    await writeFile(file, 'title: broken\nsteps:\n  - name: a\n    dns: { query: www.lab.test, type: AAA }\n    expect: { rcode: NOERROR }\n');
+    const { code, stderr } = await wirelab(['check', file]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(new RegExp(`^wirelab: ${file.replace(/[.]/g, '\\.')}:4:39: steps\\[0\\]\\.dns\\.type: expected one of .*got "AAA"\\n$`));
+    expect(stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+});
+
+describe('wirelab run', () => {
+  test('passes a scenario, prints progress and points, writes the JSON report with transcripts', async () => {
+    const out = path.join(tmp, 'report.json');
+    const { code, stdout } = await wirelab(['run', '--free-ports', 'scenarios/resolve-then-fetch.yaml', '--report', 'json', '--out', out]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('✓ Ask the lab DNS for the address of www.lab.test');
+    expect(stdout).toMatch(/total\s+6\/6\s+all 1 passed/);
+    expect(stdout).not.toMatch(/\x1b\[/); // NO_COLOR
+    const report = JSON.parse(await readFile(out, 'utf8'));
+    expect(report).toMatchObject({ backend: 'embedded', passed: true, points: 6, maxPoints: 6 });
+    const step = report.scenarios[0].steps[0];
+    expect(step.transcript.map((e: { kind: string }) => e.kind)).toEqual(['send', 'recv']);
+    expect(step.transcript[1].text).toContain(';; ANSWER SECTION:');
+  });
+
+  test('a failing scenario exits 1 and shows the hint; --trace prints the exchange', async () => {
+    const file = path.join(tmp, 'failing.yaml');
+    await writeFile(file, 'title: failing\nsteps:\n  - name: expects the wrong address\n    dns: { query: www.lab.test }\n    expect:\n      answers[0].data: 10.0.0.1\n    hint: look again\n');
+    const { code, stdout } = await wirelab(['run', '--free-ports', '--trace', file]);
+    expect(code).toBe(1);
+    expect(stdout).toContain('answers[0].data: expected "10.0.0.1", got "172.28.0.80"');
+    expect(stdout).toContain(`${file}:6`);
+    expect(stdout).toContain('hint: look again');
+    expect(stdout).toContain(';; ->>HEADER<<- opcode: QUERY, status: NOERROR');
+  });
+
+  test('colour only when asked for, and never with NO_COLOR', async () => {
+    const colored = await wirelab(['run', '--free-ports', 'scenarios/keep-alive.yaml'], { NO_COLOR: '', FORCE_COLOR: '1' });
+    // NO_COLOR set to anything (even empty) turns colour off.
+    expect(colored.stdout).not.toMatch(/\x1b\[/);
+    const env = { ...process.env, FORCE_COLOR: '1' } as Record<string, string>;
+    delete env.NO_COLOR;
+    const forced = await new Promise<string>((resolve) =>
+      execFile(process.execPath, [CLI, 'run', '--free-ports', 'scenarios/keep-alive.yaml'], { cwd: ROOT, env }, (_e, stdout) => resolve(stdout)),
+    );
+    expect(forced).toMatch(/\x1b\[32m✓/);
+  });
+
+  test('a --target that is not SERVICE=HOST:PORT is a usage error', async () => {
+    const { code, stderr } = await wirelab(['run', '--target', 'web=127.0.0.1:80']);
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/no lab service named web/);
+  });
+});
+
+describe('exploring clients and wirelab up', () => {
+  let lab: Awaited<ReturnType<typeof startLab>>;
+  let dns: string;
+  let http: string;
+  beforeAll(async () => {
+    lab = await startLab();
+    const status = lab.backend.status();
+    dns = status.find((s) => s.name === 'dns')!.endpoints.dns!;
+    http = status.find((s) => s.name === 'http')!.endpoints.http!;
+  });
+  afterAll(() => lab.stop());
+
+  test('wirelab dns prints the query and the answer like dig', async () => {
+    const { code, stdout } = await wirelab(['dns', 'lab.test', 'MX', '--server', dns]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/client → ns\.lab\.test:53\s+MX\? lab\.test/);
+    expect(stdout).toMatch(/lab\.test\.\t\d+\tIN\tMX\t10 mail\.lab\.test\./);
+  });
+
+  test('wirelab dns --raw shows the bytes', async () => {
+    const { stdout } = await wirelab(['dns', 'www.lab.test', '--server', dns, '--raw']);
+    expect(stdout).toMatch(/0000 {2}[0-9a-f]{2} [0-9a-f]{2} /);
+  });
+
+  test('wirelab http prints the request and the response as text', async () => {
+    const { code, stdout } = await wirelab(['http', `http://${http}/api/notes/1`, '--dns', dns]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('GET /api/notes/1 HTTP/1.1\\r\\n');
+    expect(stdout).toContain('HTTP/1.1 200 OK\\r\\n');
+    expect(stdout).toContain('Welcome to the notes API');
+  });
+
+  test('an explorer with nothing to talk to says how to start the lab', async () => {
+    const { code, stderr } = await wirelab(['http', 'http://127.0.0.1:9/', '--dns', dns]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/connection refused.*\nIs the lab running\? Start it with `npx wirelab up`/);
+  });
+
+  test('wirelab up prints the hosts and ports, and Ctrl+C stops it cleanly', async () => {
+    const data = path.join(tmp, 'up-data');
+    const child = spawn(process.execPath, [CLI, 'up', '--free-ports', '--quiet', '--data', data], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    while (!out.includes('Ctrl+C stops the lab')) await once(child.stdout, 'data');
+    expect(out).toMatch(/dns\s+ns\.lab\.test\s+127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/http\s+www\.lab\.test\s+127\.0\.0\.1:\d+/);
+    child.kill('SIGINT');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    // The lab seeded its state into the data directory; reset removes it.
+    expect(existsSync(path.join(data, 'http/notes.json'))).toBe(true);
+    const reset = await wirelab(['reset', '--data', data]);
+    expect(reset.code).toBe(0);
+    expect(existsSync(data)).toBe(false);
+  });
+
+  test('wirelab schema writes the JSON Schema editors use', async () => {
+    const out = path.join(tmp, 'schema', 'scenario.schema.json');
+    await mkdir(path.dirname(out), { recursive: true });
+    expect((await wirelab(['schema', '--out', out])).code).toBe(0);
+    expect(JSON.parse(await readFile(out, 'utf8'))).toMatchObject({ title: 'wirelab scenario', type: 'object' });
+  });
+});
