@@ -100,9 +100,10 @@ async function runStep(scenario: Scenario, step: Step, vars: Record<string, unkn
   const executor = executorFor(step.action);
   const result: StepResult = { ...base(scenario, step), summary: step.action, status: 'error', durationMs: 0, attempts: 0 };
   const started = performance.now();
+  const startedAt = new Date();
   const finish = (): StepResult => {
     result.durationMs = Math.round(performance.now() - started);
-    if (result.status !== 'passed') result.logs = serviceLogs(result, backend);
+    if (result.status !== 'passed') result.logs = serviceLogs(result, backend, startedAt);
     return result;
   };
 
@@ -178,13 +179,13 @@ async function runStep(scenario: Scenario, step: Step, vars: Record<string, unkn
   return finish();
 }
 
-/** The recent logs of every lab service the step's transcript touched. */
-function serviceLogs(result: StepResult, backend: Backend): Record<string, string[]> {
+/** What every lab service the step's transcript touched logged while the step ran. */
+function serviceLogs(result: StepResult, backend: Backend, since: Date): Record<string, string[]> {
   const logs: Record<string, string[]> = {};
   const peers = new Set(result.transcript.flatMap((e) => [e.from, e.to]));
   for (const service of STACK) {
     if ([...peers].some((p) => p === service.host || p.startsWith(`${service.host}:`))) {
-      const lines = backend.logs(service.name).slice(-10);
+      const lines = backend.logs(service.name, since).slice(-10);
       if (lines.length) logs[service.name] = lines;
     }
   }

@@ -35,7 +35,7 @@ interface Slot {
   running?: RunningService;
   /** The ports the service got the first time, kept across stop/start. */
   ports?: Record<string, number>;
-  logs: string[];
+  logs: { at: number; line: string }[];
 }
 
 export class EmbeddedBackend implements Backend {
@@ -108,8 +108,9 @@ export class EmbeddedBackend implements Backend {
     return [...own, ...targets];
   }
 
-  logs(service: string): string[] {
-    return [...(this.slots.get(service)?.logs ?? [])];
+  logs(service: string, since?: Date): string[] {
+    const from = since?.getTime() ?? 0;
+    return (this.slots.get(service)?.logs ?? []).filter((l) => l.at >= from).map((l) => l.line);
   }
 
   private statusOf(slot: Slot): ServiceStatus {
@@ -130,7 +131,7 @@ export class EmbeddedBackend implements Backend {
     const keep = this.options.logLines ?? 200;
     const log = createLogger(name, {
       sink: (line, level) => {
-        slot.logs.push(line);
+        slot.logs.push({ at: Date.now(), line });
         if (slot.logs.length > keep) slot.logs.splice(0, slot.logs.length - keep);
         this.options.onLog?.(name, line, level);
       },

@@ -24,8 +24,8 @@ export interface Backend {
   network(): LabNetwork;
   control(service: string, action: LabAction): Promise<ServiceStatus>;
   status(): ServiceStatus[];
-  /** The service's recent log lines, shown when a step against it fails. */
-  logs(service: string): string[];
+  /** The service's recent log lines (since a moment, if given): shown when a step against it fails. */
+  logs(service: string, since?: Date): string[];
 }
 
 /** `--target http=127.0.0.1:9000`: send one service's traffic to another server. */

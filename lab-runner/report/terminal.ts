@@ -20,23 +20,26 @@ const ICON = { passed: '✓', failed: '✗', error: '✗', skipped: '-' } as con
 
 export function terminalListener(options: TerminalOptions): RunListener {
   const { colors: c, write } = options;
+  let width = 0;
   return {
     scenarioStart(scenario: Scenario) {
+      width = Math.min(64, Math.max(...scenario.steps.map((s) => s.name.length)));
       write(`\n${c.bold(scenario.title)}  ${c.dim(scenario.file)}\n`);
     },
     stepEnd(_scenario, step) {
-      write(stepLine(step, c) + '\n');
+      write(stepLine(step, c, width) + '\n');
       if (step.status !== 'passed') write(stepDetails(step, c) + '\n');
-      if (options.trace && step.transcript.length) write(formatTranscript(step.transcript, c, { indent: '      ' }) + '\n');
+      if (options.trace && step.transcript.length) write(formatTranscript(step.transcript, c, { indent: '      ', maxLines: 30 }) + '\n');
     },
   };
 }
 
-function stepLine(step: StepResult, c: Colors): string {
+function stepLine(step: StepResult, c: Colors, width: number): string {
   const color = step.status === 'passed' ? c.green : step.status === 'skipped' ? c.yellow : c.red;
-  const points = `${step.points}/${step.maxPoints}`;
-  const tries = step.attempts > 1 ? c.dim(` (${step.attempts} tries)`) : '';
-  return `  ${color(ICON[step.status])} ${step.name}  ${c.dim(step.summary)}  ${color(points)} ${c.dim(`${step.durationMs} ms`)}${tries}`;
+  const points = `${step.points}/${step.maxPoints}`.padStart(5);
+  const time = `${step.durationMs} ms`.padStart(7);
+  const tries = step.attempts > 1 ? ` (${step.attempts} tries)` : '';
+  return `  ${color(ICON[step.status])} ${step.name.padEnd(width)}  ${color(points)} ${c.dim(time)}  ${c.dim(step.summary + tries)}`;
 }
 
 function stepDetails(step: StepResult, c: Colors): string {

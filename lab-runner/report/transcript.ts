@@ -6,7 +6,7 @@ import type { Colors } from './colors';
  * `raw`, a hex dump of the bytes as they crossed the wire).
  */
 
-export function formatTranscript(events: WireEvent[], c: Colors, options: { raw?: boolean; indent?: string } = {}): string {
+export function formatTranscript(events: WireEvent[], c: Colors, options: { raw?: boolean; indent?: string; maxLines?: number } = {}): string {
   const pad = options.indent ?? '';
   const out: string[] = [];
   for (const e of events) {
@@ -16,7 +16,10 @@ export function formatTranscript(events: WireEvent[], c: Colors, options: { raw?
     out.push(`${pad}${meta}  ${left} ${arrow} ${right}  ${e.kind === 'send' || e.kind === 'recv' ? c.bold(e.summary) : c.dim(e.summary)}`);
     if (e.kind !== 'send' && e.kind !== 'recv') continue;
     const body = options.raw ? hexdump(eventBytes(e)) : (e.text ?? hexdump(eventBytes(e)));
-    for (const line of visible(body).split('\n')) out.push(`${pad}    ${c.dim('│')} ${line}`);
+    const lines = visible(body).split('\n');
+    const max = options.maxLines ?? Infinity;
+    for (const line of lines.slice(0, max)) out.push(`${pad}    ${c.dim('│')} ${line}`);
+    if (lines.length > max) out.push(`${pad}    ${c.dim(`│ ... ${lines.length - max} more lines (the JSON report has them all)`)}`);
   }
   return out.join('\n');
 }

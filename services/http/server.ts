@@ -58,7 +58,8 @@ export interface HttpServerOptions {
   log?: Logger;
 }
 
-const DEFAULTS = {
+/** The defaults of the numeric options, as documented on HttpServerOptions. */
+export const HTTP_SERVER_DEFAULTS = {
   maxHeaderBytes: 16 * 1024,
   maxBodyBytes: 64 * 1024,
   headersTimeoutMs: 10_000,
@@ -67,8 +68,8 @@ const DEFAULTS = {
   maxConnections: 200,
   tokenTtlSeconds: 3600,
   closeGraceMs: 2000,
-};
-type Limits = typeof DEFAULTS;
+} as const;
+type Limits = { -readonly [K in keyof typeof HTTP_SERVER_DEFAULTS]: number };
 
 /** What the server remembers about one TCP connection. */
 interface Connection {
@@ -97,7 +98,7 @@ export class HttpServer {
       maxHeaderSize: maxHeaderBytes,
       headersTimeout: headersTimeoutMs,
       requestTimeout: requestTimeoutMs,
-      // node:http looks for late requests on this tick, not on a timer per socket.
+      // node:http looks for late requests every this many ms (default 30 s): short limits need short ticks.
       connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeoutMs / 4))),
     });
     this.server.keepAliveTimeout = keepAliveTimeoutMs;
@@ -130,7 +131,7 @@ export class HttpServer {
 
   async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
     this.site ??= await this.openSite();
-    const address = await bind('http', bindable(this.server), () => this.server.listen(port, host), host, port);
+    const address = await bind('http', this.server, () => this.server.listen(port, host), host, port);
     this.log.info('listening', { address: address.address, port: address.port, www: this.site.wwwDir });
     return address;
   }
@@ -337,14 +338,6 @@ function optionsForServer(ex: Exchange): void {
   reply(ex, Status.NoContent, '', { Allow: 'GET, HEAD, POST, PUT, DELETE, OPTIONS' });
 }
 
-/**
- * bind()'s Bindable type does not accept Node 20's http.Server (its listener
- * signatures are wider); the server has the events and methods bind() uses.
- */
-function bindable(server: http.Server): Parameters<typeof bind>[1] {
-  return server as unknown as Parameters<typeof bind>[1];
-}
-
 /** `{a: undefined}` must not override a default when spread. */
 function definedOnly<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
@@ -352,9 +345,9 @@ function definedOnly<T extends object>(options: T): Partial<T> {
 
 /** The numeric options with their defaults, each checked. */
 function checkLimits(options: HttpServerOptions): Limits {
-  const limits = { ...DEFAULTS };
-  for (const name of Object.keys(DEFAULTS) as (keyof Limits)[]) {
-    const value = options[name] ?? DEFAULTS[name];
+  const limits: Limits = { ...HTTP_SERVER_DEFAULTS };
+  for (const name of Object.keys(HTTP_SERVER_DEFAULTS) as (keyof Limits)[]) {
+    const value = options[name] ?? HTTP_SERVER_DEFAULTS[name];
     const ok = Number.isInteger(value) && (value > 0 || (name === 'closeGraceMs' && value === 0));
     if (!ok) throw new RangeError(`HttpServer option ${name} must be a positive whole number, not ${String(value)}`);
     limits[name] = value;

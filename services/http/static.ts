@@ -27,12 +27,14 @@ export async function serveSite(ex: Exchange): Promise<void> {
  * pages will call this with the user's public_html as the root.
  */
 export async function serveFile(ex: Exchange, root: string, requested: string): Promise<void> {
-  const file = await locate(ex, root, requested);
+  let file = await locate(ex, root, requested);
   if (file === undefined) return; // already answered
-  const info = await stat(file);
+  let info = await stat(file);
   if (info.isDirectory()) {
     if (!requested.endsWith('/')) return redirectToDirectory(ex);
-    return serveFile(ex, root, requested + 'index.html');
+    file = await locate(ex, root, requested + 'index.html'); // no index.html: 404, never a listing
+    if (file === undefined) return;
+    info = await stat(file);
   }
   if (!info.isFile()) return notFound(ex);
 
@@ -63,6 +65,10 @@ async function locate(ex: Exchange, root: string, requested: string): Promise<st
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG') {
       await notFound(ex);
+      return undefined;
+    }
+    if (code === 'EACCES' || code === 'EPERM') {
+      replyError(ex, Status.Forbidden, 'the server is not allowed to read that file');
       return undefined;
     }
     throw err;

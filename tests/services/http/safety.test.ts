@@ -47,6 +47,14 @@ describe('the wwwDir option', () => {
     expect((await request(labWithRealWww.port, { path: '/only-in-copy.txt' })).status).toBe(404);
   });
 
+  test('a folder without index.html is 404 (no listings), even one whose index.html is a folder', async () => {
+    await mkdir(path.join(www, 'empty'));
+    await mkdir(path.join(www, 'odd', 'index.html'), { recursive: true });
+    expect((await request(lab.port, { path: '/empty/' })).status).toBe(404);
+    expect((await request(lab.port, { path: '/odd/' })).status).toBe(404);
+    expect((await request(lab.port, { path: '/odd/index.html' })).status).toBe(301);
+  });
+
   test('a symlink that stays inside the root is followed', async () => {
     const res = await request(lab.port, { path: '/alias.html' });
     expect(res.status).toBe(200);
