@@ -104,15 +104,17 @@ program
       freePorts: opts.freePorts,
       onLog: opts.quiet ? undefined : (_s, line) => process.stderr.write(c.dim(line) + '\n'),
     });
+    // Listen for Ctrl+C before saying the lab is up: a signal that came between the two would kill it uncleanly.
+    const stopped = new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
     await backend.start();
     console.log(c.bold('wirelab lab is up (embedded, 127.0.0.1)'));
     const rows = backend.status().map((s) => [s.name, s.host, Object.values(s.endpoints).join(' ')]);
     for (const [name, host, where] of rows) console.log(`  ${name!.padEnd(6)} ${host!.padEnd(16)} ${where}`);
     console.log(c.dim(`data: ${opts.data}\ntry:  dig @127.0.0.1 -p ${STACK[0]!.ports.dns!.embedded} www.lab.test   ·   curl http://127.0.0.1:8080/\nCtrl+C stops the lab.`));
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await stopped;
     console.log('stopping the lab...');
     await backend.stop();
   });

@@ -17,8 +17,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`HTTP_PORT must be a port number, not ${process.env.HTTP_PORT}`);
   const host = process.env.HTTP_HOST ?? '0.0.0.0';
   const server = await HttpServer.fromLab(defaultLabDir(), defaultDataDir(), { log });
+  closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
   await server.listen(port, host);
-  closeOnSignals(() => server.close(), log);
 }
 
 main().catch((err: unknown) => {
