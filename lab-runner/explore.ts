@@ -29,7 +29,6 @@ async function explore<I>(executor: Executor<I>, input: unknown, dns: string, ra
     backend: noBackend,
     wire,
     signal: AbortSignal.timeout(EXPLORE_TIMEOUT_MS),
-    timeoutMs: EXPLORE_TIMEOUT_MS,
     session: { resources: new Map() },
   };
   try {

@@ -139,7 +139,7 @@ async function runStep(scenario: Scenario, step: Step, vars: Record<string, unkn
     const wire = new Wire();
     const signal = AbortSignal.timeout(step.timeoutMs);
     try {
-      const output = await executor.run(parsed.data, { network: backend.network(), backend, wire, signal, timeoutMs: step.timeoutMs, session });
+      const output = await executor.run(parsed.data, { network: backend.network(), backend, wire, signal, session });
       result.output = output;
       result.transcript = wire.events;
       judge(output);

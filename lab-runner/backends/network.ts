@@ -3,7 +3,7 @@ import type { RecordType } from 'dns-packet';
 import { exchange, type Endpoint } from '../executors/dns/client';
 import { StepError } from '../executors/types';
 import type { Wire } from '../executors/wire';
-import { STACK, type ServicePlan } from './stack';
+import { STACK } from './stack';
 
 /** Where a lab address and port really are, and what to call them in a transcript. */
 export interface Route extends Endpoint {
@@ -96,8 +96,4 @@ export class LabNetwork {
 
 export function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.');
-}
-
-export function planFor(name: string): ServicePlan | undefined {
-  return STACK.find((s) => s.name === name);
 }

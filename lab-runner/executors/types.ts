@@ -11,9 +11,8 @@ export interface ExecContext {
   network: LabNetwork;
   backend: Backend;
   wire: Wire;
+  /** Fires at the step's timeout. */
   signal: AbortSignal;
-  /** The step's timeout in milliseconds (the signal fires then). */
-  timeoutMs: number;
   /** Things that outlive a step (a kept-alive connection), closed when the scenario ends. */
   session: Session;
 }
