@@ -64,3 +64,22 @@ let nextConnection = 1;
 export function connectionId(): string {
   return `c${nextConnection++}`;
 }
+
+/**
+ * A message a service itself sent or received on another connection (the SMTP relay's
+ * MX lookup and its second hop), logged as one structured line:
+ *   `... smtp info wire kind=send proto=smtp from=mail.lab.test to=mail.example.test:25 summary="MAIL FROM:<a@lab.test>"`
+ * The runner turns such lines into transcript events, so a scenario's ladder diagram
+ * shows what the lab did on its own, on every backend (they are ordinary log lines).
+ */
+export interface WireNote {
+  kind: 'send' | 'recv' | 'connect' | 'close' | 'note';
+  proto: string;
+  from: string;
+  to: string;
+  summary: string;
+}
+
+export function logWire(log: Logger, note: WireNote): void {
+  log.info('wire', { ...note });
+}

@@ -1,11 +1,12 @@
-import type { Answer, DecodedPacket, Question } from 'dns-packet';
+import type { Answer, Question } from 'dns-packet';
+import type { DecodedMessage } from '../../../services/common/dnsClient';
 
 /**
  * DNS messages laid out the way `dig` prints them, so the runner's transcript reads
  * like the tool students already know. Pure functions, no I/O.
  */
 
-export type Decoded = DecodedPacket & { rcode?: string; opcode?: string };
+export type Decoded = DecodedMessage;
 
 export const FLAG_NAMES = ['qr', 'aa', 'tc', 'rd', 'ra', 'ad', 'cd'] as const;
 export type FlagName = (typeof FLAG_NAMES)[number];
