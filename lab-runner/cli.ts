@@ -8,7 +8,7 @@ import { EmbeddedBackend } from './backends/embedded';
 import { STACK } from './backends/stack';
 import type { Targets } from './backends/types';
 import { splitHostPort } from './executors/dns';
-import { exploreDns, exploreHttp } from './explore';
+import { exploreDns, exploreHttp, explorePop3, exploreSmtp } from './explore';
 import { colorsFor } from './report/colors';
 import { summaryTable, terminalListener } from './report/terminal';
 import { runScenarios } from './run';
@@ -111,8 +111,12 @@ program
     });
     await backend.start();
     console.log(c.bold('wirelab lab is up (embedded, 127.0.0.1)'));
-    const rows = backend.status().map((s) => [s.name, s.host, Object.values(s.endpoints).join(' ')]);
-    for (const [name, host, where] of rows) console.log(`  ${name!.padEnd(6)} ${host!.padEnd(16)} ${where}`);
+    // Each lab port, and where it really listens: `25 → 127.0.0.1:2525`.
+    for (const s of backend.status()) {
+      const plan = STACK.find((p) => p.name === s.name)!;
+      const ports = Object.entries(s.endpoints).map(([port, where]) => `${plan.ports[port]!.lab} → ${where}`.padEnd(22));
+      console.log(`  ${s.name.padEnd(13)} ${s.host.padEnd(18)} ${ports.join(' ').trimEnd()}`);
+    }
     console.log(c.dim(`data: ${opts.data}\ntry:  dig @127.0.0.1 -p ${STACK[0]!.ports.dns!.embedded} www.lab.test   ·   curl http://127.0.0.1:8080/\nCtrl+C stops the lab.`));
     await stopped;
     console.log('stopping the lab...');
@@ -154,6 +158,39 @@ program
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (url: string, opts) => {
     process.exitCode = await exploreHttp(url, opts);
+  });
+
+program
+  .command('smtp')
+  .description('send one mail through the lab and print the SMTP dialogue')
+  .requiredOption('--from <address>', 'envelope sender, e.g. alice@lab.test')
+  .requiredOption('--to <address...>', 'recipients')
+  .option('--subject <text>', 'Subject header')
+  .option('--body <text>', 'message text')
+  .option('--host <host>', 'SMTP server', 'mail.lab.test')
+  .option('--port <port>', '25 to deliver, 587 to submit with --user', '25')
+  .option('--user <name>', 'log in with AUTH (PLAIN unless --login)')
+  .option('--password <password>', 'password for --user')
+  .option('--login', 'use AUTH LOGIN instead of AUTH PLAIN')
+  .option('--dns <host:port>', 'the lab DNS to resolve names with', '127.0.0.1:5353')
+  .option('--raw', 'show the bytes as a hex dump')
+  .action(async (opts) => {
+    process.exitCode = await exploreSmtp(opts);
+  });
+
+program
+  .command('pop3')
+  .description('read a mailbox over POP3 and print the dialogue')
+  .requiredOption('--user <name>', 'mailbox user, e.g. bob')
+  .requiredOption('--password <password>', 'password')
+  .option('--host <host>', 'POP3 server', 'mail.lab.test')
+  .option('--port <port>', 'POP3 port', '110')
+  .option('--retrieve <which>', 'all, none, first, last, or a message number', 'all')
+  .option('--delete', 'delete the retrieved messages (at QUIT)')
+  .option('--dns <host:port>', 'the lab DNS to resolve names with', '127.0.0.1:5353')
+  .option('--raw', 'show the bytes as a hex dump')
+  .action(async (opts) => {
+    process.exitCode = await explorePop3(opts);
   });
 
 program

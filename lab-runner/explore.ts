@@ -1,6 +1,8 @@
 import { standardEmbeddedNetwork } from './backends/embedded';
 import { dnsExecutor, splitHostPort } from './executors/dns';
 import { httpExecutor } from './executors/http';
+import { smtpExecutor } from './executors/smtp';
+import { pop3Executor } from './executors/pop3';
 import { StepError, type ExecContext, type Executor } from './executors/types';
 import { Wire } from './executors/wire';
 import type { Backend } from './backends/types';
@@ -70,6 +72,30 @@ export function exploreHttp(
   }
   const input = { url, method: opts.method, headers, body: opts.data, json, follow: Boolean(opts.follow) };
   return explore(httpExecutor, input, opts.dns, Boolean(opts.raw));
+}
+
+export function exploreSmtp(opts: {
+  host: string;
+  port: string;
+  from: string;
+  to: string[];
+  subject?: string;
+  body?: string;
+  user?: string;
+  password?: string;
+  login?: boolean;
+  dns: string;
+  raw?: boolean;
+}): Promise<number> {
+  const auth = opts.user ? { user: opts.user, password: opts.password ?? '', mechanism: opts.login ? 'LOGIN' : 'PLAIN' } : undefined;
+  const input = { host: opts.host, port: Number(opts.port), from: opts.from, to: opts.to, subject: opts.subject, body: opts.body ?? '', auth };
+  return explore(smtpExecutor, input, opts.dns, Boolean(opts.raw));
+}
+
+export function explorePop3(opts: { host: string; port: string; user: string; password: string; retrieve: string; delete?: boolean; dns: string; raw?: boolean }): Promise<number> {
+  const retrieve = /^\d+$/.test(opts.retrieve) ? Number(opts.retrieve) : opts.retrieve;
+  const input = { host: opts.host, port: Number(opts.port), user: opts.user, password: opts.password, retrieve, delete: opts.delete ? 'retrieved' : 'none' };
+  return explore(pop3Executor, input, opts.dns, Boolean(opts.raw));
 }
 
 /** Exploring clients act on no stack: a `lab` step makes no sense here. */

@@ -3,12 +3,13 @@ import type { Backend } from './backends/types';
 import { evaluate } from './expect/evaluate';
 import { executorFor } from './executors/registry';
 import { StepError, type Session } from './executors/types';
-import { Wire } from './executors/wire';
+import { Wire, type WireEvent } from './executors/wire';
 import { interpolate, MissingVariableError } from './scenario/interpolate';
 import { getPath } from './scenario/path';
 import type { Scenario, Step } from './scenario/load';
 import type { RunResult, ScenarioResult, StepResult } from './result';
 import { STACK } from './backends/stack';
+import { mergeByTime, serviceWireEvents } from './backends/serviceWire';
 
 /**
  * The engine: run each scenario's steps in order against a backend. For each step:
@@ -49,12 +50,15 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
   const lost = new Map<string, string>();
   const session: Session = { resources: new Map() };
   const steps: StepResult[] = [];
+  /** Since when the services' own traffic belongs to the next step: nothing between two steps is lost. */
+  let mark = new Date();
   try {
     for (const step of scenario.steps) {
       const missing = step.uses.find((u) => lost.has(u));
       const result = missing
         ? skipped(scenario, step, `needs \${${missing}}, which "${lost.get(missing)}" did not save`)
-        : await runStep(scenario, step, vars, backend, session);
+        : await runStep(scenario, step, vars, backend, session, mark);
+      mark = new Date();
       if (result.status !== 'passed') for (const name of Object.keys(step.save)) lost.set(name, step.name);
       steps.push(result);
       listener.stepEnd?.(scenario, result);
@@ -96,16 +100,24 @@ function skipped(scenario: Scenario, step: Step, why: string): StepResult {
   return { ...base(scenario, step), summary: step.action, status: 'skipped', durationMs: 0, attempts: 0, error: why };
 }
 
-async function runStep(scenario: Scenario, step: Step, vars: Record<string, unknown>, backend: Backend, session: Session): Promise<StepResult> {
+async function runStep(
+  scenario: Scenario,
+  step: Step,
+  vars: Record<string, unknown>,
+  backend: Backend,
+  session: Session,
+  since: Date,
+): Promise<StepResult> {
   const executor = executorFor(step.action);
   const result: StepResult = { ...base(scenario, step), summary: step.action, status: 'error', durationMs: 0, attempts: 0 };
   const started = performance.now();
-  const startedAt = new Date();
   const finish = (): StepResult => {
     result.durationMs = Math.round(performance.now() - started);
-    if (result.status !== 'passed') result.logs = serviceLogs(result, backend, startedAt);
+    if (result.status !== 'passed') result.logs = serviceLogs(result, backend, since);
     return result;
   };
+  /** The client's own exchange, and what the lab's services did meanwhile (an SMTP relay's next hop). */
+  const transcriptOf = (wire: Wire): WireEvent[] => mergeByTime(wire.events, serviceWireEvents(backend, since));
 
   let input: unknown;
   let checks;
@@ -127,8 +139,9 @@ async function runStep(scenario: Scenario, step: Step, vars: Record<string, unkn
   result.input = parsed.data;
   result.summary = executor.describe(parsed.data);
 
+  // Checks read the executor's output, and `transcript` too: "the MX lookup happened".
   const judge = (output: Record<string, unknown>): void => {
-    result.checks = evaluate(checks, output).map((c) => ({ ...c, line: step.lineOf(['expect', ...c.source]) }));
+    result.checks = evaluate(checks, { ...output, transcript: result.transcript }).map((c) => ({ ...c, line: step.lineOf(['expect', ...c.source]) }));
     const failed = result.checks.find((c) => !c.passed);
     result.status = failed ? 'failed' : 'passed';
     result.error = failed?.message;
@@ -136,15 +149,15 @@ async function runStep(scenario: Scenario, step: Step, vars: Record<string, unkn
   const attempts = step.retry?.attempts ?? 1;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     result.attempts = attempt;
-    const wire = new Wire();
+    const wire = new Wire(since.getTime()); // one clock for the client's events and the services'
     const signal = AbortSignal.timeout(step.timeoutMs);
     try {
       const output = await executor.run(parsed.data, { network: backend.network(), backend, wire, signal, session });
       result.output = output;
-      result.transcript = wire.events;
+      result.transcript = transcriptOf(wire);
       judge(output);
     } catch (err) {
-      result.transcript = wire.events;
+      result.transcript = transcriptOf(wire);
       const message = err instanceof StepError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
       // A step may expect the failure itself ("connection refused"): then it is checked like any result.
       if (checks.some((c) => /^(error|code)\b/.test(c.path))) {

@@ -140,7 +140,10 @@ export class EmbeddedBackend implements Backend {
     const wanted =
       slot.ports ??
       Object.fromEntries(Object.entries(slot.plan.ports).map(([k, p]) => [k, chosen[k] ?? (this.options.freePorts ? 0 : p.embedded)]));
-    slot.running = await factory({ labDir: this.options.labDir, dataDir: this.options.dataDir, log }, wanted, this.options.host ?? '127.0.0.1');
+    // Services look names up in the lab DNS and reach lab addresses through the same
+    // routes as the runner (resolved when used: the network exists once all have started).
+    const dialer = { dns: () => this.network().dns, route: (address: string, port: number) => this.network().route(address, port) };
+    slot.running = await factory({ labDir: this.options.labDir, dataDir: this.options.dataDir, log, dialer }, wanted, this.options.host ?? '127.0.0.1');
     slot.ports = slot.running.ports;
   }
 }

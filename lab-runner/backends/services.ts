@@ -1,6 +1,9 @@
 import { DnsServer } from '../../services/dns/server';
 import { HttpServer } from '../../services/http/server';
+import { SmtpServer } from '../../services/smtp/server';
+import { Pop3Server } from '../../services/pop3/server';
 import type { Logger } from '../../services/common/logger';
+import type { LabDialer } from '../../services/common/dialer';
 
 /**
  * How the embedded backend starts each lab service inside this process: the same
@@ -12,6 +15,8 @@ export interface ServiceEnv {
   labDir: string;
   dataDir: string;
   log: Logger;
+  /** How the service reaches other lab hosts (the SMTP relay): the lab DNS, and routes to where hosts really listen. */
+  dialer: LabDialer;
 }
 
 export interface RunningService {
@@ -21,6 +26,25 @@ export interface RunningService {
 }
 
 export type ServiceFactory = (env: ServiceEnv, ports: Record<string, number>, host: string) => Promise<RunningService>;
+
+/** SMTP for one mail domain: port 25, and 587 (submission) when the plan has it. */
+function smtpFor(domain: string): ServiceFactory {
+  return async (env, ports, host) => {
+    const server = await SmtpServer.fromLab(env.labDir, env.dataDir, { domain, hostname: `mail.${domain}`, dialer: env.dialer, log: env.log });
+    const bound = await server.listen({ smtp: ports.smtp, submission: ports.submission }, host);
+    const real: Record<string, number> = { smtp: bound.smtp!.port };
+    if (bound.submission) real.submission = bound.submission.port;
+    return { ports: real, close: () => server.close() };
+  };
+}
+
+function pop3For(domain: string): ServiceFactory {
+  return async (env, ports, host) => {
+    const server = await Pop3Server.fromLab(env.labDir, env.dataDir, { domain, log: env.log });
+    const address = await server.listen(ports.pop3, host);
+    return { ports: { pop3: address.port }, close: () => server.close() };
+  };
+}
 
 export const SERVICE_FACTORIES: Record<string, ServiceFactory> = {
   async dns(env, ports, host) {
@@ -33,4 +57,8 @@ export const SERVICE_FACTORIES: Record<string, ServiceFactory> = {
     const address = await server.listen(ports.http, host);
     return { ports: { http: address.port }, close: () => server.close() };
   },
+  smtp: smtpFor('lab.test'),
+  pop3: pop3For('lab.test'),
+  'smtp-example': smtpFor('example.test'),
+  'pop3-example': pop3For('example.test'),
 };

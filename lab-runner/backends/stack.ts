@@ -45,6 +45,37 @@ export const STACK: readonly ServicePlan[] = [
     ports: { http: { lab: 80, embedded: 8080, transport: 'tcp' } },
     description: 'HTTP: the lab guide, a JSON API, /inspect, token login',
   },
+  {
+    name: 'smtp',
+    host: 'mail.lab.test',
+    address: '172.28.0.25',
+    ports: {
+      smtp: { lab: 25, embedded: 2525, transport: 'tcp' },
+      submission: { lab: 587, embedded: 2587, transport: 'tcp' },
+    },
+    description: 'SMTP for lab.test: mail for its users on 25, submission with AUTH on 587, relay by MX',
+  },
+  {
+    name: 'pop3',
+    host: 'mail.lab.test',
+    address: '172.28.0.25',
+    ports: { pop3: { lab: 110, embedded: 1110, transport: 'tcp' } },
+    description: 'POP3 for the lab.test mailboxes',
+  },
+  {
+    name: 'smtp-example',
+    host: 'mail.example.test',
+    address: '172.28.0.26',
+    ports: { smtp: { lab: 25, embedded: 2526, transport: 'tcp' } },
+    description: 'SMTP for example.test, the second mail domain (reached by MX lookup)',
+  },
+  {
+    name: 'pop3-example',
+    host: 'mail.example.test',
+    address: '172.28.0.26',
+    ports: { pop3: { lab: 110, embedded: 1111, transport: 'tcp' } },
+    description: 'POP3 for the example.test mailboxes',
+  },
 ];
 
 export function findService(name: string): ServicePlan | undefined {

@@ -7,6 +7,8 @@ import { httpExecutor } from './http';
 import { tcpExecutor } from './tcp';
 import { waitExecutor } from './wait';
 import { labExecutor } from './lab';
+import { pop3Executor } from './pop3';
+import { smtpExecutor } from './smtp';
 
 /** Every action a step can take, by the key that names it in a scenario file. */
 export const EXECUTORS = {
@@ -15,6 +17,8 @@ export const EXECUTORS = {
   tcp: tcpExecutor,
   wait: waitExecutor,
   lab: labExecutor,
+  smtp: smtpExecutor,
+  pop3: pop3Executor,
 } as const satisfies Record<string, AnyExecutor>;
 
 export type ActionName = keyof typeof EXECUTORS;

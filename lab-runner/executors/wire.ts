@@ -27,14 +27,19 @@ export interface WireEvent {
 
 export const CLIENT = 'client';
 
+/** Now, in epoch milliseconds with sub-millisecond precision. */
+export const nowMs = (): number => performance.timeOrigin + performance.now();
+
 export class Wire {
   readonly events: WireEvent[] = [];
-  private readonly start = performance.now();
+
+  /** @param origin epoch ms that `at` counts from: the step's start, shared with the services' own events. */
+  constructor(readonly origin = nowMs()) {}
 
   record(event: Omit<WireEvent, 'at' | 'data' | 'size'> & { bytes?: Buffer }): void {
     const { bytes, ...rest } = event;
     this.events.push({
-      at: Math.round((performance.now() - this.start) * 10) / 10,
+      at: Math.round((nowMs() - this.origin) * 10) / 10,
       ...rest,
       ...(bytes ? { data: bytes.toString('base64'), size: bytes.length } : {}),
     });

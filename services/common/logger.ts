@@ -83,3 +83,22 @@ export interface WireNote {
 export function logWire(log: Logger, note: WireNote): void {
   log.info('wire', { ...note });
 }
+
+export interface ParsedLogLine {
+  time: string;
+  service: string;
+  level: Level;
+  message: string;
+  fields: Record<string, string>;
+}
+
+/** A line written by createLogger() read back into its parts; undefined for any other line. */
+export function parseLogLine(line: string): ParsedLogLine | undefined {
+  const head = /^(\S+) (\S+) (debug|info|warn|error) (\S+)/.exec(line);
+  if (!head) return undefined;
+  const fields: Record<string, string> = {};
+  for (const m of line.slice(head[0].length).matchAll(/ ([\w.-]+)=("(?:[^"\\]|\\.)*"|\S+)/g)) {
+    fields[m[1]!] = m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : m[2]!;
+  }
+  return { time: head[1]!, service: head[2]!, level: head[3] as Level, message: head[4]!, fields };
+}

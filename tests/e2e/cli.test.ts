@@ -135,14 +135,33 @@ describe('exploring clients and wirelab up', () => {
     expect(stderr).toMatch(/connection refused.*\nIs the lab running\? Start it with `npx wirelab up`/);
   });
 
+  test('wirelab smtp sends a mail and prints the dialogue; wirelab pop3 reads it back', async () => {
+    const status = lab.backend.status();
+    const submission = status.find((s) => s.name === 'smtp')!.endpoints.submission!;
+    const pop3 = status.find((s) => s.name === 'pop3')!.endpoints.pop3!;
+    const [smtpHost, smtpPort] = submission.split(':');
+    const sent = await wirelab(['smtp', '--host', smtpHost!, '--port', smtpPort!, '--user', 'alice', '--password', 'alice', '--from', 'alice@lab.test', '--to', 'bob@lab.test', '--subject', 'from the CLI', '--body', 'hello bob', '--dns', dns]);
+    expect(sent.code).toBe(0);
+    expect(sent.stdout).toMatch(/client → 127\.0\.0\.1:\d+\s+AUTH PLAIN AGFsaWNlAGFsaWNl/);
+    expect(sent.stdout).toMatch(/← .*250 2\.0\.0/);
+    const [popHost, popPort] = pop3.split(':');
+    const read = await wirelab(['pop3', '--host', popHost!, '--port', popPort!, '--user', 'bob', '--password', 'bob', '--retrieve', 'last', '--delete', '--dns', dns]);
+    expect(read.code).toBe(0);
+    expect(read.stdout).toMatch(/client → 127\.0\.0\.1:\d+\s+PASS bob/);
+    expect(read.stdout).toContain('Subject: from the CLI');
+    expect(read.stdout).toMatch(/DELE \d+/);
+  });
+
   test('wirelab up prints the hosts and ports, and Ctrl+C stops it cleanly', async () => {
     const data = path.join(tmp, 'up-data');
     const child = spawn(process.execPath, [CLI, 'up', '--free-ports', '--quiet', '--data', data], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     while (!out.includes('Ctrl+C stops the lab')) await once(child.stdout, 'data');
-    expect(out).toMatch(/dns\s+ns\.lab\.test\s+127\.0\.0\.1:\d+/);
-    expect(out).toMatch(/http\s+www\.lab\.test\s+127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/dns\s+ns\.lab\.test\s+53 → 127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/http\s+www\.lab\.test\s+80 → 127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/smtp\s+mail\.lab\.test\s+25 → 127\.0\.0\.1:\d+\s+587 → 127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/pop3-example\s+mail\.example\.test\s+110 → 127\.0\.0\.1:\d+/);
     child.kill('SIGINT');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { scenarioJsonSchema } from '../../lab-runner/scenario/schema';
 import { STACK } from '../../lab-runner/backends/stack';
@@ -10,10 +10,12 @@ test('scenario.schema.json is the schema the loader uses (regenerate with `npm r
 });
 
 test('every service host in the lab plan resolves, in the zone files, to its address in the plan', () => {
-  const file = path.resolve(__dirname, '../../lab/zones/lab.test.zone');
-  const zone = parseZoneFile(readFileSync(file, 'utf8'), { file });
+  const dir = path.resolve(__dirname, '../../lab/zones');
+  const records = readdirSync(dir)
+    .filter((f) => f.endsWith('.zone'))
+    .flatMap((f) => parseZoneFile(readFileSync(path.join(dir, f), 'utf8'), { file: f }).records);
   for (const service of STACK) {
-    const a = zone.records.filter((r) => r.name === service.host && r.type === 'A').map((r) => r.data);
+    const a = records.filter((r) => r.name === service.host && r.type === 'A').map((r) => r.data);
     expect([service.host, a]).toEqual([service.host, [service.address]]);
   }
 });

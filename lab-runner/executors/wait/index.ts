@@ -37,7 +37,7 @@ export const waitExecutor: Executor<WaitInput> = {
     while (!ctx.signal.aborted) {
       attempts++;
       // Failed attempts go to a scratch wire: the transcript shows the one that worked.
-      const scratch = new Wire();
+      const scratch = new Wire(ctx.wire.origin);
       try {
         await attempt(input, { ...ctx, wire: scratch });
         for (const event of scratch.events) ctx.wire.events.push(event);

@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import type { Executor, StepOutput } from '../types';
+import { connect } from '../tcp/connect';
+import { Connection } from '../connection';
+import { positiveCompletion, positiveIntermediate } from '../../../services/smtp/codes';
+import { dotStuff } from '../../../services/smtp/dotStuff';
+import { composeMessage, smtpReply, type SmtpReply } from './protocol';
+
+/**
+ * `smtp:` — a whole SMTP conversation: EHLO, AUTH if asked, MAIL, RCPT for each
+ * recipient, DATA, QUIT (RFC 5321); or raw lines typed one by one. See README.md.
+ */
+
+const address = z.string().regex(/^[^\s<>]*$/, 'an address without <>, e.g. alice@lab.test');
+
+export const smtpSchema = z
+  .object({
+    host: z.string().default('mail.lab.test').describe('The SMTP server, a lab host.'),
+    port: z.number().int().min(1).max(65535).default(25).describe('25 to deliver (MX), 587 to submit with AUTH.'),
+    helo: z.string().default('client.lab.test').describe('The name the client gives in EHLO.'),
+    auth: z
+      .object({ user: z.string(), password: z.string(), mechanism: z.enum(['PLAIN', 'LOGIN']).default('PLAIN') })
+      .strict()
+      .optional()
+      .describe('Log in before sending (RFC 4954). The lab has no TLS: the transcript shows the password, base64 encoded.'),
+    from: address.optional().describe('The envelope sender (MAIL FROM); "" for the null sender <>.'),
+    to: z.union([address, z.array(address)]).optional().describe('The envelope recipients (RCPT TO).'),
+    subject: z.string().optional(),
+    headers: z.record(z.string(), z.string()).default({}),
+    body: z.string().optional(),
+    data: z.string().optional().describe('The whole message as sent after DATA (headers, blank line, body), instead of subject/headers/body.'),
+    lines: z
+      .array(z.string())
+      .optional()
+      .describe('Raw mode: lines sent one by one, each followed by its reply; after a 354, lines are message text until ".".'),
+  })
+  .strict()
+  .refine((v) => v.lines !== undefined || (v.from !== undefined && v.to !== undefined), { message: 'give from and to, or raw lines' })
+  .refine((v) => v.data === undefined || (v.subject === undefined && v.body === undefined), { message: 'give either data, or subject and body' });
+
+export type SmtpInput = z.infer<typeof smtpSchema>;
+
+const describe = (reply: SmtpReply): string => `${reply.code} ${reply.lines[0] ?? ''}${reply.lines.length > 1 ? ` (+${reply.lines.length - 1} lines)` : ''}`;
+const view = (reply: SmtpReply) => ({ code: reply.code, text: reply.text, lines: reply.lines });
+
+export const smtpExecutor: Executor<SmtpInput> = {
+  name: 'smtp',
+  schema: smtpSchema,
+  describe: (input) => (input.lines ? `SMTP ${input.host}:${input.port}` : `SMTP ${input.from || '<>'} -> ${[input.to].flat().join(', ')} via ${input.host}:${input.port}`),
+  async run(input, ctx) {
+    const route = await ctx.network.locate(input.host, input.port, ctx.wire, ctx.signal);
+    const smtp = new Connection(await connect(route, ctx.wire, ctx.signal, 'smtp'), route, ctx.wire, 'smtp');
+    const read = (): Promise<SmtpReply> => smtp.read(smtpReply, { describe }, ctx.signal);
+    const command = async (line: string): Promise<SmtpReply> => {
+      smtp.send(line);
+      return read();
+    };
+    const replies: StepOutput[] = [];
+    const output: StepOutput = { address: route.address, replies };
+    const note = (cmd: string, reply: SmtpReply): SmtpReply => {
+      replies.push({ command: cmd, ...view(reply) });
+      output.code = reply.code;
+      return reply;
+    };
+    try {
+      output.greeting = view(note('(connect)', await read()));
+      if (input.lines) return Object.assign(output, await raw(input.lines, smtp, read, note));
+
+      const ehlo = note(`EHLO ${input.helo}`, await command(`EHLO ${input.helo}`));
+      output.ehlo = view(ehlo);
+      output.extensions = ehlo.lines.slice(1);
+      if (input.auth) {
+        const { reply, ...auth } = await authenticate(input.auth, command);
+        output.auth = auth;
+        note('AUTH', reply);
+        if (!positiveCompletion(auth.code)) return await quit(output, command, note);
+      }
+      const mail = note(`MAIL FROM:<${input.from}>`, await command(`MAIL FROM:<${input.from}>`));
+      output.mail = view(mail);
+      if (!positiveCompletion(mail.code)) return await quit(output, command, note);
+      const recipients = [input.to!].flat();
+      const rcpt: StepOutput[] = [];
+      for (const to of recipients) {
+        const reply = note(`RCPT TO:<${to}>`, await command(`RCPT TO:<${to}>`));
+        rcpt.push({ to, ...view(reply) });
+      }
+      output.rcpt = rcpt;
+      output.accepted = rcpt.filter((r) => positiveCompletion(r.code as number)).map((r) => r.to);
+      output.rejected = rcpt.filter((r) => !positiveCompletion(r.code as number)).map((r) => r.to);
+      if (!(output.accepted as string[]).length) return await quit(output, command, note);
+      const go = note('DATA', await command('DATA'));
+      if (!positiveIntermediate(go.code)) {
+        output.data = view(go);
+        return await quit(output, command, note);
+      }
+      const message = input.data ?? composeMessage({ from: input.from!, to: recipients, subject: input.subject, headers: input.headers, body: input.body });
+      smtp.write(dotStuff(Buffer.from(message, 'utf8')), `(message, ${Buffer.byteLength(message)} bytes) .`);
+      const done = note('(end of data)', await read());
+      output.data = view(done);
+      output.sent = positiveCompletion(done.code);
+      return await quit(output, command, note);
+    } finally {
+      smtp.close();
+    }
+  },
+};
+
+async function quit(output: StepOutput, command: (l: string) => Promise<SmtpReply>, note: (c: string, r: SmtpReply) => SmtpReply): Promise<StepOutput> {
+  const last = output.code;
+  try {
+    output.quit = view(note('QUIT', await command('QUIT')));
+  } catch {
+    output.quit = undefined; // the server may already have closed: what it said before counts
+  }
+  output.code = last;
+  return output;
+}
+
+/**
+ * AUTH PLAIN sends "\0user\0password" in base64 in one line; AUTH LOGIN sends the user
+ * and the password as two base64 answers to 334 prompts (RFC 4616, RFC 4954). Base64 is
+ * an encoding, not encryption: the output keeps what was sent, and what it decodes to.
+ */
+async function authenticate(auth: NonNullable<SmtpInput['auth']>, command: (l: string) => Promise<SmtpReply>) {
+  const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+  const sent: string[] = [];
+  const send = (line: string): Promise<SmtpReply> => {
+    sent.push(line);
+    return command(line);
+  };
+  let reply: SmtpReply;
+  if (auth.mechanism === 'PLAIN') reply = await send(`AUTH PLAIN ${b64(`\0${auth.user}\0${auth.password}`)}`);
+  else {
+    reply = await send('AUTH LOGIN');
+    if (reply.code === 334) reply = await send(b64(auth.user));
+    if (reply.code === 334) reply = await send(b64(auth.password));
+  }
+  const decoded = sent.map((line) => Buffer.from(line.replace(/^AUTH (PLAIN|LOGIN) ?/, ''), 'base64').toString('utf8')).filter(Boolean);
+  return { mechanism: auth.mechanism, code: reply.code, text: reply.text, sent, decoded, reply };
+}
+
+/** Raw lines: a reply after each, except while sending message text after a 354. */
+async function raw(lines: string[], smtp: Connection, read: () => Promise<SmtpReply>, note: (c: string, r: SmtpReply) => SmtpReply): Promise<StepOutput> {
+  let inData = false;
+  for (const line of lines) {
+    smtp.send(line);
+    if (inData && line !== '.') continue;
+    if (!smtp.open) break;
+    const reply = note(line, await read());
+    inData = reply.code === 354;
+    if (reply.code === 221 || reply.code === 421) break; // the server says goodbye
+
+  }
+  return {};
+}

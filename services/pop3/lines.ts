@@ -1,0 +1,75 @@
+/**
+ * Command lines out of a TCP byte stream: pure functions, unit-tested on their own.
+ *
+ * TCP delivers bytes, not lines: one `data` event may hold half a command, or three
+ * commands at once (a client that pipelines, RFC 2449 6.6). So the server keeps the bytes
+ * after the last line end and hands them back with the next chunk:
+ *
+ *   let pending = Buffer.alloc(0);
+ *   socket.on('data', (chunk) => {
+ *     const { lines, rest, tooLong } = parseLines(Buffer.concat([pending, chunk]));
+ *     pending = rest;
+ *     ...
+ *   });
+ */
+
+/**
+ * RFC 2449 4 limits a command line to 255 octets, the CRLF included. A limit also stops
+ * a client from filling the server's memory with one endless line.
+ */
+export const MAX_COMMAND_LINE = 255;
+
+export interface ParsedLines {
+  /** Complete lines, in order, without their line ends. */
+  lines: string[];
+  /** The bytes after the last line end: the start of a line still arriving. Pass them back with the next chunk. */
+  rest: Buffer;
+  /**
+   * A line, complete or still arriving, is longer than the limit. `lines` holds the
+   * lines before it (answer those first), `rest` is empty: the server answers -ERR
+   * and closes, because it cannot tell where the next command would start.
+   */
+  tooLong: boolean;
+}
+
+/**
+ * Cut complete lines out of `buffer`. A line ends with CRLF (RFC 1939 3); a bare LF is
+ * accepted too, so `nc` without `-C` works. Length is counted as if every line ended
+ * with CRLF, so the same line has the same length whichever end it came with.
+ */
+export function parseLines(buffer: Buffer, maxLineLength = MAX_COMMAND_LINE): ParsedLines {
+  const lines: string[] = [];
+  let start = 0;
+  for (;;) {
+    const lf = buffer.indexOf(0x0a, start);
+    const end = lf === -1 ? buffer.length : lf;
+    const textEnd = end > start && buffer[end - 1] === 0x0d ? end - 1 : end;
+    // A line still arriving is checked too: once it is over the limit it can only grow.
+    if (textEnd - start + 2 > maxLineLength) return { lines, rest: Buffer.alloc(0), tooLong: true };
+    if (lf === -1) return { lines, rest: buffer.subarray(start), tooLong: false };
+    lines.push(buffer.toString('utf8', start, textEnd));
+    start = lf + 1;
+  }
+}
+
+export interface Command {
+  /** The keyword, upper-cased: keywords are case-insensitive (RFC 1939 3). */
+  verb: string;
+  /** Everything after the first space, as sent ('' when none). */
+  arg: string;
+}
+
+/**
+ * `retr 1` -> { verb: 'RETR', arg: '1' }. The argument is kept whole: PASS takes the
+ * rest of the line, spaces included, as the password (RFC 1939 7, PASS).
+ */
+export function parseCommand(line: string): Command {
+  const space = line.indexOf(' ');
+  if (space === -1) return { verb: line.toUpperCase(), arg: '' };
+  return { verb: line.slice(0, space).toUpperCase(), arg: line.slice(space + 1) };
+}
+
+/** The arguments of a command other than PASS: separated by spaces (RFC 1939 3), extra spaces tolerated. */
+export function splitArgs(arg: string): string[] {
+  return arg.split(' ').filter((a) => a !== '');
+}

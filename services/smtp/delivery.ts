@@ -1,0 +1,55 @@
+import { Maildir, maildirPath } from '../common/maildir';
+import type { LabUser } from '../common/users';
+
+/**
+ * Final delivery (RFC 5321 2.3.5): the domains a server is the destination for, its
+ * users there, and their mailboxes. A message for a local user is written into that
+ * user's Maildir; POP3 reads the same folders.
+ */
+
+/** `carol@example.test` -> `{ local: 'carol', domain: 'example.test' }`; the last @ splits (RFC 5321 4.1.2). */
+export function splitAddress(address: string): { local: string; domain: string } {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? { local: address, domain: '' } : { local: address.slice(0, at), domain: address.slice(at + 1) };
+}
+
+export class LocalMailboxes {
+  /** The users with a mailbox here: those of lab/users.yaml whose domain is ours. */
+  readonly users: readonly LabUser[];
+
+  constructor(
+    private readonly dataDir: string,
+    readonly domain: string,
+    users: readonly LabUser[],
+  ) {
+    this.users = users.filter((u) => u.domain.toLowerCase() === domain.toLowerCase());
+  }
+
+  isLocalDomain(domain: string): boolean {
+    return domain.toLowerCase() === this.domain.toLowerCase();
+  }
+
+  /**
+   * The local user an address names, if there is one. The lab compares local parts
+   * without case: RFC 5321 2.4 lets a server decide, and most do the same.
+   */
+  userOf(address: string): LabUser | undefined {
+    const { local, domain } = splitAddress(address);
+    if (!this.isLocalDomain(domain)) return undefined;
+    return this.users.find((u) => u.name.toLowerCase() === local.toLowerCase());
+  }
+
+  /** The user's own address: `alice@lab.test`. */
+  addressOf(user: LabUser): string {
+    return `${user.name}@${this.domain}`;
+  }
+
+  /**
+   * Write the message into each user's Maildir (tmp/, fsync, rename into new/). Resolves
+   * once every copy is on disk: only then may the server answer 250.
+   */
+  async deliver(users: readonly LabUser[], message: Buffer): Promise<void> {
+    const names = [...new Set(users.map((u) => u.name))];
+    for (const name of names) await new Maildir(maildirPath(this.dataDir, this.domain, name)).deliver(message);
+  }
+}

@@ -1,0 +1,410 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { LabDialer } from '../common/dialer';
+import { isInside } from '../common/jail';
+import { bind } from '../common/listen';
+import { connectionId, createLogger, type Logger } from '../common/logger';
+import { defaultDataDir } from '../common/paths';
+import { checkPassword, loadUsers, type LabUser } from '../common/users';
+import { REPLY, SmtpReplyError } from './codes';
+import { LocalMailboxes, splitAddress } from './delivery';
+import { libraryLogger } from './libraryLog';
+import { formatDate, newMessageId, prepareMessage, receivedField } from './headers';
+import { RelayQueue } from './queue';
+import { RelayWorker } from './relayWorker';
+import { TextCheck, type TextProblem } from './textCheck';
+
+/**
+ * The lab's mail server (SMTP, RFC 5321), one per mail domain. It listens on two ports:
+ *
+ * - 25, "smtp": where other servers deliver mail for this domain. Anyone may connect,
+ *   nobody logs in, and only mail for this domain's own users is taken: a server that
+ *   passed mail on for anyone would be an "open relay", a gift to spammers.
+ * - 587, "submission" (RFC 6409): where the domain's own users hand in mail they write,
+ *   to anyone. They must log in first (AUTH, RFC 4954); mail for other domains is then
+ *   queued and relayed to the domain's server, found by an MX lookup in the lab DNS.
+ *
+ * The protocol engine is smtp-server (the command table, the reply function, the
+ * DATA framing); this file decides who may send what to whom, and where it goes.
+ */
+
+export interface SmtpServerOptions {
+  /** The mail domain this server is the final destination for. Default: `lab.test`. */
+  domain?: string;
+  /** This server's own name: in the greeting, Received fields, Message-IDs, and the relay's EHLO. Default: `mail.<domain>`. */
+  hostname?: string;
+  /** Lab users; those whose `domain` is ours have a mailbox here and may log in on 587. Default: none (`[]`); fromLab() loads lab/users.yaml. */
+  users?: readonly LabUser[];
+  /** The lab's state: Maildirs at `<dataDir>/mail/<domain>/<user>/Maildir`, the relay queue at `<dataDir>/mail/queue/<domain>/`. Default: defaultDataDir(). */
+  dataDir?: string;
+  /** How to reach the lab DNS and other lab hosts. Default: none, and then no relay: mail for other domains is refused at RCPT (554). */
+  dialer?: LabDialer;
+  /** Default: createLogger('smtp'). */
+  log?: Logger;
+  /** Largest message in bytes; more gets 552, decided while DATA streams in (RFC 5321 4.5.3.1.7, 4.5.3.1.9). Advertised as SIZE (RFC 1870). Default: 10 MiB. */
+  maxMessageBytes?: number;
+  /** Recipients per message; one more gets 452 (RFC 5321 4.5.3.1.8, 4.5.3.1.10). Default: 50. */
+  maxRecipients?: number;
+  /**
+   * Longest command line in octets, CRLF included (RFC 5321 4.5.3.1.4: 512). A longer
+   * one gets `421 Error: Command line too long` and the connection closes: smtp-server
+   * stops reading at the limit, so it cannot find the next command to go on with. Default: 512.
+   */
+  maxCommandLineLength?: number;
+  /** Longest line of a message in octets, CRLF included (RFC 5321 4.5.3.1.6, RFC 5322 2.1.1: 1000). A longer one gets the message refused with `500 5.5.2 Line too long`, the reply RFC 5321 4.5.3.1.9 names. Default: 1000. */
+  maxTextLineLength?: number;
+  /** Connections open at once, on each port; the next one gets 421 and is closed. Default: 100. */
+  maxConnections?: number;
+  /** A client silent this long gets `421 Timeout` and is disconnected (RFC 5321 4.5.3.2.7 suggests 5 minutes). Default: 60000. */
+  idleTimeoutMs?: number;
+  /** Failed AUTH attempts per connection; the last one gets 535 and then 421, and the connection closes. Default: 3. */
+  maxAuthFailures?: number;
+  /** How long a relay waits after its 1st, 2nd, ... failed attempt; the last value repeats. Default: 1 min, 5 min, 15 min, 1 h. */
+  retryDelaysMs?: readonly number[];
+  /** A queued message not delivered after this long is returned to its sender (a bounce). Default: 1 day. */
+  maxQueueAgeMs?: number;
+  /** Relay: how long to wait for the connection to the next server, and for each of its replies. Default: 30000. */
+  relayTimeoutMs?: number;
+  /** Relay: how long to wait for the lab DNS. Default: 5000. */
+  dnsTimeoutMs?: number;
+  /** What wire log lines call the DNS server. Default: `ns.lab.test:53`. */
+  dnsLabel?: string;
+  /** How long close() lets sessions finish before it tells them 421 and cuts them. Default: 2000. */
+  closeGraceMs?: number;
+}
+
+/** The defaults of the options, as documented on SmtpServerOptions. */
+export const SMTP_SERVER_DEFAULTS = {
+  domain: 'lab.test',
+  maxMessageBytes: 10 * 1024 * 1024,
+  maxRecipients: 50,
+  maxCommandLineLength: 512,
+  maxTextLineLength: 1000,
+  maxConnections: 100,
+  idleTimeoutMs: 60_000,
+  maxAuthFailures: 3,
+  retryDelaysMs: [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000] as readonly number[],
+  maxQueueAgeMs: 24 * 60 * 60_000,
+  relayTimeoutMs: 30_000,
+  dnsTimeoutMs: 5000,
+  dnsLabel: 'ns.lab.test:53',
+  closeGraceMs: 2000,
+};
+
+/** The two ports: `smtp` (25, mail for us) and `submission` (587, mail from our users). */
+export type SmtpPort = 'smtp' | 'submission';
+
+/** What we keep per connection: its log id, and its failed logins. */
+interface Connection {
+  log: Logger;
+  authFailures: number;
+}
+
+export class SmtpServer {
+  readonly domain: string;
+  readonly hostname: string;
+  private readonly o: typeof SMTP_SERVER_DEFAULTS;
+  private readonly log: Logger;
+  private readonly mailboxes: LocalMailboxes;
+  private readonly queue: RelayQueue;
+  private readonly dialer?: LabDialer;
+  private worker?: RelayWorker;
+  private readonly servers = new Map<SmtpPort, SMTPServer>();
+  private readonly connections = new Map<string, Connection>();
+
+  constructor(options: SmtpServerOptions = {}) {
+    const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.o = { ...SMTP_SERVER_DEFAULTS, ...defined };
+    this.domain = this.o.domain.toLowerCase();
+    this.hostname = options.hostname ?? `mail.${this.domain}`;
+    this.log = options.log ?? createLogger('smtp');
+    this.dialer = options.dialer;
+    const dataDir = options.dataDir ?? defaultDataDir();
+    this.mailboxes = new LocalMailboxes(dataDir, this.domain, options.users ?? []);
+    this.queue = new RelayQueue(path.join(dataDir, 'mail', 'queue', this.domain));
+    if (this.o.maxCommandLineLength < 3) throw new Error('maxCommandLineLength must leave room for a command and its CRLF');
+    if (!this.o.retryDelaysMs.length) throw new Error('retryDelaysMs needs at least one delay');
+  }
+
+  /** A server for a domain of the lab folder: its users from lab/users.yaml, its state in `dataDir`. */
+  static async fromLab(labDir: string, dataDir: string, options: Omit<SmtpServerOptions, 'dataDir'> = {}): Promise<SmtpServer> {
+    if (isInside(path.resolve(labDir), path.resolve(dataDir))) {
+      throw new Error(`the data directory ${dataDir} is inside the lab directory ${labDir}; lab/ stays read-only`);
+    }
+    return new SmtpServer({ ...options, users: options.users ?? (await loadUsers(labDir)), dataDir });
+  }
+
+  /**
+   * Listen on the given ports (0 picks a free one; leave a port out to not open it),
+   * then start the relay worker, which picks up whatever a previous run left queued.
+   */
+  async listen(ports: { smtp?: number; submission?: number } = { smtp: 0, submission: 0 }, host = '127.0.0.1'): Promise<{ smtp?: AddressInfo; submission?: AddressInfo }> {
+    if (this.servers.size) throw new Error('smtp: already listening');
+    const bound: { smtp?: AddressInfo; submission?: AddressInfo } = {};
+    try {
+      for (const port of ['smtp', 'submission'] as const) {
+        const number = ports[port];
+        if (number === undefined) continue;
+        const server = this.createServer(port);
+        this.servers.set(port, server);
+        bound[port] = await bind('smtp', server.server, () => server.listen(number, host), host, number);
+        this.log.info('listening', { listener: port, host: bound[port].address, port: bound[port].port, domain: this.domain });
+      }
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    if (this.dialer) {
+      this.worker = new RelayWorker({
+        queue: this.queue,
+        relay: { hostname: this.hostname, dialer: this.dialer, log: this.log, dnsLabel: this.o.dnsLabel, timeoutMs: this.o.relayTimeoutMs, dnsTimeoutMs: this.o.dnsTimeoutMs },
+        domain: this.domain,
+        retryDelaysMs: this.o.retryDelaysMs,
+        maxQueueAgeMs: this.o.maxQueueAgeMs,
+        deliverLocal: (to, message) => this.deliverLocal(to, message),
+        log: this.log,
+      });
+      this.worker.wake();
+    }
+    return bound;
+  }
+
+  /** Stop the relay worker (a queued message stays queued), then both ports, letting sessions finish for closeGraceMs. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.stop();
+    const servers = [...this.servers.values()];
+    this.servers.clear();
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.server.listening ? s.close(() => resolve()) : resolve()))));
+  }
+
+  // ---------------------------------------------------------------------------
+  // One smtp-server per port. Its options are where the protocol's limits are set.
+
+  private createServer(port: SmtpPort): SMTPServer {
+    const o = this.o;
+    const server = new SMTPServer({
+      name: this.hostname,
+      banner: 'wirelab',
+      size: o.maxMessageBytes, // advertised in EHLO; MAIL FROM:<...> SIZE=n over it gets 552 at once
+      // No TLS in the lab, on purpose: the lesson "passwords in plain text" needs it.
+      // Port 25 takes no logins at all: it does not offer AUTH.
+      disabledCommands: port === 'smtp' ? ['STARTTLS', 'AUTH'] : ['STARTTLS'],
+      authMethods: ['PLAIN', 'LOGIN'],
+      allowInsecureAuth: true,
+      authRequiredMessage: '5.7.0 Authentication required: log in first with AUTH PLAIN or AUTH LOGIN (RFC 4954)',
+      maxClients: o.maxConnections,
+      socketTimeout: o.idleTimeoutMs,
+      closeTimeout: o.closeGraceMs,
+      maxCommandLength: o.maxCommandLineLength - 2, // smtp-server counts without the CRLF
+      // Never ask the host's resolver who a client is: the lab talks to no DNS but its own.
+      disableReverseLookup: true,
+      logger: libraryLogger((cid) => (cid ? this.conn(cid).log : this.log)),
+      onConnect: (session, callback) => this.onConnect(port, session, callback),
+      onAuth: (auth, session, callback) => this.onAuth(port, auth, session, callback),
+      onMailFrom: (address, session, callback) => this.answer(callback, () => this.onMailFrom(port, address, session)),
+      onRcptTo: (address, session, callback) => this.answer(callback, () => this.onRcptTo(port, address, session)),
+      onData: (stream, session, callback) => this.onData(port, stream, session, callback),
+      onClose: (session) => this.onClose(session),
+    });
+    // A connection's socket error arrives here; without a listener it would end the process.
+    server.on('error', (err) => this.log.debug('connection error', { error: err.message }));
+    return server;
+  }
+
+  /** Run a check that throws an SmtpReplyError to refuse, and hand the result to smtp-server. */
+  private answer(callback: (err?: Error | null) => void, check: () => void): void {
+    try {
+      check();
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  /** Our state for a session, by smtp-server's session id (before onConnect: a logger with that id). */
+  private conn(sessionId: string): Connection {
+    return this.connections.get(sessionId) ?? { log: this.log.child({ session: sessionId }), authFailures: 0 };
+  }
+
+  private onConnect(port: SmtpPort, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    const log = this.log.child({ conn: connectionId() });
+    this.connections.set(session.id, { log, authFailures: 0 });
+    log.info('connect', { listener: port, client: `${session.remoteAddress}:${session.remotePort}` });
+    callback();
+  }
+
+  private onClose(session: SMTPServerSession): void {
+    const conn = this.connections.get(session.id);
+    if (!conn) return;
+    this.connections.delete(session.id);
+    conn.log.info('disconnect');
+  }
+
+  // ---------------------------------------------------------------------------
+  // AUTH (RFC 4954), on 587 only: a local user's name and password.
+
+  private onAuth(port: SmtpPort, auth: SMTPServerAuthentication, session: SMTPServerSession, callback: (err: Error | null | undefined, response?: { user?: LabUser; message?: string; responseCode?: number }) => void): void {
+    const conn = this.conn(session.id);
+    // Either "alice" or "alice@lab.test"; only users of this domain have an account here.
+    const name = (auth.username ?? '').replace(new RegExp(`@${escapeRegExp(this.domain)}$`, 'i'), '');
+    const user = checkPassword(this.mailboxes.users, name, auth.password ?? '');
+    if (user) {
+      conn.log.info('auth', { method: auth.method, user: user.name, result: 'ok' });
+      return callback(null, { user });
+    }
+    conn.authFailures++;
+    conn.log.info('auth', { method: auth.method, user: auth.username, result: 'failed', failures: conn.authFailures, code: REPLY.AUTH_FAILED });
+    callback(null, { message: '5.7.8 Authentication credentials invalid', responseCode: REPLY.AUTH_FAILED });
+    if (conn.authFailures >= this.o.maxAuthFailures) {
+      // Guessing passwords takes many tries: after a few, hang up (the 535 went out first).
+      const connection = [...(this.servers.get(port)?.connections ?? [])].find((c) => c.session.id === session.id);
+      setImmediate(() => connection?.send(REPLY.NOT_AVAILABLE, '4.7.0 Too many failed authentication attempts, closing connection'));
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // The envelope (RFC 5321 3.3): MAIL FROM, then RCPT TO for each recipient.
+
+  private onMailFrom(port: SmtpPort, address: SMTPServerAddress, session: SMTPServerSession): void {
+    const conn = this.conn(session.id);
+    const user = session.user as LabUser | undefined;
+    if (port === 'submission' && user) {
+      // The server knows who logged in, and everyone who gets the message trusts this
+      // server's word for where it came from. Letting alice send as bob would make
+      // every lab address forgeable by every lab user (RFC 6409 6.1 lets us refuse).
+      const own = this.mailboxes.addressOf(user);
+      if (address.address.toLowerCase() !== own.toLowerCase()) {
+        conn.log.info('mail from', { from: address.address, user: user.name, code: REPLY.MAILBOX_NAME_NOT_ALLOWED });
+        throw new SmtpReplyError(REPLY.MAILBOX_NAME_NOT_ALLOWED, `5.7.1 <${address.address}>: Sender address rejected: you are logged in as ${own}`);
+      }
+    }
+    conn.log.info('mail from', { from: address.address || '<>', code: REPLY.OK });
+  }
+
+  private onRcptTo(port: SmtpPort, address: SMTPServerAddress, session: SMTPServerSession): void {
+    const conn = this.conn(session.id);
+    const to = address.address;
+    const refuse = (code: number, text: string): never => {
+      conn.log.info('rcpt to', { to, code });
+      throw new SmtpReplyError(code, text);
+    };
+    if (session.envelope.rcptTo.length >= this.o.maxRecipients) {
+      refuse(REPLY.TOO_MANY_RECIPIENTS, `4.5.3 Too many recipients: at most ${this.o.maxRecipients} per message, send the rest in another one`);
+    }
+    const { domain } = splitAddress(to);
+    if (this.mailboxes.isLocalDomain(domain)) {
+      if (!this.mailboxes.userOf(to)) refuse(REPLY.MAILBOX_UNAVAILABLE, `5.1.1 <${to}>: Recipient address rejected: no such user here`);
+    } else if (port === 'smtp' || !session.user) {
+      // Port 25 takes mail *for* this domain only. Passing it on for anyone who asks is
+      // an open relay (RFC 5321 3.6.2 "SHOULD NOT"); RFC 5321 says 550, issue 3 asks 554.
+      refuse(REPLY.TRANSACTION_FAILED, `5.7.1 <${to}>: Relay access denied: ${this.hostname} only takes mail for @${this.domain} here; log in on port 587 to send elsewhere`);
+    } else if (!this.dialer) {
+      refuse(REPLY.TRANSACTION_FAILED, `5.7.1 <${to}>: Relay access denied: this server has no route to other domains`);
+    }
+    conn.log.info('rcpt to', { to, code: REPLY.OK });
+  }
+
+  // ---------------------------------------------------------------------------
+  // DATA: the message. Checked while it streams in, stored, and only then 250.
+
+  private onData(port: SmtpPort, stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): void {
+    const conn = this.conn(session.id);
+    const check = new TextCheck(this.o.maxMessageBytes, this.o.maxTextLineLength);
+    let chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => {
+      check.push(chunk);
+      if (check.problem) chunks = []; // refused anyway: keep nothing, read on to the end
+      else chunks.push(chunk);
+    });
+    stream.on('error', (err) => conn.log.info('message aborted', { reason: err.message, bytes: check.bytes }));
+    stream.on('end', () => {
+      const problem = check.end();
+      if (problem) {
+        const err = refusal(problem);
+        conn.log.info('message refused', { bytes: check.bytes, code: err.responseCode, reason: problem.kind });
+        return callback(err);
+      }
+      this.accept(port, session, Buffer.concat(chunks), conn).then(
+        (reply) => callback(null, reply),
+        (err: unknown) => {
+          conn.log.error('message not stored', { error: err instanceof Error ? err.message : String(err), code: REPLY.LOCAL_ERROR });
+          callback(new SmtpReplyError(REPLY.LOCAL_ERROR, '4.3.0 Local error while storing the message, try again later'));
+        },
+      );
+    });
+  }
+
+  /**
+   * Add the Received field (and Message-ID, Date when missing), write the message into
+   * each local recipient's Maildir and into the relay queue for the others, and resolve
+   * with the 250 text only when every copy is on disk.
+   */
+  private async accept(port: SmtpPort, session: SMTPServerSession, raw: Buffer, conn: Connection): Promise<string> {
+    const id = randomBytes(5).toString('hex').toUpperCase();
+    const now = new Date();
+    const message = prepareMessage(raw, {
+      received: receivedField({ helo: session.hostNameAppearsAs, clientAddress: session.remoteAddress, hostname: this.hostname, protocol: session.transmissionType, id, date: now }),
+      messageId: newMessageId(id, this.hostname, now),
+      date: port === 'submission' ? formatDate(now) : undefined,
+    });
+    const local: LabUser[] = [];
+    const remote = new Map<string, string[]>();
+    for (const { address } of session.envelope.rcptTo) {
+      const user = this.mailboxes.userOf(address);
+      if (user) local.push(user);
+      else {
+        const domain = splitAddress(address).domain.toLowerCase();
+        remote.set(domain, [...(remote.get(domain) ?? []), address]);
+      }
+    }
+    await this.mailboxes.deliver(local, message);
+    const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    let n = 0;
+    for (const [domain, recipients] of remote) {
+      const at = now.getTime();
+      await this.queue.add({ id: `${id}-${++n}`, from, domain, recipients, createdAt: at, attempts: 0, nextAttemptAt: at }, message);
+    }
+    conn.log.info('message accepted', {
+      id,
+      size: message.length,
+      from: from || '<>',
+      delivered: local.map((u) => u.name).join(',') || undefined,
+      queued: [...remote.values()].flat().join(',') || undefined,
+      code: REPLY.OK,
+    });
+    if (remote.size) this.worker?.wake();
+    return remote.size ? `2.0.0 Ok: queued as ${id}` : `2.0.0 Ok: delivered as ${id}`;
+  }
+
+  /** For the relay worker: a bounce into a local sender's mailbox. */
+  private async deliverLocal(to: string, message: Buffer): Promise<boolean> {
+    const user = this.mailboxes.userOf(to);
+    if (!user) return false;
+    await this.mailboxes.deliver([user], message);
+    return true;
+  }
+}
+
+/** The reply for a message refused by TextCheck. */
+function refusal(problem: TextProblem): SmtpReplyError {
+  switch (problem.kind) {
+    case 'too-big':
+      return new SmtpReplyError(REPLY.TOO_MUCH_MAIL_DATA, `5.3.4 Message too big: the limit is ${problem.limit} bytes`);
+    case 'bare-lf':
+    case 'bare-cr':
+      return new SmtpReplyError(
+        REPLY.MAILBOX_UNAVAILABLE,
+        `5.6.0 Message refused: bare ${problem.kind === 'bare-lf' ? 'LF' : 'CR'} in line ${problem.line}; lines end with CRLF (RFC 5321 2.3.8)`,
+      );
+    case 'line-too-long':
+      return new SmtpReplyError(REPLY.SYNTAX_ERROR, `5.5.2 Line too long: line ${problem.line} is over ${problem.limit} octets (RFC 5321 4.5.3.1.6)`);
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
