@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -42,4 +42,36 @@ export async function confineReal(root: string, requested: string): Promise<stri
 export function isInside(root: string, target: string): boolean {
   const rel = path.relative(root, target);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * For a path that may not exist yet (an upload, a new folder, a rename target): the
+ * text check of confine(), then the real path of its nearest existing ancestor must be
+ * inside the root, so a symlinked folder cannot carry a new file out of it. Returns the
+ * absolute path to create.
+ */
+export async function confineForWrite(root: string, requested: string): Promise<string> {
+  const candidate = confine(root, requested);
+  const realRoot = await realpath(root);
+  let ancestor = path.dirname(candidate);
+  for (;;) {
+    try {
+      const real = await realpath(ancestor);
+      if (!isInside(realRoot, real)) throw new JailError(requested, 'a link leads out of the root');
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const up = path.dirname(ancestor);
+      if (up === ancestor) throw err;
+      ancestor = up;
+    }
+  }
+  // The path itself may be a link: writing would follow it, so it must resolve inside.
+  // A dangling link is refused too (the write would create its target, wherever that is).
+  const info = await lstat(candidate).catch(() => undefined);
+  if (info?.isSymbolicLink()) {
+    const real = await realpath(candidate).catch(() => undefined);
+    if (!real || !isInside(realRoot, real)) throw new JailError(requested, 'a link leads out of the root');
+  }
+  return candidate;
 }

@@ -1,0 +1,35 @@
+import { cp, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { LabUser } from './users';
+
+/**
+ * The lab users' home folders, shared by FTP and SFTP (and by HTTP, which serves
+ * user web's public_html as http://www.lab.test/~web/). A home is state, so it lives in
+ * the data directory, seeded from lab/homes/<user> the first time.
+ */
+
+export function homeDir(dataDir: string, user: string): string {
+  return path.join(dataDir, 'homes', user);
+}
+
+/** lab/ftp: anonymous FTP's read-only root (it holds pub/). Read straight from lab/, never written. */
+export function anonymousRoot(labDir: string): string {
+  return path.join(labDir, 'ftp');
+}
+
+/** Create each user's home from lab/homes/<user> (or empty) unless it is already there. */
+export async function seedHomes(labDir: string, dataDir: string, users: readonly LabUser[]): Promise<void> {
+  for (const user of users) {
+    const home = homeDir(dataDir, user.name);
+    if (existsSync(home)) continue;
+    const seed = path.join(labDir, 'homes', user.name);
+    if (existsSync(seed)) await cp(seed, home, { recursive: true, errorOnExist: false, force: false });
+    else await mkdir(home, { recursive: true });
+  }
+}
+
+/** lab/keys/<user>.pub: the user's lab-only public key, for SFTP public-key login. */
+export function publicKeyFile(labDir: string, user: string): string {
+  return path.join(labDir, 'keys', `${user}.pub`);
+}
