@@ -8,7 +8,7 @@ import { EmbeddedBackend } from './backends/embedded';
 import { STACK } from './backends/stack';
 import type { Targets } from './backends/types';
 import { splitHostPort } from './executors/dns';
-import { exploreDns, exploreHttp, explorePop3, exploreSmtp } from './explore';
+import { exploreDns, exploreFtp, exploreHttp, explorePop3, exploreSftp, exploreSmtp } from './explore';
 import { colorsFor } from './report/colors';
 import { summaryTable, terminalListener } from './report/terminal';
 import { runScenarios } from './run';
@@ -117,6 +117,8 @@ program
       const ports = Object.entries(s.endpoints).map(([port, where]) => `${plan.ports[port]!.lab} → ${where}`.padEnd(22));
       console.log(`  ${s.name.padEnd(13)} ${s.host.padEnd(18)} ${ports.join(' ').trimEnd()}`);
     }
+    // What services say about themselves: the SSH host key fingerprint to compare with ssh's prompt.
+    for (const s of backend.status()) for (const [key, value] of Object.entries(s.info ?? {})) console.log(`${s.name} ${key}: ${value}`);
     console.log(c.dim(`data: ${opts.data}\ntry:  dig @127.0.0.1 -p ${STACK[0]!.ports.dns!.embedded} www.lab.test   ·   curl http://127.0.0.1:8080/\nCtrl+C stops the lab.`));
     await stopped;
     console.log('stopping the lab...');
@@ -191,6 +193,42 @@ program
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (opts) => {
     process.exitCode = await explorePop3(opts);
+  });
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+program
+  .command('ftp')
+  .description('log in to the lab FTP server, list, download, upload; print the control connection')
+  .option('--user <name>', 'a lab user, or anonymous', 'anonymous')
+  .option('--password <password>', 'password (anonymous: anything)')
+  .option('--list <path>', 'list a folder (repeatable)', collect)
+  .option('--get <path>', 'download a file and print it (repeatable)', collect)
+  .option('--put <local[:remote]>', 'upload a local file (repeatable)', collect)
+  .option('--active', 'active mode: the server connects back (EPRT/PORT)')
+  .addOption(new Option('--command <cmd>', 'the data connection command').choices(['EPSV', 'PASV', 'EPRT', 'PORT']))
+  .option('--host <host>', 'FTP server', 'ftp.lab.test')
+  .option('--port <port>', 'FTP port', '21')
+  .option('--dns <host:port>', 'the lab DNS to resolve names with', '127.0.0.1:5353')
+  .option('--raw', 'show the bytes as a hex dump')
+  .action(async (opts) => {
+    process.exitCode = await exploreFtp(opts);
+  });
+
+program
+  .command('sftp')
+  .description("log in to the lab SSH server and use SFTP; print the host key and each operation")
+  .requiredOption('--user <name>', 'a lab user')
+  .option('--password <password>', 'log in with the password')
+  .option('--key <user>', "log in with that lab user's key (lab/keys/<user>)")
+  .option('--list <path>', 'list a folder (repeatable)', collect)
+  .option('--get <path>', 'download a file and print it (repeatable)', collect)
+  .option('--put <local[:remote]>', 'upload a local file (repeatable)', collect)
+  .option('--host <host>', 'SSH server', 'files.lab.test')
+  .option('--port <port>', 'SSH port', '22')
+  .option('--dns <host:port>', 'the lab DNS to resolve names with', '127.0.0.1:5353')
+  .action(async (opts) => {
+    process.exitCode = await exploreSftp(opts);
   });
 
 program

@@ -3,10 +3,15 @@ import { dnsExecutor, splitHostPort } from './executors/dns';
 import { httpExecutor } from './executors/http';
 import { smtpExecutor } from './executors/smtp';
 import { pop3Executor } from './executors/pop3';
-import { StepError, type ExecContext, type Executor } from './executors/types';
+import { ftpExecutor } from './executors/ftp';
+import { sftpExecutor } from './executors/sftp';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { StepError, type ExecContext, type Executor, type StepOutput } from './executors/types';
 import { Wire } from './executors/wire';
 import type { Backend } from './backends/types';
 import { colorsFor } from './report/colors';
+import { defaultLabDir } from '../services/common/paths';
 import { formatTranscript } from './report/transcript';
 
 /**
@@ -14,9 +19,9 @@ import { formatTranscript } from './report/transcript';
  * running lab (`wirelab up`, or Docker's published ports), printing the exchange.
  */
 
-const EXPLORE_TIMEOUT_MS = 3000;
+const EXPLORE_TIMEOUT_MS = 10000;
 
-async function explore<I>(executor: Executor<I>, input: unknown, dns: string, raw: boolean): Promise<number> {
+async function explore<I>(executor: Executor<I>, input: unknown, dns: string, raw: boolean, show?: (output: StepOutput) => string): Promise<number> {
   const c = colorsFor(process.stdout);
   const [host, port] = splitHostPort(dns, 53);
   const network = standardEmbeddedNetwork({ host, port });
@@ -34,13 +39,14 @@ async function explore<I>(executor: Executor<I>, input: unknown, dns: string, ra
     session: { resources: new Map() },
   };
   try {
-    await executor.run(parsed.data, ctx);
+    const output = await executor.run(parsed.data, ctx);
     console.log(formatTranscript(wire.events, c, { raw }));
+    if (show) console.log(show(output));
     return 0;
   } catch (err) {
     if (wire.events.length) console.log(formatTranscript(wire.events, c, { raw }));
     const message = err instanceof StepError ? err.message : String(err);
-    const hint = /ETIMEDOUT|ECONNREFUSED/.test((err as StepError).code ?? '') ? `\nIs the lab running? Start it with \`npx wirelab up\` (or \`docker compose up\`).` : '';
+    const hint = /ETIMEDOUT|ECONNREFUSED/.test((err as StepError).code ?? '') ? `\nIs the lab running? Start it with \`npx wirelab up\`.` : '';
     process.stderr.write(`wirelab: ${message}${hint}\n`);
     return 1;
   }
@@ -98,9 +104,54 @@ export function explorePop3(opts: { host: string; port: string; user: string; pa
   return explore(pop3Executor, input, opts.dns, Boolean(opts.raw));
 }
 
+export interface FileOptions {
+  host: string;
+  port: string;
+  user: string;
+  password?: string;
+  list?: string[];
+  get?: string[];
+  put?: string[];
+  dns: string;
+  raw?: boolean;
+}
+
+/** --list/--get/--put as executor actions; --put LOCAL uploads to LOCAL's base name, --put LOCAL:REMOTE to REMOTE. */
+function fileActions(opts: FileOptions): unknown[] {
+  const uploads = (opts.put ?? []).map((spec) => {
+    const [local, remote] = spec.includes(':') ? spec.split(/:(.*)/s) : [spec, path.basename(spec)];
+    return { upload: { path: remote!, content: readFileSync(local!, 'utf8') } };
+  });
+  return [...uploads, ...(opts.list ?? []).map((p) => ({ list: p })), ...(opts.get ?? []).map((p) => ({ download: p }))];
+}
+
+/** What the transfers brought back: listings and downloaded files, after the transcript. */
+function showResults(output: StepOutput): string {
+  const lines: string[] = [];
+  if (output.loggedIn === false || output.authenticated === false) lines.push(`login refused: ${JSON.stringify(output.login ?? output.error)}`);
+  for (const r of (output.results as StepOutput[] | undefined) ?? []) {
+    if (!r.ok) lines.push(`${r.action}: failed ${r.code ?? ''} ${r.text ?? ''}`);
+    else if (r.listing) for (const e of r.listing as { name: string; size: number; type: string }[]) lines.push(`${e.type.padEnd(4)} ${String(e.size).padStart(8)}  ${e.name}`);
+    else if (r.content !== undefined) lines.push(String(r.content));
+    else lines.push(`${r.action}: ok`);
+  }
+  return lines.join('\n');
+}
+
+export function exploreFtp(opts: FileOptions & { active?: boolean; command?: string }): Promise<number> {
+  const input = { host: opts.host, port: Number(opts.port), user: opts.user, password: opts.password ?? 'student@lab.test', mode: opts.active ? 'active' : 'passive', command: opts.command ?? 'auto', actions: fileActions(opts) };
+  return explore(ftpExecutor, input, opts.dns, Boolean(opts.raw), showResults);
+}
+
+export function exploreSftp(opts: FileOptions & { key?: string }): Promise<number> {
+  const input = { host: opts.host, port: Number(opts.port), user: opts.user, ...(opts.key ? { key: opts.key } : { password: opts.password }), actions: fileActions(opts) };
+  return explore(sftpExecutor, input, opts.dns, Boolean(opts.raw), (o) => `host key: ${JSON.stringify(o.hostKey)}\n${showResults(o)}`);
+}
+
 /** Exploring clients act on no stack: a `lab` step makes no sense here. */
 const noBackend: Backend = {
   name: 'none',
+  labDir: defaultLabDir(),
   start: async () => {},
   stop: async () => {},
   network: () => {

@@ -40,10 +40,12 @@ interface Slot {
 
 export class EmbeddedBackend implements Backend {
   readonly name = 'embedded';
+  readonly labDir: string;
   private readonly slots = new Map<string, Slot>();
   private net?: LabNetwork;
 
   constructor(private readonly options: EmbeddedOptions) {
+    this.labDir = options.labDir;
     for (const plan of STACK) {
       if (options.only && !options.only.includes(plan.name)) continue;
       if (options.targets?.[plan.name]) continue;
@@ -120,6 +122,7 @@ export class EmbeddedBackend implements Backend {
       host: slot.plan.host,
       state: slot.running ? 'running' : 'stopped',
       endpoints: Object.fromEntries(Object.entries(slot.ports ?? {}).map(([k, p]) => [k, `${host}:${p}`])),
+      ...(slot.running?.info ? { info: slot.running.info } : {}),
     };
   }
 

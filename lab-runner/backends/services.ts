@@ -2,6 +2,9 @@ import { DnsServer } from '../../services/dns/server';
 import { HttpServer } from '../../services/http/server';
 import { SmtpServer } from '../../services/smtp/server';
 import { Pop3Server } from '../../services/pop3/server';
+import { FtpServer } from '../../services/ftp/server';
+import { SftpServer } from '../../services/sftp/server';
+import { FTP_PASSIVE_PORTS } from './stack';
 import type { Logger } from '../../services/common/logger';
 import type { LabDialer } from '../../services/common/dialer';
 
@@ -22,6 +25,8 @@ export interface ServiceEnv {
 export interface RunningService {
   /** The real port of each named port. */
   ports: Record<string, number>;
+  /** Facts to show: `wirelab up` prints them, a `lab: { action: status }` step reads them. */
+  info?: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -61,4 +66,16 @@ export const SERVICE_FACTORIES: Record<string, ServiceFactory> = {
   pop3: pop3For('lab.test'),
   'smtp-example': smtpFor('example.test'),
   'pop3-example': pop3For('example.test'),
+  async ftp(env, ports, host) {
+    // On free ports (tests, a second lab) the passive ports are free ones too, not the lab's fixed range.
+    const passivePorts = ports.ftp === 0 ? undefined : FTP_PASSIVE_PORTS;
+    const server = await FtpServer.fromLab(env.labDir, env.dataDir, { log: env.log, passivePorts });
+    const address = await server.listen(ports.ftp, host);
+    return { ports: { ftp: address.port }, close: () => server.close() };
+  },
+  async sftp(env, ports, host) {
+    const server = await SftpServer.fromLab(env.labDir, env.dataDir, { log: env.log });
+    const address = await server.listen(ports.sftp, host);
+    return { ports: { sftp: address.port }, info: { fingerprint: server.hostKeyFingerprint }, close: () => server.close() };
+  },
 };

@@ -76,7 +76,24 @@ export const STACK: readonly ServicePlan[] = [
     ports: { pop3: { lab: 110, embedded: 1111, transport: 'tcp' } },
     description: 'POP3 for the example.test mailboxes',
   },
+  {
+    name: 'ftp',
+    host: 'ftp.lab.test',
+    address: '172.28.0.21',
+    ports: { ftp: { lab: 21, embedded: 2121, transport: 'tcp' } },
+    description: 'FTP on the users\' homes; anonymous read-only pub/; passive ports 30000-30009',
+  },
+  {
+    name: 'sftp',
+    host: 'files.lab.test',
+    address: '172.28.0.22',
+    ports: { sftp: { lab: 22, embedded: 2222, transport: 'tcp' } },
+    description: 'SFTP (SSH) on the same homes; user web\'s public_html is served by www',
+  },
 ];
+
+/** FTP's passive data ports, the same inside the lab network and on 127.0.0.1 (EPSV/PASV name them). */
+export const FTP_PASSIVE_PORTS = { from: 30000, to: 30009 };
 
 export function findService(name: string): ServicePlan | undefined {
   return STACK.find((s) => s.name === name);

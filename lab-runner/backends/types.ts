@@ -1,7 +1,7 @@
 import type { LabNetwork } from './network';
 
 /** What a `lab` step can do to a service of the stack. */
-export type LabAction = 'stop' | 'start' | 'restart';
+export type LabAction = 'stop' | 'start' | 'restart' | 'status';
 
 export interface ServiceStatus {
   name: string;
@@ -10,6 +10,8 @@ export interface ServiceStatus {
   state: 'running' | 'stopped' | 'target';
   /** Where each named port really listens: `{ http: '127.0.0.1:8080' }`. */
   endpoints: Record<string, string>;
+  /** What the service says about itself: the SFTP server's host key fingerprint. */
+  info?: Record<string, string>;
 }
 
 /**
@@ -19,6 +21,8 @@ export interface ServiceStatus {
  */
 export interface Backend {
   readonly name: string;
+  /** The lab world this stack serves (lab/): where scenarios find the lab users' SSH keys. */
+  readonly labDir: string;
   start(): Promise<void>;
   stop(): Promise<void>;
   network(): LabNetwork;

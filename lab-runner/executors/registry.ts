@@ -9,6 +9,8 @@ import { waitExecutor } from './wait';
 import { labExecutor } from './lab';
 import { pop3Executor } from './pop3';
 import { smtpExecutor } from './smtp';
+import { ftpExecutor } from './ftp';
+import { sftpExecutor } from './sftp';
 
 /** Every action a step can take, by the key that names it in a scenario file. */
 export const EXECUTORS = {
@@ -19,6 +21,8 @@ export const EXECUTORS = {
   lab: labExecutor,
   smtp: smtpExecutor,
   pop3: pop3Executor,
+  ftp: ftpExecutor,
+  sftp: sftpExecutor,
 } as const satisfies Record<string, AnyExecutor>;
 
 export type ActionName = keyof typeof EXECUTORS;

@@ -41,11 +41,20 @@ export function looselyEqual(actual: unknown, expected: unknown): boolean {
   return false;
 }
 
-/** A list element "contains" a partial object: every field given matches. */
+/**
+ * A list element "contains" a partial object: every field given matches, and a field
+ * may itself be operators: `contains: { kind: recv, summary: { regex: "^227 " } }`.
+ */
 function partialMatch(actual: unknown, expected: unknown): boolean {
   if (expected && typeof expected === 'object' && !Array.isArray(expected)) {
+    const entries = Object.entries(expected);
+    if (entries.length && entries.every(([k]) => k in OPERATORS || k === 'not' || k === 'length')) {
+      return entries.every(([op, value]) =>
+        op === 'not' ? !partialMatch(actual, value) : op === 'length' ? partialMatch(lengthOf(actual), value) : OPERATORS[op]!.test(actual, value),
+      );
+    }
     if (!actual || typeof actual !== 'object') return false;
-    return Object.entries(expected).every(([k, v]) => partialMatch((actual as Record<string, unknown>)[k], v));
+    return entries.every(([k, v]) => partialMatch((actual as Record<string, unknown>)[k], v));
   }
   return looselyEqual(actual, expected);
 }

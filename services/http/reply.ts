@@ -9,6 +9,8 @@ import { forbidsBody } from './status';
 export interface Site {
   /** The document root of the static site. */
   wwwDir: string;
+  /** The lab's data directory: users' homes are under it (homes/<user>), for `/~user/` pages. */
+  dataDir: string;
   notes: NotesStore;
   users: readonly LabUser[];
   /** The HMAC key that signs login tokens. */

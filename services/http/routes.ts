@@ -3,6 +3,7 @@ import { login, me } from './auth';
 import { inspect } from './inspect';
 import type { Route } from './router';
 import { serveSite } from './static';
+import { serveUserPage } from './userPages';
 
 /**
  * Every URL this server answers, in one table. The first matching path wins;
@@ -16,8 +17,6 @@ export const ROUTES: readonly Route[] = [
   { path: '/api/me', methods: { GET: me } },
   { path: '/api/*', methods: { '*': noSuchEndpoint } },
   { path: '/inspect', methods: { '*': inspect } },
-  // Issue 4 lands here: user web's public_html (shared with FTP/SFTP) served as
-  // http://www.lab.test/~web/..., a handler calling serveFile(ex, <home>/public_html, params['*']):
-  //   { path: '/~:user/*', methods: { GET: serveUserPage } },
+  { path: '/~:user/*', methods: { GET: serveUserPage } },
   { path: '/*', methods: { GET: serveSite } },
 ];

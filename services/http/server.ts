@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { isInside } from '../common/jail';
 import { bind } from '../common/listen';
+import { checkLimits, definedOnly } from '../common/options';
 import { connectionId, createLogger, type Logger } from '../common/logger';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { loadUsers, type LabUser } from '../common/users';
@@ -91,7 +92,7 @@ export class HttpServer {
   private closed?: Promise<void>;
 
   constructor(private readonly options: HttpServerOptions = {}) {
-    this.limits = checkLimits(options);
+    this.limits = checkHttpLimits(options);
     this.log = options.log ?? createLogger('http');
     const { maxHeaderBytes, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections } = this.limits;
     this.server = http.createServer({
@@ -165,7 +166,8 @@ export class HttpServer {
   }
 
   private async openSite(): Promise<Site> {
-    const dataDir = path.join(this.options.dataDir ?? defaultDataDir(), 'http');
+    const labData = this.options.dataDir ?? defaultDataDir();
+    const dataDir = path.join(labData, 'http');
     const notes = new NotesStore(
       path.join(dataDir, 'notes.json'),
       this.options.notesSeed ?? path.join(defaultLabDir(), 'api', 'notes.json'),
@@ -173,6 +175,7 @@ export class HttpServer {
     await notes.open();
     return {
       wwwDir: path.resolve(this.options.wwwDir ?? path.join(defaultLabDir(), 'www')),
+      dataDir: path.resolve(labData),
       notes,
       users: this.options.users ?? [],
       tokenKey: await loadOrCreateKey(path.join(dataDir, 'token.key')),
@@ -338,20 +341,9 @@ function optionsForServer(ex: Exchange): void {
   reply(ex, Status.NoContent, '', { Allow: 'GET, HEAD, POST, PUT, DELETE, OPTIONS' });
 }
 
-/** `{a: undefined}` must not override a default when spread. */
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** The numeric options with their defaults, each checked. */
-function checkLimits(options: HttpServerOptions): Limits {
-  const limits: Limits = { ...HTTP_SERVER_DEFAULTS };
-  for (const name of Object.keys(HTTP_SERVER_DEFAULTS) as (keyof Limits)[]) {
-    const value = options[name] ?? HTTP_SERVER_DEFAULTS[name];
-    const ok = Number.isInteger(value) && (value > 0 || (name === 'closeGraceMs' && value === 0));
-    if (!ok) throw new RangeError(`HttpServer option ${name} must be a positive whole number, not ${String(value)}`);
-    limits[name] = value;
-  }
+/** The numeric options with their defaults, each checked (closeGraceMs may be 0: close at once). */
+function checkHttpLimits(options: HttpServerOptions): Limits {
+  const limits = checkLimits('http', HTTP_SERVER_DEFAULTS, options, { min: { closeGraceMs: 0 } });
   if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
     throw new RangeError(
       `headersTimeoutMs (${limits.headersTimeoutMs}) must not exceed requestTimeoutMs (${limits.requestTimeoutMs}): the headers are part of the request`,

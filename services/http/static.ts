@@ -23,8 +23,8 @@ export async function serveSite(ex: Exchange): Promise<void> {
 }
 
 /**
- * Serve `requested` (a decoded URL path) from under `root`. Issue 4's `/~user/`
- * pages will call this with the user's public_html as the root.
+ * Serve `requested` (a decoded URL path) from under `root`. User pages (`/~web/`,
+ * userPages.ts) call this with the user's public_html as the root.
  */
 export async function serveFile(ex: Exchange, root: string, requested: string): Promise<void> {
   let file = await locate(ex, root, requested);
@@ -87,7 +87,7 @@ function redirectToDirectory(ex: Exchange): void {
 }
 
 /** The site's own 404.html with status 404, or a plain text 404 if it has none. */
-async function notFound(ex: Exchange): Promise<void> {
+export async function notFound(ex: Exchange): Promise<void> {
   try {
     const page = await confineReal(ex.site.wwwDir, '404.html');
     const info = await stat(page);

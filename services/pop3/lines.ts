@@ -52,22 +52,7 @@ export function parseLines(buffer: Buffer, maxLineLength = MAX_COMMAND_LINE): Pa
   }
 }
 
-export interface Command {
-  /** The keyword, upper-cased: keywords are case-insensitive (RFC 1939 3). */
-  verb: string;
-  /** Everything after the first space, as sent ('' when none). */
-  arg: string;
-}
-
-/**
- * `retr 1` -> { verb: 'RETR', arg: '1' }. The argument is kept whole: PASS takes the
- * rest of the line, spaces included, as the password (RFC 1939 7, PASS).
- */
-export function parseCommand(line: string): Command {
-  const space = line.indexOf(' ');
-  if (space === -1) return { verb: line.toUpperCase(), arg: '' };
-  return { verb: line.slice(0, space).toUpperCase(), arg: line.slice(space + 1) };
-}
+export { parseCommand, type Command } from '../common/sessions';
 
 /** The arguments of a command other than PASS: separated by spaces (RFC 1939 3), extra spaces tolerated. */
 export function splitArgs(arg: string): string[] {

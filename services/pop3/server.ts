@@ -3,6 +3,8 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { isInside } from '../common/jail';
 import { bind } from '../common/listen';
+import { checkLimits, definedOnly } from '../common/options';
+import { endSocket, closeSessions, writeWithBackpressure } from '../common/sessions';
 import { connectionId, createLogger, type Fields, type Logger } from '../common/logger';
 import { Maildir, maildirPath } from '../common/maildir';
 import { defaultDataDir } from '../common/paths';
@@ -93,7 +95,8 @@ export const POP3_SERVER_DEFAULTS = {
   authFailureDelayMs: 1000,
 } as const;
 type Limits = { -readonly [K in keyof typeof POP3_SERVER_DEFAULTS]: number };
-const MINIMUM: Limits = { maxLineLength: 16, idleTimeoutMs: 1, maxConnections: 1, maxAuthFailures: 1, authFailureDelayMs: 0 };
+/** Below these the server could not work at all (limits not named here must be at least 1). */
+const MINIMUM = { maxLineLength: 16, authFailureDelayMs: 0 };
 
 /** What every connection of one server shares. */
 interface Config {
@@ -104,8 +107,6 @@ interface Config {
   limits: Limits;
 }
 
-/** After the last reply, how long a client that does not read it may keep the connection. */
-const HANGUP_GRACE_MS = 2000;
 /** Commands waiting for their turn before the server stops reading from a client that sends without reading. */
 const MAX_QUEUED_LINES = 64;
 
@@ -127,7 +128,7 @@ export class Pop3Server {
       users: (options.users ?? []).filter((u) => u.domain.toLowerCase() === domain.toLowerCase()),
       dataDir: options.dataDir ?? defaultDataDir(),
       greeting: options.greeting ?? `wirelab POP3 server for ${domain} ready`,
-      limits: checkLimits(options),
+      limits: checkLimits('pop3', POP3_SERVER_DEFAULTS, options, { min: MINIMUM }),
     };
     // allowHalfOpen: a client may send its commands and then close its sending side
     // (`printf 'USER bob\r\n...QUIT\r\n' | nc -N`); it still gets every reply.
@@ -170,10 +171,7 @@ export class Pop3Server {
   }
 
   private async shutdown(): Promise<void> {
-    const stopped = this.server.listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : undefined;
-    const open = [...this.connections];
-    for (const connection of open) connection.shutdown();
-    await Promise.all([stopped, ...open.map((c) => c.finished)]);
+    await closeSessions(this.server, this.connections, (connection) => connection.shutdown());
     this.log.info('closed', { domain: this.domain });
   }
 
@@ -359,17 +357,7 @@ class Connection implements Session {
 
   private async send(reply: Reply): Promise<void> {
     if (this.gone || this.socket.destroyed) return;
-    if (this.socket.write(encodeReply(reply))) return;
-    // The client reads slower than we write (a big RETR): wait before the next command.
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
+    await writeWithBackpressure(this.socket, encodeReply(reply));
   }
 
   /** The socket closed, however: wait for the command in progress, then unlock. Never UPDATE here. */
@@ -451,32 +439,6 @@ class Connection implements Session {
   note(fields: Fields): void {
     Object.assign(this.fields, fields);
   }
-}
-
-/** End a connection after what was written: FIN once the bytes are out, then close; cut it if the client does not read. */
-function endSocket(socket: net.Socket): void {
-  if (socket.destroyed) return;
-  const timer = setTimeout(() => socket.destroy(), HANGUP_GRACE_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
-  socket.end(() => socket.destroy());
-}
-
-function checkLimits(options: Pop3ServerOptions): Limits {
-  const limits: Limits = { ...POP3_SERVER_DEFAULTS };
-  for (const key of Object.keys(POP3_SERVER_DEFAULTS) as (keyof Limits)[]) {
-    const value = options[key];
-    if (value === undefined) continue;
-    if (!Number.isSafeInteger(value) || value < MINIMUM[key]) {
-      throw new RangeError(`pop3: ${key} must be a whole number, at least ${MINIMUM[key]}; got ${value}`);
-    }
-    limits[key] = value;
-  }
-  return limits;
-}
-
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function errorText(e: unknown): string {

@@ -152,6 +152,27 @@ describe('exploring clients and wirelab up', () => {
     expect(read.stdout).toMatch(/DELE \d+/);
   });
 
+  test('wirelab ftp uploads, lists and downloads, printing the control connection', async () => {
+    const ftp = lab.backend.status().find((s) => s.name === 'ftp')!.endpoints.ftp!;
+    const [host, port] = ftp.split(':');
+    const local = path.join(tmp, 'hello.txt');
+    await writeFile(local, 'hello over FTP\n');
+    const { code, stdout } = await wirelab(['ftp', '--host', host!, '--port', port!, '--user', 'alice', '--password', 'alice', '--put', local, '--list', '/', '--get', 'hello.txt', '--dns', dns]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/client → 127\.0\.0\.1:\d+\s+PASS alice/);
+    expect(stdout).toMatch(/file\s+15\s+hello\.txt/);
+    expect(stdout).toContain('hello over FTP');
+  });
+
+  test('wirelab sftp logs in with a lab key and shows the host key', async () => {
+    const sftp = lab.backend.status().find((s) => s.name === 'sftp')!;
+    const [host, port] = sftp.endpoints.sftp!.split(':');
+    const { code, stdout } = await wirelab(['sftp', '--host', host!, '--port', port!, '--user', 'alice', '--key', 'alice', '--get', 'notes.txt', '--dns', dns]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(sftp.info!.fingerprint!);
+    expect(stdout).toContain("alice's home in the lab");
+  });
+
   test('wirelab up prints the hosts and ports, and Ctrl+C stops it cleanly', async () => {
     const data = path.join(tmp, 'up-data');
     const child = spawn(process.execPath, [CLI, 'up', '--free-ports', '--quiet', '--data', data], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
@@ -162,6 +183,8 @@ describe('exploring clients and wirelab up', () => {
     expect(out).toMatch(/http\s+www\.lab\.test\s+80 → 127\.0\.0\.1:\d+/);
     expect(out).toMatch(/smtp\s+mail\.lab\.test\s+25 → 127\.0\.0\.1:\d+\s+587 → 127\.0\.0\.1:\d+/);
     expect(out).toMatch(/pop3-example\s+mail\.example\.test\s+110 → 127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/sftp\s+files\.lab\.test\s+22 → 127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/^sftp fingerprint: SHA256:[A-Za-z0-9+/]{43}$/m);
     child.kill('SIGINT');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);

@@ -40,6 +40,12 @@ describe('expectation operators', () => {
     expect(failed!.message).toMatch(/^answers: expected to contain \{"type":"AAAA"\}, got \[/);
   });
 
+  test('contains with operators inside the partial object', () => {
+    expect(run({ answers: { contains: { type: { regex: '^M' }, data: { exchange: { contains: 'mail' } } } } })[0]!.passed).toBe(true);
+    expect(run({ answers: { contains: { type: { not: 'A' }, data: { preference: { gt: 20 } } } } })[0]!.passed).toBe(false);
+    expect(run({ answers: { not: { contains: { type: { oneOf: ['AAAA', 'TXT'] } } } } })[0]!.passed).toBe(true);
+  });
+
   test('regex, with or without slashes and flags', () => {
     expect(run({ body: { regex: '^<h1>' } })[0]!.passed).toBe(true);
     expect(run({ body: { regex: '/HELLO/i' } })[0]!.passed).toBe(true);

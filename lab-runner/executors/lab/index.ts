@@ -2,11 +2,14 @@ import { z } from 'zod';
 import type { Executor } from '../types';
 import { CLIENT } from '../wire';
 
-/** `lab:` — act on the stack itself: stop, start or restart one of its services. */
+/**
+ * `lab:` — act on the stack itself: stop, start or restart one of its services, or
+ * read its status (state, endpoints, and info such as the SFTP host key fingerprint).
+ */
 
 export const labSchema = z
   .object({
-    action: z.enum(['stop', 'start', 'restart']),
+    action: z.enum(['stop', 'start', 'restart', 'status']),
     service: z.string().min(1).describe('The service: dns, http, ...'),
   })
   .strict();

@@ -98,7 +98,8 @@ describe('router', () => {
     expect(at('/api/other')).toBe('/api/*');
     expect(at('/inspect')).toBe('/inspect');
     expect(at('/inspect/more')).toBe('/*');
-    expect(at('/~web/')).toBe('/*'); // issue 4 has not landed yet
+    expect(at('/~web/')).toBe('/~:user/*');
+    expect(at('/~web')).toBe('/~:user/*');
     expect(at('/')).toBe('/*');
   });
 });

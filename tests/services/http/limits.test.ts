@@ -38,7 +38,7 @@ test('the documented defaults', () => {
 });
 
 test.each([
-  [{ maxBodyBytes: -1 }, /maxBodyBytes must be a positive whole number/],
+  [{ maxBodyBytes: -1 }, /http: maxBodyBytes must be a whole number, at least 1; got -1/],
   [{ maxHeaderBytes: 1.5 }, /maxHeaderBytes/],
   [{ maxConnections: 0 }, /maxConnections/],
   [{ tokenTtlSeconds: Number.NaN }, /tokenTtlSeconds/],

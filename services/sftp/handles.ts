@@ -1,0 +1,52 @@
+/**
+ * A session's open files and folders. OPEN and OPENDIR answer with a *handle*, an
+ * opaque string of up to 256 bytes (SFTP draft-02 6.2) that later requests (READ,
+ * WRITE, READDIR, CLOSE) name. Here a handle is a 4-byte counter: never reused within a
+ * session, so a stale handle cannot reach a newer file, and it says nothing about the
+ * server. The table has a size limit: a client cannot hold open files without end.
+ */
+export class HandleTable<T> {
+  private readonly open = new Map<number, T>();
+  private next = 1;
+
+  constructor(readonly limit: number) {}
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  /** A new handle for `value`, or undefined when `limit` handles are already open. */
+  add(value: T): Buffer | undefined {
+    if (this.open.size >= this.limit || this.next > 0xffffffff) return undefined;
+    const id = this.next++;
+    this.open.set(id, value);
+    const handle = Buffer.alloc(4);
+    handle.writeUInt32BE(id);
+    return handle;
+  }
+
+  get(handle: Buffer): T | undefined {
+    const id = HandleTable.id(handle);
+    return id === undefined ? undefined : this.open.get(id);
+  }
+
+  /** Forget a handle; returns what it held. */
+  remove(handle: Buffer): T | undefined {
+    const id = HandleTable.id(handle);
+    if (id === undefined) return undefined;
+    const value = this.open.get(id);
+    this.open.delete(id);
+    return value;
+  }
+
+  /** Empty the table, returning everything that was open (to close it). */
+  drain(): T[] {
+    const all = [...this.open.values()];
+    this.open.clear();
+    return all;
+  }
+
+  private static id(handle: Buffer): number | undefined {
+    return handle.length === 4 ? handle.readUInt32BE(0) : undefined;
+  }
+}
