@@ -1,10 +1,14 @@
 #!/usr/bin/env node
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultDataDir, defaultLabDir } from '../services/common/paths';
 import { EmbeddedBackend } from './backends/embedded';
+import { NetworkBackend } from './backends/network-backend';
+import type { Backend, ServiceStatus } from './backends/types';
+import { DockerLab } from './backends/docker/lab';
+import type { RunResult } from './result';
 import { STACK } from './backends/stack';
 import type { Targets } from './backends/types';
 import { splitHostPort } from './executors/dns';
@@ -45,19 +49,30 @@ program
   .command('run')
   .description('run scenarios (files or folders) on the lab; exit 0 only when all pass')
   .argument('[paths...]', 'scenario files or folders', ['scenarios'])
-  .addOption(new Option('--backend <name>', 'where the lab runs').choices(['embedded']).default('embedded'))
+  .addOption(
+    new Option('--backend <name>', 'where the lab runs: embedded (in this process), docker (containers), network (already in the lab network)')
+      .choices(['embedded', 'docker', 'network'])
+      .default(process.env.WIRELAB_BACKEND ?? 'embedded'),
+  )
   .option('--target <service=host:port>', "send a service's traffic to another server (repeatable)", parseTarget)
   .option('--trace', "print every step's exchange")
   .addOption(new Option('--report <format>', 'report format').choices(['terminal', 'json']).default('terminal'))
   .option('--out <file>', 'write the report to this file (json) instead of standard output')
   .addOption(freePortsOption())
   .option('--data <dir>', 'data directory to use (default: a fresh copy of the first state, removed afterwards)')
+  .option('--keep', 'docker: leave the stack running afterwards (default: remove what the run created)')
+  .option('--project <name>', 'docker: the Compose project name', process.env.COMPOSE_PROJECT_NAME ?? 'wirelab')
   .addOption(labOption())
   .action(async (paths: string[], opts) => {
+    if (opts.backend === 'docker') {
+      process.exitCode = await runOnDocker(paths, opts);
+      return;
+    }
     const scenarios = await loadAll(paths);
     const c = colorsFor(process.stdout);
     const dataDir = opts.data ?? (await mkdtemp(path.join(os.tmpdir(), 'wirelab-run-')));
-    const backend = new EmbeddedBackend({ labDir: opts.lab, dataDir, freePorts: opts.freePorts, targets: opts.target });
+    const backend: Backend =
+      opts.backend === 'network' ? new NetworkBackend(opts.lab) : new EmbeddedBackend({ labDir: opts.lab, dataDir, freePorts: opts.freePorts, targets: opts.target });
     const toStdout = opts.report === 'terminal' || opts.out;
     const write = (text: string): void => void (toStdout ? process.stdout : process.stderr).write(text);
     try {
@@ -91,13 +106,24 @@ program
 
 program
   .command('up')
-  .description('start the lab in the foreground and print its hosts and ports; Ctrl+C stops it')
+  .description('start the lab and print its hosts and ports: embedded in the foreground (Ctrl+C stops it), or in Docker')
+  .addOption(new Option('--backend <name>', 'embedded or docker').choices(['embedded', 'docker']).default('embedded'))
+  .option('--project <name>', 'docker: the Compose project name', process.env.COMPOSE_PROJECT_NAME ?? 'wirelab')
   .addOption(freePortsOption())
   .option('--data <dir>', 'data directory (state: notes, later mailboxes and uploads)', defaultDataDir())
   .option('--quiet', 'do not print the services\' log lines')
   .addOption(labOption())
   .action(async (opts) => {
     const c = colorsFor(process.stdout);
+    if (opts.backend === 'docker') {
+      const lab = new DockerLab(opts.project);
+      console.log(c.dim(`starting the lab in Docker (project ${opts.project})...`));
+      await lab.up();
+      console.log(c.bold('wirelab lab is up (Docker)'));
+      printDockerStatus(await lab.status());
+      console.log(c.dim('try:  dig @127.0.0.1 -p 5353 www.lab.test   ·   docker compose run --rm client wirelab run   ·   wirelab down'));
+      return;
+    }
     const backend = new EmbeddedBackend({
       labDir: opts.lab,
       dataDir: opts.data,
@@ -123,6 +149,34 @@ program
     await stopped;
     console.log('stopping the lab...');
     await backend.stop();
+  });
+
+program
+  .command('down')
+  .description('stop the Docker lab and remove its containers and network (--volumes: its data too)')
+  .option('--volumes', 'also remove the volumes: mailboxes, uploads, the SSH host key')
+  .option('--project <name>', 'the Compose project name', process.env.COMPOSE_PROJECT_NAME ?? 'wirelab')
+  .action(async (opts) => {
+    await new DockerLab(opts.project).down({ volumes: Boolean(opts.volumes) });
+    console.log(`lab stopped (project ${opts.project})${opts.volumes ? ', volumes removed' : ''}`);
+  });
+
+program
+  .command('status')
+  .description('the Docker lab: containers, health, addresses, published ports')
+  .option('--project <name>', 'the Compose project name', process.env.COMPOSE_PROJECT_NAME ?? 'wirelab')
+  .action(async (opts) => {
+    printDockerStatus(await new DockerLab(opts.project).status());
+  });
+
+program
+  .command('logs')
+  .description("a Docker lab service's log")
+  .argument('<service>', STACK.map((s) => s.name).join(', '))
+  .option('--project <name>', 'the Compose project name', process.env.COMPOSE_PROJECT_NAME ?? 'wirelab')
+  .action(async (service: string, opts) => {
+    if (!STACK.some((s) => s.name === service)) throw new UsageError(`no lab service named ${service}; the lab has ${STACK.map((s) => s.name).join(', ')}`);
+    for (const line of await new DockerLab(opts.project).logs(service)) console.log(line);
   });
 
 program
@@ -240,6 +294,55 @@ program
     if (opts.out) await writeFile(opts.out, text);
     else process.stdout.write(text);
   });
+
+function printDockerStatus(statuses: ServiceStatus[]): void {
+  const rows = statuses.map((s) => [s.name, s.host, s.info?.address ?? '', s.info?.health ?? s.info?.state ?? s.state, s.info?.published ?? '']);
+  const widths = [13, 18, 14, 10];
+  for (const row of rows) console.log('  ' + row.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i]!) : cell)).join(' '));
+  for (const s of statuses) if (s.info?.fingerprint) console.log(`${s.name} fingerprint: ${s.info.fingerprint}`);
+}
+
+/**
+ * `wirelab run --backend docker`: bring the stack up, run the scenarios from a client
+ * container inside the lab network (standard ports, real addresses), and remove what
+ * the run created unless --keep. The client writes the JSON result into a folder it
+ * shares with us.
+ */
+async function runOnDocker(paths: string[], opts: { project: string; keep?: boolean; trace?: boolean; report: string; out?: string }): Promise<number> {
+  const scenarios = await loadAll(paths); // a broken file is reported here, before anything starts
+  const work = await mkdtemp(path.join(os.tmpdir(), 'wirelab-docker-'));
+  const inContainer = new Map<string, string>();
+  await mkdir(path.join(work, 'scenarios'));
+  for (const [i, scenario] of scenarios.entries()) {
+    const name = `${String(i + 1).padStart(2, '0')}-${path.basename(scenario.file)}`;
+    await writeFile(path.join(work, 'scenarios', name), await readFile(scenario.file));
+    inContainer.set(`/work/scenarios/${name}`, scenario.file);
+  }
+  const lab = new DockerLab(opts.project);
+  try {
+    process.stdout.write(`wirelab: starting the lab in Docker (project ${opts.project})...\n`);
+    const started = Date.now();
+    await lab.up();
+    process.stdout.write(`wirelab: lab healthy in ${((Date.now() - started) / 1000).toFixed(1)} s; running ${scenarios.length} scenario(s) from the client container\n`);
+    const code = await lab.runClient(['run', '/work/scenarios', '--report', 'json', '--out', '/work/result.json', ...(opts.trace ? ['--trace'] : [])], work);
+    if (opts.report === 'json') {
+      const result = JSON.parse(await readFile(path.join(work, 'result.json'), 'utf8')) as RunResult;
+      result.backend = 'docker';
+      for (const s of result.scenarios) {
+        s.file = inContainer.get(s.file) ?? s.file;
+        for (const step of s.steps) step.file = s.file;
+      }
+      const json = JSON.stringify(result, null, 2) + '\n';
+      if (opts.out) await writeFile(opts.out, json);
+      else process.stdout.write(json);
+    }
+    return code === 0 || code === 1 ? code : 2;
+  } finally {
+    if (opts.keep) process.stdout.write(`wirelab: the lab is still running (--keep); stop it with \`wirelab down --project ${opts.project}\`\n`);
+    else await lab.down();
+    await rm(work, { recursive: true, force: true });
+  }
+}
 
 async function loadAll(paths: string[]): Promise<Scenario[]> {
   const files = await findScenarioFiles(paths);

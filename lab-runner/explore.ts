@@ -1,4 +1,5 @@
 import { standardEmbeddedNetwork } from './backends/embedded';
+import { NetworkBackend } from './backends/network-backend';
 import { dnsExecutor, splitHostPort } from './executors/dns';
 import { httpExecutor } from './executors/http';
 import { smtpExecutor } from './executors/smtp';
@@ -24,7 +25,9 @@ const EXPLORE_TIMEOUT_MS = 10000;
 async function explore<I>(executor: Executor<I>, input: unknown, dns: string, raw: boolean, show?: (output: StepOutput) => string): Promise<number> {
   const c = colorsFor(process.stdout);
   const [host, port] = splitHostPort(dns, 53);
-  const network = standardEmbeddedNetwork({ host, port });
+  // Inside the lab network (the client container) addresses and ports are the real ones;
+  // on the host, lab addresses lead to the embedded lab's (or Docker's published) ports.
+  const network = process.env.WIRELAB_BACKEND === 'network' ? new NetworkBackend(defaultLabDir()).network() : standardEmbeddedNetwork({ host, port });
   const wire = new Wire();
   const parsed = executor.schema.safeParse(input);
   if (!parsed.success) {

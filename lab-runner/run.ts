@@ -44,7 +44,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
   listener.scenarioStart?.(scenario);
   const started = performance.now();
   // Each scenario starts with every service up, whatever the last one stopped.
-  for (const s of backend.status()) if (s.state === 'stopped') await backend.control(s.name, 'start');
+  for (const s of await backend.status()) if (s.state === 'stopped') await backend.control(s.name, 'start');
   const vars: Record<string, unknown> = { ...scenario.vars };
   /** Variables a failed step should have saved: steps that use them are skipped. */
   const lost = new Map<string, string>();
@@ -111,13 +111,13 @@ async function runStep(
   const executor = executorFor(step.action);
   const result: StepResult = { ...base(scenario, step), summary: step.action, status: 'error', durationMs: 0, attempts: 0 };
   const started = performance.now();
-  const finish = (): StepResult => {
+  const finish = async (): Promise<StepResult> => {
     result.durationMs = Math.round(performance.now() - started);
-    if (result.status !== 'passed') result.logs = serviceLogs(result, backend, since);
+    if (result.status !== 'passed') result.logs = await serviceLogs(result, backend, since);
     return result;
   };
   /** The client's own exchange, and what the lab's services did meanwhile (an SMTP relay's next hop). */
-  const transcriptOf = (wire: Wire): WireEvent[] => mergeByTime(wire.events, serviceWireEvents(backend, since));
+  const transcriptOf = async (wire: Wire): Promise<WireEvent[]> => mergeByTime(wire.events, await serviceWireEvents(backend, since));
 
   let input: unknown;
   let checks;
@@ -154,10 +154,10 @@ async function runStep(
     try {
       const output = await executor.run(parsed.data, { network: backend.network(), backend, wire, signal, session });
       result.output = output;
-      result.transcript = transcriptOf(wire);
+      result.transcript = await transcriptOf(wire);
       judge(output);
     } catch (err) {
-      result.transcript = transcriptOf(wire);
+      result.transcript = await transcriptOf(wire);
       const message = err instanceof StepError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
       // A step may expect the failure itself ("connection refused"): then it is checked like any result.
       if (checks.some((c) => /^(error|code)\b/.test(c.path))) {
@@ -193,12 +193,12 @@ async function runStep(
 }
 
 /** What every lab service the step's transcript touched logged while the step ran. */
-function serviceLogs(result: StepResult, backend: Backend, since: Date): Record<string, string[]> {
+async function serviceLogs(result: StepResult, backend: Backend, since: Date): Promise<Record<string, string[]>> {
   const logs: Record<string, string[]> = {};
   const peers = new Set(result.transcript.flatMap((e) => [e.from, e.to]));
   for (const service of STACK) {
     if ([...peers].some((p) => p === service.host || p.startsWith(`${service.host}:`))) {
-      const lines = backend.logs(service.name, since).slice(-10);
+      const lines = (await backend.logs(service.name, since)).slice(-10);
       if (lines.length) logs[service.name] = lines;
     }
   }

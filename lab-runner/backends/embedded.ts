@@ -1,3 +1,5 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { createLogger, type Level } from '../../services/common/logger';
 import type { Endpoint } from '../executors/dns/client';
 import { LabNetwork } from './network';
@@ -36,6 +38,8 @@ interface Slot {
   /** The ports the service got the first time, kept across stop/start. */
   ports?: Record<string, number>;
   logs: { at: number; line: string }[];
+  /** While paused: the silent listeners standing in for the service. */
+  frozen?: { close(): Promise<void> };
 }
 
 export class EmbeddedBackend implements Backend {
@@ -77,6 +81,8 @@ export class EmbeddedBackend implements Backend {
       const running = slot.running;
       slot.running = undefined;
       await running?.close();
+      await slot.frozen?.close();
+      slot.frozen = undefined;
     }));
   }
 
@@ -91,11 +97,24 @@ export class EmbeddedBackend implements Backend {
       const known = [...this.slots.keys()].join(', ');
       throw new Error(this.options.targets?.[service] ? `${service} is a --target here; the lab cannot ${action} it` : `no lab service named ${service} (the lab has: ${known})`);
     }
+    if (action === 'disconnect' || action === 'connect') {
+      throw new Error(`${action} takes a container off or back on the lab network: it needs the Docker backend (--backend docker)`);
+    }
+    if (action === 'pause' && slot.running) {
+      // A paused process keeps its ports but never answers: stand a silent listener in its place.
+      await slot.running.close();
+      slot.running = undefined;
+      slot.frozen = await freeze(slot.ports!, slot.plan, this.options.host ?? '127.0.0.1');
+    }
+    if (action === 'unpause' || action === 'start' || action === 'stop' || action === 'restart') {
+      await slot.frozen?.close();
+      slot.frozen = undefined;
+    }
     if (action === 'stop' || action === 'restart') {
       await slot.running?.close();
       slot.running = undefined;
     }
-    if (action === 'start' || action === 'restart') await this.startService(service);
+    if (action === 'start' || action === 'restart' || action === 'unpause') await this.startService(service);
     return this.statusOf(slot);
   }
 
@@ -121,6 +140,7 @@ export class EmbeddedBackend implements Backend {
       name: slot.plan.name,
       host: slot.plan.host,
       state: slot.running ? 'running' : 'stopped',
+      ...(slot.frozen ? { info: { state: 'paused' } } : {}),
       endpoints: Object.fromEntries(Object.entries(slot.ports ?? {}).map(([k, p]) => [k, `${host}:${p}`])),
       ...(slot.running?.info ? { info: slot.running.info } : {}),
     };
@@ -159,4 +179,31 @@ export function standardEmbeddedNetwork(dnsOverride?: Endpoint): LabNetwork {
   }
   if (dnsOverride) endpoints.set('dns', { dns: dnsOverride });
   return LabNetwork.fromEndpoints(endpoints, { allowLoopback: true });
+}
+
+/**
+ * What a paused service looks like from outside: its TCP ports still accept connections
+ * (the kernel does that) but nothing is ever answered, and UDP datagrams vanish.
+ */
+async function freeze(ports: Record<string, number>, plan: ServicePlan, host: string): Promise<{ close(): Promise<void> }> {
+  const closers: (() => Promise<void>)[] = [];
+  for (const [name, port] of Object.entries(ports)) {
+    const held = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      held.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => held.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+    closers.push(async () => {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    if (plan.ports[name]?.transport === 'udp+tcp') {
+      const udp = dgram.createSocket('udp4');
+      await new Promise<void>((resolve, reject) => udp.once('error', reject).bind(port, host, resolve));
+      closers.push(() => new Promise((resolve) => udp.close(() => resolve())));
+    }
+  }
+  return { close: async () => void (await Promise.all(closers.map((c) => c()))) };
 }

@@ -8,26 +8,31 @@ import type { Backend } from './types';
  * services/common/logger.ts) and turned into transcript events. Logs are what every
  * backend has, so this works embedded and in Docker alike.
  */
-export function serviceWireEvents(backend: Backend, since: Date): WireEvent[] {
+export async function serviceWireEvents(backend: Backend, since: Date): Promise<WireEvent[]> {
   const events: WireEvent[] = [];
-  for (const service of backend.status()) {
-    for (const line of backend.logs(service.name, since)) {
-      const parsed = parseLogLine(line);
-      if (!parsed || parsed.message !== 'wire') continue;
-      const f = parsed.fields;
-      const lines = (f.summary ?? '').split(/\r?\n/);
-      events.push({
-        at: Math.max(0, Date.parse(parsed.time) - since.getTime()),
-        kind: (f.kind as WireKind) ?? 'note',
-        from: f.from ?? service.host,
-        to: f.to ?? service.host,
-        protocol: f.proto ?? service.name,
-        ...(f.transport === 'udp' || f.transport === 'tcp' ? { transport: f.transport } : {}),
-        // One line for the arrow; a multi-line reply (EHLO's) in full as the text.
-        summary: lines.length > 1 ? `${lines[0]} (+${lines.length - 1} lines)` : lines[0]!,
-        ...(f.summary ? { text: f.summary } : {}),
-      });
-    }
+  for (const service of await backend.status()) events.push(...wireEventsOf(await backend.logs(service.name, since), service.host, since));
+  return events;
+}
+
+/** The `wire` lines among a service's log lines, as transcript events timed from `since`. */
+export function wireEventsOf(lines: string[], host: string, since: Date): WireEvent[] {
+  const events: WireEvent[] = [];
+  for (const line of lines) {
+    const parsed = parseLogLine(line);
+    if (!parsed || parsed.message !== 'wire') continue;
+    const f = parsed.fields;
+    const summaryLines = (f.summary ?? '').split(/\r?\n/);
+    events.push({
+      at: Math.max(0, Date.parse(parsed.time) - since.getTime()),
+      kind: (f.kind as WireKind) ?? 'note',
+      from: f.from ?? host,
+      to: f.to ?? host,
+      protocol: f.proto ?? parsed.service,
+      ...(f.transport === 'udp' || f.transport === 'tcp' ? { transport: f.transport } : {}),
+      // One line for the arrow; a multi-line reply (EHLO's) in full as the text.
+      summary: summaryLines.length > 1 ? `${summaryLines[0]} (+${summaryLines.length - 1} lines)` : summaryLines[0]!,
+      ...(f.summary ? { text: f.summary } : {}),
+    });
   }
   return events;
 }

@@ -1,7 +1,7 @@
 import type { LabNetwork } from './network';
 
-/** What a `lab` step can do to a service of the stack. */
-export type LabAction = 'stop' | 'start' | 'restart' | 'status';
+/** What a `lab` step can do to a service. pause..connect need the Docker backend's real containers. */
+export type LabAction = 'stop' | 'start' | 'restart' | 'status' | 'pause' | 'unpause' | 'disconnect' | 'connect';
 
 export interface ServiceStatus {
   name: string;
@@ -27,9 +27,10 @@ export interface Backend {
   stop(): Promise<void>;
   network(): LabNetwork;
   control(service: string, action: LabAction): Promise<ServiceStatus>;
-  status(): ServiceStatus[];
+  /** Every service of the stack (callers await: a Docker backend asks the Docker API). */
+  status(): ServiceStatus[] | Promise<ServiceStatus[]>;
   /** The service's recent log lines (since a moment, if given): shown when a step against it fails. */
-  logs(service: string, since?: Date): string[];
+  logs(service: string, since?: Date): string[] | Promise<string[]>;
 }
 
 /** `--target http=127.0.0.1:9000`: send one service's traffic to another server. */

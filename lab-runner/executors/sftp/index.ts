@@ -118,8 +118,8 @@ export const sftpExecutor: Executor<SftpInput> = {
 async function readKey(ctx: ExecContext, name: string): Promise<Buffer> {
   if (!/^[a-z][a-z0-9_-]*$/i.test(name)) throw new StepError(`key: a lab user's name, e.g. alice, not ${JSON.stringify(name)}`);
   const file = path.join(ctx.backend.labDir, 'keys', name);
-  return readFile(file).catch(() => {
-    throw new StepError(`no lab key ${file}`, 'ENOENT');
+  return readFile(file).catch((err: NodeJS.ErrnoException) => {
+    throw new StepError(err.code === 'ENOENT' ? `no lab key ${file}` : `cannot read the lab key ${file}: ${err.code}`, err.code);
   });
 }
 

@@ -1,0 +1,152 @@
+import { existsSync } from 'node:fs';
+import Docker from 'dockerode';
+import type { LabAction, ServiceStatus } from '../types';
+import { STACK } from '../stack';
+
+/**
+ * The lab's containers, through the Docker API (dockerode): find a service's
+ * container by its Compose labels, act on it (stop, start, restart, pause, unpause,
+ * disconnect from / reconnect to the lab network), read its health and logs.
+ * Used by the docker backend on the host and by the runner inside the client container
+ * when the Docker socket is mounted there.
+ */
+
+export type DockerAction = LabAction | 'pause' | 'unpause' | 'disconnect' | 'connect';
+
+export const DOCKER_SOCKET = '/var/run/docker.sock';
+
+/**
+ * POP3 runs in its own container but shares its SMTP container's network (compose.yaml:
+ * network_mode service:smtp), so mail.lab.test is one address for both. When the SMTP
+ * container stops or restarts, that network is gone: its POP3 must be restarted too.
+ */
+const SHARES_NETWORK_WITH: Record<string, string[]> = { smtp: ['pop3'], 'smtp-example': ['pop3-example'] };
+
+export function dockerAvailable(): boolean {
+  return existsSync(DOCKER_SOCKET);
+}
+
+export class LabContainers {
+  readonly docker = new Docker({ socketPath: DOCKER_SOCKET });
+
+  /** @param project the Compose project name (`wirelab` unless COMPOSE_PROJECT_NAME says otherwise). */
+  constructor(readonly project: string) {}
+
+  async container(service: string): Promise<Docker.Container> {
+    const found = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`com.docker.compose.project=${this.project}`, `com.docker.compose.service=${service}`] },
+    });
+    const first = found.find((c) => c.Labels['com.docker.compose.oneoff'] !== 'True') ?? found[0];
+    if (!first) throw new Error(`no container for the lab service ${service} in the Compose project ${this.project}: is the lab up?`);
+    return this.docker.getContainer(first.Id);
+  }
+
+  /** The lab network's Docker name: `<project>_lab`. */
+  get network(): string {
+    return `${this.project}_lab`;
+  }
+
+  async act(service: string, action: DockerAction): Promise<ServiceStatus> {
+    const container = await this.container(service);
+    const info = await container.inspect();
+    switch (action) {
+      case 'stop':
+        if (info.State.Running) await container.stop({ t: 10 });
+        break;
+      case 'start':
+        if (info.State.Paused) await container.unpause();
+        else if (!info.State.Running) await container.start();
+        break;
+      case 'restart':
+        await container.restart({ t: 10 });
+        break;
+      case 'pause':
+        if (!info.State.Paused) await container.pause();
+        break;
+      case 'unpause':
+        if (info.State.Paused) await container.unpause();
+        break;
+      case 'disconnect':
+        if (info.NetworkSettings.Networks[this.network]) await this.docker.getNetwork(this.network).disconnect({ Container: info.Id });
+        break;
+      case 'connect': {
+        if (!info.NetworkSettings.Networks[this.network]) {
+          // Back at its fixed address, the one the zone files publish.
+          const address = STACK.find((s) => s.name === service)?.address;
+          await this.docker.getNetwork(this.network).connect({ Container: info.Id, EndpointConfig: address ? { IPAMConfig: { IPv4Address: address } } : {} });
+        }
+        break;
+      }
+      case 'status':
+        break;
+    }
+    if (['start', 'restart', 'connect', 'unpause'].includes(action)) {
+      for (const dependent of SHARES_NETWORK_WITH[service] ?? []) await (await this.container(dependent)).restart({ t: 10 });
+    }
+    return this.status(service);
+  }
+
+  async status(service: string): Promise<ServiceStatus> {
+    const plan = STACK.find((s) => s.name === service);
+    const info = await (await this.container(service)).inspect();
+    const state = info.State.Running && !info.State.Paused ? 'running' : 'stopped';
+    const health = info.State.Health?.Status;
+    const net = info.NetworkSettings.Networks[this.network];
+    const endpoints: Record<string, string> = {};
+    for (const [portName, port] of Object.entries(plan?.ports ?? {})) endpoints[portName] = `${net?.IPAddress || plan?.address}:${port.lab}`;
+    const published = Object.entries(info.NetworkSettings.Ports ?? {})
+      .filter(([, b]) => b?.length)
+      .map(([p, b]) => `${b![0]!.HostIp}:${b![0]!.HostPort}->${p}`);
+    const fingerprint = service === 'sftp' ? await this.fingerprint(service) : undefined;
+    return {
+      name: service,
+      host: plan?.host ?? service,
+      state,
+      endpoints,
+      info: {
+        container: info.Name.replace(/^\//, ''),
+        state: info.State.Paused ? 'paused' : info.State.Status,
+        ...(health ? { health } : {}),
+        address: net ? net.IPAddress : info.HostConfig.NetworkMode?.startsWith('container:') ? `${plan?.address} (shared)` : 'disconnected',
+        ...(published.length ? { published: published.join(' ') } : {}),
+        ...(fingerprint ? { fingerprint } : {}),
+      },
+    };
+  }
+
+  /** The service's log lines (since a moment), as the service wrote them. */
+  async logs(service: string, since?: Date): Promise<string[]> {
+    const container = await this.container(service);
+    const raw = (await container.logs({ stdout: true, stderr: true, follow: false, since: since ? Math.floor(since.getTime() / 1000) : 0 })) as unknown as Buffer;
+    return demux(raw)
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .filter((l) => !since || !/^\d{4}-/.test(l) || Date.parse(l.split(' ')[0]!) >= since.getTime());
+  }
+
+  /** The SFTP host key fingerprint, from the line the service logs when it starts. */
+  private async fingerprint(service: string): Promise<string | undefined> {
+    const lines = await this.logs(service).catch(() => []);
+    for (const line of lines.reverse()) {
+      const match = /hostKey=(SHA256:[A-Za-z0-9+/]+)/.exec(line) ?? /(SHA256:[A-Za-z0-9+/]{43})/.exec(line);
+      if (match) return match[1];
+    }
+    return undefined;
+  }
+}
+
+/** Docker's log stream without a TTY: 8-byte frame headers (stream, size) before each chunk. */
+export function demux(raw: Buffer): string {
+  const parts: Buffer[] = [];
+  let at = 0;
+  while (at + 8 <= raw.length) {
+    const size = raw.readUInt32BE(at + 4);
+    parts.push(raw.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** The lab services Compose runs, in plan order. */
+export const COMPOSE_SERVICES = STACK.map((s) => s.name);

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/**
+ * The one entry point of the lab image: `node dist/services/main.js SERVICE`.
+ * Each service reads its settings from the environment (see its main.ts); compose.yaml
+ * sets them. `wirelab ...` runs the runner (the client workstation), `health` is the
+ * container health check. node starts directly: no npm, no shell in between, so
+ * SIGTERM reaches the service and it closes gracefully.
+ */
+import { probe } from './common/health';
+
+const SERVICES: Record<string, () => unknown> = {
+  dns: () => require('./dns/main'),
+  http: () => require('./http/main'),
+  smtp: () => require('./smtp/main'),
+  pop3: () => require('./pop3/main'),
+  ftp: () => require('./ftp/main'),
+  sftp: () => require('./sftp/main'),
+};
+
+const [command, ...args] = process.argv.slice(2);
+
+if (command && command in SERVICES) SERVICES[command]!();
+else if (command === 'wirelab') {
+  process.argv = [process.argv[0]!, 'wirelab', ...args];
+  require('../lab-runner/cli');
+} else if (command === 'health') {
+  const [kind, port] = args;
+  if ((kind !== 'tcp' && kind !== 'dns') || !Number(port)) {
+    process.stderr.write('usage: health tcp|dns PORT\n');
+    process.exit(2);
+  }
+  probe(kind, Number(port)).then(
+    () => process.exit(0),
+    (err: Error) => {
+      process.stderr.write(`unhealthy: ${err.message}\n`);
+      process.exit(1);
+    },
+  );
+} else {
+  process.stderr.write(`usage: main.js ${Object.keys(SERVICES).join('|')}|wirelab ...|health tcp|dns PORT\n`);
+  process.exit(command === 'help' ? 0 : 2);
+}
