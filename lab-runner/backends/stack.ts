@@ -1,3 +1,5 @@
+import { prefixFromEnv } from '../../services/dns/renumber';
+
 /**
  * The lab network plan: which service answers for which host, on which port in the
  * lab network, and on which port of 127.0.0.1 when the lab runs embedded.
@@ -28,27 +30,32 @@ export interface ServicePlan {
   description: string;
 }
 
-export const LAB_SUBNET = '172.28.0.0/24';
+/**
+ * The lab network's first three octets: 172.28.0 unless WIRELAB_PREFIX says otherwise
+ * (compose.yaml passes LAB_PREFIX from .env, for a classroom whose network clashes).
+ */
+export const LAB_PREFIX = prefixFromEnv();
+const at = (host: number): string => `${LAB_PREFIX}.${host}`;
 
 export const STACK: readonly ServicePlan[] = [
   {
     name: 'dns',
     host: 'ns.lab.test',
-    address: '172.28.0.53',
+    address: at(53),
     ports: { dns: { lab: 53, embedded: 5353, transport: 'udp+tcp' } },
     description: 'DNS, authoritative for lab.test, example.test and the lab reverse zone',
   },
   {
     name: 'http',
     host: 'www.lab.test',
-    address: '172.28.0.80',
+    address: at(80),
     ports: { http: { lab: 80, embedded: 8080, transport: 'tcp' } },
     description: 'HTTP: the lab guide, a JSON API, /inspect, token login',
   },
   {
     name: 'smtp',
     host: 'mail.lab.test',
-    address: '172.28.0.25',
+    address: at(25),
     ports: {
       smtp: { lab: 25, embedded: 2525, transport: 'tcp' },
       submission: { lab: 587, embedded: 2587, transport: 'tcp' },
@@ -58,35 +65,35 @@ export const STACK: readonly ServicePlan[] = [
   {
     name: 'pop3',
     host: 'mail.lab.test',
-    address: '172.28.0.25',
+    address: at(25),
     ports: { pop3: { lab: 110, embedded: 1110, transport: 'tcp' } },
     description: 'POP3 for the lab.test mailboxes',
   },
   {
     name: 'smtp-example',
     host: 'mail.example.test',
-    address: '172.28.0.26',
+    address: at(26),
     ports: { smtp: { lab: 25, embedded: 2526, transport: 'tcp' } },
     description: 'SMTP for example.test, the second mail domain (reached by MX lookup)',
   },
   {
     name: 'pop3-example',
     host: 'mail.example.test',
-    address: '172.28.0.26',
+    address: at(26),
     ports: { pop3: { lab: 110, embedded: 1111, transport: 'tcp' } },
     description: 'POP3 for the example.test mailboxes',
   },
   {
     name: 'ftp',
     host: 'ftp.lab.test',
-    address: '172.28.0.21',
+    address: at(21),
     ports: { ftp: { lab: 21, embedded: 2121, transport: 'tcp' } },
     description: 'FTP on the users\' homes; anonymous read-only pub/; passive ports 30000-30009',
   },
   {
     name: 'sftp',
     host: 'files.lab.test',
-    address: '172.28.0.22',
+    address: at(22),
     ports: { sftp: { lab: 22, embedded: 2222, transport: 'tcp' } },
     description: 'SFTP (SSH) on the same homes; user web\'s public_html is served by www',
   },

@@ -11,6 +11,7 @@ import { createLogger } from '../common/logger';
 import { defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { DnsServer } from './server';
+import { prefixFromEnv } from './renumber';
 
 async function main(): Promise<void> {
   const log = createLogger('dns');
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
     throw new Error(`DNS_PORT must be a port number (0-65535), got ${JSON.stringify(process.env.DNS_PORT)}`);
   }
 
-  const server = DnsServer.fromLab(labDir, { log });
+  const server = DnsServer.fromLab(labDir, { log, labPrefix: prefixFromEnv() });
   closeOnSignals(() => server.close(), log);
   const address = await server.listen(port, host);
   process.stdout.write(`dns listening on ${address.address}:${address.port} (udp+tcp), zones from ${labDir}/zones\n`);

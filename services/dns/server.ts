@@ -8,6 +8,7 @@ import { defaultLabDir } from '../common/paths';
 import { HEADER_SIZE, RCODE, rcodeName, rcodeOf } from './codes';
 import { frame, splitFrames } from './framing';
 import { loadZones } from './loadZones';
+import { LAB_PREFIX, renumber } from './renumber';
 import { truncate, udpPayloadLimit } from './truncate';
 import { DEFAULT_EDNS_PAYLOAD, answer, headerOnlyReply } from './zone';
 import type { Zone } from './zonefile';
@@ -39,6 +40,8 @@ export interface DnsServerOptions {
    * also ends a connection whose length prefix promises bytes that never come. Default 5000.
    */
   tcpIdleTimeoutMs?: number;
+  /** The lab network's first three octets: zones written for 172.28.0.0/24 are moved there. Default: 172.28.0 (no change). */
+  labPrefix?: string;
   /** Open TCP connections at most; a connection over the limit is closed at once and logged. Default 100. */
   maxTcpConnections?: number;
   /** The longest query accepted over TCP, in bytes; a bigger length prefix closes the connection. Default 16384. */
@@ -95,11 +98,12 @@ export class DnsServer {
   async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
     if (this.udp) throw new Error('dns: already listening');
     const { zoneFiles, zoneDir } = this.options;
-    this.zones = await loadZones({
+    const zones = await loadZones({
       zoneFiles,
       zoneDir: zoneDir ?? (zoneFiles ? undefined : path.join(defaultLabDir(), 'zones')),
       defaultTtl: this.options.defaultTtl,
     });
+    this.zones = zones.map((z) => renumber(z, LAB_PREFIX, this.options.labPrefix ?? LAB_PREFIX));
     for (const zone of this.zones) this.log.info('zone loaded', { zone: zone.origin, records: zone.records.length, file: zone.file });
 
     const address = await this.bindUdpAndTcp(port, host);

@@ -10,8 +10,9 @@ const RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'NS', 'PTR', 'SOA', 'SRV', 'TX
 
 export const dnsSchema = z
   .object({
-    query: z.string().min(1).describe('The name to look up, e.g. www.lab.test (for PTR: 80.0.28.172.in-addr.arpa).'),
-    type: z.enum(RECORD_TYPES).default('A').describe('The record type to ask for.'),
+    query: z.string().min(1).optional().describe('The name to look up, e.g. www.lab.test.'),
+    reverse: z.ipv4().optional().describe('Or an address to look up backwards, as dig -x does: a PTR query for its in-addr.arpa name.'),
+    type: z.enum(RECORD_TYPES).optional().describe('The record type to ask for. Default: A, or PTR with reverse.'),
     server: z
       .string()
       .optional()
@@ -20,9 +21,20 @@ export const dnsSchema = z
     recursion: z.boolean().default(true).describe('Set the RD (recursion desired) bit, as dig does by default.'),
     edns: z.number().int().min(512).max(65535).optional().describe('Advertise EDNS(0) with this UDP payload size.'),
   })
-  .strict();
+  .strict()
+  .refine((v) => (v.query === undefined) !== (v.reverse === undefined), { message: 'give query (a name) or reverse (an address)' });
 
 export type DnsInput = z.infer<typeof dnsSchema>;
+
+/** 172.28.0.80 -> 80.0.28.172.in-addr.arpa (RFC 1035 3.5): the name a PTR record has. */
+export function reverseName(address: string): string {
+  return `${address.split('.').reverse().join('.')}.in-addr.arpa`;
+}
+
+const questionOf = (input: DnsInput): { name: string; type: RecordType } => ({
+  name: input.query ?? reverseName(input.reverse!),
+  type: (input.type ?? (input.reverse ? 'PTR' : 'A')) as RecordType,
+});
 
 function record(answer: Answer): StepOutput {
   const a = answer as LooseRecord;
@@ -41,7 +53,10 @@ function record(answer: Answer): StepOutput {
 export const dnsExecutor: Executor<DnsInput> = {
   name: 'dns',
   schema: dnsSchema,
-  describe: (input) => `${input.type}? ${input.query}${input.transport === 'tcp' ? ' over TCP' : ''}`,
+  describe: (input) => {
+    const q = questionOf(input);
+    return `${q.type}? ${q.name}${input.transport === 'tcp' ? ' over TCP' : ''}`;
+  },
   async run(input, ctx) {
     let server = ctx.network.dns;
     if (input.server) {
@@ -51,7 +66,7 @@ export const dnsExecutor: Executor<DnsInput> = {
     const { response, size } = await exchange(
       server,
       server.label,
-      { name: input.query, type: input.type as RecordType, transport: input.transport, recursion: input.recursion, edns: input.edns },
+      { ...questionOf(input), transport: input.transport, recursion: input.recursion, edns: input.edns },
       ctx.wire,
       ctx.signal,
     );
