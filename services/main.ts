@@ -11,6 +11,8 @@ import { probe } from './common/health';
 const SERVICES: Record<string, () => unknown> = {
   dns: () => require('./dns/main'),
   http: () => require('./http/main'),
+  proxy: () => require('./proxy/main'),
+  app: () => require('./app/main'),
   smtp: () => require('./smtp/main'),
   pop3: () => require('./pop3/main'),
   ftp: () => require('./ftp/main'),

@@ -97,6 +97,7 @@ export class EmbeddedBackend implements Backend {
       const known = [...this.slots.keys()].join(', ');
       throw new Error(this.options.targets?.[service] ? `${service} is a --target here; the lab cannot ${action} it` : `no lab service named ${service} (the lab has: ${known})`);
     }
+    if (action === 'duplicate') return { ...this.statusOf(slot), info: await this.duplicate(slot) };
     if (action === 'disconnect' || action === 'connect') {
       throw new Error(`${action} takes a container off or back on the lab network: it needs the Docker backend (--backend docker)`);
     }
@@ -144,6 +145,19 @@ export class EmbeddedBackend implements Backend {
       endpoints: Object.fromEntries(Object.entries(slot.ports ?? {}).map(([k, p]) => [k, `${host}:${p}`])),
       ...(slot.running?.info ? { info: slot.running.info } : {}),
     };
+  }
+
+  /** Start a second copy of the service on the ports the first one holds: what error does it get? */
+  private async duplicate(slot: Slot): Promise<Record<string, string>> {
+    const log = createLogger(`${slot.plan.name}-copy`, { sink: () => {} });
+    const dialer = { dns: () => this.network().dns, route: (address: string, port: number) => this.network().route(address, port) };
+    try {
+      const copy = await SERVICE_FACTORIES[slot.plan.name]!({ labDir: this.options.labDir, dataDir: this.options.dataDir, log, dialer }, slot.ports!, this.options.host ?? '127.0.0.1');
+      await copy.close();
+      return { duplicate: 'started' };
+    } catch (err) {
+      return { duplicate: 'refused', error: (err as Error).message, code: String((err as NodeJS.ErrnoException).code ?? '') };
+    }
   }
 
   private async startService(name: string): Promise<void> {

@@ -4,7 +4,9 @@ import { SmtpServer } from '../../services/smtp/server';
 import { Pop3Server } from '../../services/pop3/server';
 import { FtpServer } from '../../services/ftp/server';
 import { SftpServer } from '../../services/sftp/server';
-import { FTP_PASSIVE_PORTS } from './stack';
+import { ProxyServer } from '../../services/proxy/server';
+import { AppServer } from '../../services/app/server';
+import { FTP_PASSIVE_PORTS, PROXY_TIMEOUT_MS } from './stack';
 import type { Logger } from '../../services/common/logger';
 import type { LabDialer } from '../../services/common/dialer';
 
@@ -59,6 +61,16 @@ export const SERVICE_FACTORIES: Record<string, ServiceFactory> = {
   },
   async http(env, ports, host) {
     const server = await HttpServer.fromLab(env.labDir, env.dataDir, { log: env.log });
+    const address = await server.listen(ports.http, host);
+    return { ports: { http: address.port }, close: () => server.close() };
+  },
+  async proxy(env, ports, host) {
+    const server = new ProxyServer({ dialer: env.dialer, log: env.log, upstreamTimeoutMs: PROXY_TIMEOUT_MS });
+    const address = await server.listen(ports.http, host);
+    return { ports: { http: address.port }, close: () => server.close() };
+  },
+  async app(env, ports, host) {
+    const server = new AppServer({ log: env.log });
     const address = await server.listen(ports.http, host);
     return { ports: { http: address.port }, close: () => server.close() };
   },

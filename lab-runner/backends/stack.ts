@@ -53,6 +53,20 @@ export const STACK: readonly ServicePlan[] = [
     description: 'HTTP: the lab guide, a JSON API, /inspect, token login',
   },
   {
+    name: 'proxy',
+    host: 'shop.lab.test',
+    address: at(81),
+    ports: { http: { lab: 80, embedded: 8081, transport: 'tcp' } },
+    description: 'the reverse proxy in front of app.lab.test:5000 (the lesson on 502 and 504)',
+  },
+  {
+    name: 'app',
+    host: 'app.lab.test',
+    address: at(82),
+    ports: { http: { lab: 5000, embedded: 8082, transport: 'tcp' } },
+    description: 'the application behind the proxy, with a slow page',
+  },
+  {
     name: 'smtp',
     host: 'mail.lab.test',
     address: at(25),
@@ -98,6 +112,9 @@ export const STACK: readonly ServicePlan[] = [
     description: 'SFTP (SSH) on the same homes; user web\'s public_html is served by www',
   },
 ];
+
+/** How long the lab's proxy waits for the app's response: the gateway-timeout lesson's 504 after 2 s. */
+export const PROXY_TIMEOUT_MS = 2000;
 
 /** FTP's passive data ports, the same inside the lab network and on 127.0.0.1 (EPSV/PASV name them). */
 export const FTP_PASSIVE_PORTS = { from: 30000, to: 30009 };

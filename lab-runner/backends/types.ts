@@ -1,7 +1,7 @@
 import type { LabNetwork } from './network';
 
 /** What a `lab` step can do to a service. pause..connect need the Docker backend's real containers. */
-export type LabAction = 'stop' | 'start' | 'restart' | 'status' | 'pause' | 'unpause' | 'disconnect' | 'connect';
+export type LabAction = 'stop' | 'start' | 'restart' | 'status' | 'pause' | 'unpause' | 'disconnect' | 'connect' | 'duplicate';
 
 export interface ServiceStatus {
   name: string;

@@ -78,6 +78,8 @@ export class LabContainers {
         }
         break;
       }
+      case 'duplicate':
+        return { ...(await this.status(service)), info: await this.duplicate(info) };
       case 'status':
         break;
     }
@@ -113,6 +115,31 @@ export class LabContainers {
         ...(fingerprint ? { fingerprint } : {}),
       },
     };
+  }
+
+  /**
+   * A second copy of the service in the same network namespace as the first (so on
+   * the same address): it tries to bind the same port and exits with the error it got.
+   */
+  private async duplicate(original: Docker.ContainerInspectInfo): Promise<Record<string, string>> {
+    const copy = await this.docker.createContainer({
+      Image: original.Config.Image,
+      Cmd: original.Config.Cmd,
+      Env: original.Config.Env,
+      User: original.Config.User,
+      HostConfig: { NetworkMode: `container:${original.Id}`, Binds: original.HostConfig.Binds ?? [] },
+      Labels: { 'wirelab.duplicate-of': original.Name },
+    });
+    try {
+      await copy.start();
+      const done = (await Promise.race([copy.wait(), new Promise((r) => setTimeout(() => r(undefined), 15000))])) as { StatusCode: number } | undefined;
+      const output = demux((await copy.logs({ stdout: true, stderr: true })) as unknown as Buffer).trim();
+      if (!done) return { duplicate: 'started', output: output.split('\n').pop() ?? '' };
+      const error = output.split('\n').filter(Boolean).pop() ?? '';
+      return { duplicate: done.StatusCode === 0 ? 'started' : 'refused', error, code: /already in use|EADDRINUSE/.test(error) ? 'EADDRINUSE' : String(done.StatusCode) };
+    } finally {
+      await copy.remove({ force: true }).catch(() => {});
+    }
   }
 
   /** The service's log lines (since a moment), as the service wrote them. */

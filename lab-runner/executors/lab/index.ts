@@ -12,9 +12,9 @@ import { findService } from '../../backends/stack';
 export const labSchema = z
   .object({
     action: z
-      .enum(['stop', 'start', 'restart', 'status', 'logs', 'pause', 'unpause', 'disconnect', 'connect'])
+      .enum(['stop', 'start', 'restart', 'status', 'logs', 'pause', 'unpause', 'disconnect', 'connect', 'duplicate'])
       .describe(
-        'logs: what the service logged, and the traffic it made on its own (wire); pause/unpause: the service freezes (connections hang); disconnect/connect: off and back on the lab network (Docker only).',
+        'logs: what the service logged, and the traffic it made on its own (wire); duplicate: start a second copy on the same port and report its error (info.error); pause/unpause: the service freezes (connections hang); disconnect/connect: off and back on the lab network (Docker only).',
       ),
     service: z.string().min(1).describe('The service: dns, http, ...'),
   })

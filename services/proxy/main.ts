@@ -1,0 +1,50 @@
+/**
+ * The container entry of shop.lab.test: `node dist/services/proxy/main.js`.
+ *
+ *   PROXY_PORT        default 80 (the embedded lab uses 8081)
+ *   PROXY_HOST        default 0.0.0.0: every address of the container
+ *   PROXY_UPSTREAM    the app, host:port; the host is looked up in the lab DNS   default: app.lab.test:5000
+ *   PROXY_TIMEOUT_MS  how long the app has to answer before 504                  default: 5000
+ *   LAB_DNS           the lab DNS server, host:port                              default: 172.28.0.53:53
+ */
+import { directDialer } from '../common/dialer';
+import { createLogger } from '../common/logger';
+import { closeOnSignals } from '../common/shutdown';
+import { ProxyServer } from './server';
+
+function endpoint(name: string, fallback: string): { host: string; port: number } {
+  const text = process.env[name] || fallback;
+  const match = /^(.+):(\d{1,5})$/.exec(text);
+  if (!match || Number(match[2]) > 65535) throw new Error(`${name} must be host:port, got ${JSON.stringify(text)}`);
+  return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(match[2]) };
+}
+
+function milliseconds(name: string): number | undefined {
+  const text = process.env[name];
+  if (!text) return undefined;
+  if (!/^\d+$/.test(text)) throw new Error(`${name} must be a whole number of milliseconds, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+async function main(): Promise<void> {
+  const log = createLogger('proxy');
+  const portText = process.env.PROXY_PORT || '80';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PROXY_PORT must be a port number (0-65535), got ${JSON.stringify(portText)}`);
+  const host = process.env.PROXY_HOST || '0.0.0.0';
+  const server = new ProxyServer({
+    dialer: directDialer(endpoint('LAB_DNS', '172.28.0.53:53')),
+    upstream: endpoint('PROXY_UPSTREAM', 'app.lab.test:5000'),
+    upstreamTimeoutMs: milliseconds('PROXY_TIMEOUT_MS'),
+    log,
+  });
+  closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
+  const address = await server.listen(port, host);
+  process.stdout.write(`proxy shop.lab.test listening on ${address.address}:${address.port}, forwarding to ${process.env.PROXY_UPSTREAM || 'app.lab.test:5000'}\n`);
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`${message.startsWith('proxy:') ? message : `proxy: ${message}`}\n`);
+  process.exit(1);
+});
