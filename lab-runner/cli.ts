@@ -8,6 +8,7 @@ import { EmbeddedBackend } from './backends/embedded';
 import { NetworkBackend } from './backends/network-backend';
 import type { Backend, ServiceStatus } from './backends/types';
 import { DockerLab } from './backends/docker/lab';
+import { registerGradeCommand } from './grade/command';
 import type { RunResult } from './result';
 import { STACK } from './backends/stack';
 import type { Targets } from './backends/types';
@@ -343,6 +344,8 @@ async function runOnDocker(paths: string[], opts: { project: string; keep?: bool
     await rm(work, { recursive: true, force: true });
   }
 }
+
+registerGradeCommand(program);
 
 async function loadAll(paths: string[]): Promise<Scenario[]> {
   const files = await findScenarioFiles(paths);

@@ -1,5 +1,8 @@
 import type { CheckResult } from './expect/evaluate';
 import type { WireEvent } from './executors/wire';
+import type { Visibility } from './scenario/schema';
+
+export type { Visibility };
 
 /**
  * The result model every reporter reads: terminal and JSON now; JUnit, Gradescope
@@ -35,6 +38,10 @@ export interface StepResult {
   transcript: WireEvent[];
   /** Recent log lines of the lab services the step talked to, when it did not pass. */
   logs?: Record<string, string[]>;
+  /** Who sees the result in a grading report (absent: visible). */
+  visibility?: Visibility;
+  /** The scenario's secret values known so far: see {@link ScenarioResult.secrets}. */
+  readonly secrets?: readonly string[];
 }
 
 export interface ScenarioResult {
@@ -47,6 +54,14 @@ export interface ScenarioResult {
   maxPoints: number;
   durationMs: number;
   steps: StepResult[];
+  /** Who sees the results in a grading report (absent: visible); a step may say otherwise. */
+  visibility?: Visibility;
+  /**
+   * The values the scenario declared secret (`secrets:`), for report/mask.ts to mask.
+   * Non-enumerable, set with {@link attachSecrets}: JSON.stringify, spreads and
+   * structural equality never see it, so no report can print it by accident.
+   */
+  readonly secrets?: readonly string[];
 }
 
 export interface RunResult {
@@ -57,4 +72,13 @@ export interface RunResult {
   points: number;
   maxPoints: number;
   scenarios: ScenarioResult[];
+}
+
+/**
+ * Attach a live list of secret values to a result without making it a visible field:
+ * the list is shared, so values saved by later steps reach the earlier steps too.
+ */
+export function attachSecrets<T extends StepResult | ScenarioResult>(result: T, secrets: readonly string[]): T {
+  Object.defineProperty(result, 'secrets', { value: secrets, enumerable: false, writable: false, configurable: true });
+  return result;
 }

@@ -7,7 +7,7 @@ import { Wire, type WireEvent } from './executors/wire';
 import { interpolate, MissingVariableError } from './scenario/interpolate';
 import { getPath } from './scenario/path';
 import type { Scenario, Step } from './scenario/load';
-import type { RunResult, ScenarioResult, StepResult } from './result';
+import { attachSecrets, type RunResult, type ScenarioResult, type StepResult } from './result';
 import { STACK } from './backends/stack';
 import { mergeByTime, serviceWireEvents } from './backends/serviceWire';
 
@@ -50,6 +50,14 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
   const lost = new Map<string, string>();
   const session: Session = { resources: new Map() };
   const steps: StepResult[] = [];
+  /** The values to mask in reports: the literals, then each secret variable's value once it is known. */
+  const secrets: string[] = [];
+  const learnSecrets = (): void => {
+    for (const value of [...scenario.secrets.literals, ...scenario.secrets.variables.flatMap((name) => secretStrings(vars[name]))]) {
+      if (value && !secrets.includes(value)) secrets.push(value);
+    }
+  };
+  learnSecrets();
   /** Since when the services' own traffic belongs to the next step: nothing between two steps is lost. */
   let mark = new Date();
   try {
@@ -60,7 +68,8 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
         : await runStep(scenario, step, vars, backend, session, mark);
       mark = new Date();
       if (result.status !== 'passed') for (const name of Object.keys(step.save)) lost.set(name, step.name);
-      steps.push(result);
+      learnSecrets();
+      steps.push(attachSecrets(result, secrets));
       listener.stepEnd?.(scenario, result);
     }
   } finally {
@@ -76,7 +85,9 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
     maxPoints: scenario.maxPoints,
     durationMs: Math.round(performance.now() - started),
     steps,
+    visibility: scenario.visibility,
   };
+  attachSecrets(result, secrets);
   listener.scenarioEnd?.(result);
   return result;
 }
@@ -93,7 +104,16 @@ function base(scenario: Scenario, step: Step): Omit<StepResult, 'status' | 'dura
     hint: step.hint,
     saved: {},
     transcript: [],
+    visibility: step.visibility,
   };
+}
+
+/** The strings a secret variable's value is made of: itself, or the leaves of a list or object. */
+function secretStrings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (typeof value === 'number' || typeof value === 'bigint') return [String(value)];
+  if (value && typeof value === 'object') return Object.values(value).flatMap(secretStrings);
+  return [];
 }
 
 function skipped(scenario: Scenario, step: Step, why: string): StepResult {

@@ -7,7 +7,7 @@ import { ExpectError, flatten, type Check } from '../expect/evaluate';
 import { toMs } from './duration';
 import { hasPlaceholder, referencedVariables } from './interpolate';
 import { parsePath } from './path';
-import { looseScenarioSchema, scenarioSchema } from './schema';
+import { looseScenarioSchema, scenarioSchema, type Visibility } from './schema';
 
 /**
  * Loading a scenario file: YAML (with line numbers kept), then the zod schema, then
@@ -28,6 +28,8 @@ export interface Step {
   hint?: string;
   timeoutMs: number;
   retry?: { attempts: number; intervalMs: number };
+  /** Who sees the step's result in a grading report: its own `visibility:`, else its scenario's. */
+  visibility: Visibility;
   /** Variables the step uses, so it is skipped when the step that saves one failed. */
   uses: string[];
   line: number;
@@ -41,6 +43,9 @@ export interface Scenario {
   description?: string;
   tags: string[];
   vars: Record<string, unknown>;
+  /** `secrets:` split in two: names of variables (from vars: or a save:) whose values are masked, and literal strings. */
+  secrets: { variables: string[]; literals: string[] };
+  visibility: Visibility;
   steps: Step[];
   maxPoints: number;
 }
@@ -132,18 +137,24 @@ export function parseScenario(text: string, file: string): Scenario {
       hint: s.hint,
       timeoutMs: s.timeout !== undefined ? toMs(s.timeout) : DEFAULT_TIMEOUT_MS,
       retry: s.retry ? { attempts: s.retry.attempts, intervalMs: toMs(s.retry.interval) } : undefined,
+      visibility: s.visibility ?? data.visibility,
       uses,
       line: locate(base).line,
       lineOf: (keys) => locate([...base, ...keys]).line,
     };
   });
   if (problems.length) throw new ScenarioError(file, problems);
+  // An entry that names a variable masks its value; anything else is masked as written.
+  const variables = new Set([...Object.keys(data.vars), ...data.steps.flatMap((s) => Object.keys(s.save ?? {}))]);
+  const secrets = [...new Set(data.secrets)];
   return {
     file,
     title: data.title,
     description: data.description,
     tags: data.tags,
     vars: data.vars,
+    secrets: { variables: secrets.filter((n) => variables.has(n)), literals: secrets.filter((n) => !variables.has(n)) },
+    visibility: data.visibility,
     steps,
     maxPoints: steps.reduce((sum, s) => sum + s.points, 0),
   };
@@ -206,8 +217,8 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown, locate: (k: (strin
 
 /** The keys a mapping at this place may have, for "expected one of" after an unknown key. */
 function allowedKeys(keys: (string | number)[]): string | undefined {
-  if (keys.length === 0) return 'title, description, tags, vars, steps';
-  if (keys.length === 2 && keys[0] === 'steps') return `name, ${ACTION_NAMES.join(', ')}, expect, save, points, hint, timeout, retry`;
+  if (keys.length === 0) return 'title, description, tags, vars, secrets, visibility, steps';
+  if (keys.length === 2 && keys[0] === 'steps') return `name, ${ACTION_NAMES.join(', ')}, expect, save, points, hint, timeout, retry, visibility`;
   return undefined;
 }
 

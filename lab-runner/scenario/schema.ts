@@ -10,6 +10,11 @@ import { durationSchema } from './duration';
 
 const variableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name: letters, digits and _');
 
+/** Who sees a result, with the values Gradescope's autograder uses (a report passes them on). */
+export const VISIBILITIES = ['visible', 'hidden', 'after_due_date', 'after_published'] as const;
+export type Visibility = (typeof VISIBILITIES)[number];
+const visibility = z.enum(VISIBILITIES);
+
 /** Everything a step has besides its action. */
 const stepFields = {
   name: z.string().min(1).describe('What the step does, as the report shows it.'),
@@ -32,6 +37,9 @@ const stepFields = {
     .strict()
     .optional()
     .describe('Run the step again until its expectations hold, e.g. while a service comes back.'),
+  visibility: visibility
+    .optional()
+    .describe("Who sees this step's result in a grading report: visible, hidden, after_due_date, after_published (default: the scenario's)."),
 };
 
 const actionFields = Object.fromEntries(ACTION_NAMES.map((name) => [name, EXECUTORS[name].schema.optional()])) as {
@@ -57,6 +65,15 @@ const scenarioFields = {
   description: z.string().optional().describe('What the scenario teaches.'),
   tags: z.array(z.string()).default([]),
   vars: z.record(variableName, z.unknown()).default({}).describe('Variables known from the start.'),
+  secrets: z
+    .array(z.string().min(1))
+    .default([])
+    .describe(
+      'Values masked as **** in every report: the name of a variable (from vars: or a save:), whose value is masked, or a literal string such as a password. Base64 forms (AUTH PLAIN, AUTH LOGIN, Basic) are masked too.',
+    ),
+  visibility: visibility
+    .default('visible')
+    .describe("Who sees the scenario's results in a grading report: visible, hidden (instructors only), after_due_date, after_published."),
 };
 
 export const scenarioSchema = z.object({ ...scenarioFields, steps: z.array(stepSchema).min(1) }).strict();

@@ -77,7 +77,7 @@ async function products(ex: Exchange): Promise<void> {
 
 /**
  * GET /slow?ms=N: answer after N milliseconds. This is the lesson on 504 Gateway
- * Timeout: ask for more than the proxy is willing to wait (5 s by default) and the
+ * Timeout: ask for more than the proxy is willing to wait (2 s in the lab) and the
  * proxy answers 504 before the app does.
  */
 async function slow(ex: Exchange): Promise<void> {

@@ -1,4 +1,5 @@
-import { cp, mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, rename, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { LabUser } from './users';
@@ -18,14 +19,27 @@ export function anonymousRoot(labDir: string): string {
   return path.join(labDir, 'ftp');
 }
 
-/** Create each user's home from lab/homes/<user> (or empty) unless it is already there. */
+/**
+ * Create each user's home from lab/homes/<user> (or empty) unless it is already there.
+ * FTP and SFTP both do this when they start, possibly at the same moment on one
+ * volume: each home is built under a temporary name and renamed into place, so the
+ * loser of the race finds the home there and drops its copy.
+ */
 export async function seedHomes(labDir: string, dataDir: string, users: readonly LabUser[]): Promise<void> {
+  await mkdir(path.join(dataDir, 'homes'), { recursive: true });
   for (const user of users) {
     const home = homeDir(dataDir, user.name);
     if (existsSync(home)) continue;
+    const building = `${home}.seeding-${process.pid}-${randomBytes(4).toString('hex')}`;
     const seed = path.join(labDir, 'homes', user.name);
-    if (existsSync(seed)) await cp(seed, home, { recursive: true, errorOnExist: false, force: false });
-    else await mkdir(home, { recursive: true });
+    if (existsSync(seed)) await cp(seed, building, { recursive: true });
+    else await mkdir(building);
+    try {
+      await rename(building, home);
+    } catch (err) {
+      if (!['EEXIST', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+      await rm(building, { recursive: true, force: true }); // another server seeded it first
+    }
   }
 }
 

@@ -97,6 +97,7 @@ const MEANING: Record<number, string> = {
   [Status.GatewayTimeout]:
     'A 504 Gateway Timeout comes from a proxy: it reached the server behind it, but gave up waiting for the answer ' +
     '(RFC 9110 §15.6.5). The app may still be working on it; it is slow, not gone.',
+  500: 'The proxy itself failed on this request (500 Internal Server Error, RFC 9110 §15.6.1); its log says why.',
 };
 
 /** The HTML page of a ProxyError; `proxy` is the proxy's name (`shop.lab.test`). */

@@ -108,10 +108,3 @@ export function responseHeaders(raw: RawHeaders, appHttpVersion: string, via: st
   out.push('Via', [...vias, `${appHttpVersion} ${via}`].join(', '));
   return out;
 }
-
-/** The value of a header in a raw list (the first, if repeated), matched without regard to case. */
-export function rawHeader(raw: RawHeaders, name: string): string | undefined {
-  const lower = name.toLowerCase();
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === lower) return raw[i + 1];
-  return undefined;
-}

@@ -86,6 +86,8 @@ interface Exchange {
   readonly outcome: Fields;
   /** The request to the app, once there is one. */
   upstream?: http.ClientRequest;
+  /** The client closed its connection before its answer was complete. */
+  clientGone?: boolean;
 }
 
 export class ProxyServer {
@@ -179,6 +181,10 @@ export class ProxyServer {
     if (this.closing) res.setHeader('Connection', 'close');
     res.once('close', () => {
       this.inFlight.delete(res);
+      if (!res.writableFinished) {
+        ex.clientGone = true;
+        ex.outcome.error ??= 'client-closed';
+      }
       // The client is gone, or has its answer: a request to the app still open has no one to answer.
       ex.upstream?.destroy();
       this.logRequest(ex);
@@ -214,7 +220,7 @@ export class ProxyServer {
         host: this.upstream.host,
         port: this.upstream.port,
         signal: reach.signal,
-        observe: (direction, _bytes, decoded) => this.wire(direction, describeDns(direction, decoded), LAB_DNS_LABEL),
+        observe: (direction, _bytes, decoded) => this.wire(ex, direction, describeDns(direction, decoded), LAB_DNS_LABEL),
         proxy: this.via,
         timeoutMs: this.limits.connectTimeoutMs,
       });
@@ -230,27 +236,21 @@ export class ProxyServer {
     // 3. Stream the answer back.
     ex.outcome.status = upRes.statusCode;
     ex.outcome.ms = Math.round(performance.now() - ex.t0);
-    this.wire('recv', `${upRes.statusCode} ${upRes.statusMessage}`);
+    this.wire(ex, 'recv', `${upRes.statusCode} ${upRes.statusMessage}`);
     const headers = responseHeaders(upRes.rawHeaders, upRes.httpVersion, this.via);
     res.writeHead(upRes.statusCode ?? Status.BadGateway, upRes.statusMessage, headers);
+    res.flushHeaders(); // the status goes on now, as it came: a slow body does not hold it back
     upRes.on('data', (chunk: Buffer) => (ex.bytes += chunk.length));
-    await new Promise<void>((resolve) =>
-      pipeline(upRes, res, (err) => {
-        // pipeline() has destroyed both sides. If the app died mid-response, the client
-        // already has "200 OK": too late for a 502, so a cut connection is the only
-        // honest signal left (curl: "transfer closed with outstanding read data").
-        if (err && !res.writableFinished) {
-          const clientLeft = (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
-          if (ex.outcome.error) return resolve(); // cut on purpose (body-too-large)
-          ex.outcome.error = clientLeft ? 'client-closed' : 'ECONNRESET';
-          if (!clientLeft) {
-            this.wire('note', 'connection closed mid-response');
-            ex.log.warn('the app closed the connection in the middle of its response', { upstream: ex.outcome.upstream });
-          }
-        }
-        resolve();
-      }),
-    );
+    // The app died mid-response: the client already has "200 OK", too late for a 502.
+    // pipeline() then destroys the client's connection too: a cut connection is the only
+    // honest signal left (curl: "transfer closed with outstanding read data remaining").
+    upRes.once('error', () => {
+      if (ex.clientGone || ex.outcome.error) return; // the client left, or the body was too large: already logged
+      ex.outcome.error = 'ECONNRESET';
+      this.wire(ex, 'note', 'connection closed mid-response');
+      ex.log.warn('the app closed the connection in the middle of its response', { upstream: ex.outcome.upstream });
+    });
+    await new Promise<void>((resolve) => pipeline(upRes, res, () => resolve()));
   }
 
   /**
@@ -293,7 +293,7 @@ export class ProxyServer {
       up.on('socket', (socket) =>
         socket.once('connect', () => {
           reach.removeEventListener('abort', onReachTimeout);
-          this.wire('send', `${req.method} ${req.url} HTTP/1.1`);
+          this.wire(ex, 'send', `${req.method} ${req.url} HTTP/1.1`);
           // From here the app has upstreamTimeoutMs to answer; then 504.
           answerTimer = setTimeout(() => up.destroy(answerTimeout(this.up)), this.limits.upstreamTimeoutMs);
         }),
@@ -367,6 +367,7 @@ export class ProxyServer {
   /** Step 1 or 2 failed: the proxy answers itself, unless the app's answer had already begun. */
   private fail(ex: Exchange, err: unknown): void {
     const { req, res } = ex;
+    if (ex.clientGone) return; // nobody left to answer; the log line says client-closed
     let error: ProxyError;
     if (err instanceof ProxyError) error = err;
     else {
@@ -376,7 +377,7 @@ export class ProxyServer {
     if (error.status === Status.BadGateway || error.status === Status.GatewayTimeout) {
       ex.outcome.error = error.code;
       ex.outcome.ms = Math.round(performance.now() - ex.t0);
-      this.wire('note', this.shortCause(error));
+      this.wire(ex, 'note', this.shortCause(error));
       ex.log.warn(error.message, { status: error.status, error: error.code });
     }
     if (res.writableEnded || res.destroyed) return;
@@ -419,10 +420,13 @@ export class ProxyServer {
     }
   }
 
-  /** A wire line for the runner's transcript: the proxy's own second hop. */
-  private wire(kind: 'send' | 'recv' | 'note', summary: string, peer = this.up.label): void {
+  /**
+   * A wire line for the runner's transcript: the proxy's own second hop (and its DNS
+   * lookup), drawn as arrows between shop.lab.test and app.lab.test:5000.
+   */
+  private wire(ex: Exchange, kind: 'send' | 'recv' | 'note', summary: string, peer = this.up.label): void {
     const [from, to] = kind === 'recv' ? [peer, this.via] : [this.via, peer];
-    logWire(this.log, { kind, proto: peer === LAB_DNS_LABEL ? 'dns' : 'http', from, to, summary });
+    logWire(ex.log, { kind, proto: peer === LAB_DNS_LABEL ? 'dns' : 'http', from, to, summary });
   }
 
   /** One line per request, in the common log format, then what happened upstream. */

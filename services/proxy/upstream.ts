@@ -52,10 +52,9 @@ export async function locate(req: LocateRequest): Promise<Located> {
 /** The first A record for the name, or a ProxyError that says why there is none. */
 async function addressOf(req: LocateRequest): Promise<string> {
   const { host, proxy } = req;
-  const dns = req.dialer.dns();
   let response: DecodedMessage;
   try {
-    response = await lookup(dns, host, 'A', req.signal, req.observe);
+    response = await lookup(req.dialer.dns(), host, 'A', req.signal, req.observe);
   } catch (err) {
     // No answer at all: node's own resolver calls this EAI_AGAIN ("try again later").
     const why = req.signal.aborted ? `did not answer within ${duration(req.timeoutMs)}` : `could not be asked (${(err as Error).message})`;

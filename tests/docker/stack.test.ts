@@ -71,6 +71,27 @@ suite('the lab in Docker', () => {
     await lab.waitHealthy(60_000);
   });
 
+  test('pause freezes a service, disconnect takes it off the lab network; both come back', async () => {
+    const page = () => run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', '--noproxy', '*', 'http://127.0.0.1:8080/']).then((r) => r.stdout, (e: { stdout?: string }) => `failed ${e.stdout ?? ''}`);
+    await lab.containers.act('http', 'pause');
+    expect((await lab.containers.status('http')).info?.state).toBe('paused');
+    expect(await page()).toMatch(/^failed/); // the port accepts, the frozen process never answers
+    await lab.containers.act('http', 'unpause');
+    expect(await page()).toBe('200');
+
+    const fromClient = () =>
+      compose(['run', '--rm', '-T', 'client', 'wirelab', 'http', 'http://www.lab.test/'], { project: PROJECT }).then((r) => r.code);
+    await lab.containers.act('http', 'disconnect');
+    expect((await lab.containers.status('http')).info?.address).toBe('disconnected');
+    expect(await fromClient()).not.toBe(0);
+    await lab.containers.act('http', 'connect');
+    expect((await lab.containers.status('http')).info?.address).toBe('172.28.0.80');
+    // Back on the network: wait until the client reaches it again (bounded), as `wait:` does.
+    let code = 1;
+    for (let attempt = 0; attempt < 10 && code !== 0; attempt++) code = await fromClient();
+    expect(code).toBe(0);
+  });
+
   test('a service restarted with wirelab keeps its volume data (mail, uploads)', async () => {
     // Deliver a mail and upload a file through the lab, restart both services, read them back.
     const send = await compose(

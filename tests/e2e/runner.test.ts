@@ -121,6 +121,36 @@ steps:
     expect(result.steps[0]!.error).toMatch(/^test\.yaml:6: tcp\.port: .*expected number.*\(after filling in variables\)$/);
   });
 
+  test('pause: the service keeps its port but answers nothing; unpause brings it back', async () => {
+    const result = await run(`
+title: t
+steps:
+  - name: pause
+    lab: { action: pause, service: http }
+    expect: { info.state: paused }
+  - name: the connection opens, the answer never comes
+    http: { url: "http://www.lab.test/" }
+    timeout: 500ms
+    expect: { code: ETIMEDOUT, error: { contains: "no complete reply" } }
+  - name: unpause
+    lab: { action: unpause, service: http }
+    expect: { state: running }
+  - name: answers again
+    http: { url: "http://www.lab.test/" }
+    expect: { status: 200 }
+  - name: disconnect needs real containers
+    lab: { action: disconnect, service: http }
+    expect: { error: { contains: needs the Docker backend } }
+`);
+    expect(result.steps.map((s) => [s.name, s.status])).toEqual([
+      ['pause', 'passed'],
+      ['the connection opens, the answer never comes', 'passed'],
+      ['unpause', 'passed'],
+      ['answers again', 'passed'],
+      ['disconnect needs real containers', 'passed'],
+    ]);
+  });
+
   test('the API writes its state to the data directory, never to lab/', async () => {
     const seed = await readFile(path.join(LAB_DIR, 'api/notes.json'), 'utf8');
     const result = await run(`

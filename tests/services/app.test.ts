@@ -164,7 +164,7 @@ describe('/slow: the cap and bad values', () => {
   test('a client that gives up on /slow ends the wait: the log line shows no status', async () => {
     const client = await RawClient.connect(app.port);
     client.write('GET /slow?ms=30000 HTTP/1.1\r\nHost: app.lab.test\r\n\r\n');
-    await app.logs.waitForLine(/debug request method=GET target=\/slow/);
+    await app.logs.waitForLine(/debug request conn=c\d+ method=GET target="\/slow/);
     client.destroy();
     const line = await app.logs.waitForLine(/"GET \/slow\?ms=30000 HTTP\/1\.1"/);
     expect(line).toMatch(/"GET \/slow\?ms=30000 HTTP\/1\.1" - - conn=c\d+ incomplete=true$/);
@@ -208,7 +208,7 @@ describe('keep-alive and the other limits', () => {
     const res = parseResponse(text);
     expect(res.status).toBe(408);
     expect(res.body).toContain('the headers must be complete within 200 ms');
-    await slow.logs.waitForLine(/"-" 408 \d+ error=ERR_HTTP_REQUEST_TIMEOUT/);
+    await slow.logs.waitForLine(/"-" 408 \d+ conn=c\d+ error=ERR_HTTP_REQUEST_TIMEOUT/);
   });
 
   test('a malformed request gets 400 and a log line', async () => {
@@ -223,7 +223,7 @@ describe('keep-alive and the other limits', () => {
     const agent = keepAliveAgent();
     try {
       const pending = request(app.port, { path: '/slow?ms=100', agent });
-      await app.logs.waitForLine(/debug request method=GET target=\/slow/);
+      await app.logs.waitForLine(/debug request conn=c\d+ method=GET target="\/slow/);
       const closed = app.server.close();
       const res = await pending;
       await closed;
@@ -239,7 +239,7 @@ describe('keep-alive and the other limits', () => {
     const quick = await startApp({ closeGraceMs: 0 });
     const client = await RawClient.connect(quick.port);
     client.write('GET /slow?ms=30000 HTTP/1.1\r\nHost: app.lab.test\r\n\r\n');
-    await quick.logs.waitForLine(/debug request method=GET target=\/slow/);
+    await quick.logs.waitForLine(/debug request conn=c\d+ method=GET target="\/slow/);
     await quick.server.close();
     expect(await client.closed).toBe('');
     await quick.logs.waitForLine(/"GET \/slow\?ms=30000 HTTP\/1\.1" - - conn=c\d+ incomplete=true/);

@@ -27,16 +27,14 @@ export function parsed(logs: LogCollector): ParsedLogLine[] {
   return logs.lines.map((l) => parseLogLine(l)).filter((l): l is ParsedLogLine => l !== undefined);
 }
 
-/** The wire lines (logWire) among them. */
+/** The wire lines (logWire) among them, without the connection id each carries. */
 export function wireLines(logs: LogCollector): Record<string, string>[] {
   return parsed(logs)
     .filter((l) => l.message === 'wire')
-    .map((l) => l.fields);
-}
-
-/** Waits for a log line matching `pattern` and returns it. */
-export function waitForLine(logs: LogCollector, pattern: RegExp): Promise<string> {
-  return logs.waitForLine(pattern);
+    .map(({ fields: { conn, ...rest } }) => {
+      expect(conn).toMatch(/^c\d+$/);
+      return rest;
+    });
 }
 
 export interface RunningApp {

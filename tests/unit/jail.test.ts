@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { homeDir, seedHomes } from '../../services/common/homes';
 import os from 'node:os';
 import path from 'node:path';
 import { confine, confineForWrite, confineReal, JailError } from '../../services/common/jail';
@@ -45,4 +46,15 @@ test('writing: new paths under a link out, links out and dangling links are refu
   await expect(confineForWrite(root, '/secret-link')).rejects.toThrow(/a link leads out/);
   await expect(confineForWrite(root, '/dangling')).rejects.toThrow(/a link leads out/);
   await expect(confineForWrite(root, '../escape')).rejects.toThrow(/leaves the root/);
+});
+
+describe('seedHomes', () => {
+  test('two servers seeding one data directory at once both succeed, with one copy each home', async () => {
+    const data = path.join(base, 'data');
+    const lab = path.resolve(__dirname, '../../lab');
+    const users = [{ name: 'alice', password: 'alice', domain: 'lab.test' }, { name: 'nobody-seeded', password: 'x', domain: 'lab.test' }];
+    await Promise.all([seedHomes(lab, data, users), seedHomes(lab, data, users), seedHomes(lab, data, users)]);
+    expect((await readdir(path.join(data, 'homes'))).sort()).toEqual(['alice', 'nobody-seeded']);
+    expect(await readFile(path.join(homeDir(data, 'alice'), 'notes.txt'), 'utf8')).toContain("alice's home");
+  });
 });

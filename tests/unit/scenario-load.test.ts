@@ -61,7 +61,7 @@ describe('scenario loader', () => {
     expect(problems('steps:\n  - name: a\n    dns: { query: x }\n')).toEqual(['1:1: title: missing (expected string)']);
     const p = problems('title: t\nsteps:\n  - name: a\n    dns: { query: x, type: AAA }\n    pionts: 3\n');
     expect(p).toContainEqual(expect.stringMatching(/^4:28: steps\[0\]\.dns\.type: expected one of .*"AAAA".*, got "AAA"$/));
-    expect(p).toContainEqual('5:5: steps[0]: unknown key "pionts"; expected one of: name, dns, http, tcp, wait, lab, smtp, pop3, ftp, sftp, expect, save, points, hint, timeout, retry');
+    expect(p).toContainEqual('5:5: steps[0]: unknown key "pionts"; expected one of: name, dns, http, tcp, wait, lab, smtp, pop3, ftp, sftp, expect, save, points, hint, timeout, retry, visibility');
     expect(problems('title: t\nsteps:\n  - name: a\n    tcp: { host: www.lab.test, port: 99999 }\n')[0]).toMatch(/^4:38: steps\[0\]\.tcp\.port: .*65535.*, got 99999$/);
   });
 
@@ -95,5 +95,55 @@ describe('scenario loader', () => {
     const step = schema.properties.steps.items;
     expect(Object.keys(step.properties)).toEqual(expect.arrayContaining(['dns', 'http', 'tcp', 'wait', 'lab', 'smtp', 'pop3', 'expect', 'save']));
     expect(step.oneOf).toHaveLength(9);
+  });
+});
+
+describe('scenario loader: visibility and secrets', () => {
+  const withBoth = `
+title: Graded
+visibility: after_due_date
+secrets: [password, token, hunter2]
+vars: { password: s3cret }
+steps:
+  - name: inherits
+    dns: { query: www.lab.test }
+  - name: own
+    visibility: hidden
+    http: { url: "http://www.lab.test/" }
+    save: { token: body }
+`;
+
+  test('a step inherits its scenario visibility unless it has its own; the default is visible', () => {
+    const s = parseScenario(withBoth, 'v.yaml');
+    expect(s.visibility).toBe('after_due_date');
+    expect(s.steps.map((st) => st.visibility)).toEqual(['after_due_date', 'hidden']);
+    const plain = parseScenario('title: t\nsteps:\n  - name: a\n    dns: { query: x }\n  - name: b\n    visibility: after_published\n    dns: { query: x }\n', 'p.yaml');
+    expect(plain.visibility).toBe('visible');
+    expect(plain.steps.map((st) => st.visibility)).toEqual(['visible', 'after_published']);
+  });
+
+  test('secrets: names of vars: and save: variables are variables, anything else is a literal', () => {
+    const s = parseScenario(withBoth, 'v.yaml');
+    expect(s.secrets).toEqual({ variables: ['password', 'token'], literals: ['hunter2'] });
+    expect(parseScenario('title: t\nsteps:\n  - name: a\n    dns: { query: x }\n', 'p.yaml').secrets).toEqual({ variables: [], literals: [] });
+  });
+
+  test('a bad visibility or secret names its line, column and the allowed values', () => {
+    expect(problems('title: t\nvisibility: secret\nsteps:\n  - name: a\n    dns: { query: x }\n')).toEqual([
+      '2:13: visibility: expected one of "visible"|"hidden"|"after_due_date"|"after_published", got "secret"',
+    ]);
+    expect(problems('title: t\nsteps:\n  - name: a\n    visibility: Hidden\n    dns: { query: x }\n')[0]).toMatch(/^4:17: steps\[0\]\.visibility: expected one of .*"hidden".*, got "Hidden"$/);
+    expect(problems('title: t\nsecrets: password\nsteps:\n  - name: a\n    dns: { query: x }\n')[0]).toMatch(/^2:10: secrets: expected array/);
+    expect(problems('title: t\nsecrets: [ok, ""]\nsteps:\n  - name: a\n    dns: { query: x }\n')[0]).toMatch(/^2:15: secrets\[1\]: /);
+    expect(problems('title: t\nsecret: [x]\nsteps:\n  - name: a\n    dns: { query: x }\n')).toEqual([
+      '2:1: unknown key "secret"; expected one of: title, description, tags, vars, secrets, visibility, steps',
+    ]);
+  });
+
+  test('the JSON Schema for editors knows visibility and secrets', () => {
+    const schema = scenarioJsonSchema() as { properties: Record<string, { enum?: string[]; items?: { properties: Record<string, { enum?: string[] }> } }> };
+    expect(schema.properties.visibility!.enum).toEqual(['visible', 'hidden', 'after_due_date', 'after_published']);
+    expect(schema.properties.secrets).toMatchObject({ type: 'array', items: { type: 'string' } });
+    expect(schema.properties.steps!.items!.properties.visibility!.enum).toEqual(['visible', 'hidden', 'after_due_date', 'after_published']);
   });
 });

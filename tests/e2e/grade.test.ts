@@ -1,0 +1,283 @@
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { gradeClass, type Gradebook, type GradebookEntry } from '../../lab-runner/grade';
+import { freePort, waitUntilUp } from '../../lab-runner/grade/target';
+import type { RunResult } from '../../lab-runner/result';
+import { loadScenarioFile } from '../../lab-runner/scenario/load';
+import { SCENARIOS_DIR } from '../helpers/lab';
+
+/**
+ * `wirelab grade` over sample submissions (tests/fixtures/submissions): a careful HTTP
+ * server on raw sockets (good), a typical first attempt (partial), and one that does
+ * not start (broken), each a Python program the grader starts on a free port. Then the
+ * other kinds of target (a running server, a Docker image) and submissions that are
+ * wrong in other ways.
+ */
+
+const ROOT = path.resolve(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist/lab-runner/cli.js');
+const FIXTURES = path.join(ROOT, 'tests/fixtures/submissions');
+
+/** The built CLI has `grade` once the lead wires registerGradeCommand into cli.ts. */
+const cliHasGrade = ((): boolean => {
+  if (!existsSync(CLI)) return false;
+  try {
+    return /^\s+grade\b/m.test(execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8', timeout: 20000 }));
+  } catch {
+    return false;
+  }
+})();
+
+const dockerImage = 'wirelab/lab:latest';
+const hasDockerLab = ((): boolean => {
+  try {
+    execFileSync('docker', ['image', 'inspect', dockerImage], { stdio: 'ignore', timeout: 10000 });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+let tmp: string;
+let httpBasicsMax: number;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'wirelab-grade-test-'));
+  httpBasicsMax = (await loadScenarioFile(path.join(SCENARIOS_DIR, 'http-basics.yaml'))).maxPoints;
+});
+afterAll(() => rm(tmp, { recursive: true, force: true }));
+
+const entryOf = (book: Gradebook, student: string): GradebookEntry => book.students.find((s) => s.student === student)!;
+
+describe('gradeClass over the three sample submissions', () => {
+  let out: string;
+  let book: Gradebook;
+  const progress: [string, number, number][] = [];
+  beforeAll(async () => {
+    out = path.join(tmp, 'fixtures-out');
+    book = await gradeClass(FIXTURES, { out, onGraded: (entry, done, total) => progress.push([entry.student, done, total]) });
+  });
+
+  test('every submission is in the gradebook, by name', () => {
+    expect(book.students.map((s) => s.student)).toEqual(['broken', 'good', 'partial']);
+    expect(book.columns).toEqual([{ file: 'http-basics.yaml', title: 'An HTTP server from scratch', maxPoints: httpBasicsMax, label: 'An HTTP server from scratch' }]);
+    for (const s of book.students) expect(s.max).toBe(httpBasicsMax);
+  });
+
+  test('good gets full marks', () => {
+    expect(entryOf(book, 'good')).toMatchObject({ status: 'graded', score: httpBasicsMax, max: httpBasicsMax });
+    expect(entryOf(book, 'good').reason).toBeUndefined();
+  });
+
+  test('partial gets some points, and loses exactly the steps its bugs fail', async () => {
+    const partial = entryOf(book, 'partial');
+    expect(partial.status).toBe('graded');
+    expect(partial.score).toBeGreaterThan(0);
+    expect(partial.score).toBeLessThan(partial.max);
+    const result = JSON.parse(await readFile(path.join(out, 'partial/result.json'), 'utf8')) as RunResult;
+    const failed = result.scenarios[0]!.steps.filter((s) => s.status !== 'passed');
+    expect(failed.map((s) => s.name)).toEqual([
+      'A request line that is not HTTP gets 400 Bad Request', // it answers 404: "HELLO THERE" has no third part, and it never checks
+      'Content-Length is the length of the body in bytes', // len() of the text: the page has é, ï, “ ”
+      'HEAD gets the headers of GET and no body', // it sends the page anyway
+      'The second request goes over the same connection', // the 6 bytes Content-Length left out come before the next status line
+      'A request that arrives in several pieces is read to its end', // one recv() taken for a whole request: two answers
+    ]);
+    // The first of the keep-alive pair passes: it keeps the connection open, it just cannot frame its responses.
+    expect(result.scenarios[0]!.steps.find((s) => s.name === 'The first request of two leaves the connection open')?.status).toBe('passed');
+    expect(partial.score).toBe(5);
+    // Each failure carries what was expected and the hint that teaches it.
+    const split = failed.find((s) => s.name.startsWith('A request that arrives'))!;
+    expect(split.hint).toMatch(/answered before the empty line that ends the headers/);
+    expect(failed.find((s) => s.name.startsWith('Content-Length'))!.hint).toMatch(/must count bytes, not characters/);
+    expect(failed.find((s) => s.name.startsWith('HEAD'))!.hint).toMatch(/no body/);
+  });
+
+  test('broken gets 0 with the reason: the command exited, and what Python said', async () => {
+    const broken = entryOf(book, 'broken');
+    expect(broken).toMatchObject({ status: 'not-started', score: 0, max: httpBasicsMax });
+    expect(broken.reason).toMatch(/^did not start: python3 server\.py \d+ exited with code 1 before it listened on 127\.0\.0\.1:\d+; its last output:\n/);
+    expect(broken.reason).toMatch(/SyntaxError/);
+    expect(await readFile(path.join(out, 'broken/reason.txt'), 'utf8')).toBe(broken.reason + '\n');
+    // Its report shows every step at 0, with the reason in place of a result.
+    const result = JSON.parse(await readFile(path.join(out, 'broken/result.json'), 'utf8')) as RunResult;
+    expect(result).toMatchObject({ points: 0, maxPoints: httpBasicsMax, passed: false });
+    expect(result.scenarios[0]!.steps.every((s) => s.status === 'error' && s.points === 0 && s.error === broken.reason)).toBe(true);
+  });
+
+  test('each student gets result.json (a RunResult), report.html when the reporters exist, and the server log', async () => {
+    const reportersExist = existsSync(path.join(ROOT, 'lab-runner/report/index.ts'));
+    for (const student of ['good', 'partial', 'broken']) {
+      const result = JSON.parse(await readFile(path.join(out, student, 'result.json'), 'utf8')) as RunResult;
+      expect(result.points).toBe(entryOf(book, student).score);
+      expect(result.scenarios.map((s) => s.title)).toEqual(['An HTTP server from scratch']);
+      expect(existsSync(path.join(out, student, 'report.html'))).toBe(reportersExist);
+      expect(entryOf(book, student).files).toContain(path.join(student, 'result.json'));
+    }
+    expect(await readFile(path.join(out, 'good/server.log'), 'utf8')).toMatch(/^listening on 127\.0\.0\.1:\d+/);
+    expect(await readFile(path.join(out, 'broken/server.log'), 'utf8')).toMatch(/SyntaxError/);
+    if (reportersExist) expect(await readFile(path.join(out, 'good/report.html'), 'utf8')).toMatch(/An HTTP server from scratch/);
+  });
+
+  test('gradebook.csv parses back: student, score, max, a column per scenario, the reason', async () => {
+    const text = await readFile(path.join(out, 'gradebook.csv'), 'utf8');
+    expect(text).toMatch(/^student,score,max,An HTTP server from scratch,reason\r\n/); // RFC 4180: CRLF
+    const rows = parse(text, { columns: true }) as Record<string, string>[];
+    expect(rows).toEqual([
+      { student: 'broken', score: '0', max: String(httpBasicsMax), 'An HTTP server from scratch': '0', reason: expect.stringMatching(/^did not start: .* \| .*SyntaxError/) },
+      { student: 'good', score: String(httpBasicsMax), max: String(httpBasicsMax), 'An HTTP server from scratch': String(httpBasicsMax), reason: '' },
+      { student: 'partial', score: '5', max: String(httpBasicsMax), 'An HTTP server from scratch': '5', reason: '' },
+    ]);
+    // The reason quotes Python's line, `server.bind(("127.0.0.1", port)`: quotes doubled inside a quoted field.
+    expect(text).toMatch(/"did not start: [^\r\n]*""127\.0\.0\.1""[^\r\n]*"\r\n/);
+  });
+
+  test('gradebook.json has the same scores', async () => {
+    const json = JSON.parse(await readFile(path.join(out, 'gradebook.json'), 'utf8')) as Gradebook;
+    expect(json.students.map((s) => [s.student, s.status, s.score, s.max])).toEqual([
+      ['broken', 'not-started', 0, httpBasicsMax],
+      ['good', 'graded', httpBasicsMax, httpBasicsMax],
+      ['partial', 'graded', 5, httpBasicsMax],
+    ]);
+  });
+
+  test('progress: one call per submission as it finishes', () => {
+    expect(progress.map(([, done, total]) => [done, total])).toEqual([
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ]);
+    expect(progress.map(([student]) => student).sort()).toEqual(['broken', 'good', 'partial']);
+  });
+});
+
+describe('other targets and broken submissions', () => {
+  const children: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    await Promise.all(children.filter((c) => c.exitCode === null).map((c) => once(c, 'exit')));
+  });
+
+  async function submissions(files: Record<string, string>): Promise<string> {
+    const dir = await mkdtemp(path.join(tmp, 'class-'));
+    for (const [file, text] of Object.entries(files)) {
+      await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
+      await writeFile(path.join(dir, file), text);
+    }
+    return dir;
+  }
+
+  test('a running server (address), one that never answers, one that never listens, and submission.yaml mistakes', async () => {
+    // A running server: the good sample, started here.
+    const port = await freePort();
+    const good = spawn('python3', ['server.py', String(port)], { cwd: path.join(FIXTURES, 'good'), stdio: 'ignore' });
+    children.push(good);
+    await waitUntilUp('http', '127.0.0.1', port, 10000, () => (good.exitCode !== null ? `exited with ${good.exitCode}` : undefined));
+    const nobody = await freePort();
+
+    const dir = await submissions({
+      'alice/submission.yaml': `target: { service: http, address: "127.0.0.1:${port}" }\n`,
+      'bob/submission.yaml': `target: { service: http, address: "127.0.0.1:${nobody}" }\n`,
+      // Never listens; writes its pid in its folder (where the grader starts it) so we can check it was stopped.
+      'carol/submission.yaml': `target:\n  service: http\n  command: [python3, -c, "import os, time; open('pid', 'w').write(str(os.getpid())); time.sleep(60)", "{port}"]\n`,
+      'dave/submission.yaml': `target:\n  service: http\n  comand: [python3, server.py, "{port}"]\n`,
+      'erin/submission.yaml': `target: { service: http, command: [python3, server.py] }\nscenarios: [no-such-scenario.yaml]\n`,
+      'frank/server.py': 'print("forgot submission.yaml")\n',
+      'grace/submission.yaml': `target: { service: http, command: [definitely-not-a-program-here, "{port}"] }\n`,
+      'out/from-last-time.txt': 'the grades folder, inside the submissions folder: not a submission\n',
+      '.git/HEAD': 'hidden folders are not submissions either\n',
+    });
+    const out = path.join(dir, 'out');
+    const started = Date.now();
+    const book = await gradeClass(dir, { out, jobs: 3, startupTimeoutMs: 1500 });
+    expect(Date.now() - started).toBeLessThan(15000);
+    expect(book.students.map((s) => [s.student, s.status, s.score])).toEqual([
+      ['alice', 'graded', httpBasicsMax],
+      ['bob', 'not-started', 0],
+      ['carol', 'not-started', 0],
+      ['dave', 'invalid', 0],
+      ['erin', 'invalid', 0],
+      ['frank', 'invalid', 0],
+      ['grace', 'not-started', 0],
+    ]);
+    expect(entryOf(book, 'bob').reason).toBe(`did not start: nothing answered on 127.0.0.1:${nobody} within 1.5 s`);
+    expect(entryOf(book, 'carol').reason).toMatch(/^did not start: nothing answered on 127\.0\.0\.1:\d+ within 1\.5 s$/);
+    // The file and line of the mistake, as the scenario loader reports them; its max is still the class's.
+    expect(entryOf(book, 'dave').reason).toBe(
+      `submission.yaml: ${path.join(dir, 'dave/submission.yaml')}:2:3: target: unknown key "comand"\n${path.join(dir, 'dave/submission.yaml')}:2:3: target: say where the server is: address, command or image`,
+    );
+    expect(entryOf(book, 'dave').max).toBe(httpBasicsMax);
+    expect(entryOf(book, 'erin').reason).toMatch(/^a scenario it names cannot be used: .*no-such-scenario\.yaml:1:1: cannot read the file: ENOENT$/);
+    expect(entryOf(book, 'frank').reason).toMatch(/submission\.yaml: missing/);
+    expect(entryOf(book, 'grace').reason).toBe(`did not start: cannot run definitely-not-a-program-here: no such program (in ${path.join(dir, 'grace')})`);
+
+    // carol's program ran in its own folder, and was stopped after the startup timeout.
+    const pid = Number(await readFile(path.join(dir, 'carol/pid'), 'utf8'));
+    expect(pid).toBeGreaterThan(0);
+    expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+    // A running server is left running: it is not the grader's.
+    expect(good.exitCode).toBeNull();
+  });
+
+  (hasDockerLab ? test : test.skip)('a Docker image runs in place of the lab service (published on 127.0.0.1), and its container is removed afterwards', async () => {
+    // A student's image, made from the lab's own (no registry needed): its HTTP server on port 80.
+    const tag = `wirelab-grade-test/student-http:${process.pid}`;
+    // (docker commit, not docker build: no builder needed, and nothing is looked up in a registry.)
+    const made = execFileSync('docker', ['create', dockerImage], { encoding: 'utf8', timeout: 30000 }).trim();
+    execFileSync('docker', ['commit', '--change', 'CMD ["http"]', made, tag], { stdio: 'ignore', timeout: 30000 });
+    execFileSync('docker', ['rm', made], { stdio: 'ignore', timeout: 30000 });
+    try {
+      const dir = await submissions({
+        'ida/submission.yaml': `target: { service: http, image: "${tag}", port: 80 }\n`,
+        'jon/submission.yaml': `target: { service: http, image: "wirelab-grade-test/no-such-image:0" }\n`,
+      });
+      const book = await gradeClass(dir, { out: path.join(tmp, 'docker-out'), startupTimeoutMs: 20000 });
+      expect(entryOf(book, 'ida')).toMatchObject({ status: 'graded', score: httpBasicsMax });
+      expect(entryOf(book, 'jon')).toMatchObject({ status: 'not-started', score: 0 });
+      expect(entryOf(book, 'jon').reason).toMatch(/no Docker image wirelab-grade-test\/no-such-image:0 on this machine/);
+      // Its containers are gone.
+      const left = execFileSync('docker', ['ps', '-aq', '--filter', 'label=wirelab.grade=ida'], { encoding: 'utf8' });
+      expect(left.trim()).toBe('');
+    } finally {
+      execFileSync('docker', ['rmi', '-f', tag], { stdio: 'ignore' });
+    }
+  }, 90000);
+});
+
+function wirelab(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, timeout: 60000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+(cliHasGrade ? describe : describe.skip)('wirelab grade (the built CLI)', () => {
+  test('grades the samples, prints a line per submission, writes the gradebook, exit 0', async () => {
+    const out = path.join(tmp, 'cli-out');
+    const { code, stdout, stderr } = await wirelab(['grade', 'tests/fixtures/submissions', '--out', out, '--jobs', '3']);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(new RegExp(`\\[\\d/3\\] ✓ good +${httpBasicsMax}/${httpBasicsMax} +\\d+\\.\\d s\\n`));
+    expect(stdout).toMatch(new RegExp(`\\[\\d/3\\] ~ partial +5/${httpBasicsMax} `));
+    expect(stdout).toMatch(new RegExp(`\\[\\d/3\\] ✗ broken +0/${httpBasicsMax} +\\d+\\.\\d s  did not start: python3 server\\.py \\d+ exited with code 1 .* … SyntaxError: `));
+    expect(stdout).toMatch(/3 submission\(s\): 2 graded, 1 scored 0 without grading/);
+    const rows = parse(await readFile(path.join(out, 'gradebook.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    expect(rows.map((r) => [r.student, r.score])).toEqual([
+      ['broken', '0'],
+      ['good', String(httpBasicsMax)],
+      ['partial', '5'],
+    ]);
+  });
+
+  test('usage errors exit 2: no such folder, a bad --jobs, no folder given', async () => {
+    const missing = await wirelab(['grade', path.join(tmp, 'nothing-here'), '--out', path.join(tmp, 'x')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/nothing-here: no such folder/);
+    expect((await wirelab(['grade', 'tests/fixtures/submissions', '--jobs', '0'])).code).toBe(2);
+    expect((await wirelab(['grade'])).code).toBe(2);
+  });
+});
