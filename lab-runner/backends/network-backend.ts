@@ -1,5 +1,5 @@
 import type { Endpoint } from '../executors/dns/client';
-import { LabContainers, dockerAvailable } from './docker/control';
+import { LabContainers, discoverProject, dockerAvailable } from './docker/control';
 import { LabNetwork } from './network';
 import { STACK } from './stack';
 import type { Backend, LabAction, ServiceStatus } from './types';
@@ -12,16 +12,25 @@ import type { Backend, LabAction, ServiceStatus } from './types';
  */
 export class NetworkBackend implements Backend {
   readonly name = 'network';
-  private readonly containers?: LabContainers;
+  private containers?: Promise<LabContainers | undefined>;
   private readonly net: LabNetwork;
 
-  constructor(readonly labDir: string, project = process.env.WIRELAB_PROJECT ?? 'wirelab') {
-    if (dockerAvailable()) this.containers = new LabContainers(project);
+  constructor(readonly labDir: string, private readonly project = process.env.WIRELAB_PROJECT) {
     const endpoints = new Map<string, Record<string, Endpoint>>();
     for (const plan of STACK) {
       endpoints.set(plan.name, Object.fromEntries(Object.entries(plan.ports).map(([k, p]) => [k, { host: plan.address, port: p.lab }])));
     }
     this.net = LabNetwork.fromEndpoints(endpoints);
+  }
+
+  /** The lab's containers, when this container may use Docker (its socket is mounted). */
+  private docker(): Promise<LabContainers | undefined> {
+    this.containers ??= (async () => {
+      if (!dockerAvailable()) return undefined;
+      const project = this.project ?? (await discoverProject());
+      return project ? new LabContainers(project) : undefined;
+    })();
+    return this.containers;
   }
 
   async start(): Promise<void> {}
@@ -32,18 +41,21 @@ export class NetworkBackend implements Backend {
   }
 
   async control(service: string, action: LabAction): Promise<ServiceStatus> {
-    if (!this.containers) {
-      throw new Error(`"${action} ${service}" acts on the lab's containers: run it with \`wirelab run --backend docker\` from the host (this container has no Docker access)`);
+    const containers = await this.docker();
+    if (!containers) {
+      throw new Error(`"${action} ${service}" acts on the lab's containers: run it with \`wirelab run --backend docker\` from the host, or give this container the Docker socket`);
     }
-    return this.containers.act(service, action);
+    return containers.act(service, action);
   }
 
   async status(): Promise<ServiceStatus[]> {
-    if (!this.containers) return STACK.map((s) => ({ name: s.name, host: s.host, state: 'running' as const, endpoints: {} }));
-    return Promise.all(STACK.map((s) => this.containers!.status(s.name)));
+    const containers = await this.docker();
+    if (!containers) return STACK.map((s) => ({ name: s.name, host: s.host, state: 'running' as const, endpoints: {} }));
+    return Promise.all(STACK.map((s) => containers.status(s.name)));
   }
 
   async logs(service: string, since?: Date): Promise<string[]> {
-    return this.containers ? this.containers.logs(service, since).catch(() => []) : [];
+    const containers = await this.docker();
+    return containers ? containers.logs(service, since).catch(() => []) : [];
   }
 }

@@ -113,6 +113,13 @@ suite('the lab in Docker', () => {
     expect(get.output).toContain('active and passive FTP');
   });
 
+  test('docker compose run --rm client wirelab run: the workstation runs scenarios, lab steps included', async () => {
+    // As a student types it: no project name given, the client finds its own lab.
+    const { code, output } = await compose(['run', '--rm', '-T', '-e', 'NO_COLOR=1', 'client', 'wirelab', 'run', 'scenarios/bad-gateway.yaml', 'scenarios/sftp-host-key.yaml'], { project: PROJECT });
+    expect(output).toMatch(/total\s+12\/12\s+all 2 passed/);
+    expect(code).toBe(0);
+  });
+
   test('every scenario passes on the docker backend, unchanged', async () => {
     // On this file's stack (two stacks cannot share the lab subnet or the published ports);
     // --keep leaves it to afterAll.

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import Docker from 'dockerode';
 import type { LabAction, ServiceStatus } from '../types';
 import { STACK } from '../stack';
@@ -24,6 +25,26 @@ const SHARES_NETWORK_WITH: Record<string, string[]> = { smtp: ['pop3'], 'smtp-ex
 
 export function dockerAvailable(): boolean {
   return existsSync(DOCKER_SOCKET);
+}
+
+/**
+ * Inside a container of the lab: the Compose project is the one whose network holds
+ * this container's address. (Compose names the project after the checkout's folder
+ * unless told otherwise, so it cannot be written into compose.yaml.)
+ */
+export async function discoverProject(): Promise<string | undefined> {
+  const own = Object.values(os.networkInterfaces())
+    .flat()
+    .filter((i) => i && i.family === 'IPv4' && !i.internal)
+    .map((i) => i!.address);
+  const docker = new Docker({ socketPath: DOCKER_SOCKET });
+  for (const summary of await docker.listNetworks()) {
+    const project = summary.Labels?.['com.docker.compose.project'];
+    if (!project) continue;
+    const info = (await docker.getNetwork(summary.Id).inspect()) as { Containers?: Record<string, { IPv4Address?: string }> };
+    if (Object.values(info.Containers ?? {}).some((c) => own.includes((c.IPv4Address ?? '').split('/')[0]!))) return project;
+  }
+  return undefined;
 }
 
 export class LabContainers {
@@ -155,8 +176,9 @@ export class LabContainers {
   /** The SFTP host key fingerprint, from the line the service logs when it starts. */
   private async fingerprint(service: string): Promise<string | undefined> {
     const lines = await this.logs(service).catch(() => []);
+    // Only the `listening ... hostKey=` line: other lines name users' key fingerprints.
     for (const line of lines.reverse()) {
-      const match = /hostKey=(SHA256:[A-Za-z0-9+/]+)/.exec(line) ?? /(SHA256:[A-Za-z0-9+/]{43})/.exec(line);
+      const match = /\blistening\b.*\bhostKey=(SHA256:[A-Za-z0-9+/]+)/.exec(line);
       if (match) return match[1];
     }
     return undefined;

@@ -61,16 +61,16 @@ export class DockerLab {
   }
 
   /**
-   * `wirelab ARGS` in a client container on the lab network, with the Docker socket (so
-   * `lab` steps can act on containers and failures show the services' logs) and `work`
-   * mounted at /work. Its output streams to ours; resolves with its exit code.
+   * `wirelab ARGS` in a client container on the lab network (compose.yaml gives it the
+   * Docker socket, so `lab` steps can act on containers and failures show the services'
+   * logs), with `work` mounted at /work. Its output streams to ours; resolves with its exit code.
    */
   async runClient(args: string[], work: string): Promise<number> {
     const env = ['-e', `WIRELAB_PROJECT=${this.project}`];
     if ('NO_COLOR' in process.env) env.push('-e', 'NO_COLOR=1');
     else if (process.stdout.isTTY || 'FORCE_COLOR' in process.env) env.push('-e', 'FORCE_COLOR=1');
     const { code } = await compose(
-      ['run', '--rm', '-T', '--user', '0', '-v', '/var/run/docker.sock:/var/run/docker.sock', '-v', `${work}:/work`, ...env, 'client', 'wirelab', ...args],
+      ['run', '--rm', '-T', '-v', `${work}:/work`, ...env, 'client', 'wirelab', ...args],
       { project: this.project, inherit: true },
     );
     return code;
