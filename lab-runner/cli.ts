@@ -16,6 +16,7 @@ import { splitHostPort } from './executors/dns';
 import { exploreDns, exploreFtp, exploreHttp, explorePop3, exploreSftp, exploreSmtp } from './explore';
 import { colorsFor } from './report/colors';
 import { summaryTable, terminalListener } from './report/terminal';
+import { maskingListener, maskSecrets, renderReport, REPORT_FORMATS, type ReportFormat } from './report';
 import { runScenarios } from './run';
 import { findScenarioFiles, loadScenarioFile, ScenarioError, type Scenario } from './scenario/load';
 import { scenarioJsonSchema } from './scenario/schema';
@@ -57,8 +58,8 @@ program
   )
   .option('--target <service=host:port>', "send a service's traffic to another server (repeatable)", parseTarget)
   .option('--trace', "print every step's exchange")
-  .addOption(new Option('--report <format>', 'report format').choices(['terminal', 'json']).default('terminal'))
-  .option('--out <file>', 'write the report to this file (json) instead of standard output')
+  .addOption(new Option('--report <format>', 'report format (secrets are masked in every one)').choices([...REPORT_FORMATS]).default('terminal'))
+  .option('--out <file>', 'write the report to this file instead of standard output (junit.xml, results.json, report.html...)')
   .addOption(freePortsOption())
   .option('--data <dir>', 'data directory to use (default: a fresh copy of the first state, removed afterwards)')
   .option('--keep', 'docker: leave the stack running afterwards (default: remove what the run created)')
@@ -79,16 +80,9 @@ program
     try {
       await backend.start();
       write(c.dim(`wirelab: ${scenarios.length} scenario(s) on the ${backend.name} lab\n`));
-      const result = await runScenarios(scenarios, backend, terminalListener({ colors: c, write, trace: opts.trace }));
-      write(summaryTable(result, c));
-      if (opts.report === 'json') {
-        const json = JSON.stringify(result, null, 2) + '\n';
-        if (opts.out) {
-          await mkdir(path.dirname(path.resolve(opts.out)), { recursive: true });
-          await writeFile(opts.out, json);
-          write(c.dim(`report written to ${opts.out}\n`));
-        } else process.stdout.write(json);
-      }
+      const result = await runScenarios(scenarios, backend, maskingListener(terminalListener({ colors: c, write, trace: opts.trace })));
+      write(summaryTable(maskSecrets(result), c));
+      await writeReport(result, opts.report, opts.out, write, c);
       process.exitCode = result.passed ? 0 : 1;
     } finally {
       await backend.stop();
@@ -309,7 +303,7 @@ function printDockerStatus(statuses: ServiceStatus[]): void {
  * the run created unless --keep. The client writes the JSON result into a folder it
  * shares with us.
  */
-async function runOnDocker(paths: string[], opts: { project: string; keep?: boolean; trace?: boolean; report: string; out?: string }): Promise<number> {
+async function runOnDocker(paths: string[], opts: { project: string; keep?: boolean; trace?: boolean; report: ReportFormat; out?: string }): Promise<number> {
   const scenarios = await loadAll(paths); // a broken file is reported here, before anything starts
   const work = await mkdtemp(path.join(os.tmpdir(), 'wirelab-docker-'));
   const inContainer = new Map<string, string>();
@@ -326,16 +320,15 @@ async function runOnDocker(paths: string[], opts: { project: string; keep?: bool
     await lab.up();
     process.stdout.write(`wirelab: lab healthy in ${((Date.now() - started) / 1000).toFixed(1)} s; running ${scenarios.length} scenario(s) from the client container\n`);
     const code = await lab.runClient(['run', '/work/scenarios', '--report', 'json', '--out', '/work/result.json', ...(opts.trace ? ['--trace'] : [])], work);
-    if (opts.report === 'json') {
+    if (opts.report !== 'terminal') {
+      // Masked already in the container: the secret values never cross the JSON.
       const result = JSON.parse(await readFile(path.join(work, 'result.json'), 'utf8')) as RunResult;
       result.backend = 'docker';
       for (const s of result.scenarios) {
         s.file = inContainer.get(s.file) ?? s.file;
         for (const step of s.steps) step.file = s.file;
       }
-      const json = JSON.stringify(result, null, 2) + '\n';
-      if (opts.out) await writeFile(opts.out, json);
-      else process.stdout.write(json);
+      await writeReport(result, opts.report, opts.out, (t) => void process.stdout.write(t), colorsFor(process.stdout));
     }
     return code === 0 || code === 1 ? code : 2;
   } finally {
@@ -346,6 +339,16 @@ async function runOnDocker(paths: string[], opts: { project: string; keep?: bool
 }
 
 registerGradeCommand(program);
+
+/** --report FORMAT [--out FILE]: every format from the one result, secrets masked (renderReport does it). */
+async function writeReport(result: RunResult, format: ReportFormat, out: string | undefined, write: (t: string) => void, c: ReturnType<typeof colorsFor>): Promise<void> {
+  if (format === 'terminal') return;
+  const text = renderReport(format, result);
+  if (!out) return void process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  await mkdir(path.dirname(path.resolve(out)), { recursive: true });
+  await writeFile(out, text);
+  write(c.dim(`${format} report written to ${out}\n`));
+}
 
 async function loadAll(paths: string[]): Promise<Scenario[]> {
   const files = await findScenarioFiles(paths);

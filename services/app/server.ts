@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import { bind } from '../common/listen';
+import { closeHttpServer } from '../common/sessions';
 import { connectionId, createLogger, type Logger } from '../common/logger';
 import { checkLimits } from '../common/options';
 import { clfLine, clientAddress } from '../http/clf';
@@ -98,16 +99,7 @@ export class AppServer {
 
   private async shutdown(): Promise<void> {
     this.closing = true;
-    const stopped = new Promise<void>((resolve, reject) => this.server.close((err) => (err ? reject(err) : resolve())));
-    for (const res of this.inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
-    this.server.closeIdleConnections();
-    const grace = setTimeout(() => this.server.closeAllConnections(), this.limits.closeGraceMs);
-    grace.unref(); // never keep the process alive just for this
-    try {
-      await stopped;
-    } finally {
-      clearTimeout(grace);
-    }
+    await closeHttpServer(this.server, this.inFlight, this.limits.closeGraceMs);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {

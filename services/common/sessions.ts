@@ -58,3 +58,22 @@ export async function writeWithBackpressure(socket: net.Socket, bytes: string | 
     socket.on('close', done);
   });
 }
+
+/**
+ * A node:http server's graceful close, shared by the HTTP services (www, shop, app):
+ * stop accepting, close idle keep-alive connections, tell requests in flight that
+ * their connection ends (`Connection: close`), and after `graceMs` cut whatever is
+ * still open, so a slow request cannot hold up a restart.
+ */
+export async function closeHttpServer(server: import('node:http').Server, inFlight: Iterable<import('node:http').ServerResponse>, graceMs: number): Promise<void> {
+  const stopped = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+  for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+  server.closeIdleConnections();
+  const grace = setTimeout(() => server.closeAllConnections(), graceMs);
+  grace.unref(); // never keep the process alive just for this
+  try {
+    await stopped;
+  } finally {
+    clearTimeout(grace);
+  }
+}

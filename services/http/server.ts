@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { isInside } from '../common/jail';
 import { bind } from '../common/listen';
+import { closeHttpServer } from '../common/sessions';
 import { checkLimits, definedOnly } from '../common/options';
 import { connectionId, createLogger, type Logger } from '../common/logger';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
@@ -152,16 +153,7 @@ export class HttpServer {
 
   private async shutdown(): Promise<void> {
     this.closing = true;
-    const stopped = new Promise<void>((resolve, reject) => this.server.close((err) => (err ? reject(err) : resolve())));
-    for (const res of this.inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
-    this.server.closeIdleConnections();
-    const grace = setTimeout(() => this.server.closeAllConnections(), this.limits.closeGraceMs);
-    grace.unref(); // never keep the process alive just for this
-    try {
-      await stopped;
-    } finally {
-      clearTimeout(grace);
-    }
+    await closeHttpServer(this.server, this.inFlight, this.limits.closeGraceMs);
     await this.site?.notes.flush();
   }
 

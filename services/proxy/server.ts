@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
 import type { LabDialer } from '../common/dialer';
 import { bind } from '../common/listen';
+import { closeHttpServer } from '../common/sessions';
 import { connectionId, createLogger, logWire, type Fields, type Logger } from '../common/logger';
 import { checkLimits } from '../common/options';
 import { clfLine, clientAddress } from '../http/clf';
@@ -162,16 +163,7 @@ export class ProxyServer {
 
   private async shutdown(): Promise<void> {
     this.closing = true;
-    const stopped = new Promise<void>((resolve, reject) => this.server.close((err) => (err ? reject(err) : resolve())));
-    for (const res of this.inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
-    this.server.closeIdleConnections();
-    const grace = setTimeout(() => this.server.closeAllConnections(), this.limits.closeGraceMs);
-    grace.unref(); // never keep the process alive just for this
-    try {
-      await stopped;
-    } finally {
-      clearTimeout(grace);
-    }
+    await closeHttpServer(this.server, this.inFlight, this.limits.closeGraceMs);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {

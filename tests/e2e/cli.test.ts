@@ -90,6 +90,28 @@ describe('wirelab run', () => {
     expect(forced).toMatch(/\x1b\[32m✓/);
   });
 
+  test('--report junit, gradescope and html write their files; secrets are masked in the terminal too', async () => {
+    const file = path.join(tmp, 'secret.yaml');
+    await writeFile(
+      file,
+      'title: secret\nsecrets: [pw]\nvars: { pw: hunter2 }\nsteps:\n  - name: log in with the secret\n    http: { method: POST, url: "http://www.lab.test/api/login", json: { username: alice, password: "${pw}" } }\n    expect: { status: 200 }\n',
+    );
+    for (const [format, name, check] of [
+      ['junit', 'junit.xml', /<testsuites[^>]* tests="1" failures="1"/],
+      ['gradescope', 'results.json', /"max_score": 1/],
+      ['html', 'report.html', /<!doctype html>/i],
+    ] as const) {
+      const out = path.join(tmp, name);
+      const { code, stdout } = await wirelab(['run', '--free-ports', '--trace', file, '--report', format, '--out', out]);
+      expect(code).toBe(1);
+      const text = await readFile(out, 'utf8');
+      expect(text).toMatch(check);
+      expect(text).not.toContain('hunter2');
+      expect(stdout).not.toContain('hunter2');
+      expect(stdout).toContain('****');
+    }
+  });
+
   test('a --target that is not SERVICE=HOST:PORT is a usage error', async () => {
     const { code, stderr } = await wirelab(['run', '--target', 'web=127.0.0.1:80']);
     expect(code).not.toBe(0);
