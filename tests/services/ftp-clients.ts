@@ -13,37 +13,14 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger, type LogSink } from '../../services/common/logger';
+import { createLogger } from '../../services/common/logger';
 import { FtpServer, type FtpServerOptions } from '../../services/ftp/server';
 
 export const LAB_DIR = path.resolve(__dirname, '../../lab');
 export const SECRET = 'TOP SECRET: outside every home';
 
-/** Collects log lines; tests wait for lines instead of sleeping. */
-export class LogCollector {
-  readonly lines: string[] = [];
-  private waiters: { test: () => boolean; resolve: () => void }[] = [];
-
-  readonly sink: LogSink = (line) => {
-    this.lines.push(line);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.test()) return true;
-      w.resolve();
-      return false;
-    });
-  };
-
-  matching(pattern: RegExp): string[] {
-    return this.lines.filter((l) => pattern.test(l));
-  }
-
-  /** Resolves once at least `count` lines match. */
-  waitFor(pattern: RegExp, count = 1): Promise<string[]> {
-    const test = (): boolean => this.matching(pattern).length >= count;
-    if (test()) return Promise.resolve(this.matching(pattern));
-    return new Promise<void>((resolve) => this.waiters.push({ test, resolve })).then(() => this.matching(pattern));
-  }
-}
+export { LogCollector } from '../helpers/logs';
+import { LogCollector } from '../helpers/logs';
 
 export interface RunningFtp {
   server: FtpServer;

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger, type LogSink } from '../../services/common/logger';
+import { createLogger } from '../../services/common/logger';
 import { Maildir, maildirPath } from '../../services/common/maildir';
 import type { LabUser } from '../../services/common/users';
 import { Pop3Server, type Pop3ServerOptions } from '../../services/pop3/server';
@@ -19,31 +19,8 @@ export function tempDir(): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), 'wirelab-pop3-'));
 }
 
-/** Collects log lines; tests wait for lines instead of sleeping. */
-export class LogCollector {
-  readonly lines: string[] = [];
-  private waiters: { test: () => boolean; resolve: () => void }[] = [];
-
-  readonly sink: LogSink = (line) => {
-    this.lines.push(line);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.test()) return true;
-      w.resolve();
-      return false;
-    });
-  };
-
-  matching(pattern: RegExp): string[] {
-    return this.lines.filter((l) => pattern.test(l));
-  }
-
-  /** Resolves once at least `count` lines match. */
-  waitFor(pattern: RegExp, count = 1): Promise<string[]> {
-    const test = (): boolean => this.matching(pattern).length >= count;
-    if (test()) return Promise.resolve(this.matching(pattern));
-    return new Promise<void>((resolve) => this.waiters.push({ test, resolve })).then(() => this.matching(pattern));
-  }
-}
+export { LogCollector } from '../helpers/logs';
+import { LogCollector } from '../helpers/logs';
 
 /** Users with passwords unlike their names, so a test can look for the password in the log. */
 export function testUsers(domain = 'lab.test', names = ['alice', 'bob', 'web', 'dan', 'erin', 'frank', 'grace', 'heidi']): LabUser[] {

@@ -13,37 +13,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { homeDir } from '../../services/common/homes';
-import { createLogger, type LogSink } from '../../services/common/logger';
+import { createLogger } from '../../services/common/logger';
 import { SftpServer, type SftpServerOptions } from '../../services/sftp/server';
 
 export const LAB_DIR = path.resolve(__dirname, '../../lab');
 export const SECRET = 'TOP-SECRET-outside-the-home-7f3a';
 
-/** Collects log lines; tests wait for lines instead of sleeping. */
-export class LogCollector {
-  readonly lines: string[] = [];
-  private waiters: { test: () => boolean; resolve: () => void }[] = [];
-
-  readonly sink: LogSink = (line) => {
-    this.lines.push(line);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.test()) return true;
-      w.resolve();
-      return false;
-    });
-  };
-
-  matching(pattern: RegExp): string[] {
-    return this.lines.filter((l) => pattern.test(l));
-  }
-
-  /** Resolves once at least `count` lines match. */
-  waitFor(pattern: RegExp, count = 1): Promise<string[]> {
-    const test = (): boolean => this.matching(pattern).length >= count;
-    if (test()) return Promise.resolve(this.matching(pattern));
-    return new Promise<void>((resolve) => this.waiters.push({ test, resolve })).then(() => this.matching(pattern));
-  }
-}
+export { LogCollector } from '../helpers/logs';
+import { LogCollector } from '../helpers/logs';
 
 export interface RunningSftp {
   server: SftpServer;
