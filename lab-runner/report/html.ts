@@ -1,4 +1,4 @@
-import { eventBytes, type WireEvent } from '../executors/wire';
+import { eventBytes, type WireEvent } from '../wire';
 import type { RunResult, ScenarioResult, StepResult } from '../result';
 import { problemsOf, visibilityOf } from './explain';
 import { hexdump } from './transcript';

@@ -1,4 +1,4 @@
-import type { WireEvent } from '../../lab-runner/executors/wire';
+import type { WireEvent } from '../../lab-runner/wire';
 import type { RunResult, StepResult } from '../../lab-runner/result';
 import { esc, htmlReport, ladderHosts, splitEndpoint } from '../../lab-runner/report/html';
 

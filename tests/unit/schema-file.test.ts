@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { scenarioJsonSchema } from '../../lab-runner/scenario/schema';
-import { STACK } from '../../lab-runner/backends/stack';
+import { STACK } from '../../lab-runner/wire';
 import { parseZoneFile } from '../../services/dns/zonefile';
 
 test('scenario.schema.json is the schema the loader uses (regenerate with `npm run schema`)', () => {

@@ -1,7 +1,7 @@
 import net from 'node:net';
-import { StepError } from '../types';
-import { CLIENT, type Wire } from '../wire';
-import type { Route } from '../../backends/network';
+import { StepError } from './errors';
+import { CLIENT, type Wire } from './recorder';
+import type { Route } from './route';
 
 /**
  * Open a TCP connection to a routed lab endpoint, recording the connect on the wire.
@@ -28,8 +28,21 @@ export function connect(route: Route, wire: Wire, signal: AbortSignal, protocol:
     socket.once('connect', () => {
       signal.removeEventListener('abort', onAbort);
       socket.removeAllListeners('error');
-      wire.record({ kind: 'connect', protocol, transport: 'tcp', from: CLIENT, to: route.label, summary: `connect from port ${socket.localPort}` });
+      recordConnect(wire, socket, { protocol, from: CLIENT, to: route.label, summary: `connect from port ${socket.localPort}` });
       resolve(socket);
     });
   });
+}
+
+/**
+ * A connect event for a socket that has just connected, with both of its ends as the
+ * kernel sees them (the real addresses and ports, not the lab names): what a packet
+ * capture of the step shows, so a capture's flows can be matched to the steps.
+ */
+export function recordConnect(wire: Wire, socket: net.Socket, event: { protocol: string; from: string; to: string; summary: string }): void {
+  const ends =
+    socket.localAddress && socket.remoteAddress
+      ? { local: { address: socket.localAddress, port: socket.localPort! }, remote: { address: socket.remoteAddress, port: socket.remotePort! } }
+      : {};
+  wire.record({ kind: 'connect', transport: 'tcp', ...event, ...ends });
 }
