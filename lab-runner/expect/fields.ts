@@ -10,18 +10,25 @@ import { OPERATOR_NAMES } from './operators';
  *
  * Objects in an output are closed: `statuss` or `header` are not fields of an HTTP
  * result. Parts whose keys are data are open: a record (`headers`: any header name)
- * and unknown (`json`: any body); every path below them is allowed. Lists take an
- * index (`answers[0]`) or `length`. A number, a string or a boolean has nothing
- * below it, so an object under one (`status: { equal: 200 }`) must be operators.
- * Pure functions.
+ * and unknown (`json`: any body); every path below unknown is allowed, and below a
+ * record any key. Lists take an index (`answers[0]`) or `length`. A number, a string
+ * or a boolean has nothing below it, so an object under one (`status: { equal: 200 }`)
+ * must be operators. Pure functions.
  */
 
-/** What a path reaches. */
-export type Shape =
+/** One level of a value, as a path sees it. */
+export type Level =
+  /** Free-form data: any path below is allowed. */
   | { kind: 'open' }
+  /** A number, a string, a boolean: no fields, only operators. */
   | { kind: 'value'; type: string }
-  | { kind: 'object'; fields: string[] }
-  | { kind: 'collection' };
+  | { kind: 'object'; fields: Map<string, z.ZodType[]> }
+  /** A record: any key, each holding `values`. */
+  | { kind: 'map'; values: z.ZodType[] }
+  | { kind: 'list'; elements: z.ZodType[] };
+
+/** What a whole path reaches: a Level without its children. */
+export type Shape = { kind: 'open' } | { kind: 'value'; type: string } | { kind: 'object'; fields: string[] } | { kind: 'collection' };
 
 export class PathError extends Error {}
 
@@ -70,17 +77,29 @@ function concrete(schema: z.ZodType): z.ZodType[] {
 }
 
 const isOpen = (schema: z.ZodType): boolean => ['unknown', 'any'].includes(defOf(schema).type);
-const isContainer = (schema: z.ZodType): boolean => ['object', 'record', 'array', 'tuple'].includes(defOf(schema).type);
 
-/** A closed object's fields; an object whose catchall is open (z.looseObject) counts as open. */
-function fieldsOf(schema: z.ZodType): string[] {
-  return Object.keys(defOf(schema).shape ?? {});
+/** What values of these schemas (the options of a union) hold at their top. */
+export function levelOf(schemas: z.ZodType[]): Level {
+  const nodes = schemas.flatMap(concrete);
+  if (nodes.some(isOpen)) return { kind: 'open' };
+  const objects = nodes.filter((s) => defOf(s).type === 'object');
+  if (objects.length) {
+    if (objects.some((o) => defOf(o).catchall && isOpen(defOf(o).catchall!))) return { kind: 'open' };
+    const fields = new Map<string, z.ZodType[]>();
+    for (const o of objects) for (const [name, field] of Object.entries(defOf(o).shape!)) fields.set(name, [...(fields.get(name) ?? []), field]);
+    return { kind: 'object', fields };
+  }
+  const records = nodes.filter((s) => defOf(s).type === 'record');
+  if (records.length) return { kind: 'map', values: records.map((r) => defOf(r).valueType!) };
+  const lists = nodes.filter((s) => ['array', 'tuple'].includes(defOf(s).type));
+  if (lists.length) return { kind: 'list', elements: lists.flatMap((l) => defOf(l).element ?? defOf(l).items!) };
+  return { kind: 'value', type: typeName(nodes) };
 }
 
 /** `a number`, `text`, `true or false`, `one of udp, tcp`: what a value is, in words. */
-function typeName(schemas: z.ZodType[]): string {
+function typeName(nodes: z.ZodType[]): string {
   const names = new Set(
-    schemas.map((s) => {
+    nodes.map((s) => {
       const def = defOf(s);
       if (def.type === 'string') return 'text';
       if (def.type === 'number' || def.type === 'int' || def.type === 'bigint') return 'a number';
@@ -93,49 +112,41 @@ function typeName(schemas: z.ZodType[]): string {
   return [...names].join(' or ');
 }
 
-/** The fields an output (or a union of outputs) has at its top. */
-export function topFields(schema: z.ZodType): string[] {
-  return [...new Set(concrete(schema).flatMap(fieldsOf))];
+/** The description a field was declared with (`.describe(...)`), for editors. */
+export function descriptionOf(schemas: z.ZodType[]): string | undefined {
+  for (const s of schemas) {
+    const found = (s as { description?: string }).description ?? concrete(s).map((c) => (c as { description?: string }).description).find(Boolean);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 const show = (tokens: PathToken[]): string => tokens.map((t, i) => (typeof t === 'number' ? `[${t}]` : i ? `.${t}` : t)).join('');
+const indexOf = (token: PathToken): number | undefined => (typeof token === 'number' ? token : /^\d+$/.test(token) ? Number(token) : undefined);
 
 /**
  * What `path` reaches in a value of `schema`. Throws a PathError that names the field
  * that does not exist and lists those that do. `owner` names the whole (`the http result`).
  */
 export function shapeAt(schema: z.ZodType, path: PathToken[], owner: string): Shape {
-  let here = concrete(schema);
+  let level = levelOf([schema]);
   for (let i = 0; i < path.length; i++) {
-    if (here.some(isOpen)) return { kind: 'open' };
     const token = path[i]!;
     const where = i === 0 ? owner : show(path.slice(0, i));
-    const next: z.ZodType[] = [];
-    for (const node of here) {
-      const def = defOf(node);
-      const index = typeof token === 'number' ? token : /^\d+$/.test(token) ? Number(token) : undefined;
-      if (def.type === 'object') {
-        if (typeof token === 'string' && Object.hasOwn(def.shape!, token)) next.push(def.shape![token]!);
-        else if (def.catchall && isOpen(def.catchall)) next.push(def.catchall);
-      } else if (def.type === 'record') next.push(def.valueType!);
-      else if (def.type === 'array' && index !== undefined) next.push(def.element!);
-      else if (def.type === 'array' && token === 'length') return path.length === i + 1 ? { kind: 'value', type: 'a number' } : noFields('a number', show(path.slice(0, i + 1)), path[i + 1]!);
-      else if (def.type === 'tuple' && index !== undefined && index < def.items!.length) next.push(def.items![index]!);
-    }
-    if (!next.length) {
-      const containers = here.filter(isContainer);
-      if (!containers.length) noFields(typeName(here), where, token);
-      const fields = [...new Set(containers.flatMap(fieldsOf))];
-      if (!fields.length) throw new PathError(`${where} is a list: give an index, ${where}[0], or its length, not ${JSON.stringify(token)}`);
-      throw new PathError(`${where} has no field ${JSON.stringify(String(token))}${suggest(String(token), fields)}; it has: ${fields.join(', ')}`);
-    }
-    here = next.flatMap(concrete);
+    if (level.kind === 'open') return level;
+    if (level.kind === 'value') noFields(level.type, where, token);
+    if (level.kind === 'map') level = levelOf(level.values);
+    else if (level.kind === 'object') {
+      const field = typeof token === 'string' ? level.fields.get(token) : undefined;
+      const names = [...level.fields.keys()];
+      if (!field) throw new PathError(`${where} has no field ${JSON.stringify(String(token))}${suggest(String(token), names)}; it has: ${names.join(', ')}`);
+      level = levelOf(field);
+    } else if (indexOf(token) !== undefined) level = levelOf(level.elements);
+    else if (token === 'length') level = { kind: 'value', type: 'a number' };
+    else throw new PathError(`${where} is a list: give an index, ${where}[0], or its length, not ${JSON.stringify(token)}`);
   }
-  if (here.some(isOpen)) return { kind: 'open' };
-  const objects = here.filter((s) => defOf(s).type === 'object');
-  if (objects.length) return { kind: 'object', fields: [...new Set(objects.flatMap(fieldsOf))] };
-  if (here.some((s) => ['array', 'tuple', 'record'].includes(defOf(s).type))) return { kind: 'collection' };
-  return { kind: 'value', type: typeName(here) };
+  if (level.kind === 'object') return { kind: 'object', fields: [...level.fields.keys()] };
+  return level.kind === 'map' || level.kind === 'list' ? { kind: 'collection' } : level;
 }
 
 function noFields(type: string, where: string, token: PathToken): never {
@@ -145,7 +156,7 @@ function noFields(type: string, where: string, token: PathToken): never {
 /** ` (did you mean "status"?)` when a known name is one or two typing slips away. */
 export function suggest(word: string, known: readonly string[], what = ''): string {
   let best: string | undefined;
-  let bestDistance = 3;
+  let bestDistance = Infinity;
   for (const candidate of known) {
     const d = distance(word.toLowerCase(), candidate.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
