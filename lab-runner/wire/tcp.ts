@@ -1,4 +1,5 @@
-import net from 'node:net';
+import type net from 'node:net';
+import { openTcp } from '../../services/common/health';
 import { StepError } from './errors';
 import { CLIENT, type Wire } from './recorder';
 import type { Route } from './route';
@@ -7,31 +8,18 @@ import type { Route } from './route';
  * Open a TCP connection to a routed lab endpoint, recording the connect on the wire.
  * Refused and timed-out connections become StepErrors a student can read.
  */
-export function connect(route: Route, wire: Wire, signal: AbortSignal, protocol: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(route.port, route.host);
-    const fail = (err: Error): void => {
-      signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      reject(err);
-    };
-    const onAbort = (): void => fail(new StepError(`connecting to ${route.label} timed out`, 'ETIMEDOUT'));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort);
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      fail(
-        err.code === 'ECONNREFUSED'
-          ? new StepError(`connection refused by ${route.label}: nothing is listening there (is the service stopped?)`, 'ECONNREFUSED')
-          : new StepError(`cannot connect to ${route.label}: ${err.message}`, err.code),
-      );
-    });
-    socket.once('connect', () => {
-      signal.removeEventListener('abort', onAbort);
-      socket.removeAllListeners('error');
-      recordConnect(wire, socket, { protocol, from: CLIENT, to: route.label, summary: `connect from port ${socket.localPort}` });
-      resolve(socket);
-    });
-  });
+export async function connect(route: Route, wire: Wire, signal: AbortSignal, protocol: string): Promise<net.Socket> {
+  let socket: net.Socket;
+  try {
+    socket = await openTcp(route, signal);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (signal.aborted) throw new StepError(`connecting to ${route.label} timed out`, 'ETIMEDOUT');
+    if (code === 'ECONNREFUSED') throw new StepError(`connection refused by ${route.label}: nothing is listening there (is the service stopped?)`, code);
+    throw new StepError(`cannot connect to ${route.label}: ${(err as Error).message}`, code);
+  }
+  recordConnect(wire, socket, { protocol, from: CLIENT, to: route.label, summary: `connect from port ${socket.localPort}` });
+  return socket;
 }
 
 /**

@@ -45,7 +45,12 @@ export function probe(kind: ProbeKind, port: number, timeoutMs = 2000): Promise<
   return isUp(kind, { host: '127.0.0.1', port }, AbortSignal.timeout(timeoutMs));
 }
 
-function openTcp(server: Endpoint, signal: AbortSignal): Promise<net.Socket> {
+/**
+ * Open a TCP connection, or fail by the deadline: an Error with the socket's code
+ * (ECONNREFUSED...), or ETIMEDOUT when `signal` fires first. What a probe does, and
+ * what the runner's recorded connect (lab-runner/wire/tcp.ts) builds on.
+ */
+export function openTcp(server: Endpoint, signal: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(server.port, server.host);
     const fail = (err: Error): void => {
@@ -59,6 +64,7 @@ function openTcp(server: Endpoint, signal: AbortSignal): Promise<net.Socket> {
     socket.once('error', fail);
     socket.once('connect', () => {
       signal.removeEventListener('abort', onAbort);
+      socket.removeListener('error', fail); // from now on, errors are the caller's to handle
       resolve(socket);
     });
   });
