@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ACTION_NAMES, executorFor } from '../../../lab-runner/executors/registry';
-import { failureOutput } from '../../../lab-runner/executors/types';
+import { checkedResultSchema, failureOutput } from '../../../lab-runner/executors/types';
+import { shapeAt } from '../../../lab-runner/expect/fields';
 import type { ScenarioResult, StepResult } from '../../../lab-runner/result';
 import { runScenario } from '../../../lab-runner/run';
 import { parseScenario } from '../../../lab-runner/scenario/load';
@@ -100,6 +101,12 @@ beforeAll(async () => {
 
 /** A step's output: what its executor returned, or the failure of the action. */
 const parsed = (step: StepResult) => z.union([executorFor(step.action as never).output, failureOutput]).safeParse(step.output);
+
+test.each(ACTION_NAMES)('%s: every output can be checked for error, code and its transcript', (action) => {
+  const result = checkedResultSchema(executorFor(action).output);
+  for (const field of ['error', 'code', 'transcript']) expect(() => shapeAt(result, [field], action)).not.toThrow();
+  expect(() => shapeAt(result, ['no-such-field'], action)).toThrow(/has no field "no-such-field"; it has: /);
+});
 
 test('every executor is run', () => {
   expect(ACTION_NAMES.filter((a) => !result.steps.some((s) => s.action === a))).toEqual([]);
