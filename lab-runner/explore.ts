@@ -1,6 +1,6 @@
 import { standardEmbeddedNetwork } from './backends/embedded';
 import { NetworkBackend } from './backends/network-backend';
-import { dnsExecutor, splitHostPort } from './executors/dns';
+import { dnsExecutor } from './executors/dns';
 import { httpExecutor } from './executors/http';
 import { smtpExecutor } from './executors/smtp';
 import { pop3Executor } from './executors/pop3';
@@ -8,8 +8,8 @@ import { ftpExecutor } from './executors/ftp';
 import { sftpExecutor } from './executors/sftp';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { StepError, type ExecContext, type Executor, type StepOutput } from './executors/types';
-import { Wire } from './executors/wire';
+import type { ExecContext, Executor, StepOutput } from './executors/types';
+import { splitHostPort, StepError, Wire } from './wire';
 import type { Backend } from './backends/types';
 import { colorsFor } from './report/colors';
 import { defaultLabDir } from '../services/common/paths';

@@ -1,5 +1,5 @@
 import type { CheckResult } from './expect/evaluate';
-import type { WireEvent } from './executors/wire';
+import type { WireEvent } from './wire';
 import type { Visibility } from './scenario/schema';
 
 export type { Visibility };

@@ -2,14 +2,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Backend } from './backends/types';
 import { evaluate } from './expect/evaluate';
 import { executorFor } from './executors/registry';
-import { StepError, type Session } from './executors/types';
-import { Wire, type WireEvent } from './executors/wire';
+import type { FailureOutput, Session } from './executors/types';
+import { mergeByTime, serviceWireEvents, STACK, StepError, Wire, type WireEvent } from './wire';
 import { interpolate, MissingVariableError } from './scenario/interpolate';
 import { getPath } from './scenario/path';
 import type { Scenario, Step } from './scenario/load';
 import { attachSecrets, type RunResult, type ScenarioResult, type StepResult } from './result';
-import { STACK } from './backends/stack';
-import { mergeByTime, serviceWireEvents } from './backends/serviceWire';
 
 /**
  * The engine: run each scenario's steps in order against a backend. For each step:
@@ -178,15 +176,13 @@ async function runStep(
       judge(output);
     } catch (err) {
       result.transcript = await transcriptOf(wire);
-      const message = err instanceof StepError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
-      // A step may expect the failure itself ("connection refused"): then it is checked like any result.
-      if (checks.some((c) => /^(error|code)\b/.test(c.path))) {
-        result.output = { error: message, code: (err as StepError).code };
-        judge(result.output);
-      } else {
+      // A failed action is an output too, { error, code }: a step that expects the failure checks it like any result.
+      const failure = failureOf(err);
+      result.output = failure;
+      if (step.expectsFailure) judge(failure);
+      else {
         result.status = 'error';
-        result.error = message;
-        result.output = undefined;
+        result.error = failure.error;
         result.checks = [];
       }
     }
@@ -210,6 +206,13 @@ async function runStep(
     }
   }
   return finish();
+}
+
+/** The output of an action that failed: a StepError's message and code; anything else is a bug, shown by name. */
+function failureOf(err: unknown): FailureOutput {
+  const error = err instanceof StepError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? { error, code } : { error };
 }
 
 /** What every lab service the step's transcript touched logged while the step ran. */

@@ -1,10 +1,8 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { createLogger, type Level } from '../../services/common/logger';
-import type { Endpoint } from '../executors/dns/client';
-import { LabNetwork } from './network';
+import { LabNetwork, STACK, type Endpoint, type ServicePlan } from '../wire';
 import { SERVICE_FACTORIES, type RunningService } from './services';
-import { STACK, type ServicePlan } from './stack';
 import type { Backend, LabAction, ServiceStatus, Targets } from './types';
 
 /**

@@ -1,7 +1,5 @@
-import type { Endpoint } from '../executors/dns/client';
+import { LabNetwork, STACK, type Endpoint } from '../wire';
 import { LabContainers, discoverProject, dockerAvailable } from './docker/control';
-import { LabNetwork } from './network';
-import { STACK } from './stack';
 import type { Backend, LabAction, ServiceStatus } from './types';
 
 /**

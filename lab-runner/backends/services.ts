@@ -6,7 +6,7 @@ import { FtpServer } from '../../services/ftp/server';
 import { SftpServer } from '../../services/sftp/server';
 import { ProxyServer } from '../../services/proxy/server';
 import { AppServer } from '../../services/app/server';
-import { FTP_PASSIVE_PORTS, PROXY_TIMEOUT_MS } from './stack';
+import { FTP_PASSIVE_PORTS, PROXY_TIMEOUT_MS } from '../wire';
 import type { Logger } from '../../services/common/logger';
 import type { LabDialer } from '../../services/common/dialer';
 

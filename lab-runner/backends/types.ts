@@ -1,4 +1,4 @@
-import type { LabNetwork } from './network';
+import type { LabNetwork } from '../wire';
 
 /** What a `lab` step can do to a service. pause..connect need the Docker backend's real containers. */
 export type LabAction = 'stop' | 'start' | 'restart' | 'status' | 'pause' | 'unpause' | 'disconnect' | 'connect' | 'duplicate';

@@ -1,7 +1,6 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Backend } from '../backends/types';
-import type { LabNetwork } from '../backends/network';
-import type { Wire } from './wire';
+import { wireEventSchema, type LabNetwork, type Wire } from '../wire';
 
 /**
  * What an executor gets to run one step: where the lab is (network), the stack to
@@ -25,21 +24,56 @@ export interface Session {
 export type StepOutput = Record<string, unknown>;
 
 /**
- * One executor per action (`dns:`, `http:`, ...): its input schema, a one-line
- * description for progress output, and run(). A failure to even do the action
- * (connection refused, timeout) is thrown; expectations then are not checked.
+ * One executor per action (`dns:`, `http:`, ...): its input schema, its output schema,
+ * a one-line description for progress output, and run(). A failure to even do the
+ * action (connection refused, timeout) is thrown as a StepError; the runner turns it
+ * into the output `{ error, code }`, which a step may expect like any other field.
  */
-export interface Executor<I = unknown> {
+export interface Executor<I = unknown, O extends StepOutput = StepOutput> {
   readonly name: string;
+  /** What a scenario writes under the action's key. */
   readonly schema: z.ZodType<I>;
+  /**
+   * What run() returns: the fields `expect:` and `save:` read, declared with
+   * {@link outputSchema}. The scenario loader rejects a path the output cannot have.
+   */
+  readonly output: z.ZodType<O>;
   describe(input: I): string;
-  run(input: I, ctx: ExecContext): Promise<StepOutput>;
+  run(input: I, ctx: ExecContext): Promise<O>;
 }
 
-/** An error an executor throws for the user: short, with no stack trace shown. */
-export class StepError extends Error {
-  constructor(message: string, readonly code?: string) {
-    super(message);
-    this.name = 'StepError';
-  }
+/**
+ * The fields of a failed action, in every executor's output: the runner fills them in
+ * when the action itself fails (`code: ECONNREFUSED` when nothing listens), so a step
+ * can expect the failure.
+ */
+export const failureFields = {
+  error: z.string().optional().describe('Why the action itself failed: connection refused, timed out, no such name...'),
+  code: z.union([z.string(), z.number()]).optional().describe('The failure as a code: ECONNREFUSED, ETIMEDOUT, ENOTFOUND, EPROTO...'),
+};
+
+/** The output of a failed action. */
+export const failureOutput = z.strictObject({ error: z.string(), code: z.string().optional() });
+export type FailureOutput = z.infer<typeof failureOutput>;
+
+/**
+ * An executor's output schema: its own fields, and `error` and `code` (its own `code`,
+ * like SMTP's reply code, takes the place of the failure's). Objects are closed, so a
+ * misspelt field is caught when the scenario loads; a part whose keys are data, not
+ * field names (a header map, a JSON body, a DNS record's data), is open: declare it as
+ * `z.record(...)` or `z.unknown()`, and any path below it is allowed.
+ */
+export function outputSchema<S extends z.ZodRawShape>(shape: S) {
+  // The executor's fields first (in the order a "no such field" message lists them), its own declarations winning.
+  return z.strictObject({ ...shape, ...failureFields, ...shape });
+}
+
+/**
+ * What a step's `expect:` reads: the executor's output, and the step's transcript
+ * (`transcript: { contains: { kind: send, summary: PASS bob } }`).
+ */
+export function checkedResultSchema(output: z.ZodType): z.ZodType {
+  const options = (output instanceof z.ZodUnion ? output.options : [output]) as z.ZodObject[];
+  const withTranscript = options.map((o) => o.extend({ transcript: z.array(wireEventSchema).describe('What crossed the wire during the step.') }));
+  return withTranscript.length === 1 ? withTranscript[0]! : z.union(withTranscript);
 }

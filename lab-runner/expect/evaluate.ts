@@ -1,4 +1,5 @@
-import { getPath, parsePath } from '../scenario/path';
+import { getPath, parsePath, type PathToken } from '../scenario/path';
+import { suggest, type Shape } from './fields';
 import { OPERATORS, OPERATOR_NAMES, lengthOf, show } from './operators';
 
 /**
@@ -11,7 +12,9 @@ import { OPERATORS, OPERATOR_NAMES, lengthOf, show } from './operators';
  *     answers: { length: { gte: 1 } }
  *
  * flatten() turns the tree into a list of checks, each with the path of the key in
- * the file (for its line number); evaluate() runs them against a result.
+ * the file (for its line number); evaluate() runs them against a result. Given what
+ * the result can hold (fields.ts), flatten() also rejects paths it cannot have and
+ * words under a plain value that are not operators.
  */
 
 export interface Check {
@@ -40,38 +43,57 @@ export class ExpectError extends Error {
   }
 }
 
-export function flatten(tree: Record<string, unknown>, prefix = '', source: string[] = []): Check[] {
+/** What a path into the result reaches; throws a PathError for a path the result cannot have. */
+export type ShapeOf = (path: PathToken[]) => Shape;
+
+export function flatten(tree: Record<string, unknown>, shapeOf?: ShapeOf, prefix = '', source: string[] = []): Check[] {
   const checks: Check[] = [];
   for (const [key, value] of Object.entries(tree)) {
     const path = prefix ? `${prefix}.${key}` : key;
     const here = [...source, key];
+    let shape: Shape | undefined;
     try {
-      parsePath(path);
+      const tokens = parsePath(path);
+      shape = shapeOf?.(tokens);
     } catch (err) {
       throw new ExpectError((err as Error).message, here);
     }
-    if (isMatcher(value)) checks.push(...matcherChecks(path, value, here, ''));
+    if (isMatcher(value)) checks.push(...matcherChecks(path, value, here, '', shape));
     else if (isPlainObject(value)) {
+      if (shape?.kind === 'value') notOperators(path, shape.type, value, here);
       const ops = Object.keys(value).filter((k) => OPERATOR_NAMES.includes(k));
       if (ops.length) {
         const fields = Object.keys(value).filter((k) => !OPERATOR_NAMES.includes(k));
         throw new ExpectError(`mixes operators (${ops.join(', ')}) with fields (${fields.join(', ')}); put the fields under their own keys`, here);
       }
       if (Object.keys(value).length === 0) throw new ExpectError('an empty expectation checks nothing', here);
-      checks.push(...flatten(value, path, here));
+      checks.push(...flatten(value, shapeOf, path, here));
     } else checks.push({ path, operator: 'equals', expected: value, source: here });
   }
   return checks;
 }
 
-function matcherChecks(path: string, matcher: Record<string, unknown>, source: string[], prefix: string): Check[] {
+/** `status: { equal: 200 }`: status is a number, so every key under it must be an operator. */
+function notOperators(path: string, type: string, value: Record<string, unknown>, source: string[]): void {
+  const bad = Object.keys(value).find((k) => !OPERATOR_NAMES.includes(k));
+  if (bad === undefined) return;
+  throw new ExpectError(
+    `${path} is ${type}, so the keys under it are operators (${OPERATOR_NAMES.join(', ')}): ${JSON.stringify(bad)} is not one${suggest(bad, OPERATOR_NAMES)}`,
+    [...source, bad],
+  );
+}
+
+function matcherChecks(path: string, matcher: Record<string, unknown>, source: string[], prefix: string, shape?: Shape): Check[] {
   const checks: Check[] = [];
   for (const [op, expected] of Object.entries(matcher)) {
     const here = [...source, op];
     if (op === 'length' || op === 'not') {
+      // Under length (a number), or under not on a plain value, an object can only be operators.
+      if (isPlainObject(expected) && op === 'length') notOperators(`${path}.length`, 'a number', expected, here);
+      if (isPlainObject(expected) && op === 'not' && shape?.kind === 'value') notOperators(path, shape.type, expected, here);
       const inner = isMatcher(expected) ? expected : { equals: expected };
       if (op === 'not' && Object.keys(inner).some((k) => k === 'not')) throw new ExpectError('not inside not: say it plainly', here);
-      checks.push(...matcherChecks(path, inner, isMatcher(expected) ? here : source.concat(op), `${prefix}${op}.`));
+      checks.push(...matcherChecks(path, inner, isMatcher(expected) ? here : source.concat(op), `${prefix}${op}.`, op === 'length' ? { kind: 'value', type: 'a number' } : shape));
       continue;
     }
     const problem = OPERATORS[op]!.check?.(expected);

@@ -5,6 +5,8 @@
  */
 
 export interface Operator {
+  /** What it checks, in a few words, for editors (scenario.schema.json). */
+  help: string;
   /** Does `actual` satisfy `expected`? */
   test(actual: unknown, expected: unknown): boolean;
   /** What was expected, for a failure message: `to contain "<h1>"`. */
@@ -71,7 +73,8 @@ export const show = (value: unknown): string => {
   return text.length > 160 ? `${text.slice(0, 157)}...` : text;
 };
 
-const compare = (symbol: string, fn: (a: number, e: number) => boolean): Operator => ({
+const compare = (symbol: string, help: string, fn: (a: number, e: number) => boolean): Operator => ({
+  help,
   test: (actual, expected) => {
     const [a, e] = [number(actual), number(expected)];
     return a !== undefined && e !== undefined && fn(a, e);
@@ -81,13 +84,15 @@ const compare = (symbol: string, fn: (a: number, e: number) => boolean): Operato
 });
 
 export const OPERATORS: Record<string, Operator> = {
-  equals: { test: looselyEqual, describe: show },
+  equals: { help: 'Equal to this value (a number equals its text; lists and objects compare deeply).', test: looselyEqual, describe: show },
   oneOf: {
+    help: 'Equal to one of the values in this list.',
     test: (actual, expected) => Array.isArray(expected) && expected.some((e) => looselyEqual(actual, e)),
     describe: (expected) => `one of ${show(expected)}`,
     check: (expected) => (Array.isArray(expected) ? undefined : 'oneOf needs a list'),
   },
   contains: {
+    help: 'Text: contains this text. A list: has an element that matches this value, or the fields of this object.',
     test: (actual, expected) => {
       if (typeof actual === 'string') return actual.includes(String(expected));
       if (Array.isArray(actual)) return actual.some((element) => partialMatch(element, expected));
@@ -96,6 +101,7 @@ export const OPERATORS: Record<string, Operator> = {
     describe: (expected) => `to contain ${show(expected)}`,
   },
   regex: {
+    help: 'Text that matches this regular expression (/.../flags or a bare pattern).',
     test: (actual, expected) => typeof actual === 'string' && toRegExp(expected).test(actual),
     describe: (expected) => `to match ${String(expected).startsWith('/') ? String(expected) : `/${String(expected)}/`}`,
     check: (expected) => {
@@ -107,11 +113,12 @@ export const OPERATORS: Record<string, Operator> = {
       }
     },
   },
-  lt: compare('<', (a, e) => a < e),
-  lte: compare('<=', (a, e) => a <= e),
-  gt: compare('>', (a, e) => a > e),
-  gte: compare('>=', (a, e) => a >= e),
+  lt: compare('<', 'A number less than this.', (a, e) => a < e),
+  lte: compare('<=', 'A number at most this.', (a, e) => a <= e),
+  gt: compare('>', 'A number greater than this.', (a, e) => a > e),
+  gte: compare('>=', 'A number at least this.', (a, e) => a >= e),
   exists: {
+    help: 'true: the field is there; false: it is absent.',
     test: (actual, expected) => (actual !== undefined && actual !== null) === Boolean(expected),
     describe: (expected) => (expected ? 'to exist' : 'to be absent'),
     check: (expected) => (typeof expected === 'boolean' ? undefined : 'exists takes true or false'),
@@ -120,6 +127,11 @@ export const OPERATORS: Record<string, Operator> = {
 
 /** Operators whose value is itself a matcher, applied to something derived from the actual value. */
 export const NESTING_OPERATORS = ['length', 'not'] as const;
+
+export const NESTING_HELP: Record<(typeof NESTING_OPERATORS)[number], string> = {
+  length: 'The length of a text or list (or the number of fields): a number, or operators such as { gte: 1 }.',
+  not: 'The opposite: a value it must not equal, or operators that must not hold.',
+};
 
 export const OPERATOR_NAMES = [...Object.keys(OPERATORS), ...NESTING_OPERATORS];
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, isMap, isSeq, parseDocument, type Node } from 'yaml';
 import { z } from 'zod';
-import { STACK } from '../backends/stack';
+import { STACK } from '../wire';
 
 /**
  * A submission is a folder, `SUBMISSIONS_DIR/<student>/`, with a submission.yaml that

@@ -3,8 +3,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import Docker from 'dockerode';
-import { DnsClientError, exchange } from '../../services/common/dnsClient';
-import { STACK } from '../backends/stack';
+import { isUp } from '../../services/common/health';
+import { STACK } from '../wire';
 import type { Submission, SubmissionTarget } from './submission';
 
 /**
@@ -242,8 +242,8 @@ const needsUdp = (service: string): boolean => Object.values(STACK.find((s) => s
 
 /**
  * Until the server answers at host:port, or `failed()` says why it never will, or the
- * deadline passes. A DNS server answers when it replies to a query over UDP (any reply:
- * whether it is a good one is for the scenarios to say) or accepts a TCP connection.
+ * deadline passes. "Answers" is services/common/health.ts's isUp(); a DNS server may
+ * also answer on TCP only: it is up then too, and the scenarios will say what is missing.
  */
 export async function waitUntilUp(
   service: string,
@@ -254,7 +254,12 @@ export async function waitUntilUp(
   ended?: Promise<unknown>,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const probe = needsUdp(service) ? () => answersDns(host, port).then((ok) => ok || accepts(host, port)) : () => accepts(host, port);
+  const answers = (kind: 'dns' | 'tcp'): Promise<boolean> =>
+    isUp(kind, { host, port }, AbortSignal.timeout(PROBE_TIMEOUT_MS)).then(
+      () => true,
+      () => false,
+    );
+  const probe = needsUdp(service) ? () => answers('dns').then((ok) => ok || answers('tcp')) : () => answers('tcp');
   for (;;) {
     const why = failed();
     if (why) throw new Error(why);
@@ -263,29 +268,6 @@ export async function waitUntilUp(
     if (why2) throw new Error(why2);
     if (Date.now() >= deadline) throw new Error(`nothing answered on ${host}:${port} within ${Math.round(timeoutMs / 100) / 10} s`);
     await within(ended ?? new Promise(() => {}), POLL_MS);
-  }
-}
-
-function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(PROBE_TIMEOUT_MS, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-async function answersDns(host: string, port: number): Promise<boolean> {
-  try {
-    await exchange({ host, port }, { name: 'www.lab.test', type: 'A', transport: 'udp', recursion: false }, AbortSignal.timeout(PROBE_TIMEOUT_MS));
-    return true;
-  } catch (err) {
-    // A reply came, though not a good one: the server is up, and the scenarios will say what is wrong.
-    return err instanceof DnsClientError && err.code === 'EPROTO';
   }
 }
 

@@ -1,5 +1,5 @@
 import type { StepResult, Visibility } from '../result';
-import type { WireEvent } from '../executors/wire';
+import type { WireEvent } from '../wire';
 
 /**
  * What a step's result means, in words every report uses the same way: what failed

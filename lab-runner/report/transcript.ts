@@ -1,4 +1,4 @@
-import { eventBytes, type WireEvent } from '../executors/wire';
+import { eventBytes, type WireEvent } from '../wire';
 import type { Colors } from './colors';
 
 /**

@@ -2,8 +2,10 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { ACTION_NAMES, type ActionName } from '../executors/registry';
+import { ACTION_NAMES, executorFor, type ActionName } from '../executors/registry';
+import { checkedResultSchema, failureFields } from '../executors/types';
 import { ExpectError, flatten, type Check } from '../expect/evaluate';
+import { shapeAt } from '../expect/fields';
 import { toMs } from './duration';
 import { hasPlaceholder, referencedVariables } from './interpolate';
 import { parsePath } from './path';
@@ -23,6 +25,8 @@ export interface Step {
   /** The action's input as written; `${...}` is filled in when the step runs. */
   input: unknown;
   checks: Check[];
+  /** Some check reads `error` or `code`: a failed action is judged by the checks, not reported as an error. */
+  expectsFailure: boolean;
   save: Record<string, string>;
   points: number;
   hint?: string;
@@ -105,16 +109,23 @@ export function parseScenario(text: string, file: string): Scenario {
   const steps: Step[] = data.steps.map((s, index) => {
     const action = ACTION_NAMES.find((a) => s[a] !== undefined)!;
     const base = ['steps', index];
-    let checks: Check[] = [];
-    try {
-      checks = flatten(s.expect ?? {});
-    } catch (err) {
-      if (!(err instanceof ExpectError)) throw err;
-      problems.push({ ...locate([...base, 'expect', ...err.source]), message: `expect: ${err.message}` });
+    // Paths are checked against what the executor's output can hold (its declared schema).
+    const output = executorFor(action).output;
+    const owner = `the ${action} result`;
+    const checked = checkedResultSchema(output);
+    const checks: Check[] = [];
+    // Key by key, so that every mistake is reported at once.
+    for (const [key, value] of Object.entries(s.expect ?? {})) {
+      try {
+        checks.push(...flatten({ [key]: value }, (path) => shapeAt(checked, path, owner)));
+      } catch (err) {
+        if (!(err instanceof ExpectError)) throw err;
+        problems.push({ ...locate([...base, 'expect', ...err.source]), message: `expect: ${err.message}` });
+      }
     }
     for (const [name, p] of Object.entries(s.save ?? {})) {
       try {
-        parsePath(p);
+        shapeAt(output, parsePath(p), owner);
       } catch (err) {
         problems.push({ ...locate([...base, 'save', name]), message: `save: ${(err as Error).message}` });
       }
@@ -132,6 +143,7 @@ export function parseScenario(text: string, file: string): Scenario {
       action,
       input: s[action],
       checks,
+      expectsFailure: checks.some((c) => Object.hasOwn(failureFields, parsePath(c.path)[0]!)),
       save: s.save ?? {},
       points: s.points,
       hint: s.hint,

@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { ACTION_NAMES, EXECUTORS } from '../executors/registry';
+import { ACTION_NAMES, EXECUTORS, type ActionName } from '../executors/registry';
+import { checkedResultSchema } from '../executors/types';
+import { descriptionOf, levelOf, type Level } from '../expect/fields';
+import { NESTING_HELP, OPERATORS } from '../expect/operators';
 import { durationSchema } from './duration';
 
 /**
@@ -91,11 +94,120 @@ export const looseScenarioSchema = z.object({ ...scenarioFields, steps: z.array(
 
 export type ScenarioData = z.infer<typeof looseScenarioSchema>;
 
-/** scenario.schema.json, for editors. */
+/**
+ * scenario.schema.json, for editors: the zod schema, and what zod cannot say by itself.
+ * Exactly one action per step. Under each action's `expect:` and `save:`, only the
+ * fields its output has (executors/<name>: `output`), and under a plain value only
+ * operators. Inside an action, a `${variable}` wherever the value will be a number, a
+ * name from a list or a formatted string: the loader checks those after filling in.
+ */
 export function scenarioJsonSchema(): object {
-  const schema = z.toJSONSchema(scenarioSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(scenarioSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  const step = (schema.properties as Record<string, { items: JsonSchema }>).steps.items;
   // A refinement does not carry into JSON Schema: say "exactly one action" there too.
-  const steps = (schema.properties as Record<string, { items: Record<string, unknown> }>).steps.items;
-  steps.oneOf = ACTION_NAMES.map((a) => ({ required: [a] }));
-  return { $id: 'https://wirelab.test/scenario.schema.json', title: 'wirelab scenario', ...schema };
+  step.oneOf = ACTION_NAMES.map((a) => ({ required: [a] }));
+  const actions = step.properties as Record<string, JsonSchema>;
+  for (const action of ACTION_NAMES) actions[action] = allowPlaceholders(actions[action]!, true);
+  step.allOf = ACTION_NAMES.map((a) => ({ if: { required: [a] }, then: { properties: { expect: expectSchema(a), save: saveSchema(a) } } }));
+  return {
+    $id: 'https://wirelab.test/scenario.schema.json',
+    title: 'wirelab scenario',
+    ...schema,
+    $defs: { value: VALUE_SCHEMA, operators: OPERATORS_SCHEMA, placeholder: PLACEHOLDER_SCHEMA },
+  };
+}
+
+type JsonSchema = Record<string, unknown>;
+
+const OPERATORS_REF = { $ref: '#/$defs/operators' };
+
+/** What a plain value (a number, text, true or false) is checked with: a value, or operators. */
+const VALUE_SCHEMA: JsonSchema = { anyOf: [{ not: { type: 'object' } }, OPERATORS_REF] };
+
+const OPERATORS_SCHEMA: JsonSchema = {
+  description: 'Operators on the value: equals, oneOf, contains, regex, lt, lte, gt, gte, exists, length, not.',
+  type: 'object',
+  minProperties: 1,
+  properties: {
+    ...Object.fromEntries(Object.entries(OPERATORS).map(([name, op]) => [name, { description: op.help }])),
+    oneOf: { description: OPERATORS.oneOf!.help, type: 'array' },
+    exists: { description: OPERATORS.exists!.help, type: 'boolean' },
+    ...Object.fromEntries(Object.entries(NESTING_HELP).map(([name, help]) => [name, { description: help }])),
+    length: { description: NESTING_HELP.length, $ref: '#/$defs/value' },
+  },
+  additionalProperties: false,
+};
+
+const PLACEHOLDER_SCHEMA: JsonSchema = {
+  description: 'A ${variable} (from vars: or an earlier save:), checked once it is filled in when the step runs.',
+  type: 'string',
+  pattern: '\\$\\{[A-Za-z_]',
+};
+
+/** What an action's `expect:` may say: its output's fields, and dotted paths into them. */
+function expectSchema(action: ActionName): JsonSchema {
+  return expectationOf(levelOf([checkedResultSchema(EXECUTORS[action].output)]), false);
+}
+
+/**
+ * The expectation a value at this level takes. A plain value: the value itself, or
+ * operators. An object (or a record): operators, or its fields (any key of a record),
+ * each again an expectation, and `field.sub` / `field[0]` paths. Open data: anything.
+ */
+function expectationOf(level: Level, nested = true): JsonSchema {
+  if (level.kind === 'open') return {};
+  if (level.kind === 'value') return { $ref: '#/$defs/value' };
+  // A list: operators (contains, length...), or its elements by index.
+  if (level.kind === 'list') return { anyOf: [{ $ref: '#/$defs/value' }, { type: 'object', propertyNames: { pattern: '^\\d+$' } }] };
+  const fields: JsonSchema =
+    level.kind === 'map'
+      ? { type: 'object', additionalProperties: expectationOf(levelOf(level.values)) }
+      : {
+          type: 'object',
+          properties: Object.fromEntries(
+            [...level.fields].map(([name, schemas]) => [name, { ...describe(schemas), ...expectationOf(levelOf(schemas)) }]),
+          ),
+          patternProperties: { [`^${oneOfFields([...level.fields.keys()])}[.[]`]: {} },
+          additionalProperties: false,
+        };
+  return nested ? { anyOf: [OPERATORS_REF, fields] } : fields;
+}
+
+/** What an action's `save:` may name: paths into its output. */
+function saveSchema(action: ActionName): JsonSchema {
+  const level = levelOf([EXECUTORS[action].output]);
+  const fields = level.kind === 'object' ? [...level.fields.keys()] : [];
+  return { additionalProperties: { type: 'string', pattern: `^${oneOfFields(fields)}([.[]|$)` } };
+}
+
+/** `(status|headers)`: a regular expression for any of these field names. */
+const oneOfFields = (fields: string[]): string => `(${fields.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`;
+
+const describe = (schemas: z.ZodType[]): JsonSchema => {
+  const description = descriptionOf(schemas);
+  return description ? { description } : {};
+};
+
+/** A string that names a variable is accepted wherever the value will be something else once filled in. */
+function allowPlaceholders(node: JsonSchema, root = false): JsonSchema {
+  const { description, default: fallback, ...rest } = node;
+  const meta = { ...(description !== undefined ? { description } : {}), ...(fallback !== undefined ? { default: fallback } : {}) };
+  if (rest.properties) rest.properties = Object.fromEntries(Object.entries(rest.properties as Record<string, JsonSchema>).map(([k, v]) => [k, allowPlaceholders(v)]));
+  if (rest.additionalProperties && typeof rest.additionalProperties === 'object') rest.additionalProperties = allowPlaceholders(rest.additionalProperties as JsonSchema);
+  if (rest.items && typeof rest.items === 'object') rest.items = allowPlaceholders(rest.items as JsonSchema);
+  if (Array.isArray(rest.anyOf)) {
+    const options = (rest.anyOf as JsonSchema[]).map((o) => allowPlaceholders(o));
+    return { ...meta, ...rest, anyOf: options.some(takesAnyText) ? options : [...options, PLACEHOLDER_REF] };
+  }
+  if (root || takesAnyText(rest)) return { ...meta, ...rest };
+  return { ...meta, anyOf: [rest, PLACEHOLDER_REF] };
+}
+
+const PLACEHOLDER_REF = { $ref: '#/$defs/placeholder' };
+
+/** Any string (or anything at all) passes: nothing to add. */
+function takesAnyText(node: JsonSchema): boolean {
+  if (Object.keys(node).length === 0) return true;
+  if (node.$ref === PLACEHOLDER_REF.$ref) return true;
+  return node.type === 'string' && !('format' in node || 'pattern' in node || 'enum' in node || 'const' in node || 'maxLength' in node);
 }

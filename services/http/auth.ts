@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { checkPassword, type LabUser } from '../common/users';
+import { checkPassword } from '../common/users';
 import { readJson } from './body';
-import { signJwt, verifyJwt, type Claims } from './jwt';
-import { HttpError, replyJson, type Exchange, type Site } from './reply';
+import { signJwt, verifyJwt } from './jwt';
+import { HttpError, replyJson, type Auth, type Exchange, type Site } from './reply';
 import { Status } from './status';
 
 /**
@@ -13,15 +13,6 @@ import { Status } from './status';
  *
  * The server stores no sessions: everything it needs is in the signed token.
  */
-
-/** What the request's Bearer token proved, worked out once per request before routing. */
-export interface Auth {
-  /** The user a valid token names. */
-  user?: LabUser;
-  claims?: Claims;
-  /** Why a token that was sent is not accepted. */
-  problem?: string;
-}
 
 /** The protection space (RFC 9110 §11.5) named in every challenge. */
 export const REALM = 'lab.test';

@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { LabUser } from '../common/users';
 import type { Logger } from '../common/logger';
-import type { Auth } from './auth';
+import type { Claims } from './jwt';
 import type { NotesStore } from './notesStore';
 import { forbidsBody } from './status';
 
@@ -17,6 +17,15 @@ export interface Site {
   tokenKey: Buffer;
   tokenTtlSeconds: number;
   maxBodyBytes: number;
+}
+
+/** What the request's Bearer token proved, worked out once per request before routing. */
+export interface Auth {
+  /** The user a valid token names. */
+  user?: LabUser;
+  claims?: Claims;
+  /** Why a token that was sent is not accepted. */
+  problem?: string;
 }
 
 /** One request and its response, as a handler sees them. */

@@ -50,6 +50,19 @@ describe('wirelab check', () => {
     expect(stderr).toMatch(new RegExp(`^wirelab: ${file.replace(/[.]/g, '\\.')}:4:39: steps\\[0\\]\\.dns\\.type: expected one of .*got "AAA"\\n$`));
     expect(stderr).not.toMatch(/at .*\.js:\d+/);
   });
+
+  test('a typo in expect: is caught before anything runs, by check and by run, with the fields that exist', async () => {
+    const file = path.join(tmp, 'typos.yaml');
+    await writeFile(file, 'title: typos\nsteps:\n  - name: a\n    http: { url: "http://www.lab.test/" }\n    expect:\n      status: { equal: 200 }\n      statuss: 200\n');
+    for (const command of [['check'], ['run', '--free-ports']]) {
+      const { code, stdout, stderr } = await wirelab([...command, file]);
+      expect(code).toBe(2);
+      expect(stdout).toBe(''); // no lab was started
+      const lines = stderr.trimEnd().split('\n');
+      expect(lines[0]).toMatch(/^wirelab: .*typos\.yaml:6:\d+: expect: status is a number, so the keys under it are operators \(.*\): "equal" is not one \(did you mean "equals"\?\)$/);
+      expect(lines[1]).toMatch(/typos\.yaml:7:\d+: expect: the http result has no field "statuss" \(did you mean "status"\?\); it has: url, address, httpVersion, status, .*, error, code, transcript$/);
+    }
+  });
 });
 
 describe('wirelab run', () => {

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { RunResult } from '../../lab-runner/result';
 import { maskSecrets, renderReport } from '../../lab-runner/report';
-import { splitEndpoint } from '../../lab-runner/report/html';
+import { splitEndpoint } from '../../lab-runner/report/ladder';
 import { forbiddenForms, reportFixture } from './report-fixture';
 
 /**

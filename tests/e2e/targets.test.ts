@@ -7,8 +7,7 @@ import path from 'node:path';
 import { loadScenarioFile, parseScenario } from '../../lab-runner/scenario/load';
 import { runScenario } from '../../lab-runner/run';
 import { LAB_DIR, problems, SCENARIOS_DIR, startLab } from '../helpers/lab';
-import { exchange } from '../../lab-runner/executors/dns/client';
-import { Wire } from '../../lab-runner/executors/wire';
+import { dnsExchange, Wire } from '../../lab-runner/wire';
 
 /**
  * `--target` with real servers from Debian (installed by .ci/run): nginx serving the
@@ -94,7 +93,7 @@ test('dnsmasq as the lab DNS: names resolve through it, the page comes from the 
   );
   children.push(dnsmasq);
   const probe = { name: 'www.lab.test', type: 'A', transport: 'udp', recursion: true } as const;
-  await until(() => exchange({ host: '127.0.0.1', port }, 'dnsmasq', probe, new Wire(), AbortSignal.timeout(200)), dnsmasq, 'dnsmasq');
+  await until(() => dnsExchange({ host: '127.0.0.1', port, label: 'dnsmasq' }, probe, new Wire(), AbortSignal.timeout(200)), dnsmasq, 'dnsmasq');
 
   const lab = await startLab({ targets: { dns: { host: '127.0.0.1', port } } });
   try {

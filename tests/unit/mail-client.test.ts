@@ -2,8 +2,8 @@ import { composeMessage, smtpReply } from '../../lab-runner/executors/smtp/proto
 import { multiLine, singleLine } from '../../lab-runner/executors/pop3/protocol';
 import { parseMessage } from '../../lab-runner/executors/pop3/message';
 import { createLogger, logWire, parseLogLine } from '../../services/common/logger';
-import { mergeByTime } from '../../lab-runner/backends/serviceWire';
-import type { WireEvent } from '../../lab-runner/executors/wire';
+import { mergeByTime } from '../../lab-runner/wire';
+import type { WireEvent } from '../../lab-runner/wire';
 
 const b = (s: string) => Buffer.from(s);
 

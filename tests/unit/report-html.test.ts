@@ -1,6 +1,8 @@
-import type { WireEvent } from '../../lab-runner/executors/wire';
+import type { WireEvent } from '../../lab-runner/wire';
 import type { RunResult, StepResult } from '../../lab-runner/result';
-import { esc, htmlReport, ladderHosts, splitEndpoint } from '../../lab-runner/report/html';
+import { htmlReport } from '../../lab-runner/report/html';
+import { ladderHosts, splitEndpoint } from '../../lab-runner/report/ladder';
+import { esc } from '../../lab-runner/report/markup';
 
 /** The HTML report's pieces that need no browser: escaping and the ladder's columns. */
 

@@ -1,5 +1,5 @@
 import { attachSecrets, type RunResult, type ScenarioResult, type StepResult } from '../../lab-runner/result';
-import type { WireEvent } from '../../lab-runner/executors/wire';
+import type { WireEvent } from '../../lab-runner/wire';
 import { MASK, Masker, maskSecrets, maskingListener, renderReport } from '../../lab-runner/report';
 
 /** Masking secrets: every string, every base64 form the lab shows, the raw bytes. */

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import type { Answer, RecordType } from 'dns-packet';
-import type { Executor, StepOutput } from '../types';
-import { exchange } from './client';
-import { flagsOf, rdataText, txtStrings, type LooseRecord } from './format';
+import { dnsExchange, flagsOf, FLAG_NAMES, rdataText, splitHostPort, txtStrings, type LooseRecord } from '../../wire';
+import { outputSchema, type Executor } from '../types';
 
 /** `dns:` — ask a DNS server one question, over UDP or TCP. See README.md beside this file. */
 
@@ -26,6 +25,33 @@ export const dnsSchema = z
 
 export type DnsInput = z.infer<typeof dnsSchema>;
 
+/** A resource record as the output shows it; `data` is open: a string, or MX's { preference, exchange }, SOA's fields... */
+const recordOutput = z.strictObject({
+  name: z.string(),
+  type: z.string(),
+  class: z.string(),
+  ttl: z.number().optional(),
+  data: z.unknown().describe('The record data: an address or a name, or an object (MX: preference, exchange; SOA: mname, serial...).'),
+  strings: z.array(z.string()).optional().describe("A TXT record's character-strings, one by one."),
+  text: z.string().describe('The record as a zone file line.'),
+});
+
+export const dnsOutput = outputSchema({
+  server: z.string().describe('The server asked, as a lab host:port.'),
+  transport: z.enum(['udp', 'tcp']),
+  id: z.number().optional(),
+  opcode: z.string(),
+  rcode: z.string().describe('NOERROR, NXDOMAIN, REFUSED, SERVFAIL...'),
+  flags: z.strictObject(Object.fromEntries(FLAG_NAMES.map((f) => [f, z.boolean()])) as Record<(typeof FLAG_NAMES)[number], z.ZodBoolean>),
+  question: z.array(z.strictObject({ name: z.string(), type: z.string(), class: z.string().optional() })),
+  answers: z.array(recordOutput),
+  authority: z.array(recordOutput),
+  additional: z.array(recordOutput),
+  size: z.number().describe('Bytes of the response message.'),
+});
+
+export type DnsOutput = z.infer<typeof dnsOutput>;
+
 /** 172.28.0.80 -> 80.0.28.172.in-addr.arpa (RFC 1035 3.5): the name a PTR record has. */
 export function reverseName(address: string): string {
   return `${address.split('.').reverse().join('.')}.in-addr.arpa`;
@@ -36,7 +62,7 @@ const questionOf = (input: DnsInput): { name: string; type: RecordType } => ({
   type: (input.type ?? (input.reverse ? 'PTR' : 'A')) as RecordType,
 });
 
-function record(answer: Answer): StepOutput {
+function record(answer: Answer): z.infer<typeof recordOutput> {
   const a = answer as LooseRecord;
   const data = a.type === 'TXT' ? txtStrings(a.data).join('') : a.data;
   return {
@@ -50,9 +76,10 @@ function record(answer: Answer): StepOutput {
   };
 }
 
-export const dnsExecutor: Executor<DnsInput> = {
+export const dnsExecutor: Executor<DnsInput, DnsOutput> = {
   name: 'dns',
   schema: dnsSchema,
+  output: dnsOutput,
   describe: (input) => {
     const q = questionOf(input);
     return `${q.type}? ${q.name}${input.transport === 'tcp' ? ' over TCP' : ''}`;
@@ -63,9 +90,8 @@ export const dnsExecutor: Executor<DnsInput> = {
       const [host, port] = splitHostPort(input.server, 53);
       server = ctx.network.route(await ctx.network.resolve(host, ctx.wire, ctx.signal), port);
     }
-    const { response, size } = await exchange(
+    const { response, size } = await dnsExchange(
       server,
-      server.label,
       { ...questionOf(input), transport: input.transport, recursion: input.recursion, edns: input.edns },
       ctx.wire,
       ctx.signal,
@@ -86,12 +112,3 @@ export const dnsExecutor: Executor<DnsInput> = {
     };
   },
 };
-
-/** `host`, `host:port` or `[v6]:port` into its parts. */
-export function splitHostPort(text: string, defaultPort: number): [string, number] {
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  if (v6) return [v6[1]!, v6[2] ? Number(v6[2]) : defaultPort];
-  const at = text.lastIndexOf(':');
-  if (at > 0 && text.indexOf(':') === at) return [text.slice(0, at), Number(text.slice(at + 1))];
-  return [text, defaultPort];
-}

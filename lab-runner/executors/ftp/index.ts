@@ -2,9 +2,8 @@ import net from 'node:net';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { Client, FTPError, FileType, enterPassiveModeIPv4, enterPassiveModeIPv6 } from 'basic-ftp';
 import { z } from 'zod';
-import type { ExecContext, Executor, StepOutput } from '../types';
-import { StepError } from '../types';
-import { CLIENT } from '../wire';
+import { CLIENT, recordConnect, StepError } from '../../wire';
+import { outputSchema, type ExecContext, type Executor } from '../types';
 import { activeMode } from './active';
 
 /**
@@ -44,11 +43,39 @@ export const ftpSchema = z
 export type FtpInput = z.infer<typeof ftpSchema>;
 type Action = z.infer<typeof action>;
 
-const TYPES: Record<number, string> = { [FileType.File]: 'file', [FileType.Directory]: 'dir', [FileType.SymbolicLink]: 'link' };
+/** One entry of a listing, as the file actions of FTP and SFTP both return it. */
+export const listingEntry = z.strictObject({ name: z.string(), size: z.number(), type: z.enum(['file', 'dir', 'link', 'unknown']) });
 
-export const ftpExecutor: Executor<FtpInput> = {
+/** What one action did: `ok`, and what it brought back (a listing, a file's content, a size). */
+const result = z.strictObject({
+  action: z.string().describe('list, download, upload, mkdir, ...'),
+  ok: z.boolean(),
+  code: z.number().optional().describe("The server's reply code: 226, 250, 550..."),
+  text: z.string().optional(),
+  listing: z.array(listingEntry).optional(),
+  names: z.array(z.string()).optional(),
+  content: z.string().optional(),
+  size: z.number().optional(),
+});
+type Result = z.infer<typeof result>;
+
+export const ftpOutput = outputSchema({
+  address: z.string(),
+  greeting: z.strictObject({ code: z.number(), text: z.string() }).optional(),
+  loggedIn: z.boolean(),
+  login: z.strictObject({ code: z.number(), text: z.string() }).optional().describe('The refusal, when the login failed.'),
+  results: z.array(result).optional().describe('One per action, in order.'),
+  last: result.optional(),
+});
+
+export type FtpOutput = z.infer<typeof ftpOutput>;
+
+const TYPES: Record<number, 'file' | 'dir' | 'link'> = { [FileType.File]: 'file', [FileType.Directory]: 'dir', [FileType.SymbolicLink]: 'link' };
+
+export const ftpExecutor: Executor<FtpInput, FtpOutput> = {
   name: 'ftp',
   schema: ftpSchema,
+  output: ftpOutput,
   describe: (input) => `FTP ${input.user}@${input.host} (${input.mode}${input.command === 'auto' ? '' : ` ${input.command}`})`,
   async run(input, ctx) {
     const route = await ctx.network.locate(input.host, input.port, ctx.wire, ctx.signal);
@@ -57,7 +84,7 @@ export const ftpExecutor: Executor<FtpInput> = {
     recordControl(client, ctx, server, route.host, route.port);
     const onAbort = (): void => client.close();
     ctx.signal.addEventListener('abort', onAbort);
-    const output: StepOutput = { address: route.address };
+    const output: FtpOutput = { address: route.address, loggedIn: false };
     try {
       try {
         const welcome = await client.access({ host: route.host, port: route.port, user: input.user, password: input.password });
@@ -65,18 +92,17 @@ export const ftpExecutor: Executor<FtpInput> = {
         output.loggedIn = true;
       } catch (err) {
         if (!(err instanceof FTPError)) throw asStepError(err, server, ctx);
-        output.loggedIn = false;
         output.login = { code: err.code, text: err.message };
         return output;
       }
       client.prepareTransfer = transferStrategy(input, ctx, server);
-      const results: StepOutput[] = [];
+      const results: Result[] = [];
       for (const a of input.actions) {
-        const result = await perform(client, a, ctx, server).catch((err: unknown) => {
+        const done = await perform(client, a, ctx, server).catch((err: unknown) => {
           if (err instanceof FTPError) return { ok: false, code: err.code, text: err.message };
           throw asStepError(err, server, ctx);
         });
-        results.push({ action: Object.keys(a)[0], ...result });
+        results.push({ action: Object.keys(a)[0]!, ...done });
       }
       output.results = results;
       output.last = results[results.length - 1];
@@ -115,7 +141,7 @@ function recordControl(client: Client, ctx: ExecContext, server: string, host: s
     if (!control) return socket;
     control = false;
     socket.once('connect', () =>
-      ctx.wire.record({ kind: 'connect', protocol: 'ftp', transport: 'tcp', from: CLIENT, to: server, summary: `control connection from port ${socket.localPort} (to ${host}:${port})` }),
+      recordConnect(ctx.wire, socket, { protocol: 'ftp', from: CLIENT, to: server, summary: `control connection from port ${socket.localPort} (to ${host}:${port})` }),
     );
     socket.on('data', (data: Buffer | string) => {
       const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8'); // basic-ftp sets an encoding: strings
@@ -129,16 +155,16 @@ function recordControl(client: Client, ctx: ExecContext, server: string, host: s
 
 /** How data connections are made: passive (EPSV/PASV, the client connects) or active (EPRT/PORT, the server does). */
 function transferStrategy(input: FtpInput, ctx: ExecContext, server: string) {
-  const note = (summary: string, from: string, to: string): void => ctx.wire.record({ kind: 'connect', protocol: 'ftp-data', transport: 'tcp', from, to, summary });
+  const note = (socket: net.Socket, summary: string, from: string, to: string): void => recordConnect(ctx.wire, socket, { protocol: 'ftp-data', from, to, summary });
   const passive = (enter: typeof enterPassiveModeIPv4) => async (ftp: Parameters<typeof enterPassiveModeIPv4>[0]) => {
     const res = await enter(ftp);
     const data = ftp.dataSocket;
-    note(`data connection (passive): client port ${data?.localPort} -> server port ${data?.remotePort}`, CLIENT, server.replace(/:\d+$/, `:${data?.remotePort}`));
+    if (data) note(data, `data connection (passive): client port ${data.localPort} -> server port ${data.remotePort}`, CLIENT, server.replace(/:\d+$/, `:${data.remotePort}`));
     return res;
   };
   if (input.mode === 'active') {
     const command = input.command === 'PORT' ? 'PORT' : 'EPRT';
-    return activeMode(command, (socket) => note(`data connection (active): server port ${socket.remotePort} -> client port ${socket.localPort}`, server.replace(/:\d+$/, `:${socket.remotePort}`), CLIENT));
+    return activeMode(command, (socket) => note(socket, `data connection (active): server port ${socket.remotePort} -> client port ${socket.localPort}`, server.replace(/:\d+$/, `:${socket.remotePort}`), CLIENT));
   }
   if (input.command === 'PASV') return passive(enterPassiveModeIPv4);
   if (input.command === 'EPSV') return passive(enterPassiveModeIPv6);
@@ -155,7 +181,7 @@ function transferStrategy(input: FtpInput, ctx: ExecContext, server: string) {
   };
 }
 
-async function perform(client: Client, a: Action, ctx: ExecContext, server: string): Promise<StepOutput> {
+async function perform(client: Client, a: Action, ctx: ExecContext, server: string): Promise<Omit<Result, 'action'>> {
   const done = (bytes: number, what: string): void =>
     ctx.wire.record({ kind: 'note', protocol: 'ftp-data', from: server, to: CLIENT, summary: `${what}: ${bytes} bytes on the data connection` });
   if ('list' in a) {

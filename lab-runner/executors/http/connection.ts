@@ -1,7 +1,5 @@
 import type net from 'node:net';
-import { Connection } from '../connection';
-import type { Wire } from '../wire';
-import type { Route } from '../../backends/network';
+import { Connection, type Route, type Wire } from '../../wire';
 import { parseResponse, type HttpResponse } from './parse';
 
 /**

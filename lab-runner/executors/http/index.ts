@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { ExecContext, Executor, StepOutput } from '../types';
-import { StepError } from '../types';
-import { connect } from '../tcp/connect';
+import { connect, StepError } from '../../wire';
+import { outputSchema, type ExecContext, type Executor } from '../types';
 import { HttpConnection } from './connection';
 import { buildRequest, parseHttpUrl, resolveLocation } from './request';
 import type { HttpResponse } from './parse';
@@ -24,11 +23,36 @@ export const httpSchema = z
 
 export type HttpInput = z.infer<typeof httpSchema>;
 
+const connectionOutput = z.strictObject({
+  name: z.string().optional().describe('The `connection:` name, when the connection is kept.'),
+  reused: z.boolean().describe('The request went over a connection an earlier step opened.'),
+  localPort: z.number().describe("The client's port: the same on every request of one connection."),
+  requests: z.number().describe('How many requests the connection has carried.'),
+});
+
+export const httpOutput = outputSchema({
+  url: z.string().describe('The final URL, after redirects.'),
+  address: z.string().describe('The address connected to, as the lab DNS gave it.'),
+  httpVersion: z.string(),
+  status: z.number(),
+  reason: z.string(),
+  headers: z.record(z.string(), z.string()).describe('Header fields by lower-case name; a repeated field joined with ", ".'),
+  rawHeaders: z.array(z.tuple([z.string(), z.string()])).describe('[name, value] pairs as received.'),
+  body: z.string(),
+  json: z.unknown().optional().describe('The body parsed, when the Content-Type says JSON.'),
+  size: z.number().describe('Bytes of the body.'),
+  connection: connectionOutput,
+  redirects: z.array(z.strictObject({ status: z.number(), location: z.string() })),
+});
+
+export type HttpOutput = z.infer<typeof httpOutput>;
+
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-export const httpExecutor: Executor<HttpInput> = {
+export const httpExecutor: Executor<HttpInput, HttpOutput> = {
   name: 'http',
   schema: httpSchema,
+  output: httpOutput,
   describe: (input) => `${input.method.toUpperCase()} ${input.url}`,
   async run(input, ctx) {
     const maxRedirects = input.follow === true ? 5 : input.follow === false ? 0 : input.follow;
@@ -37,7 +61,7 @@ export const httpExecutor: Executor<HttpInput> = {
     let body = input.json !== undefined ? Buffer.from(JSON.stringify(input.json)) : input.body !== undefined ? Buffer.from(input.body) : undefined;
     const headers = Object.fromEntries(Object.entries(input.headers).map(([k, v]) => [k, String(v)]));
     if (input.json !== undefined && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
-    const redirects: { status: number; location: string }[] = [];
+    const redirects: HttpOutput['redirects'] = [];
 
     for (;;) {
       const { response, connection, address } = await send(ctx, input, url, method, headers, body);
@@ -85,7 +109,7 @@ async function send(ctx: ExecContext, input: HttpInput, url: string, method: str
   }
 }
 
-function output(response: HttpResponse, url: string, address: string, connection: StepOutput, redirects: StepOutput[]): StepOutput {
+function output(response: HttpResponse, url: string, address: string, connection: HttpOutput['connection'], redirects: HttpOutput['redirects']): HttpOutput {
   const text = response.body.toString('utf8');
   let json: unknown;
   if (/\bjson\b/i.test(response.headers['content-type'] ?? '') && text.trim()) {

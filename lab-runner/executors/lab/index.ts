@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import type { Executor } from '../types';
-import { CLIENT } from '../wire';
-import { wireEventsOf } from '../../backends/serviceWire';
-import { findService } from '../../backends/stack';
+import { CLIENT, findService, wireEventSchema, wireEventsOf } from '../../wire';
+import { outputSchema, type Executor } from '../types';
 
 /**
  * `lab:` — act on the stack itself: stop, start or restart one of its services, or
@@ -22,9 +20,29 @@ export const labSchema = z
 
 export type LabInput = z.infer<typeof labSchema>;
 
-export const labExecutor: Executor<LabInput> = {
+/** What stop, start, status, duplicate... return: the service's status. */
+const statusOutput = outputSchema({
+  name: z.string(),
+  host: z.string(),
+  state: z.enum(['running', 'stopped', 'target']),
+  endpoints: z.record(z.string(), z.string()).describe('Where each named port really listens: { http: 127.0.0.1:8080 }.'),
+  info: z.record(z.string(), z.string()).optional().describe('What the service says about itself: fingerprint, health, duplicate and error...'),
+});
+
+/** What `logs` returns: the lines, and the traffic the service made on its own. */
+const logsOutput = outputSchema({
+  service: z.string(),
+  lines: z.array(z.string()),
+  wire: z.array(wireEventSchema.pick({ kind: true, from: true, to: true, protocol: true, summary: true })),
+});
+
+export const labOutput = z.union([statusOutput, logsOutput]);
+export type LabOutput = z.infer<typeof labOutput>;
+
+export const labExecutor: Executor<LabInput, LabOutput> = {
   name: 'lab',
   schema: labSchema,
+  output: labOutput,
   describe: (input) => `${input.action} ${input.service}`,
   async run(input, ctx) {
     if (input.action === 'logs') {

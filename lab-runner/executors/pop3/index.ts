@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { Executor, StepOutput } from '../types';
-import { connect } from '../tcp/connect';
-import { Connection } from '../connection';
+import { connect, Connection } from '../../wire';
+import { outputSchema, type Executor } from '../types';
 import { multiLine, numbered, singleLine, type Pop3Reply } from './protocol';
 import { parseMessage } from './message';
 
@@ -32,6 +31,43 @@ export const pop3Schema = z
 
 export type Pop3Input = z.infer<typeof pop3Schema>;
 
+const status = z.strictObject({ ok: z.boolean().describe('+OK (true) or -ERR (false).'), text: z.string() });
+
+/** A retrieved message, split as RFC 5322 says (message.ts); `headers` is open: the message's own field names. */
+const retrievedMessage = z.strictObject({
+  number: z.number(),
+  uid: z.string().optional(),
+  size: z.number(),
+  raw: z.string(),
+  headers: z.record(z.string(), z.string()).describe('Header fields by lower-case name (the first of a repeated one).'),
+  received: z.array(z.string()).describe('Every Received: field, the last hop first.'),
+  fields: z.array(z.tuple([z.string(), z.string()])),
+  body: z.string(),
+  subject: z.string().optional(),
+  from: z.string().optional(),
+  to: z.string().optional(),
+});
+
+/** A RETR: the message, or the -ERR it got. */
+const retrieval = z.union([retrievedMessage, z.strictObject({ number: z.number(), ok: z.literal(false), text: z.string() })]);
+
+export const pop3Output = outputSchema({
+  address: z.string(),
+  greeting: z.string().optional(),
+  loggedIn: z.boolean().optional(),
+  login: status.optional().describe('The reply to PASS (or to USER when that was refused).'),
+  count: z.number().optional().describe('Messages in the mailbox (STAT).'),
+  size: z.number().optional().describe('Octets in the mailbox (STAT).'),
+  messages: z.array(z.strictObject({ number: z.number(), size: z.number(), uid: z.string().optional() })).optional(),
+  retrieved: z.array(retrieval).optional(),
+  message: retrieval.optional().describe('The last of `retrieved`.'),
+  deleted: z.array(z.number()).optional(),
+  replies: z.array(status.extend({ command: z.string(), lines: z.array(z.string()).optional() })).optional().describe('The extra `commands` and their replies.'),
+  quit: status.optional(),
+});
+
+export type Pop3Output = z.infer<typeof pop3Output>;
+
 /** Commands whose +OK reply has a body ending in "." (RFC 1939, RFC 2449 CAPA). */
 function isMultiLine(command: string): boolean {
   const [verb, arg] = command.trim().split(/\s+/);
@@ -41,9 +77,10 @@ function isMultiLine(command: string): boolean {
 
 const describe = (reply: Pop3Reply): string => `${reply.ok ? '+OK' : '-ERR'} ${reply.text}${reply.lines ? ` (${reply.lines.length} lines)` : ''}`;
 
-export const pop3Executor: Executor<Pop3Input> = {
+export const pop3Executor: Executor<Pop3Input, Pop3Output> = {
   name: 'pop3',
   schema: pop3Schema,
+  output: pop3Output,
   describe: (input) => `POP3 ${input.user}@${input.host}`,
   async run(input, ctx) {
     const route = await ctx.network.locate(input.host, input.port, ctx.wire, ctx.signal);
@@ -52,10 +89,10 @@ export const pop3Executor: Executor<Pop3Input> = {
       pop.send(line);
       return pop.read(isMultiLine(line) ? multiLine : singleLine, { describe }, ctx.signal);
     };
-    const output: StepOutput = { address: route.address };
+    const output: Pop3Output = { address: route.address };
     try {
       output.greeting = (await pop.read(singleLine, { describe }, ctx.signal)).text;
-      const replies: StepOutput[] = [];
+      const replies: NonNullable<Pop3Output['replies']> = [];
       const run = async (lines: string[]): Promise<void> => {
         for (const line of lines) {
           const reply = await command(line);
@@ -87,7 +124,7 @@ export const pop3Executor: Executor<Pop3Input> = {
 };
 
 /** STAT, UIDL, LIST, then RETR and DELE as asked. */
-async function session(input: Pop3Input, command: (line: string) => Promise<Pop3Reply>): Promise<StepOutput> {
+async function session(input: Pop3Input, command: (line: string) => Promise<Pop3Reply>): Promise<Partial<Pop3Output>> {
   const stat = await command('STAT');
   const [count, size] = stat.text.split(' ').map(Number);
   const uids = new Map(numbered((await command('UIDL')).lines ?? []));
@@ -99,7 +136,7 @@ async function session(input: Pop3Input, command: (line: string) => Promise<Pop3
     : input.retrieve === 'first' ? numbers.slice(0, 1)
     : input.retrieve === 'last' ? numbers.slice(-1)
     : [input.retrieve];
-  const retrieved: StepOutput[] = [];
+  const retrieved: NonNullable<Pop3Output['retrieved']> = [];
   for (const number of wanted) {
     const reply = await command(`RETR ${number}`);
     if (!reply.ok) {

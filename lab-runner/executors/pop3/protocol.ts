@@ -1,4 +1,4 @@
-import { takeLine, type ReplyParser } from '../connection';
+import { takeLine, type ReplyParser } from '../../wire';
 
 /**
  * POP3 replies as a client reads them (RFC 1939 3): a status line `+OK ...` or

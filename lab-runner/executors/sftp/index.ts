@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { z } from 'zod';
-import type { ExecContext, Executor, StepOutput } from '../types';
-import { StepError } from '../types';
-import { CLIENT } from '../wire';
+import { CLIENT, connect, StepError } from '../../wire';
+import { listingEntry } from '../ftp';
+import { outputSchema, type ExecContext, type Executor } from '../types';
 
 /**
  * `sftp:` — log in to the SSH server (password or a lab user's key), open the SFTP
@@ -41,6 +41,33 @@ export const sftpSchema = z
 export type SftpInput = z.infer<typeof sftpSchema>;
 type Action = z.infer<typeof action>;
 
+/** What one action did: `ok`, and what it brought back; a failure's SFTP status code and message. */
+const result = z.strictObject({
+  action: z.string().describe('list, download, upload, stat, realpath, ...'),
+  ok: z.boolean(),
+  code: z.union([z.number(), z.string()]).optional().describe('Why it failed: the SFTP status code (2: no such file, 3: permission denied...).'),
+  text: z.string().optional(),
+  listing: z.array(listingEntry).optional(),
+  names: z.array(z.string()).optional(),
+  content: z.string().optional(),
+  size: z.number().optional(),
+  mode: z.string().optional().describe('stat: the permission bits in octal, e.g. 644.'),
+  isDirectory: z.boolean().optional(),
+  path: z.string().optional().describe('realpath: the absolute path.'),
+});
+type Result = z.infer<typeof result>;
+
+export const sftpOutput = outputSchema({
+  address: z.string(),
+  hostKey: z.strictObject({ algorithm: z.string(), fingerprint: z.string().describe('SHA256:..., as ssh shows it.') }).optional(),
+  authenticated: z.boolean(),
+  error: z.string().optional().describe('Why the login was refused; or why the action itself failed.'),
+  results: z.array(result).optional().describe('One per action, in order.'),
+  last: result.optional(),
+});
+
+export type SftpOutput = z.infer<typeof sftpOutput>;
+
 /** OpenSSH's fingerprint of a host key blob: `SHA256:` and base64 of its SHA-256, without padding. */
 export function fingerprintOf(blob: Buffer): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
@@ -51,21 +78,24 @@ function algorithmOf(blob: Buffer): string {
   return blob.length >= 4 ? blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1') : 'unknown';
 }
 
-export const sftpExecutor: Executor<SftpInput> = {
+export const sftpExecutor: Executor<SftpInput, SftpOutput> = {
   name: 'sftp',
   schema: sftpSchema,
+  output: sftpOutput,
   describe: (input) => `SFTP ${input.user}@${input.host} (${input.key ? 'key' : 'password'})`,
   async run(input, ctx) {
     const route = await ctx.network.locate(input.host, input.port, ctx.wire, ctx.signal);
     const server = route.label;
-    const record = (kind: 'send' | 'recv' | 'connect' | 'note', summary: string): void => {
+    const record = (kind: 'send' | 'recv' | 'note', summary: string): void => {
       const [from, to] = kind === 'recv' ? [server, CLIENT] : [CLIENT, server];
-      ctx.wire.record({ kind, protocol: kind === 'connect' ? 'ssh' : 'sftp', transport: 'tcp', from, to, summary });
+      ctx.wire.record({ kind, protocol: 'sftp', transport: 'tcp', from, to, summary });
     };
-    let hostKey: StepOutput | undefined;
+    let hostKey: SftpOutput['hostKey'];
+    const privateKey = input.key !== undefined ? await readKey(ctx, input.key) : undefined;
+    // ssh2 talks over a connection the wire opened: refusals and timeouts read as every executor's do.
+    const sock = await connect(route, ctx.wire, ctx.signal, 'ssh');
     const config: ConnectConfig = {
-      host: route.host,
-      port: route.port,
+      sock,
       username: input.user,
       readyTimeout: 20000,
       // The lab's host key is recorded (and checked by the scenario), as `ssh` asks you to.
@@ -74,13 +104,12 @@ export const sftpExecutor: Executor<SftpInput> = {
         record('note', `host key ${hostKey.algorithm} ${hostKey.fingerprint}`);
         return true;
       },
-      ...(input.password !== undefined ? { password: input.password, tryKeyboard: false } : { privateKey: await readKey(ctx, input.key!) }),
+      ...(input.password !== undefined ? { password: input.password, tryKeyboard: false } : { privateKey }),
     };
     const ssh = new Client();
     const onAbort = (): void => void ssh.end();
     ctx.signal.addEventListener('abort', onAbort);
     try {
-      record('connect', `SSH connection to ${route.host}:${route.port}`);
       const connected = await new Promise<{ ok: true } | { ok: false; error: Error }>((resolve) => {
         ssh.once('ready', () => resolve({ ok: true }));
         ssh.once('error', (error) => resolve({ ok: false, error }));
@@ -93,13 +122,12 @@ export const sftpExecutor: Executor<SftpInput> = {
           return { address: route.address, hostKey, authenticated: false, error: connected.error.message };
         }
         if (ctx.signal.aborted) throw new StepError(`SSH with ${server} did not finish in time`, 'ETIMEDOUT');
-        const code = (connected.error as NodeJS.ErrnoException).code;
-        throw new StepError(code === 'ECONNREFUSED' ? `connection refused by ${server}: nothing is listening there` : `SSH with ${server} failed: ${connected.error.message}`, code);
+        throw new StepError(`SSH with ${server} failed: ${connected.error.message}`, (connected.error as NodeJS.ErrnoException).code);
       }
       record('recv', `authenticated as ${input.user} (${input.key ? 'publickey' : 'password'})`);
       const sftp = await new Promise<SFTPWrapper>((resolve, reject) => ssh.sftp((err, s) => (err ? reject(err) : resolve(s))));
       record('note', 'SFTP subsystem started');
-      const results: StepOutput[] = [];
+      const results: Result[] = [];
       for (const a of input.actions) {
         const name = Object.keys(a)[0]!;
         record('send', describeAction(a));
@@ -111,6 +139,7 @@ export const sftpExecutor: Executor<SftpInput> = {
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
       ssh.end();
+      sock.destroy();
     }
   },
 };
@@ -131,13 +160,19 @@ function describeAction(a: Action): string {
   return `${op[name]} ${String(value)}`;
 }
 
+/** The file type bits of a mode (S_IFMT, as in stat(2)). */
+function fileType(mode: number): 'dir' | 'link' | 'file' {
+  const type = mode & 0o170000;
+  return type === 0o040000 ? 'dir' : type === 0o120000 ? 'link' : 'file';
+}
+
 const call = <T>(fn: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> =>
   new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
 
-async function perform(sftp: SFTPWrapper, a: Action): Promise<StepOutput & { ok: true }> {
+async function perform(sftp: SFTPWrapper, a: Action): Promise<Omit<Result, 'action'> & { ok: true }> {
   if ('list' in a) {
     const entries = await call<{ filename: string; attrs: { size: number; mode: number } }[]>((cb) => sftp.readdir(a.list, cb));
-    const listing = entries.map((e) => ({ name: e.filename, size: e.attrs.size, type: (e.attrs.mode & 0o170000) === 0o040000 ? 'dir' : (e.attrs.mode & 0o170000) === 0o120000 ? 'link' : 'file' }));
+    const listing = entries.map((e) => ({ name: e.filename, size: e.attrs.size, type: fileType(e.attrs.mode) }));
     return { ok: true, listing, names: listing.map((e) => e.name) };
   }
   if ('download' in a) {

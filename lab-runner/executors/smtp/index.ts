@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { Executor, StepOutput } from '../types';
-import { connect } from '../tcp/connect';
-import { Connection } from '../connection';
+import { connect, Connection } from '../../wire';
+import { outputSchema, type Executor } from '../types';
 import { positiveCompletion, positiveIntermediate } from '../../../services/smtp/codes';
 import { dotStuff } from '../../../services/smtp/dotStuff';
 import { composeMessage, smtpReply, type SmtpReply } from './protocol';
@@ -40,12 +39,42 @@ export const smtpSchema = z
 
 export type SmtpInput = z.infer<typeof smtpSchema>;
 
+const reply = z.strictObject({ code: z.number(), text: z.string().describe('The lines joined with a space.'), lines: z.array(z.string()) });
+
+export const smtpOutput = outputSchema({
+  address: z.string(),
+  code: z.number().optional().describe("The last reply's code before QUIT."),
+  replies: z.array(reply.extend({ command: z.string() })).describe('Every command and its reply, in order; (connect) for the greeting.'),
+  greeting: reply.optional(),
+  ehlo: reply.optional(),
+  extensions: z.array(z.string()).optional().describe('The EHLO reply lines after the first: PIPELINING, AUTH PLAIN LOGIN...'),
+  auth: z
+    .strictObject({
+      mechanism: z.enum(['PLAIN', 'LOGIN']),
+      code: z.number(),
+      text: z.string(),
+      sent: z.array(z.string()).describe('The AUTH lines as sent: base64.'),
+      decoded: z.array(z.string()).describe('What they decode to.'),
+    })
+    .optional(),
+  mail: reply.optional(),
+  rcpt: z.array(reply.extend({ to: z.string() })).optional(),
+  accepted: z.array(z.string()).optional(),
+  rejected: z.array(z.string()).optional(),
+  data: reply.optional().describe('The reply to DATA when it refused, else the reply after the message.'),
+  sent: z.boolean().optional().describe('The server took the message (250 after the final ".").'),
+  quit: reply.optional(),
+});
+
+export type SmtpOutput = z.infer<typeof smtpOutput>;
+
 const describe = (reply: SmtpReply): string => `${reply.code} ${reply.lines[0] ?? ''}${reply.lines.length > 1 ? ` (+${reply.lines.length - 1} lines)` : ''}`;
 const view = (reply: SmtpReply) => ({ code: reply.code, text: reply.text, lines: reply.lines });
 
-export const smtpExecutor: Executor<SmtpInput> = {
+export const smtpExecutor: Executor<SmtpInput, SmtpOutput> = {
   name: 'smtp',
   schema: smtpSchema,
+  output: smtpOutput,
   describe: (input) => (input.lines ? `SMTP ${input.host}:${input.port}` : `SMTP ${input.from || '<>'} -> ${[input.to].flat().join(', ')} via ${input.host}:${input.port}`),
   async run(input, ctx) {
     const route = await ctx.network.locate(input.host, input.port, ctx.wire, ctx.signal);
@@ -55,8 +84,8 @@ export const smtpExecutor: Executor<SmtpInput> = {
       smtp.send(line);
       return read();
     };
-    const replies: StepOutput[] = [];
-    const output: StepOutput = { address: route.address, replies };
+    const replies: SmtpOutput['replies'] = [];
+    const output: SmtpOutput = { address: route.address, replies };
     const note = (cmd: string, reply: SmtpReply): SmtpReply => {
       replies.push({ command: cmd, ...view(reply) });
       output.code = reply.code;
@@ -64,7 +93,10 @@ export const smtpExecutor: Executor<SmtpInput> = {
     };
     try {
       output.greeting = view(note('(connect)', await read()));
-      if (input.lines) return Object.assign(output, await raw(input.lines, smtp, read, note));
+      if (input.lines) {
+        await raw(input.lines, smtp, read, note);
+        return output;
+      }
 
       const ehlo = note(`EHLO ${input.helo}`, await command(`EHLO ${input.helo}`));
       output.ehlo = view(ehlo);
@@ -79,15 +111,15 @@ export const smtpExecutor: Executor<SmtpInput> = {
       output.mail = view(mail);
       if (!positiveCompletion(mail.code)) return await quit(output, command, note);
       const recipients = [input.to!].flat();
-      const rcpt: StepOutput[] = [];
+      const rcpt: NonNullable<SmtpOutput['rcpt']> = [];
       for (const to of recipients) {
         const reply = note(`RCPT TO:<${to}>`, await command(`RCPT TO:<${to}>`));
         rcpt.push({ to, ...view(reply) });
       }
       output.rcpt = rcpt;
-      output.accepted = rcpt.filter((r) => positiveCompletion(r.code as number)).map((r) => r.to);
-      output.rejected = rcpt.filter((r) => !positiveCompletion(r.code as number)).map((r) => r.to);
-      if (!(output.accepted as string[]).length) return await quit(output, command, note);
+      output.accepted = rcpt.filter((r) => positiveCompletion(r.code)).map((r) => r.to);
+      output.rejected = rcpt.filter((r) => !positiveCompletion(r.code)).map((r) => r.to);
+      if (!output.accepted.length) return await quit(output, command, note);
       const go = note('DATA', await command('DATA'));
       if (!positiveIntermediate(go.code)) {
         output.data = view(go);
@@ -105,7 +137,7 @@ export const smtpExecutor: Executor<SmtpInput> = {
   },
 };
 
-async function quit(output: StepOutput, command: (l: string) => Promise<SmtpReply>, note: (c: string, r: SmtpReply) => SmtpReply): Promise<StepOutput> {
+async function quit(output: SmtpOutput, command: (l: string) => Promise<SmtpReply>, note: (c: string, r: SmtpReply) => SmtpReply): Promise<SmtpOutput> {
   const last = output.code;
   try {
     output.quit = view(note('QUIT', await command('QUIT')));
@@ -140,7 +172,7 @@ async function authenticate(auth: NonNullable<SmtpInput['auth']>, command: (l: s
 }
 
 /** Raw lines: a reply after each, except while sending message text after a 354. */
-async function raw(lines: string[], smtp: Connection, read: () => Promise<SmtpReply>, note: (c: string, r: SmtpReply) => SmtpReply): Promise<StepOutput> {
+async function raw(lines: string[], smtp: Connection, read: () => Promise<SmtpReply>, note: (c: string, r: SmtpReply) => SmtpReply): Promise<void> {
   let inData = false;
   for (const line of lines) {
     smtp.send(line);
@@ -149,7 +181,5 @@ async function raw(lines: string[], smtp: Connection, read: () => Promise<SmtpRe
     const reply = note(line, await read());
     inData = reply.code === 354;
     if (reply.code === 221 || reply.code === 421) break; // the server says goodbye
-
   }
-  return {};
 }

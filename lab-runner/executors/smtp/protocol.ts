@@ -1,5 +1,5 @@
 import { parseReplies } from '../../../services/smtp/replyParser';
-import { takeLine, type ReplyParser } from '../connection';
+import { takeLine, type ReplyParser } from '../../wire';
 
 /**
  * The runner's side of SMTP. Reply parsing and dot-stuffing are the SMTP service's

@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import type { Executor } from '../types';
-import { StepError } from '../types';
-import { CLIENT } from '../wire';
-import { connect } from './connect';
+import { CLIENT, connect, StepError } from '../../wire';
+import { outputSchema, type Executor } from '../types';
 
 /**
  * `tcp:` — open a connection, write raw text or bytes, read until a pattern or until
@@ -32,6 +30,18 @@ export const tcpSchema = z
 
 export type TcpInput = z.infer<typeof tcpSchema>;
 
+export const tcpOutput = outputSchema({
+  address: z.string().describe('The address connected to.'),
+  received: z.string().describe('Everything received, as text.'),
+  size: z.number().describe('Bytes received.'),
+  closed: z.boolean().describe('The server closed the connection.'),
+  matched: z.boolean().describe('What was received matches `until`.'),
+  firstLine: z.string(),
+  lines: z.array(z.string()),
+});
+
+export type TcpOutput = z.infer<typeof tcpOutput>;
+
 /** What to write, as separate writes: `lines` (a request's head), then `send` (a body), then `hex`. */
 export function writesOf(input: TcpInput): Buffer[] {
   const writes: Buffer[] = [];
@@ -42,9 +52,10 @@ export function writesOf(input: TcpInput): Buffer[] {
   return writes;
 }
 
-export const tcpExecutor: Executor<TcpInput> = {
+export const tcpExecutor: Executor<TcpInput, TcpOutput> = {
   name: 'tcp',
   schema: tcpSchema,
+  output: tcpOutput,
   describe: (input) => `TCP ${input.host}:${input.port}`,
   async run(input, ctx) {
     let pattern: RegExp | undefined;

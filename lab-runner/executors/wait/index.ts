@@ -1,11 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
-import type { Executor } from '../types';
-import { StepError } from '../types';
-import { CLIENT, Wire } from '../wire';
-import { connect } from '../tcp/connect';
-import { exchange } from '../dns/client';
-import { findService, mainPort } from '../../backends/stack';
+import { isUp } from '../../../services/common/health';
+import { CLIENT, connect, dnsExchange, findService, mainPort, StepError, Wire, type Route } from '../../wire';
+import { outputSchema, type ExecContext, type Executor } from '../types';
 
 /**
  * `wait:` — try again and again until a service answers, or the step's timeout.
@@ -26,9 +23,18 @@ export const waitSchema = z
 
 export type WaitInput = z.infer<typeof waitSchema>;
 
-export const waitExecutor: Executor<WaitInput> = {
+export const waitOutput = outputSchema({
+  ready: z.boolean(),
+  attempts: z.number().describe('How many tries it took.'),
+  waited: z.number().describe('Milliseconds until it answered.'),
+});
+
+export type WaitOutput = z.infer<typeof waitOutput>;
+
+export const waitExecutor: Executor<WaitInput, WaitOutput> = {
   name: 'wait',
   schema: waitSchema,
+  output: waitOutput,
   describe: (input) => `wait for ${input.service ?? `${input.host}:${input.port}`}`,
   async run(input, ctx) {
     const started = performance.now();
@@ -52,20 +58,20 @@ export const waitExecutor: Executor<WaitInput> = {
   },
 };
 
-async function attempt(input: WaitInput, ctx: Parameters<Executor['run']>[1]): Promise<void> {
+/** One try: is it up? (services/common/health.ts says what that means), asked on this step's wire. */
+async function attempt(input: WaitInput, ctx: ExecContext): Promise<void> {
   // Each attempt gets its own short deadline, so one hung attempt cannot use up the step.
   const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(1000)]);
+  let route: Route;
+  let kind: 'dns' | 'tcp' = 'tcp';
   if (input.service) {
     const plan = findService(input.service);
     if (!plan) throw new StepError(`no lab service named ${input.service}`);
-    if (plan.name === 'dns') {
-      await exchange(ctx.network.dns, ctx.network.dns.label, { name: 'lab.test', type: 'SOA', transport: 'udp', recursion: false }, ctx.wire, signal);
-      return;
-    }
-    const route = ctx.network.route(plan.address, mainPort(plan).lab);
-    (await connect(route, ctx.wire, signal, 'tcp')).destroy();
-    return;
-  }
-  const route = await ctx.network.locate(input.host!, input.port!, ctx.wire, signal);
-  (await connect(route, ctx.wire, signal, 'tcp')).destroy();
+    kind = plan.name === 'dns' ? 'dns' : 'tcp';
+    route = kind === 'dns' ? ctx.network.dns : ctx.network.route(plan.address, mainPort(plan).lab);
+  } else route = await ctx.network.locate(input.host!, input.port!, ctx.wire, signal);
+  await isUp(kind, route, signal, {
+    ask: (_server, question, s) => dnsExchange(route, question, ctx.wire, s),
+    connect: (_server, s) => connect(route, ctx.wire, s, 'tcp'),
+  });
 }

@@ -1,6 +1,5 @@
 import { parseLogLine } from '../../services/common/logger';
-import type { WireEvent, WireKind } from '../executors/wire';
-import type { Backend } from './types';
+import type { WireEvent, WireKind } from './recorder';
 
 /**
  * What the lab's services did on their own while a step ran (an SMTP relay's MX
@@ -8,9 +7,16 @@ import type { Backend } from './types';
  * services/common/logger.ts) and turned into transcript events. Logs are what every
  * backend has, so this works embedded and in Docker alike.
  */
-export async function serviceWireEvents(backend: Backend, since: Date): Promise<WireEvent[]> {
+
+/** Where the services' logs come from: any backend. */
+export interface ServiceLogs {
+  status(): { name: string; host: string }[] | Promise<{ name: string; host: string }[]>;
+  logs(service: string, since?: Date): string[] | Promise<string[]>;
+}
+
+export async function serviceWireEvents(lab: ServiceLogs, since: Date): Promise<WireEvent[]> {
   const events: WireEvent[] = [];
-  for (const service of await backend.status()) events.push(...wireEventsOf(await backend.logs(service.name, since), service.host, since));
+  for (const service of await lab.status()) events.push(...wireEventsOf(await lab.logs(service.name, since), service.host, since));
   return events;
 }
 
@@ -35,12 +41,4 @@ export function wireEventsOf(lines: string[], host: string, since: Date): WireEv
     });
   }
   return events;
-}
-
-/** Two recordings merged in time order (a stable merge: equal times keep the client's first). */
-export function mergeByTime(a: WireEvent[], b: WireEvent[]): WireEvent[] {
-  if (!b.length) return a;
-  return [...a.map((e, i) => ({ e, k: 0, i })), ...b.map((e, i) => ({ e, k: 1, i }))]
-    .sort((x, y) => x.e.at - y.e.at || x.k - y.k || x.i - y.i)
-    .map((x) => x.e);
 }

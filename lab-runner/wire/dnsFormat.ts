@@ -1,5 +1,5 @@
 import type { Answer, Question } from 'dns-packet';
-import type { DecodedMessage } from '../../../services/common/dnsClient';
+import type { DecodedMessage } from '../../services/common/dnsClient';
 
 /**
  * DNS messages laid out the way `dig` prints them, so the runner's transcript reads

@@ -1,17 +1,10 @@
 import net from 'node:net';
 import type { RecordType } from 'dns-packet';
-import { exchange, type Endpoint } from '../executors/dns/client';
-import { StepError } from '../executors/types';
-import type { Wire } from '../executors/wire';
-import { STACK } from './stack';
-
-/** Where a lab address and port really are, and what to call them in a transcript. */
-export interface Route extends Endpoint {
-  /** The service behind it, if it is one of the lab's. */
-  service?: string;
-  /** `www.lab.test:80`: the name a ladder diagram puts on the column. */
-  label: string;
-}
+import { dnsExchange } from './dns';
+import { StepError } from './errors';
+import { STACK } from './plan';
+import type { Wire } from './recorder';
+import type { Endpoint, Route } from './route';
 
 /**
  * The lab network as the runner sees it. Names are resolved by asking the lab's own
@@ -73,7 +66,7 @@ export class LabNetwork {
   async resolve(name: string, wire: Wire, signal: AbortSignal, type: Extract<RecordType, 'A' | 'AAAA'> = 'A'): Promise<string> {
     if (net.isIP(name)) return name;
     if (this.allowLoopback && name === 'localhost') return '127.0.0.1';
-    const { response } = await exchange(this.dns, this.dns.label, { name, type, transport: 'udp', recursion: true }, wire, signal);
+    const { response } = await dnsExchange(this.dns, { name, type, transport: 'udp', recursion: true }, wire, signal);
     const rcode = (response as { rcode?: string }).rcode ?? 'NOERROR';
     const address = (response.answers?.find((a) => a.type === type) as { data?: unknown } | undefined)?.data;
     if (rcode !== 'NOERROR' || typeof address !== 'string') {
@@ -96,4 +89,13 @@ export class LabNetwork {
 
 export function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.');
+}
+
+/** `host`, `host:port` or `[v6]:port` into its parts. */
+export function splitHostPort(text: string, defaultPort: number): [string, number] {
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (v6) return [v6[1]!, v6[2] ? Number(v6[2]) : defaultPort];
+  const at = text.lastIndexOf(':');
+  if (at > 0 && text.indexOf(':') === at) return [text.slice(0, at), Number(text.slice(at + 1))];
+  return [text, defaultPort];
 }

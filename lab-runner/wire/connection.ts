@@ -1,7 +1,7 @@
 import type net from 'node:net';
-import { StepError } from './types';
-import { CLIENT, type Wire } from './wire';
-import type { Route } from '../backends/network';
+import { StepError } from './errors';
+import { CLIENT, type Wire } from './recorder';
+import type { Route } from './route';
 
 /**
  * A client's TCP conversation with a lab server (HTTP, SMTP, POP3): write a request

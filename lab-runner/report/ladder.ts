@@ -1,0 +1,137 @@
+import type { WireEvent } from '../wire';
+import { esc, fit, ms } from './markup';
+
+/**
+ * The ladder diagram of a transcript, as SVG markup: a pure function from events to
+ * text, with no Node and no DOM, so the HTML report (html.ts) and the web console (in
+ * a browser bundle) draw the same diagram. Its look is LADDER_CSS in style.ts.
+ * Everything from a transcript is escaped: a server's reply is data, never markup.
+ */
+
+/** More messages than this and the diagram stops; the raw transcript still has them all. */
+export const MAX_LADDER_EVENTS = 400;
+
+interface Column {
+  host: string;
+  ports: string[];
+  x: number;
+}
+
+/** `ns.lab.test:53` -> host `ns.lab.test`, port `53`; `client` has no port. */
+export function splitEndpoint(endpoint: string): { host: string; port?: string } {
+  const m = /^(.+):(\d+)$/.exec(endpoint);
+  return m ? { host: m[1]!, port: m[2]! } : { host: endpoint };
+}
+
+/** The hosts a transcript talks between, the client first, then in order of appearance. */
+export function ladderHosts(events: WireEvent[]): string[] {
+  const hosts: string[] = [];
+  for (const e of events) for (const end of [e.from, e.to]) {
+    const { host } = splitEndpoint(end);
+    if (!hosts.includes(host)) hosts.push(host);
+  }
+  const client = hosts.indexOf('client');
+  if (client > 0) hosts.unshift(...hosts.splice(client, 1));
+  return hosts;
+}
+
+/** The width a diagram tries to stay within, in pixels: the page's content width. */
+const LADDER_WIDTH = 1080;
+const CHAR = 7.25; // width of a 12px monospace character
+const GUTTER = 64; // the time column on the left
+const TOP = 58; // below the host boxes
+const ROW = 30;
+const MARK_ROW = 22;
+
+/**
+ * A transcript as an SVG ladder diagram: one column per host (the client first), a
+ * lifeline down from each, an arrow per message in time order, a small mark for a
+ * connect, a close or a note. Each message is a `<g data-event="ID-eN">`, so a page
+ * can show the event's bytes when it is clicked; `id` prefixes those ids.
+ */
+export function ladderSvg(all: WireEvent[], id: string): string {
+  const events = all.slice(0, MAX_LADDER_EVENTS);
+  const order = ladderHosts(events);
+  const isMessage = (e: WireEvent): boolean => e.kind === 'send' || e.kind === 'recv';
+  const longest = Math.max(12, ...events.filter(isMessage).map((e) => e.summary.length));
+  // Wide enough for the labels, narrow enough that the hosts fit the page (a label that does not fit is cut; its tooltip has it all).
+  const fitsPage = order.length > 1 ? (LADDER_WIDTH - GUTTER - 32 - 160) / (order.length - 1) : Infinity;
+  const spacing = Math.round(Math.max(170, Math.min(340, longest * CHAR + 36, fitsPage)));
+  const boxWidth = Math.min(spacing - 16, Math.max(110, ...order.map((h) => h.length * CHAR + 24)));
+  const columns: Column[] = order.map((host, i) => ({ host, ports: [], x: GUTTER + boxWidth / 2 + 8 + i * spacing }));
+  const column = (endpoint: string): Column => {
+    const { host, port } = splitEndpoint(endpoint);
+    const c = columns.find((col) => col.host === host)!;
+    if (port && !c.ports.includes(port)) c.ports.push(port);
+    return c;
+  };
+
+  const width = Math.round((columns.at(-1)?.x ?? GUTTER) + boxWidth / 2 + 24);
+  const rows: string[] = [];
+  let y = TOP + 2;
+  events.forEach((e, k) => {
+    const from = column(e.from);
+    const to = column(e.to);
+    const eventId = `${id}-e${k + 1}`;
+    const tip = `${ms(e.at)}  ${e.from} → ${e.to}  ${e.protocol}${e.transport ? '/' + e.transport : ''}${e.size !== undefined ? `  ${e.size} B` : ''}\n${e.kind}: ${e.summary}`;
+    if (isMessage(e)) {
+      y += ROW;
+      rows.push(`<g class="message m-${e.kind}" data-event="${eventId}" data-from="${esc(from.host)}" data-to="${esc(to.host)}" tabindex="0"><title>${esc(tip)}</title>
+<text x="${GUTTER - 8}" y="${y + 4}" class="time">${ms(e.at)}</text>
+${arrow(from.x, to.x, y, e.kind, e.summary)}</g>`);
+    } else {
+      y += MARK_ROW;
+      rows.push(`<g class="marker k-${e.kind}" data-event="${eventId}"><title>${esc(tip)}</title>
+<text x="${GUTTER - 8}" y="${y + 4}" class="time">${ms(e.at)}</text>
+${marker(from.x, to.x, y, e.kind, e.summary, width)}</g>`);
+    }
+  });
+  const height = y + 24;
+  const heads = columns
+    .map(
+      (c) => `<g class="host" data-host="${esc(c.host)}">
+<line x1="${c.x}" y1="${TOP - 8}" x2="${c.x}" y2="${height - 6}" class="lifeline"/>
+<rect x="${c.x - boxWidth / 2}" y="6" width="${boxWidth}" height="${TOP - 14}" rx="7" class="hostbox${c.host === 'client' ? ' client' : ''}"/>
+<text x="${c.x}" y="26" class="hostname">${esc(fit(c.host, Math.floor((boxWidth - 12) / CHAR)))}</text>
+<text x="${c.x}" y="42" class="ports">${esc(fit(c.ports.length ? c.ports.map((p) => ':' + p).join(' ') : c.host === 'client' ? 'you' : '', Math.floor((boxWidth - 10) / 6.6)))}</text>
+</g>`,
+    )
+    .join('\n');
+  const more = all.length > events.length ? `<text x="${GUTTER}" y="${height - 4}" class="note">… ${all.length - events.length} more events in the raw transcript</text>` : '';
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="ladder-svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="ladder diagram: ${events.filter(isMessage).length} messages between ${order.length} hosts">
+${heads}
+${rows.join('\n')}
+${more}
+</svg>`;
+}
+
+function arrow(x1: number, x2: number, y: number, kind: string, summary: string): string {
+  const cls = kind === 'recv' ? 'recv' : 'send';
+  if (x1 === x2) {
+    // A host talking to itself (two ports of one host): a small loop to the right.
+    const label = fit(summary, 40);
+    return `<path d="M${x1},${y - 8} h28 v16 h-22" class="l-${cls}" fill="none"/><path d="M${x1 + 1},${y + 8} l8,-4 v8 z" class="h-${cls}"/>
+<text x="${x1 + 36}" y="${y + 4}" class="label start">${esc(label)}</text>`;
+  }
+  const dir = x2 > x1 ? 1 : -1;
+  const tipX = x2 - dir * 2;
+  const label = fit(summary, Math.floor((Math.abs(x2 - x1) - 14) / CHAR));
+  return `<line x1="${x1}" y1="${y}" x2="${tipX - dir * 8}" y2="${y}" class="l-${cls}"/>
+<path d="M${tipX},${y} L${tipX - dir * 10},${y - 5} L${tipX - dir * 10},${y + 5} Z" class="h-${cls}"/>
+<text x="${(x1 + x2) / 2}" y="${y - 7}" class="label">${esc(label)}</text>`;
+}
+
+/** connect, close, note: a small mark on the lifelines, not an arrow. */
+function marker(x1: number, x2: number, y: number, kind: string, summary: string, width: number): string {
+  const word = kind === 'note' || summary.startsWith(kind) ? '' : `${kind}${summary ? ': ' : ''}`;
+  if (kind === 'note' || x1 === x2) {
+    // A note reads from its lifeline towards the middle of the diagram.
+    const right = x1 < width / 2;
+    const room = right ? width - x1 - 16 : x1 - GUTTER - 16;
+    return `<rect x="${x1 - 4}" y="${y - 4}" width="8" height="8" transform="rotate(45 ${x1} ${y})" class="mark"/>
+<text x="${right ? x1 + 10 : x1 - 10}" y="${y + 4}" class="small ${right ? 'start' : 'end'}">${esc(fit(word + summary, Math.floor(room / 6.4)))}</text>`;
+  }
+  const symbol = kind === 'close' ? `<path d="M${x2 - 4},${y - 4} l8,8 m0,-8 l-8,8" class="mark-x"/>` : `<circle cx="${x2}" cy="${y}" r="4" class="mark"/>`;
+  return `<line x1="${x1}" y1="${y}" x2="${x2}" y2="${y}" class="l-mark"/><circle cx="${x1}" cy="${y}" r="2.5" class="mark"/>${symbol}
+<text x="${(x1 + x2) / 2}" y="${y - 5}" class="small">${esc(fit(word + summary, Math.floor((Math.abs(x2 - x1) - 10) / 6.2)))}</text>`;
+}

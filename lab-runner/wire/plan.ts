@@ -1,0 +1,129 @@
+import { prefixFromEnv } from '../../services/dns/renumber';
+
+/**
+ * The lab network plan: which service answers for which host, on which port in the
+ * lab network, and on which port of 127.0.0.1 when the lab runs embedded.
+ *
+ * Addresses here are the lab network's (the Docker network of compose.yaml); the
+ * zone files in lab/zones publish the same ones, and a test keeps the two in step.
+ * Scenarios never name these ports: they name hosts, resolve them through the lab
+ * DNS, and the backend routes each (address, lab port) to where the service really is.
+ */
+
+export interface PortPlan {
+  /** The port inside the lab network (the protocol's standard port). */
+  lab: number;
+  /** The port on 127.0.0.1 when the lab runs embedded, and the host port Docker publishes. */
+  embedded: number;
+  transport: 'tcp' | 'udp+tcp';
+}
+
+export interface ServicePlan {
+  /** The service's name on the command line: `--target http=...`, `lab: { stop: http }`. */
+  name: string;
+  /** The host name a scenario uses. */
+  host: string;
+  /** The host's address in the lab network. */
+  address: string;
+  /** Named ports: `dns`, `http`, ... The first one is the service's main port. */
+  ports: Record<string, PortPlan>;
+  description: string;
+}
+
+/**
+ * The lab network's first three octets: 172.28.0 unless WIRELAB_PREFIX says otherwise
+ * (compose.yaml passes LAB_PREFIX from .env, for a classroom whose network clashes).
+ */
+export const LAB_PREFIX = prefixFromEnv();
+const at = (host: number): string => `${LAB_PREFIX}.${host}`;
+
+export const STACK: readonly ServicePlan[] = [
+  {
+    name: 'dns',
+    host: 'ns.lab.test',
+    address: at(53),
+    ports: { dns: { lab: 53, embedded: 5353, transport: 'udp+tcp' } },
+    description: 'DNS, authoritative for lab.test, example.test and the lab reverse zone',
+  },
+  {
+    name: 'http',
+    host: 'www.lab.test',
+    address: at(80),
+    ports: { http: { lab: 80, embedded: 8080, transport: 'tcp' } },
+    description: 'HTTP: the lab guide, a JSON API, /inspect, token login',
+  },
+  {
+    name: 'proxy',
+    host: 'shop.lab.test',
+    address: at(81),
+    ports: { http: { lab: 80, embedded: 8081, transport: 'tcp' } },
+    description: 'the reverse proxy in front of app.lab.test:5000 (the lesson on 502 and 504)',
+  },
+  {
+    name: 'app',
+    host: 'app.lab.test',
+    address: at(82),
+    ports: { http: { lab: 5000, embedded: 8082, transport: 'tcp' } },
+    description: 'the application behind the proxy, with a slow page',
+  },
+  {
+    name: 'smtp',
+    host: 'mail.lab.test',
+    address: at(25),
+    ports: {
+      smtp: { lab: 25, embedded: 2525, transport: 'tcp' },
+      submission: { lab: 587, embedded: 2587, transport: 'tcp' },
+    },
+    description: 'SMTP for lab.test: mail for its users on 25, submission with AUTH on 587, relay by MX',
+  },
+  {
+    name: 'pop3',
+    host: 'mail.lab.test',
+    address: at(25),
+    ports: { pop3: { lab: 110, embedded: 1110, transport: 'tcp' } },
+    description: 'POP3 for the lab.test mailboxes',
+  },
+  {
+    name: 'smtp-example',
+    host: 'mail.example.test',
+    address: at(26),
+    ports: { smtp: { lab: 25, embedded: 2526, transport: 'tcp' } },
+    description: 'SMTP for example.test, the second mail domain (reached by MX lookup)',
+  },
+  {
+    name: 'pop3-example',
+    host: 'mail.example.test',
+    address: at(26),
+    ports: { pop3: { lab: 110, embedded: 1111, transport: 'tcp' } },
+    description: 'POP3 for the example.test mailboxes',
+  },
+  {
+    name: 'ftp',
+    host: 'ftp.lab.test',
+    address: at(21),
+    ports: { ftp: { lab: 21, embedded: 2121, transport: 'tcp' } },
+    description: 'FTP on the users\' homes; anonymous read-only pub/; passive ports 30000-30009',
+  },
+  {
+    name: 'sftp',
+    host: 'files.lab.test',
+    address: at(22),
+    ports: { sftp: { lab: 22, embedded: 2222, transport: 'tcp' } },
+    description: 'SFTP (SSH) on the same homes; user web\'s public_html is served by www',
+  },
+];
+
+/** How long the lab's proxy waits for the app's response: the gateway-timeout lesson's 504 after 2 s. */
+export const PROXY_TIMEOUT_MS = 2000;
+
+/** FTP's passive data ports, the same inside the lab network and on 127.0.0.1 (EPSV/PASV name them). */
+export const FTP_PASSIVE_PORTS = { from: 30000, to: 30009 };
+
+export function findService(name: string): ServicePlan | undefined {
+  return STACK.find((s) => s.name === name);
+}
+
+/** The main (first) port of a service. */
+export function mainPort(service: ServicePlan): PortPlan {
+  return Object.values(service.ports)[0]!;
+}

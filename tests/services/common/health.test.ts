@@ -1,0 +1,65 @@
+import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { isUp } from '../../../services/common/health';
+import { createLogger } from '../../../services/common/logger';
+import { DnsServer } from '../../../services/dns/server';
+import { LAB_DIR } from '../../helpers/lab';
+
+/**
+ * "Is it up?", the one answer the container health check, the runner's `wait:` step
+ * and the grader share: real sockets on 127.0.0.1, bound to port 0.
+ */
+
+const run = promisify(execFile);
+const MAIN = path.resolve(__dirname, '../../../dist/services/main.js');
+const quiet = createLogger('dns', { sink: () => {} });
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (closers.length) await closers.pop()!();
+});
+
+async function udpServer(onMessage: (socket: dgram.Socket, msg: Buffer, from: dgram.RemoteInfo) => void): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  socket.on('message', (msg, from) => onMessage(socket, msg, from));
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  closers.push(() => new Promise((resolve) => socket.close(() => resolve())));
+  return socket.address().port;
+}
+
+test('the lab DNS is up: it answers the SOA query', async () => {
+  const dns = DnsServer.fromLab(LAB_DIR, { log: quiet });
+  const { port } = await dns.listen(0, '127.0.0.1');
+  closers.push(() => dns.close());
+  await expect(isUp('dns', { host: '127.0.0.1', port }, AbortSignal.timeout(2000))).resolves.toBeUndefined();
+});
+
+test('a DNS server that replies with something undecodable is still up: the scenarios say what is wrong', async () => {
+  const port = await udpServer((socket, _msg, from) => socket.send(Buffer.from('not dns'), from.port, from.address));
+  await expect(isUp('dns', { host: '127.0.0.1', port }, AbortSignal.timeout(2000))).resolves.toBeUndefined();
+});
+
+test('a DNS server that says nothing is not up, and the reason says so', async () => {
+  const port = await udpServer(() => {});
+  await expect(isUp('dns', { host: '127.0.0.1', port }, AbortSignal.timeout(200))).rejects.toMatchObject({ code: 'ETIMEDOUT', message: expect.stringContaining(`127.0.0.1:${port}`) });
+});
+
+test('a TCP server is up when a connection opens; a closed port is refused', async () => {
+  const server = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await expect(isUp('tcp', { host: '127.0.0.1', port }, AbortSignal.timeout(2000))).resolves.toBeUndefined();
+  await new Promise((resolve) => server.close(resolve));
+  await expect(isUp('tcp', { host: '127.0.0.1', port }, AbortSignal.timeout(2000))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+});
+
+test('the container health check (`main.js health dns PORT`) exits 0 when up, 1 with the reason when not', async () => {
+  const dns = DnsServer.fromLab(LAB_DIR, { log: quiet });
+  const { port } = await dns.listen(0, '127.0.0.1');
+  await expect(run(process.execPath, [MAIN, 'health', 'dns', String(port)])).resolves.toBeDefined();
+  await dns.close();
+  const down = run(process.execPath, [MAIN, 'health', 'tcp', String(port)]);
+  await expect(down).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/^unhealthy: .*ECONNREFUSED/) });
+});
