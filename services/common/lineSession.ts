@@ -53,6 +53,8 @@ export interface Framer<Item> {
 
 /** The engine's limits; each protocol declares them as named options with its defaults. */
 export interface SessionLimits {
+  /** The longest command line in octets, CRLF included (the framer enforces it; the engine logs it). */
+  maxLineLength: number;
   /** No command for this long: the session ends (farewell 'idle'). */
   idleTimeoutMs: number;
   /** Not logged in this long after connecting, however busy: the session ends (farewell 'login-timeout'). */
@@ -394,7 +396,7 @@ export abstract class LineSession<Item, Reply> {
       this.fields = {};
       if (item === TOO_LONG) {
         const { reply, close } = this.overlong();
-        this.log.warn('line too long', {});
+        this.log.warn('line too long', { limit: this.limits.maxLineLength });
         if (close) this.hangUp('line too long', this.farewellFor('line-too-long'));
         await this.send(reply);
         continue;

@@ -6,7 +6,7 @@ import type { Fields } from '../common/logger';
 import { addressFamily, formatEpsv, formatPasv, parseEprtArgument, parsePortArgument, type HostPort } from './addresses';
 import { toNetworkLines } from './ascii';
 import { Code } from './codes';
-import type { PassiveListener } from './data';
+import type { DataChannel, TransferSpec } from './data';
 import { isRoot, readEntries, readEntry, Upload, type Root } from './files';
 import { listingBytes, listLine, MLST_FACTS, mlsxLine, nlstLines, timeVal, type MlstFact } from './listing';
 import { quotePath, reply, type Reply } from './reply';
@@ -30,16 +30,6 @@ export interface SessionUser {
   /** Anonymous FTP: read-only, rooted at the lab's public area. */
   anonymous: boolean;
 }
-
-/** Where a transfer's data goes or comes from; server.ts opens the data connection and moves it. */
-export type TransferSpec = {
-  /** For the 150 (or 125) reply: what is sent, `notes.txt (84 bytes)`. */
-  what: string;
-  /** For the 150 (or 125) reply: the type the data travels in. */
-  mode: 'ASCII' | 'BINARY';
-  /** TYPE A: convert line ends on the way (never for listings: they are CR LF already). */
-  ascii: boolean;
-} & ({ source: Readable } | { upload: Upload });
 
 /** What a handler may see and do; server.ts implements it, one per control connection. */
 export interface Session {
@@ -82,20 +72,8 @@ export interface Session {
   /** An absolute path inside the root as the client sees it. */
   shown(absolute: string): string;
 
-  /** Open a passive listener (closing any previous one); throws DataConnectionError. */
-  openPassive(): Promise<PassiveListener>;
-  /** The address a 227 reply advertises. */
-  readonly pasvAddress: string;
-  /** May the server connect to this host for PORT/EPRT? Logs a refusal. */
-  activeAllowed(target: HostPort, verb: string): boolean;
-  /** Use active mode for the next transfer (closing any passive listener). */
-  setActive(target: HostPort): void;
-  /** Close the data connection setup, if any. True if there was one. */
-  closeData(): boolean;
-  /** Whether ABOR stopped a transfer just now (the ABOR then reports it). */
-  takeAborted(): boolean;
-  /** Open the data connection, send 150/125, move the data, and give the final reply (226, 425, 426, 451...). */
-  transfer(spec: TransferSpec): Promise<Reply>;
+  /** The data connections: PASV/EPSV/PORT/EPRT set up the next transfer, RETR/STOR/LIST... run it (data.ts). */
+  readonly data: DataChannel;
 
   /** Close the control connection once this command's reply is sent. */
   hangUp(reason: string): void;
@@ -213,7 +191,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       const owner = s.user?.anonymous ? 'ftp' : (s.user?.name ?? 'ftp');
       const now = new Date();
       const entries = (await stat(real)).isDirectory() ? await readEntries(real, flags.includes('a')) : [await readEntry(real)];
-      return s.transfer(listing(entries.map((e) => listLine(e, now, owner))));
+      return s.data.transfer(listing(entries.map((e) => listLine(e, now, owner))));
     },
   },
 
@@ -226,7 +204,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       const real = await s.resolveRead(target);
       const isDir = (await stat(real)).isDirectory();
       const lines = isDir ? nlstLines(await readEntries(real, false), target === '.' ? '' : target) : [target];
-      return s.transfer(listing(lines));
+      return s.data.transfer(listing(lines));
     },
   },
 
@@ -239,7 +217,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       // RFC 3659 7.1: MLSD lists a folder; for one file there is MLST.
       if (!(await stat(real)).isDirectory()) return A(Code.BAD_ARGUMENTS, 'MLSD lists a folder; use MLST for a file.');
       const writable = !s.user?.anonymous;
-      return s.transfer(listing((await readEntries(real, true)).map((e) => mlsxLine(e, s.mlstFacts, writable))));
+      return s.data.transfer(listing((await readEntries(real, true)).map((e) => mlsxLine(e, s.mlstFacts, writable))));
     },
   },
 
@@ -271,7 +249,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       if (offset > info.size) return A(Code.INVALID_REST, `REST ${offset} is beyond the end of the file (${info.size} octets).`);
       const handle = await open(real, 'r'); // opened now, so a problem is a 550 before any data connection
       s.note({ size: info.size, offset: offset || undefined });
-      return s.transfer({
+      return s.data.transfer({
         what: `${path.basename(real)} (${info.size} bytes)`,
         mode: modeName(s),
         ascii: s.type === 'A',
@@ -392,10 +370,10 @@ export const VERBS: Readonly<Record<string, Verb>> = {
     run: async (s) => {
       if (s.epsvAll) return A(Code.BAD_SEQUENCE, 'EPSV ALL was sent: only EPSV may open a data connection now.');
       // PASV can only carry an IPv4 address; over IPv6 there is EPSV (RFC 2428).
-      if (addressFamily(s.pasvAddress) !== 1) return A(Code.CANT_OPEN_DATA, 'PASV needs IPv4; use EPSV.');
-      const listener = await s.openPassive();
+      if (addressFamily(s.data.pasvAddress) !== 1) return A(Code.CANT_OPEN_DATA, 'PASV needs IPv4; use EPSV.');
+      const listener = await s.data.openPassive();
       s.note({ port: listener.port });
-      return A(Code.PASSIVE, `Entering Passive Mode ${formatPasv(s.pasvAddress, listener.port)}.`);
+      return A(Code.PASSIVE, `Entering Passive Mode ${formatPasv(s.data.pasvAddress, listener.port)}.`);
     },
   },
 
@@ -413,7 +391,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       const family = addressFamily(s.localAddress);
       if (want !== '' && want !== '1' && want !== '2') return A(Code.BAD_ARGUMENTS, 'EPSV takes 1 (IPv4), 2 (IPv6) or ALL.');
       if (want !== '' && Number(want) !== family) return A(Code.PROTOCOL_NOT_SUPPORTED, `Network protocol not supported, use (${family})`);
-      const listener = await s.openPassive();
+      const listener = await s.data.openPassive();
       s.note({ port: listener.port });
       return A(Code.EXTENDED_PASSIVE, `Entering Extended Passive Mode ${formatEpsv(listener.port)}`);
     },
@@ -463,8 +441,8 @@ export const VERBS: Readonly<Record<string, Verb>> = {
     access: 'user',
     syntax: 'ABOR',
     run: (s) => {
-      const stopped = s.takeAborted();
-      const closed = s.closeData();
+      const stopped = s.data.takeAborted();
+      const closed = s.data.close();
       if (stopped) return A(Code.TRANSFER_COMPLETE, 'ABOR successful: the transfer was stopped.');
       return A(Code.TRANSFER_COMPLETE, closed ? 'No transfer in progress; data connection closed.' : 'No transfer to abort.');
     },
@@ -545,7 +523,7 @@ async function store(s: Session, arg: string, verb: 'STOR' | 'APPE'): Promise<Re
   if (isRoot(s.root, target)) return A(Code.FILE_UNAVAILABLE, 'That is a folder.');
   const upload = await Upload.begin(target, verb === 'APPE' ? 'all' : offset > 0 ? offset : 'nothing');
   s.note({ offset: offset || undefined });
-  return s.transfer({
+  return s.data.transfer({
     what: path.basename(target),
     mode: modeName(s),
     ascii: s.type === 'A',
@@ -555,10 +533,10 @@ async function store(s: Session, arg: string, verb: 'STOR' | 'APPE'): Promise<Re
 
 /** PORT and EPRT: only to the client itself, unless the server is told otherwise (no FTP bounce, RFC 2577 3). */
 function active(s: Session, target: HostPort, verb: 'PORT' | 'EPRT'): Reply {
-  if (!s.activeAllowed(target, verb)) {
+  if (!s.data.activeAllowed(target, verb, s.user?.name)) {
     return A(Code.UNKNOWN_COMMAND, `Illegal ${verb} command: the data connection can only go back to your own address (${s.clientAddress}).`);
   }
-  s.setActive(target);
+  s.data.setActive(target);
   s.note({ to: `${target.host}:${target.port}` });
   return A(Code.OK, `${verb} command successful. Consider using EPSV.`);
 }

@@ -383,6 +383,8 @@ describe('the server object', () => {
     expect(FTP_SERVER_DEFAULTS).toEqual({
       maxLineLength: 512,
       idleTimeoutMs: 300000,
+      loginTimeoutMs: 60000,
+      maxUnknownCommands: 10,
       dataTimeoutMs: 30000,
       maxConnections: 100,
       maxConnectionsPerAddress: 10,
