@@ -119,7 +119,6 @@ export abstract class LineSession<Item, Reply> {
   private firstLineSeen = false;
   private firstBytes = '';
   private loginTimer?: NodeJS.Timeout;
-  private upgraded = false;
   /** The command in progress reached a limit whose farewell is its answer. */
   private replyReplaced = false;
 
@@ -299,7 +298,6 @@ export abstract class LineSession<Item, Reply> {
     });
     if (!ok) return false;
     this.socket = secure;
-    this.upgraded = true;
     this.deaf = false;
     this.watch(secure);
     this.resumeIdleTimer();
@@ -427,11 +425,6 @@ export abstract class LineSession<Item, Reply> {
     await this.onClosed(this.ending ?? 'client closed the connection').catch((e: unknown) =>
       this.log.error('closing the session failed', { error: errorText(e) }),
     );
-  }
-
-  /** For tests and logs: was this session upgraded by STARTTLS/STLS/AUTH TLS? */
-  protected get upgradedToTls(): boolean {
-    return this.upgraded;
   }
 }
 

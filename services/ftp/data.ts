@@ -2,6 +2,7 @@ import net, { type AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { errorText } from '../common/lineSession';
+import { duration } from '../common/options';
 import type { Fields, Logger } from '../common/logger';
 import { sameHost, type HostPort } from './addresses';
 import { toLocalStream, toNetworkStream } from './ascii';
@@ -485,10 +486,4 @@ export class DataChannel {
       this.control.resumeIdleTimer();
     }
   }
-}
-
-/** `150 ms`, `30 s`, `5 min`: a limit in a reply, as a person would say it. */
-export function duration(ms: number): string {
-  if (ms < 1000 || ms % 1000 !== 0) return `${ms} ms`;
-  return ms % 60000 === 0 ? `${ms / 60000} min` : `${ms / 1000} s`;
 }

@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { errorText, LineSession, SESSION_DEFAULTS, SESSION_MINIMUM, type Farewell } from '../common/lineSession';
-import { checkLimits, definedOnly, type Limits } from '../common/options';
+import { checkLimits, definedOnly, duration, type Limits } from '../common/options';
 import { createLogger, type Logger } from '../common/logger';
 import { Maildir, maildirPath } from '../common/maildir';
 import { checkDataDir, defaultDataDir } from '../common/paths';
@@ -220,7 +220,7 @@ class Connection extends LineSession<string, Reply> implements Session {
       case 'shutdown':
         return err('server shutting down', 'SYS/TEMP');
       case 'login-timeout':
-        return err(`not logged in after ${this.config.limits.loginTimeoutMs / 1000} s; closing`, 'SYS/TEMP');
+        return err(`not logged in after ${duration(this.config.limits.loginTimeoutMs)}; closing`, 'SYS/TEMP');
       case 'too-many-errors':
         return err(`too many unknown commands (${this.config.limits.maxUnknownCommands}); closing`);
       case 'http':
