@@ -47,7 +47,8 @@ function smtpFor(domain: string): ServiceFactory {
 
 function pop3For(domain: string): ServiceFactory {
   return async (env, ports, host) => {
-    const server = await Pop3Server.fromLab(env.labDir, env.dataDir, { domain, log: env.log });
+    // Port 110 keeps the "passwords in plain text" lesson: USER/PASS in clear are taken.
+    const server = await Pop3Server.fromLab(env.labDir, env.dataDir, { domain, log: env.log, allowPlaintextLogin: true });
     const address = await server.listen(ports.pop3, host);
     return { ports: { pop3: address.port }, close: () => server.close() };
   };
