@@ -35,3 +35,9 @@ export function checkLimits<L extends Record<string, number>>(
   }
   return limits;
 }
+
+/** `150 ms`, `30 s`, `5 min`: a limit in a reply, as a person would say it. */
+export function duration(ms: number): string {
+  if (ms < 1000 || ms % 1000 !== 0) return `${ms} ms`;
+  return ms % 60000 === 0 ? `${ms / 60000} min` : `${ms / 1000} s`;
+}

@@ -37,3 +37,14 @@ export async function seedFile(seed: string, target: string): Promise<void> {
   await mkdir(path.dirname(target), { recursive: true });
   await copyFile(seed, target);
 }
+
+/**
+ * Refuse a data directory inside the lab directory: lab/ is configuration and stays
+ * read-only, and a service that wrote its state there would change the lab for everyone.
+ */
+export function checkDataDir(labDir: string, dataDir: string): void {
+  const rel = path.relative(path.resolve(labDir), path.resolve(dataDir));
+  if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
+    throw new Error(`the data directory ${dataDir} is inside the lab directory ${labDir}; lab/ stays read-only`);
+  }
+}

@@ -1,3 +1,4 @@
+import { TOO_LONG, type Framer } from '../common/lineSession';
 /**
  * Command lines out of the control connection's byte stream: pure functions, unit-tested
  * on their own.
@@ -32,7 +33,7 @@ export interface LineState {
 export const INITIAL_LINE_STATE: LineState = { pending: Buffer.alloc(0), discarding: false, afterCR: false };
 
 /** Where a line over the limit stood among the others: the server answers 500 there. */
-export const TOO_LONG = Symbol('line too long');
+export { TOO_LONG };
 export type LineItem = string | typeof TOO_LONG;
 
 export interface ParsedLines {
@@ -136,3 +137,22 @@ export function decodeLine(bytes: Buffer): string {
 }
 
 export { parseCommand, type Command } from '../common/sessions';
+
+/** The engine's framer for the control connection (services/common/lineSession.ts): parseLines() with its state. */
+export class LineFramer implements Framer<string> {
+  private state: LineState = INITIAL_LINE_STATE;
+
+  constructor(private readonly maxLineLength: number) {}
+
+  push(chunk: Buffer): LineItem[] {
+    const { items, state } = parseLines(this.state, chunk, this.maxLineLength);
+    this.state = state;
+    return items;
+  }
+
+  reset(): number {
+    const dropped = this.state.pending.length;
+    this.state = INITIAL_LINE_STATE;
+    return dropped;
+  }
+}

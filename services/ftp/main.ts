@@ -9,43 +9,32 @@
  * FTP_HOST          default 0.0.0.0: every address of the container
  * FTP_PASV_PORTS    passive data ports, `from-to` (e.g. 30000-30009); default: any free port
  * FTP_PASV_ADDRESS  the IPv4 address PASV (227) advertises; default: the address the client connected to
+ * FTP_PLAINTEXT_LOGIN  yes: take a lab user's password in clear (the lesson on port 21); no: only after AUTH TLS   default: yes
  */
-import { createLogger } from '../common/logger';
+import { envFlag, envHost, envPort, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import type { PortRange } from './data';
 import { FtpServer } from './server';
 
-function portNumber(name: string, text: string): number {
-  const port = Number(text);
-  if (!/^\d+$/.test(text.trim()) || port > 65535) throw new Error(`${name} must be a port number (0-65535), got ${JSON.stringify(text)}`);
-  return port;
-}
-
+/** `FTP_PASV_PORTS=30000-30009`: the passive data ports, both ends included. */
 function portRange(text: string | undefined): PortRange | undefined {
   if (text === undefined || text.trim() === '') return undefined;
   const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(text);
-  if (!m) throw new Error(`FTP_PASV_PORTS must be a range such as 30000-30009, got ${JSON.stringify(text)}`);
-  return { from: portNumber('FTP_PASV_PORTS', m[1]!), to: portNumber('FTP_PASV_PORTS', m[2]!) };
+  if (!m || Number(m[1]) > 65535 || Number(m[2]) > 65535) throw new Error(`FTP_PASV_PORTS must be a range such as 30000-30009, got ${JSON.stringify(text)}`);
+  return { from: Number(m[1]), to: Number(m[2]) };
 }
 
-async function main(): Promise<void> {
-  const log = createLogger('ftp');
-  const port = portNumber('FTP_PORT', process.env.FTP_PORT ?? '21');
-  const host = process.env.FTP_HOST ?? '0.0.0.0';
+runService('ftp', async (log) => {
+  const port = envPort('FTP_PORT', 21);
+  const host = envHost('FTP_HOST');
   const passivePorts = portRange(process.env.FTP_PASV_PORTS);
   const pasvAddress = process.env.FTP_PASV_ADDRESS || undefined;
   const labDir = defaultLabDir();
-  const server = await FtpServer.fromLab(labDir, defaultDataDir(), { log, passivePorts, pasvAddress });
+  const allowPlaintextLogin = envFlag('FTP_PLAINTEXT_LOGIN', true);
+  const server = await FtpServer.fromLab(labDir, defaultDataDir(), { log, passivePorts, pasvAddress, allowPlaintextLogin });
   closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
   const address = await server.listen(port, host);
   const range = passivePorts ? `${passivePorts.from}-${passivePorts.to}` : 'any free port';
   process.stdout.write(`ftp listening on ${address.address}:${address.port}, passive ports ${range}, users from ${labDir}/users.yaml\n`);
-}
-
-main().catch((err: unknown) => {
-  // A PortInUseError names the port; a users.yaml error names the file.
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`${message.startsWith('ftp:') ? message : `ftp: ${message}`}\n`);
-  process.exit(1);
 });

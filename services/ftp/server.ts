@@ -1,23 +1,22 @@
 import { mkdir } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
-import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { isInside, JailError } from '../common/jail';
+import type tls from 'node:tls';
+import { JailError } from '../common/jail';
 import { anonymousRoot, homeDir, seedHomes } from '../common/homes';
-import { bind } from '../common/listen';
-import { checkLimits, definedOnly } from '../common/options';
-import { endSocket, closeSessions, writeWithBackpressure } from '../common/sessions';
-import { connectionId, createLogger, type Fields, type Logger } from '../common/logger';
-import { defaultDataDir } from '../common/paths';
+import { errorText, LineSession, SESSION_DEFAULTS, SESSION_MINIMUM, type Admission, type Farewell } from '../common/lineSession';
+import { checkLimits, definedOnly, duration, type Limits } from '../common/options';
+import { createLogger, type Logger } from '../common/logger';
+import { checkDataDir, defaultDataDir } from '../common/paths';
+import { SessionHost } from '../common/sessionHost';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
-import { normalizeAddress, sameHost, type HostPort } from './addresses';
+import { normalizeAddress } from './addresses';
 import { Code } from './codes';
-import { connectActive, DataConnectionError, PassiveListener, receiveData, sendData, TransferError, type PortRange } from './data';
+import { DataChannel, DataConnectionError, type PortRange } from './data';
 import { confineRead, confineWrite, fileErrorReply, openRoot, shownPath, type Root } from './files';
-import { INITIAL_LINE_STATE, parseCommand, parseLines, TOO_LONG, type LineItem, type LineState } from './lines';
+import { LineFramer, parseCommand } from './lines';
 import { MLST_FACTS, type MlstFact } from './listing';
 import { encodeReply, reply, replyLine, type Reply } from './reply';
-import { ANONYMOUS_NAMES, NOT_IMPLEMENTED, VERBS, type Session, type SessionUser, type TransferSpec, type TransferType } from './verbs';
+import { ANONYMOUS_NAMES, NOT_IMPLEMENTED, VERBS, type Session, type SessionUser, type TransferType } from './verbs';
 
 /**
  * ftp.lab.test's FTP server (RFC 959, with FEAT from RFC 2389, EPSV/EPRT from RFC 2428,
@@ -51,7 +50,9 @@ import { ANONYMOUS_NAMES, NOT_IMPLEMENTED, VERBS, type Session, type SessionUser
  *   addresses.ts PORT/EPRT/PASV/EPSV arguments
  *   lines.ts     command lines out of the TCP stream
  *   reply.ts     replies, single and multi-line; codes.ts: the reply codes by name
- * This file is the control connection: greeting, login, guards and limits, dispatch.
+ * This file is the control connection: greeting, login, guards and limits, dispatch. The
+ * plumbing every line protocol shares (the command queue, timers, closing) is
+ * services/common/lineSession.ts.
  */
 
 export interface FtpServerOptions {
@@ -98,6 +99,8 @@ export interface FtpServerOptions {
   maxLineLength?: number;
   /** A control connection with no command for this long gets 421 and is closed (not during a transfer). Default: 300000 (5 min). */
   idleTimeoutMs?: number;
+  /** A control connection not logged in this long after it opened gets 421 and is closed, however busy. Default: 60000. */
+  loginTimeoutMs?: number;
   /**
    * The data connection's time limit: to be connected after PASV/EPSV (else the listener
    * closes and the transfer gets 425), to connect for PORT/EPRT, and the longest a
@@ -108,25 +111,37 @@ export interface FtpServerOptions {
   maxConnections?: number;
   /** Control connections open at once from one address; one more gets 421. Default: 10. */
   maxConnectionsPerAddress?: number;
+  /** Unknown commands on one connection before the server answers 421 and closes it. Default: 10. */
+  maxUnknownCommands?: number;
   /** Failed logins on one connection before the last 530 closes it. Default: 3. */
   maxAuthFailures?: number;
   /** A failed login waits this long before its 530, so guessing is slow; others are served meanwhile. Default: 1000. */
   authFailureDelayMs?: number;
+  /**
+   * The server's certificate and key (Node TLS options): AUTH TLS, PBSZ and PROT
+   * (RFC 4217) on the control port, PROT P data connections, and listenTls() for implicit
+   * FTPS (port 990). Default: none: no TLS.
+   */
+  tls?: tls.TlsOptions;
+  /**
+   * Take a lab user's password in clear: the "FTP sends your password in clear" lesson on
+   * port 21. Default: false: USER answers 530 until AUTH TLS, as vsftpd's
+   * force_local_logins_ssl. Anonymous login (no real password) works either way.
+   */
+  allowPlaintextLogin?: boolean;
 }
 
 /** The defaults of the numeric options, as documented on FtpServerOptions. */
 export const FTP_SERVER_DEFAULTS = {
+  ...SESSION_DEFAULTS,
   maxLineLength: 512,
   idleTimeoutMs: 5 * 60 * 1000,
   dataTimeoutMs: 30 * 1000,
   maxConnections: 100,
   maxConnectionsPerAddress: 10,
-  maxAuthFailures: 3,
-  authFailureDelayMs: 1000,
 } as const;
-type Limits = { -readonly [K in keyof typeof FTP_SERVER_DEFAULTS]: number };
 /** Below these the server could not work at all (limits not named here must be at least 1). */
-const MINIMUM = { maxLineLength: 64, authFailureDelayMs: 0 };
+const MINIMUM = { ...SESSION_MINIMUM, maxLineLength: 64 };
 
 /** What every connection of one server shares. */
 interface Config {
@@ -139,27 +154,24 @@ interface Config {
   pasvAddress?: string;
   activeToOtherHosts: boolean;
   passiveFromOtherHosts: boolean;
-  limits: Limits;
+  limits: Limits<typeof FTP_SERVER_DEFAULTS>;
   /** Where the next passive port search starts. */
   portCursor: { next: number };
+  tls?: tls.TlsOptions;
+  allowPlaintextLogin: boolean;
 }
-
-/** Commands waiting their turn before the server stops reading from a client that sends without reading. */
-const MAX_QUEUED_LINES = 64;
 
 export class FtpServer {
   private readonly config: Config;
   private readonly labDir?: string;
   private readonly log: Logger;
-  private readonly server: net.Server;
-  private readonly connections = new Set<Connection>();
-  /** Open control connections per client address, for maxConnectionsPerAddress. */
-  private readonly perAddress = new Map<string, number>();
+  private readonly host: SessionHost<Connection>;
   private closed?: Promise<void>;
 
   constructor(options: FtpServerOptions = {}) {
     this.log = options.log ?? createLogger('ftp');
     this.labDir = options.labDir;
+    const limits = checkLimits('ftp', FTP_SERVER_DEFAULTS, options, { min: MINIMUM });
     this.config = {
       users: options.users ?? [],
       dataDir: options.dataDir ?? defaultDataDir(),
@@ -169,19 +181,29 @@ export class FtpServer {
       pasvAddress: checkPasvAddress(options.pasvAddress),
       activeToOtherHosts: options.activeToOtherHosts ?? false,
       passiveFromOtherHosts: options.passiveFromOtherHosts ?? false,
-      limits: checkLimits('ftp', FTP_SERVER_DEFAULTS, options, { min: MINIMUM }),
+      limits,
       portCursor: { next: 0 },
+      tls: options.tls,
+      allowPlaintextLogin: options.allowPlaintextLogin ?? false,
     };
-    // allowHalfOpen: a client may send its commands and then close its sending side
-    // (`printf 'USER alice\r\nPASS alice\r\nPWD\r\nQUIT\r\n' | nc -N ...`); it still gets every reply.
-    this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.onConnection(socket));
+    this.host = new SessionHost({
+      service: 'ftp',
+      log: this.log,
+      limits,
+      // An answer instead of a silent close: 421 tells the client to try again later (RFC 959 4.2).
+      refuse: ({ reason, limit }) => encodeReply(reply(Code.NOT_AVAILABLE, `There are ${reason} (${limit}); try again later.`)),
+      open: (socket, log) => {
+        const connection = new Connection(socket, this.config, log);
+        connection.start(reply(Code.READY, this.config.greeting));
+        log.info('connected');
+        return connection;
+      },
+    });
   }
 
   /** The lab's FTP server: users from `<labDir>/users.yaml`, homes under `dataDir`, anonymous FTP from `<labDir>/ftp`. */
   static async fromLab(labDir: string, dataDir: string, options: FtpServerOptions = {}): Promise<FtpServer> {
-    if (isInside(path.resolve(labDir), path.resolve(dataDir))) {
-      throw new Error(`the data directory ${dataDir} is inside the lab directory ${labDir}; lab/ stays read-only`);
-    }
+    checkDataDir(labDir, dataDir);
     return new FtpServer({ ...definedOnly(options), users: options.users ?? (await loadUsers(labDir)), labDir, dataDir });
   }
 
@@ -190,8 +212,7 @@ export class FtpServer {
     const { users, dataDir, anonymousRoot } = this.config;
     if (this.labDir !== undefined) await seedHomes(this.labDir, dataDir, users);
     else for (const user of users) await mkdir(homeDir(dataDir, user.name), { recursive: true });
-    const address = await bind('ftp', this.server, () => this.server.listen(port, host), host, port);
-    this.server.on('error', (e) => this.log.error('server error', { error: e.message })); // after the bind: bind() explains its own errors
+    const address = await this.host.listen(port, host);
     const ports = this.config.passivePorts;
     this.log.info('listening', {
       host: address.address,
@@ -200,7 +221,16 @@ export class FtpServer {
       anonymous: anonymousRoot !== undefined,
       passivePorts: ports ? `${ports.from}-${ports.to}` : 'any',
       pasvAddress: this.config.pasvAddress,
+      authTls: this.config.tls !== undefined,
     });
+    return address;
+  }
+
+  /** Implicit FTPS: the control connection is TLS from the first byte, on its own port (990). Needs the `tls` option. */
+  async listenTls(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    if (!this.config.tls) throw new Error('ftp: listenTls() needs the tls option (a certificate and key)');
+    const address = await this.host.listenTls(port, host, this.config.tls);
+    this.log.info('listening', { host: address.address, port: address.port, tls: 'implicit' });
     return address;
   }
 
@@ -209,61 +239,16 @@ export class FtpServer {
    * upload is discarded), and each client gets `421 Service closing control connection`.
    */
   close(): Promise<void> {
-    this.closed ??= this.shutdown();
+    this.closed ??= this.host.close().then(() => this.log.info('closed'));
     return this.closed;
-  }
-
-  private async shutdown(): Promise<void> {
-    await closeSessions(this.server, this.connections, (connection) => connection.shutdown());
-    this.log.info('closed');
-  }
-
-  private onConnection(socket: net.Socket): void {
-    const id = connectionId();
-    const client = normalizeAddress(socket.remoteAddress);
-    const log = this.log.child({ conn: id, client: `${client}:${socket.remotePort}` });
-    socket.on('error', (e) => log.debug('connection error', { error: e.message }));
-    if (this.closed) {
-      socket.destroy();
-      return;
-    }
-    const { maxConnections, maxConnectionsPerAddress } = this.config.limits;
-    const fromHere = this.perAddress.get(client) ?? 0;
-    const busy =
-      this.connections.size >= maxConnections
-        ? `too many connections (${maxConnections})`
-        : fromHere >= maxConnectionsPerAddress
-          ? `too many connections from your address (${maxConnectionsPerAddress})`
-          : undefined;
-    if (busy) {
-      // An answer instead of a silent close: 421 tells the client to try again later (RFC 959 4.2).
-      log.warn('connection refused', { reason: busy });
-      socket.write(encodeReply(reply(Code.NOT_AVAILABLE, `There are ${busy}; try again later.`)));
-      endSocket(socket);
-      return;
-    }
-    this.perAddress.set(client, fromHere + 1);
-    // Counted down as the socket closes, before anything else runs: the address has room at once.
-    socket.once('close', () => {
-      const left = (this.perAddress.get(client) ?? 1) - 1;
-      if (left > 0) this.perAddress.set(client, left);
-      else this.perAddress.delete(client);
-    });
-    const connection = new Connection(socket, this.config, log);
-    this.connections.add(connection);
-    void connection.finished.then(() => this.connections.delete(connection));
-    connection.start();
   }
 }
 
-/** What the next transfer will use: a passive listener, or where to connect to. */
-type DataPlan = PassiveListener | { kind: 'active'; target: HostPort };
-
 /**
- * One client's session: its state (who, where, which TYPE, what comes next), the data
- * connection setup, and the loop that answers the client's lines one after another.
+ * One client's control connection: its state (who, where, which TYPE, what comes next),
+ * its data channel, and the dispatch of each command line through the verb table.
  */
-class Connection implements Session {
+class Connection extends LineSession<string, Reply> implements Session {
   // Session state, read and changed by the handlers in verbs.ts.
   pendingUser?: string;
   cwd = '/';
@@ -274,146 +259,105 @@ class Connection implements Session {
   mlstFacts: readonly MlstFact[] = MLST_FACTS;
   readonly clientAddress: string;
   readonly localAddress: string;
-  readonly finished: Promise<void>;
+  readonly data: DataChannel;
+  pbszDone = false;
 
   private sessionUser?: SessionUser;
   private sessionRoot?: Root;
-  private authFailures = 0;
-  private data?: DataPlan;
-  /** Set while a transfer runs: ABOR (or the end of the session) stops it. */
-  private transferring?: AbortController;
-  /** ABOR stopped a transfer; the ABOR command's own reply says so. */
-  private aborted = false;
-
-  private lineState: LineState = INITIAL_LINE_STATE;
-  private readonly queue: LineItem[] = [];
-  private busy = false;
-  private work: Promise<void> = Promise.resolve();
-  /** Why the server is ending the session; once set, no more commands are answered. */
-  private ending?: string;
-  /** The reply sent before closing, when the server ends the session on its own (421). */
-  private farewell?: Reply;
-  private finishing = false;
-  /** The client has closed its sending side: answer what is queued, then close. */
-  private clientDone = false;
-  private gone = false;
-  /** Fields for the current command's log line. */
-  private fields: Fields = {};
-  /** Cancels a failed-login delay when the connection goes. */
-  private readonly stop = new AbortController();
+  /** The client closed its side of the control connection. */
+  private controlClosing = false;
 
   constructor(
-    private readonly socket: net.Socket,
+    socket: net.Socket,
     private readonly config: Config,
-    private readonly log: Logger,
+    log: Logger,
   ) {
+    super(socket, new LineFramer(config.limits.maxLineLength), config.limits, log);
     this.clientAddress = normalizeAddress(socket.remoteAddress);
     this.localAddress = normalizeAddress(socket.localAddress);
-    this.finished = new Promise((resolve) => socket.once('close', () => void this.onClose().then(resolve)));
-  }
-
-  start(): void {
-    const { socket } = this;
-    socket.setTimeout(this.config.limits.idleTimeoutMs);
-    socket.on('timeout', () => {
-      this.leave('idle timeout', reply(Code.NOT_AVAILABLE, `Timeout: no command for ${duration(this.config.limits.idleTimeoutMs)}; closing control connection.`));
-    });
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => {
-      this.clientDone = true;
-      // The client closed its side of the control connection: it may still read the replies
-      // to what it sent, but a transfer in progress is stopped (a client that died closes
-      // both connections, and its upload must not be taken for a whole file).
-      this.transferring?.abort('control connection closed');
-      this.kick();
-    });
-    socket.write(encodeReply(reply(Code.READY, this.config.greeting)));
-    this.log.info('connected');
-  }
-
-  /** From FtpServer.close(). */
-  shutdown(): void {
-    this.leave('server shutting down', reply(Code.NOT_AVAILABLE, 'Service closing control connection: the server is shutting down.'));
-  }
-
-  /** End the session from the server's side: stop what runs, send `farewell` after the reply in progress, close. */
-  private leave(reason: string, farewell: Reply): void {
-    if (this.gone || this.ending) return;
-    this.ending = reason;
-    this.farewell = farewell;
-    this.transferring?.abort(reason);
-    this.stop.abort();
-    if (!this.busy) void this.finish();
-  }
-
-  private async finish(): Promise<void> {
-    if (this.finishing) return;
-    this.finishing = true;
-    if (this.farewell) await this.send(this.farewell);
-    endSocket(this.socket);
+    const { passivePorts, portCursor, pasvAddress, activeToOtherHosts, passiveFromOtherHosts, limits } = config;
+    this.data = new DataChannel(
+      { client: this.clientAddress, local: this.localAddress, ports: passivePorts, cursor: portCursor, pasvAddress, activeToOtherHosts, passiveFromOtherHosts, timeoutMs: limits.dataTimeoutMs, log, tls: config.tls },
+      {
+        send: (r) => this.send(r),
+        note: (fields) => this.note(fields),
+        pauseIdleTimer: () => this.pauseIdleTimer(),
+        resumeIdleTimer: () => this.resumeIdleTimer(),
+        closing: () => this.controlClosing,
+      },
+    );
   }
 
   // ---------------------------------------------------------------------------
-  // Reading: bytes -> lines -> a queue answered in order, one command at a time.
+  // What the engine asks of FTP.
 
-  private onData(chunk: Buffer): void {
-    if (this.ending) return; // after QUIT, or a decision to close: what still comes is dropped
-    const { items, state } = parseLines(this.lineState, chunk, this.config.limits.maxLineLength);
-    this.lineState = state;
-    for (const item of items) {
-      if (item !== TOO_LONG && this.transferring && parseCommand(item).verb === 'ABOR') {
-        // RFC 959 4.1.3: ABOR is heard while a transfer runs. The transfer stops and
-        // answers 426; then this ABOR, first in line, answers 226.
-        this.transferring.abort('ABOR');
-        this.aborted = true;
-        this.queue.unshift(item);
-        continue;
-      }
-      this.queue.push(item);
-    }
-    // A client that sends without reading the replies: stop reading until the queue empties.
-    if (this.queue.length >= MAX_QUEUED_LINES) this.socket.pause();
-    this.kick();
+  protected encode(r: Reply): Buffer {
+    return encodeReply(r);
   }
 
-  private kick(): void {
-    if (this.busy) return;
-    this.busy = true;
-    this.work = this.run()
-      .catch((e: unknown) => this.log.error('session failed', { error: errorText(e) }))
-      .finally(() => {
-        this.busy = false;
-        if (this.queue.length > 0 && !this.gone && !this.ending) this.kick();
-      });
+  protected farewellFor(reason: Farewell): Reply | undefined {
+    const { idleTimeoutMs, loginTimeoutMs, maxUnknownCommands } = this.config.limits;
+    switch (reason) {
+      case 'shutdown':
+        return reply(Code.NOT_AVAILABLE, 'Service closing control connection: the server is shutting down.');
+      case 'idle':
+        return reply(Code.NOT_AVAILABLE, `Timeout: no command for ${duration(idleTimeoutMs)}; closing control connection.`);
+      case 'login-timeout':
+        return reply(Code.NOT_AVAILABLE, `Timeout: not logged in after ${duration(loginTimeoutMs)}; closing control connection.`);
+      case 'too-many-errors':
+        return reply(Code.NOT_AVAILABLE, `Too many unknown commands (${maxUnknownCommands}); closing control connection.`);
+      case 'http':
+        return reply(Code.NOT_AVAILABLE, 'This is an FTP server, not a web server: use an FTP client (ftp://ftp.lab.test/ in curl or lftp).');
+      case 'line-too-long':
+      case 'too-many-failures':
+        return undefined; // the command's own reply said it
+    }
   }
 
-  private async run(): Promise<void> {
-    while (!this.gone && !this.ending) {
-      const item = this.queue.shift();
-      if (item === undefined) break;
-      if (item === TOO_LONG) {
-        const max = this.config.limits.maxLineLength;
-        this.log.warn('line too long', { limit: max });
-        await this.send(reply(Code.UNKNOWN_COMMAND, `Command line too long: at most ${max} octets with its CRLF.`));
-        continue;
-      }
-      await this.execute(item);
-      if (this.socket.isPaused() && this.queue.length < MAX_QUEUED_LINES / 2) this.socket.resume();
+  /** RFC 959 sets no limit; a server must. The rest of the line is skipped, and the session goes on. */
+  protected overlong(): { reply: Reply; close: boolean } {
+    const max = this.config.limits.maxLineLength;
+    return { reply: reply(Code.UNKNOWN_COMMAND, `Command line too long: at most ${max} octets with its CRLF.`), close: false };
+  }
+
+  /** RFC 959 4.1.3: ABOR is heard while a transfer runs. The transfer stops (426); this ABOR, first in line, answers 226. */
+  protected override admit(line: string): Admission {
+    if (this.data.busy && parseCommand(line).verb === 'ABOR') {
+      this.data.abortByClient();
+      return 'front';
     }
-    if (this.gone) return;
-    if (this.ending) await this.finish();
-    else if (this.clientDone && this.queue.length === 0) endSocket(this.socket);
+    return 'queue';
+  }
+
+  protected override onEnding(reason: string): void {
+    this.data.abort(reason);
+  }
+
+  /**
+   * The client closed its side of the control connection: it may still read the replies
+   * to what it sent, but a transfer in progress is stopped (a client that died closes
+   * both connections, and its upload must not be taken for a whole file).
+   */
+  protected override onClientEnd(): void {
+    this.controlClosing = true;
+    this.data.abort('control connection closed');
+  }
+
+  protected override async onClosed(reason: string): Promise<void> {
+    this.controlClosing = true;
+    this.data.shutdown('control connection closed');
+    this.log.info('closed', { reason, user: this.sessionUser?.name });
   }
 
   /** One command line: guards, dispatch through the verb table, one reply, one log line. */
-  private async execute(line: string): Promise<void> {
+  protected async execute(line: string): Promise<Reply | undefined> {
     const { verb, arg } = parseCommand(line);
-    this.fields = {};
     // Two-command sequences: PASS right after USER, RNTO right after RNFR (RFC 959 4.1.1, 4.1.3).
     if (verb !== 'PASS') this.pendingUser = undefined;
     if (verb !== 'RNTO') this.renameFrom = undefined;
     const command = Object.hasOwn(VERBS, verb) ? VERBS[verb] : undefined;
-    let answer: Reply;
+    let answer: Reply | undefined;
+    if (!command && !NOT_IMPLEMENTED.includes(verb)) this.unknownCommand(); // before login too: a browser's header lines
     if (!this.sessionUser && command?.access !== 'any') {
       // Before login only USER, PASS, QUIT and a few harmless ones: everything else, known or not, is 530.
       answer = reply(Code.NOT_LOGGED_IN, 'Please log in with USER and PASS first.');
@@ -430,18 +374,18 @@ class Connection implements Session {
         answer = this.failure(e, verb, arg);
       }
     }
-    if (command?.transfer) this.closeData(); // used up, even by a transfer refused before it began
+    if (command?.transfer) this.data.close(); // used up, even by a transfer refused before it began
     const quiet = ['NOOP', 'FEAT', 'SYST', 'HELP', 'STAT', 'PWD', 'TYPE', 'OPTS'].includes(verb);
     this.log[quiet ? 'debug' : 'info']('command', {
       // Only what looks like an FTP verb: anything else may be a password typed on the wrong line.
       verb: /^[A-Z]{3,4}$/.test(verb) ? verb : '(not an FTP command)',
       // Never the password.
       arg: verb === 'PASS' ? '****' : command && arg !== '' ? clip(arg) : undefined,
-      reply: replyLine(answer),
+      reply: answer && replyLine(answer),
       user: this.sessionUser?.name,
       ...this.fields,
     });
-    await this.send(answer);
+    return answer;
   }
 
   /** A handler threw: the jail, the disk, the data connection, or a bug (451, logged). */
@@ -452,20 +396,6 @@ class Connection implements Session {
     if (e instanceof DataConnectionError) return reply(Code.CANT_OPEN_DATA, `Can't open data connection: ${e.message}.`);
     this.log.error('command failed', { verb, error: errorText(e) });
     return reply(Code.LOCAL_ERROR, 'Requested action aborted: local error in processing.');
-  }
-
-  private async send(r: Reply): Promise<void> {
-    if (this.gone || this.socket.destroyed) return;
-    await writeWithBackpressure(this.socket, encodeReply(r));
-  }
-
-  private async onClose(): Promise<void> {
-    this.gone = true;
-    this.stop.abort();
-    this.transferring?.abort('control connection closed');
-    this.closeData();
-    await this.work;
-    this.log.info('closed', { reason: this.ending ?? 'client closed the connection', user: this.sessionUser?.name });
   }
 
   // ---------------------------------------------------------------------------
@@ -487,16 +417,10 @@ class Connection implements Session {
   }
 
   async loginFailed(name: string): Promise<Reply> {
-    const { maxAuthFailures, authFailureDelayMs } = this.config.limits;
-    const failures = ++this.authFailures;
-    const fields = { user: name, failures, delayMs: authFailureDelayMs };
-    this.note(fields);
-    this.log.warn('login failed', fields);
-    // Each wrong password costs the guesser this long, one guess at a time per connection;
-    // other clients are served meanwhile (the wait blocks nothing else).
-    await delay(authFailureDelayMs, undefined, { signal: this.stop.signal, ref: false }).catch(() => {});
-    if (failures >= maxAuthFailures) {
-      this.hangUp('too many failed logins');
+    // Each wrong password costs the guesser authFailureDelayMs, one guess at a time per connection.
+    const { failures, last } = await this.failedLogin(name);
+    if (last) {
+      this.hangUp('too many failed logins', this.farewellFor('too-many-failures'));
       return reply(Code.NOT_LOGGED_IN, `Login incorrect; ${failures} failed logins, closing the connection.`);
     }
     return reply(Code.NOT_LOGGED_IN, 'Login incorrect.');
@@ -508,6 +432,7 @@ class Connection implements Session {
     this.sessionRoot = await openRoot(dir);
     this.sessionUser = user;
     this.cwd = '/';
+    this.loggedIn();
   }
 
   // Paths: everything through the jail (services/common/jail.ts), via files.ts.
@@ -529,155 +454,24 @@ class Connection implements Session {
     return shownPath(this.root, absolute);
   }
 
-  // The data connection.
-
-  get pasvAddress(): string {
-    return this.config.pasvAddress ?? this.localAddress;
+  get tlsAvailable(): boolean {
+    return this.config.tls !== undefined && !this.secure;
   }
 
-  async openPassive(): Promise<PassiveListener> {
-    this.closeData(); // at most one passive listener per session
-    const listener = await PassiveListener.open({
-      host: this.localAddress,
-      ports: this.config.passivePorts,
-      cursor: this.config.portCursor,
-      client: this.clientAddress,
-      fromOtherHosts: this.config.passiveFromOtherHosts,
-      timeoutMs: this.config.limits.dataTimeoutMs,
-      log: this.log,
-    });
-    if (this.gone) {
-      listener.close();
-      throw new DataConnectionError('the control connection closed');
-    }
-    this.data = listener;
-    return listener;
+  get plaintextLoginAllowed(): boolean {
+    return this.config.allowPlaintextLogin;
   }
 
-  activeAllowed(target: HostPort, verb: string): boolean {
-    if (this.config.activeToOtherHosts || sameHost(target.host, this.clientAddress)) return true;
-    // The FTP bounce attack (RFC 2577 3): "connect to that other host and send it this file".
-    this.log.warn(`illegal ${verb}`, { to: `${target.host}:${target.port}`, expected: this.clientAddress, user: this.sessionUser?.name });
-    return false;
-  }
-
-  setActive(target: HostPort): void {
-    this.closeData();
-    this.data = { kind: 'active', target };
-  }
-
-  closeData(): boolean {
-    const had = this.data !== undefined;
-    if (this.data?.kind === 'passive') this.data.close();
-    this.data = undefined;
-    return had;
-  }
-
-  takeAborted(): boolean {
-    const aborted = this.aborted;
-    this.aborted = false;
-    return aborted;
-  }
-
-  /**
-   * One transfer (RFC 959 3.2, 5.2): the data connection (accepted or connected), the
-   * preliminary reply, the bytes, then the final reply. The data setup is used up by it,
-   * whatever happens: the next transfer needs a new PASV/EPSV/PORT/EPRT.
-   */
-  async transfer(spec: TransferSpec): Promise<Reply> {
-    const plan = this.data;
-    this.data = undefined;
-    const discard = async (): Promise<void> => {
-      if ('source' in spec) spec.source.destroy();
-      else await spec.upload.discard();
-    };
-    if (!plan) {
-      await discard();
-      return reply(Code.CANT_OPEN_DATA, 'Use PASV, EPSV, PORT or EPRT first.');
-    }
-    const abort = new AbortController();
-    this.transferring = abort;
-    this.aborted = false;
-    const { idleTimeoutMs, dataTimeoutMs } = this.config.limits;
-    this.socket.setTimeout(0); // the control connection may be silent while data flows
-    let data: net.Socket | undefined;
-    try {
-      const alreadyOpen = plan.kind === 'passive' && plan.connected;
-      try {
-        if (plan.kind === 'passive') {
-          abort.signal.addEventListener('abort', () => plan.close(), { once: true });
-          data = await plan.accept();
-        } else {
-          data = await connectActive(plan.target, this.localAddress, dataTimeoutMs, abort.signal);
-        }
-      } catch (e) {
-        await discard();
-        if (abort.signal.aborted) return reply(Code.TRANSFER_ABORTED, 'Transfer aborted before the data connection opened.');
-        this.note({ data: errorText(e) });
-        return reply(Code.CANT_OPEN_DATA, `Can't open data connection: ${errorText(e)}.`);
-      }
-      // 125 when the client had connected already (passive), 150 "about to open" otherwise.
-      await this.send(
-        alreadyOpen
-          ? reply(Code.DATA_ALREADY_OPEN, `Data connection already open; ${spec.mode} mode transfer starting for ${spec.what}.`)
-          : reply(Code.OPENING_DATA, `Opening ${spec.mode} mode data connection for ${spec.what}.`),
-      );
-      const options = { ascii: spec.ascii, signal: abort.signal, stallTimeoutMs: dataTimeoutMs };
-      try {
-        const bytes = 'source' in spec ? await sendData(data, spec.source, options) : await receiveData(data, spec.upload.stream(), options);
-        this.note({ bytes });
-      } catch (e) {
-        await discard();
-        const reason = e instanceof TransferError ? e.reason : 'local';
-        this.note({ interrupted: reason });
-        if (reason === 'aborted') {
-          const why = String(abort.signal.reason);
-          return reply(Code.TRANSFER_ABORTED, why === 'ABOR' ? 'Transfer aborted by ABOR; data connection closed.' : `Transfer aborted: ${why}.`);
-        }
-        if (reason === 'timeout') return reply(Code.TRANSFER_ABORTED, `Data connection timed out: nothing moved for ${duration(dataTimeoutMs)}.`);
-        if (reason === 'connection') return reply(Code.TRANSFER_ABORTED, 'Connection closed; transfer aborted.');
-        this.log.error('transfer failed', { error: errorText(e) });
-        return fileErrorReply(e, 'STOR') ?? reply(Code.LOCAL_ERROR, 'Requested action aborted: local error in processing.');
-      }
-      if ('upload' in spec) {
-        // The control connection is closing: the client died, so the data may be cut short.
-        if (this.gone || this.clientDone) {
-          await spec.upload.discard();
-          return reply(Code.TRANSFER_ABORTED, 'Control connection closed; upload discarded.');
-        }
-        try {
-          await spec.upload.commit(); // now, and only now, the file has its real name
-        } catch (e) {
-          const known = fileErrorReply(e, 'STOR');
-          if (!known) this.log.error('upload rename failed', { error: errorText(e) });
-          return known ?? reply(Code.LOCAL_ERROR, 'Requested action aborted: local error in processing.');
-        }
-      }
-      return reply(Code.TRANSFER_COMPLETE, 'Transfer complete.');
-    } finally {
-      data?.destroy();
-      if (plan.kind === 'passive') plan.close();
-      this.transferring = undefined;
-      if (!this.gone) this.socket.setTimeout(idleTimeoutMs);
-    }
-  }
-
-  hangUp(reason: string): void {
-    this.ending ??= reason;
-  }
-
-  note(fields: Fields): void {
-    Object.assign(this.fields, fields);
+  startTls(goAhead: Reply): Promise<boolean> {
+    return this.upgradeToTls(goAhead, this.config.tls!);
   }
 
   status(): string[] {
-    const d = this.data;
-    const dataLine = !d ? 'no data connection set up' : d.kind === 'passive' ? `passive, port ${d.port}` : `active, to ${d.target.host}:${d.target.port}`;
     return [
-      ` Connected to ${this.localAddress} from ${this.clientAddress}`,
+      ` Connected to ${this.localAddress} from ${this.clientAddress}${this.secure ? ', control connection in TLS' : ''}`,
       ` Logged in as ${this.sessionUser?.name ?? '(nobody)'}`,
       ` TYPE: ${this.type === 'A' ? 'ASCII' : 'BINARY'}; MODE: stream; STRUcture: file`,
-      ` Data connection: ${dataLine}`,
+      ` Data connection: ${this.data.describe()}`,
       ` Current directory: ${this.cwd}`,
     ];
   }
@@ -696,16 +490,6 @@ function checkPasvAddress(address: string | undefined): string | undefined {
   if (address === undefined) return undefined;
   if (!net.isIPv4(address)) throw new RangeError(`ftp: pasvAddress must be an IPv4 address (PASV cannot carry anything else); got ${JSON.stringify(address)}`);
   return address;
-}
-
-/** `150 ms`, `30 s`, `5 min`: a limit in a reply, as a person would say it. */
-function duration(ms: number): string {
-  if (ms < 1000 || ms % 1000 !== 0) return `${ms} ms`;
-  return ms % 60000 === 0 ? `${ms / 60000} min` : `${ms / 1000} s`;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** A client's argument in a log line: at most 200 characters (a path can be long). */

@@ -6,7 +6,7 @@ import type { Fields } from '../common/logger';
 import { addressFamily, formatEpsv, formatPasv, parseEprtArgument, parsePortArgument, type HostPort } from './addresses';
 import { toNetworkLines } from './ascii';
 import { Code } from './codes';
-import type { PassiveListener } from './data';
+import type { DataChannel, TransferSpec } from './data';
 import { isRoot, readEntries, readEntry, Upload, type Root } from './files';
 import { listingBytes, listLine, MLST_FACTS, mlsxLine, nlstLines, timeVal, type MlstFact } from './listing';
 import { quotePath, reply, type Reply } from './reply';
@@ -30,16 +30,6 @@ export interface SessionUser {
   /** Anonymous FTP: read-only, rooted at the lab's public area. */
   anonymous: boolean;
 }
-
-/** Where a transfer's data goes or comes from; server.ts opens the data connection and moves it. */
-export type TransferSpec = {
-  /** For the 150 (or 125) reply: what is sent, `notes.txt (84 bytes)`. */
-  what: string;
-  /** For the 150 (or 125) reply: the type the data travels in. */
-  mode: 'ASCII' | 'BINARY';
-  /** TYPE A: convert line ends on the way (never for listings: they are CR LF already). */
-  ascii: boolean;
-} & ({ source: Readable } | { upload: Upload });
 
 /** What a handler may see and do; server.ts implements it, one per control connection. */
 export interface Session {
@@ -82,20 +72,18 @@ export interface Session {
   /** An absolute path inside the root as the client sees it. */
   shown(absolute: string): string;
 
-  /** Open a passive listener (closing any previous one); throws DataConnectionError. */
-  openPassive(): Promise<PassiveListener>;
-  /** The address a 227 reply advertises. */
-  readonly pasvAddress: string;
-  /** May the server connect to this host for PORT/EPRT? Logs a refusal. */
-  activeAllowed(target: HostPort, verb: string): boolean;
-  /** Use active mode for the next transfer (closing any passive listener). */
-  setActive(target: HostPort): void;
-  /** Close the data connection setup, if any. True if there was one. */
-  closeData(): boolean;
-  /** Whether ABOR stopped a transfer just now (the ABOR then reports it). */
-  takeAborted(): boolean;
-  /** Open the data connection, send 150/125, move the data, and give the final reply (226, 425, 426, 451...). */
-  transfer(spec: TransferSpec): Promise<Reply>;
+  /** The data connections: PASV/EPSV/PORT/EPRT set up the next transfer, RETR/STOR/LIST... run it (data.ts). */
+  readonly data: DataChannel;
+  /** Is the control connection encrypted (AUTH TLS done, or port 990)? */
+  readonly secure: boolean;
+  /** Can AUTH TLS start TLS here (the server has a certificate, and the connection is in clear)? */
+  readonly tlsAvailable: boolean;
+  /** May a lab user's password be sent in clear (the "FTP sends your password in clear" lesson)? */
+  readonly plaintextLoginAllowed: boolean;
+  /** PBSZ was sent inside TLS (RFC 4217 9: before PROT). */
+  pbszDone: boolean;
+  /** AUTH TLS: answer 234, then the TLS handshake; false if it failed (the connection is closed then). */
+  startTls(goAhead: Reply): Promise<boolean>;
 
   /** Close the control connection once this command's reply is sent. */
   hangUp(reason: string): void;
@@ -105,7 +93,8 @@ export interface Session {
   status(): string[];
 }
 
-export type Handler = (session: Session, arg: string) => Reply | Promise<Reply>;
+/** A handler's reply; undefined when it answered already (AUTH TLS answers before its handshake). */
+export type Handler = (session: Session, arg: string) => Reply | undefined | Promise<Reply | undefined>;
 
 /**
  * Who may use a verb: `any` also before login (RFC 959 says little; this is vsftpd's
@@ -126,7 +115,7 @@ export interface Verb {
 }
 
 /** RFC 959 verbs this server knows but does not offer: 502 "not implemented" rather than 500 "unknown". */
-export const NOT_IMPLEMENTED = ['ACCT', 'SMNT', 'REIN', 'STOU', 'SITE', 'AUTH', 'PBSZ', 'PROT', 'CCC', 'ADAT', 'LANG', 'XPWD', 'XCWD', 'XMKD', 'XRMD'];
+export const NOT_IMPLEMENTED = ['ACCT', 'SMNT', 'REIN', 'STOU', 'SITE', 'CCC', 'ADAT', 'LANG', 'XPWD', 'XCWD', 'XMKD', 'XRMD'];
 
 /** The names anonymous FTP answers to (RFC 1635 2). */
 export const ANONYMOUS_NAMES = ['anonymous', 'ftp'];
@@ -142,11 +131,15 @@ export const VERBS: Readonly<Record<string, Verb>> = {
     run: (s, arg) => {
       if (s.user) return A(Code.NOT_LOGGED_IN, `Already logged in as ${s.user.name}; QUIT and connect again to change user.`);
       if (arg.trim() === '') return A(Code.BAD_ARGUMENTS, 'USER needs a name: USER alice, or USER anonymous.');
-      s.pendingUser = arg.trim();
+      const name = arg.trim();
       // The same 331 for every name, known or not: the reply must not tell a guesser which users exist.
-      if (s.anonymousAllowed && ANONYMOUS_NAMES.includes(s.pendingUser.toLowerCase())) {
+      if (s.anonymousAllowed && ANONYMOUS_NAMES.includes(name.toLowerCase())) {
+        s.pendingUser = name;
         return A(Code.NEED_PASSWORD, 'Anonymous login okay; send your e-mail address as the password.');
       }
+      // vsftpd's force_local_logins_ssl: a real password only inside TLS, unless the lesson allows it.
+      if (!s.secure && !s.plaintextLoginAllowed) return A(Code.NOT_LOGGED_IN, 'Non-anonymous sessions must use encryption: send AUTH TLS first.');
+      s.pendingUser = name;
       return A(Code.NEED_PASSWORD, 'Please specify the password.');
     },
   },
@@ -165,6 +158,51 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       await s.startSession(user);
       s.note({ user: user.name });
       return A(Code.LOGGED_IN, user.anonymous ? 'Login successful: anonymous, read-only.' : 'Login successful.');
+    },
+  },
+
+  // --- TLS (RFC 4217, with RFC 2228's commands) -----------------------------------------
+
+  // AUTH TLS: switch the control connection to TLS, then log in inside it. Whatever the
+  // client sent after AUTH in clear is thrown away unread (the engine does it).
+  AUTH: {
+    access: 'any',
+    syntax: 'AUTH TLS',
+    run: async (s, arg) => {
+      const mechanism = arg.trim().toUpperCase();
+      if (!['TLS', 'TLS-C', 'SSL'].includes(mechanism)) return A(Code.NOT_IMPLEMENTED_FOR_PARAMETER, 'AUTH mechanism not supported; use AUTH TLS.');
+      if (s.secure) return A(Code.POLICY_DENIED, 'The control connection is encrypted already.');
+      if (!s.tlsAvailable) return A(Code.NOT_IMPLEMENTED, 'AUTH TLS is not offered here.');
+      if (s.user) return A(Code.BAD_SEQUENCE, 'AUTH TLS comes before USER; connect again to use TLS.');
+      s.pendingUser = undefined;
+      await s.startTls(A(Code.AUTH_OK, 'Proceed with TLS negotiation.'));
+      return undefined;
+    },
+  },
+
+  // RFC 4217 9: PBSZ 0 is required before PROT, and means nothing else for TLS.
+  PBSZ: {
+    access: 'any',
+    syntax: 'PBSZ 0',
+    run: (s, arg) => {
+      if (!s.secure) return A(Code.BAD_SEQUENCE, 'PBSZ needs AUTH TLS first.');
+      if (!/^\d+$/.test(arg.trim())) return A(Code.BAD_ARGUMENTS, 'PBSZ needs a number: PBSZ 0');
+      s.pbszDone = true;
+      return A(Code.OK, 'PBSZ=0');
+    },
+  },
+
+  // RFC 4217 9: PROT P protects the data connections with TLS too, PROT C leaves them in clear.
+  PROT: {
+    access: 'any',
+    syntax: 'PROT C|P',
+    run: (s, arg) => {
+      if (!s.secure || !s.pbszDone) return A(Code.BAD_SEQUENCE, 'PROT needs AUTH TLS and PBSZ 0 first.');
+      const level = arg.trim().toUpperCase();
+      if (level === 'S' || level === 'E') return A(Code.PROT_NOT_SUPPORTED, `PROT ${level} is not supported; use P or C.`);
+      if (level !== 'P' && level !== 'C') return A(Code.NOT_IMPLEMENTED_FOR_PARAMETER, 'PROT takes C (clear) or P (private).');
+      s.data.protect(level === 'P');
+      return A(Code.OK, level === 'P' ? 'PROT now Private: data connections use TLS.' : 'PROT now Clear: data connections are not encrypted.');
     },
   },
 
@@ -213,7 +251,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       const owner = s.user?.anonymous ? 'ftp' : (s.user?.name ?? 'ftp');
       const now = new Date();
       const entries = (await stat(real)).isDirectory() ? await readEntries(real, flags.includes('a')) : [await readEntry(real)];
-      return s.transfer(listing(entries.map((e) => listLine(e, now, owner))));
+      return s.data.transfer(listing(entries.map((e) => listLine(e, now, owner))));
     },
   },
 
@@ -226,7 +264,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       const real = await s.resolveRead(target);
       const isDir = (await stat(real)).isDirectory();
       const lines = isDir ? nlstLines(await readEntries(real, false), target === '.' ? '' : target) : [target];
-      return s.transfer(listing(lines));
+      return s.data.transfer(listing(lines));
     },
   },
 
@@ -239,7 +277,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       // RFC 3659 7.1: MLSD lists a folder; for one file there is MLST.
       if (!(await stat(real)).isDirectory()) return A(Code.BAD_ARGUMENTS, 'MLSD lists a folder; use MLST for a file.');
       const writable = !s.user?.anonymous;
-      return s.transfer(listing((await readEntries(real, true)).map((e) => mlsxLine(e, s.mlstFacts, writable))));
+      return s.data.transfer(listing((await readEntries(real, true)).map((e) => mlsxLine(e, s.mlstFacts, writable))));
     },
   },
 
@@ -271,7 +309,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       if (offset > info.size) return A(Code.INVALID_REST, `REST ${offset} is beyond the end of the file (${info.size} octets).`);
       const handle = await open(real, 'r'); // opened now, so a problem is a 550 before any data connection
       s.note({ size: info.size, offset: offset || undefined });
-      return s.transfer({
+      return s.data.transfer({
         what: `${path.basename(real)} (${info.size} bytes)`,
         mode: modeName(s),
         ascii: s.type === 'A',
@@ -392,10 +430,10 @@ export const VERBS: Readonly<Record<string, Verb>> = {
     run: async (s) => {
       if (s.epsvAll) return A(Code.BAD_SEQUENCE, 'EPSV ALL was sent: only EPSV may open a data connection now.');
       // PASV can only carry an IPv4 address; over IPv6 there is EPSV (RFC 2428).
-      if (addressFamily(s.pasvAddress) !== 1) return A(Code.CANT_OPEN_DATA, 'PASV needs IPv4; use EPSV.');
-      const listener = await s.openPassive();
+      if (addressFamily(s.data.pasvAddress) !== 1) return A(Code.CANT_OPEN_DATA, 'PASV needs IPv4; use EPSV.');
+      const listener = await s.data.openPassive();
       s.note({ port: listener.port });
-      return A(Code.PASSIVE, `Entering Passive Mode ${formatPasv(s.pasvAddress, listener.port)}.`);
+      return A(Code.PASSIVE, `Entering Passive Mode ${formatPasv(s.data.pasvAddress, listener.port)}.`);
     },
   },
 
@@ -413,7 +451,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       const family = addressFamily(s.localAddress);
       if (want !== '' && want !== '1' && want !== '2') return A(Code.BAD_ARGUMENTS, 'EPSV takes 1 (IPv4), 2 (IPv6) or ALL.');
       if (want !== '' && Number(want) !== family) return A(Code.PROTOCOL_NOT_SUPPORTED, `Network protocol not supported, use (${family})`);
-      const listener = await s.openPassive();
+      const listener = await s.data.openPassive();
       s.note({ port: listener.port });
       return A(Code.EXTENDED_PASSIVE, `Entering Extended Passive Mode ${formatEpsv(listener.port)}`);
     },
@@ -463,8 +501,8 @@ export const VERBS: Readonly<Record<string, Verb>> = {
     access: 'user',
     syntax: 'ABOR',
     run: (s) => {
-      const stopped = s.takeAborted();
-      const closed = s.closeData();
+      const stopped = s.data.takeAborted();
+      const closed = s.data.close();
       if (stopped) return A(Code.TRANSFER_COMPLETE, 'ABOR successful: the transfer was stopped.');
       return A(Code.TRANSFER_COMPLETE, closed ? 'No transfer in progress; data connection closed.' : 'No transfer to abort.');
     },
@@ -545,7 +583,7 @@ async function store(s: Session, arg: string, verb: 'STOR' | 'APPE'): Promise<Re
   if (isRoot(s.root, target)) return A(Code.FILE_UNAVAILABLE, 'That is a folder.');
   const upload = await Upload.begin(target, verb === 'APPE' ? 'all' : offset > 0 ? offset : 'nothing');
   s.note({ offset: offset || undefined });
-  return s.transfer({
+  return s.data.transfer({
     what: path.basename(target),
     mode: modeName(s),
     ascii: s.type === 'A',
@@ -555,10 +593,10 @@ async function store(s: Session, arg: string, verb: 'STOR' | 'APPE'): Promise<Re
 
 /** PORT and EPRT: only to the client itself, unless the server is told otherwise (no FTP bounce, RFC 2577 3). */
 function active(s: Session, target: HostPort, verb: 'PORT' | 'EPRT'): Reply {
-  if (!s.activeAllowed(target, verb)) {
+  if (!s.data.activeAllowed(target, verb, s.user?.name)) {
     return A(Code.UNKNOWN_COMMAND, `Illegal ${verb} command: the data connection can only go back to your own address (${s.clientAddress}).`);
   }
-  s.setActive(target);
+  s.data.setActive(target);
   s.note({ to: `${target.host}:${target.port}` });
   return A(Code.OK, `${verb} command successful. Consider using EPSV.`);
 }
@@ -601,7 +639,8 @@ function onlyOne(verb: string, arg: string, accepted: string, known: string[]): 
 /** The FEAT lines, in alphabetical order; MLST marks the facts in use with * (RFC 3659 7.8). */
 function features(s: Session): string[] {
   const facts = MLST_FACTS.map((f) => `${f}${s.mlstFacts.includes(f) ? '*' : ''};`).join('');
-  return ['EPRT', 'EPSV', 'MDTM', `MLST ${facts}`, 'PASV', 'REST STREAM', 'SIZE', 'TVFS', 'UTF8'];
+  const secure = s.tlsAvailable || s.secure ? ['AUTH TLS', 'PBSZ', 'PROT'] : [];
+  return [...secure, 'EPRT', 'EPSV', 'MDTM', `MLST ${facts}`, 'PASV', 'REST STREAM', 'SIZE', 'TVFS', 'UTF8'];
 }
 
 /** A file's size in TYPE A: each LF not already after a CR becomes CR LF on the wire. */

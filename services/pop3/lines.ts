@@ -1,3 +1,4 @@
+import { TOO_LONG, type Framer } from '../common/lineSession';
 /**
  * Command lines out of a TCP byte stream: pure functions, unit-tested on their own.
  *
@@ -57,4 +58,23 @@ export { parseCommand, type Command } from '../common/sessions';
 /** The arguments of a command other than PASS: separated by spaces (RFC 1939 3), extra spaces tolerated. */
 export function splitArgs(arg: string): string[] {
   return arg.split(' ').filter((a) => a !== '');
+}
+
+/** The engine's framer for POP3 (services/common/lineSession.ts): parseLines() with what it keeps between chunks. */
+export class LineFramer implements Framer<string> {
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly maxLineLength: number) {}
+
+  push(chunk: Buffer): (string | typeof TOO_LONG)[] {
+    const { lines, rest, tooLong } = parseLines(this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk, this.maxLineLength);
+    this.pending = rest;
+    return tooLong ? [...lines, TOO_LONG] : lines;
+  }
+
+  reset(): number {
+    const dropped = this.pending.length;
+    this.pending = Buffer.alloc(0);
+    return dropped;
+  }
 }

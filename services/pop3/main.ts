@@ -8,30 +8,21 @@
  * MAIL_DOMAIN   the mail domain served (lab.test or example.test)   default: lab.test
  * POP3_PORT     default 110 (the embedded lab uses 1110 and 1111)
  * POP3_HOST     default 0.0.0.0: every address of the container
+ * POP3_PLAINTEXT_LOGIN  yes: take USER/PASS in clear (the lab's lesson on port 110); no: only inside TLS   default: yes
  */
-import { createLogger } from '../common/logger';
+import { envFlag, envHost, envPort, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { Pop3Server } from './server';
 
-async function main(): Promise<void> {
-  const log = createLogger('pop3');
+runService('pop3', async (log) => {
   const domain = process.env.MAIL_DOMAIN ?? 'lab.test';
-  const port = Number(process.env.POP3_PORT ?? 110);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`POP3_PORT must be a port number (0-65535), got ${JSON.stringify(process.env.POP3_PORT)}`);
-  }
-  const host = process.env.POP3_HOST ?? '0.0.0.0';
+  const port = envPort('POP3_PORT', 110);
+  const host = envHost('POP3_HOST');
   const labDir = defaultLabDir();
-  const server = await Pop3Server.fromLab(labDir, defaultDataDir(), { domain, log });
+  const allowPlaintextLogin = envFlag('POP3_PLAINTEXT_LOGIN', true);
+  const server = await Pop3Server.fromLab(labDir, defaultDataDir(), { domain, log, allowPlaintextLogin });
   closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
   const address = await server.listen(port, host);
   process.stdout.write(`pop3 for ${domain} listening on ${address.address}:${address.port}, users from ${labDir}/users.yaml\n`);
-}
-
-main().catch((err: unknown) => {
-  // A PortInUseError names the port; a users.yaml error names the file.
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`${message.startsWith('pop3:') ? message : `pop3: ${message}`}\n`);
-  process.exit(1);
 });

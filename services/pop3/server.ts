@@ -1,15 +1,14 @@
-import net, { type AddressInfo } from 'node:net';
-import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { isInside } from '../common/jail';
-import { bind } from '../common/listen';
-import { checkLimits, definedOnly } from '../common/options';
-import { endSocket, closeSessions, writeWithBackpressure } from '../common/sessions';
-import { connectionId, createLogger, type Fields, type Logger } from '../common/logger';
+import type net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type tls from 'node:tls';
+import { errorText, LineSession, SESSION_DEFAULTS, SESSION_MINIMUM, type Farewell } from '../common/lineSession';
+import { checkLimits, definedOnly, duration, type Limits } from '../common/options';
+import { createLogger, type Logger } from '../common/logger';
 import { Maildir, maildirPath } from '../common/maildir';
-import { defaultDataDir } from '../common/paths';
+import { checkDataDir, defaultDataDir } from '../common/paths';
+import { SessionHost } from '../common/sessionHost';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
-import { parseCommand, parseLines } from './lines';
+import { LineFramer, parseCommand } from './lines';
 import { MaildropLock } from './lock';
 import { Maildrop } from './maildrop';
 import { encodeReply, err, ok, statusLine, type Reply } from './reply';
@@ -49,7 +48,8 @@ import { VERBS, type Session } from './verbs';
  *   message.ts  CRLF line ends, exact sizes, TOP, UIDL ids
  *   maildrop.ts the session's fixed list of messages, DELE marks, UPDATE
  *   lock.ts     one session per maildrop (RFC 1939 8)
- * This file is the connection: greeting, reading lines, guards and limits, dispatch.
+ * This file is the connection: greeting, guards and limits, dispatch. The plumbing every
+ * line protocol shares (the command queue, timers, closing) is services/common/lineSession.ts.
  */
 
 export interface Pop3ServerOptions {
@@ -73,8 +73,18 @@ export interface Pop3ServerOptions {
    * minutes"; tests use less). Default: 600000 (10 minutes).
    */
   idleTimeoutMs?: number;
+  /**
+   * A connection not logged in this long after it opened is closed with
+   * `-ERR [SYS/TEMP]`, however busy it keeps itself: a place is not held by a client that
+   * never logs in. Default: 60000.
+   */
+  loginTimeoutMs?: number;
   /** Connections open at once; one more gets `-ERR [SYS/TEMP]` instead of the greeting and is closed. Default: 100. */
   maxConnections?: number;
+  /** Connections open at once from one client address; one more gets `-ERR [SYS/TEMP]`. Default: 10. */
+  maxConnectionsPerAddress?: number;
+  /** Unknown commands on one connection before the server answers `-ERR` and closes it. Default: 10. */
+  maxUnknownCommands?: number;
   /** Failed logins (wrong PASS) on one connection before the server answers the last -ERR and closes it. Default: 3. */
   maxAuthFailures?: number;
   /**
@@ -84,19 +94,29 @@ export interface Pop3ServerOptions {
   authFailureDelayMs?: number;
   /** The text of the `+OK` greeting. Default: `wirelab POP3 server for <domain> ready`. */
   greeting?: string;
+  /**
+   * The server's certificate and key (Node TLS options): STLS on the plain port
+   * (RFC 2595) and listenTls() for POP3S (port 995, RFC 8314). Default: none: no STLS.
+   */
+  tls?: tls.TlsOptions;
+  /**
+   * Take USER/PASS on a connection in clear: the lab's "passwords in plain text" lesson
+   * on port 110. Default: false: the password is only taken inside TLS (as Dovecot's
+   * disable_plaintext_auth), and CAPA does not announce USER in clear.
+   */
+  allowPlaintextLogin?: boolean;
 }
 
 /** The defaults of the numeric options, as documented on Pop3ServerOptions. */
 export const POP3_SERVER_DEFAULTS = {
+  ...SESSION_DEFAULTS,
   maxLineLength: 255,
   idleTimeoutMs: 10 * 60 * 1000,
   maxConnections: 100,
-  maxAuthFailures: 3,
-  authFailureDelayMs: 1000,
+  maxConnectionsPerAddress: 10,
 } as const;
-type Limits = { -readonly [K in keyof typeof POP3_SERVER_DEFAULTS]: number };
 /** Below these the server could not work at all (limits not named here must be at least 1). */
-const MINIMUM = { maxLineLength: 16, authFailureDelayMs: 0 };
+const MINIMUM = { ...SESSION_MINIMUM, maxLineLength: 16 };
 
 /** What every connection of one server shares. */
 interface Config {
@@ -104,42 +124,51 @@ interface Config {
   users: readonly LabUser[];
   dataDir: string;
   greeting: string;
-  limits: Limits;
+  limits: Limits<typeof POP3_SERVER_DEFAULTS>;
+  tls?: tls.TlsOptions;
+  allowPlaintextLogin: boolean;
 }
-
-/** Commands waiting for their turn before the server stops reading from a client that sends without reading. */
-const MAX_QUEUED_LINES = 64;
 
 export class Pop3Server {
   readonly domain: string;
   private readonly config: Config;
   private readonly log: Logger;
-  private readonly server: net.Server;
-  private readonly connections = new Set<Connection>();
+  private readonly host: SessionHost<Connection>;
   private closed?: Promise<void>;
 
   constructor(options: Pop3ServerOptions = {}) {
     const domain = options.domain ?? 'lab.test';
     this.domain = domain;
     this.log = options.log ?? createLogger('pop3');
+    const limits = checkLimits('pop3', POP3_SERVER_DEFAULTS, options, { min: MINIMUM });
     this.config = {
       domain,
       // One server per mail domain: alice@lab.test cannot log in at mail.example.test.
       users: (options.users ?? []).filter((u) => u.domain.toLowerCase() === domain.toLowerCase()),
       dataDir: options.dataDir ?? defaultDataDir(),
       greeting: options.greeting ?? `wirelab POP3 server for ${domain} ready`,
-      limits: checkLimits('pop3', POP3_SERVER_DEFAULTS, options, { min: MINIMUM }),
+      limits,
+      tls: options.tls,
+      allowPlaintextLogin: options.allowPlaintextLogin ?? false,
     };
-    // allowHalfOpen: a client may send its commands and then close its sending side
-    // (`printf 'USER bob\r\n...QUIT\r\n' | nc -N`); it still gets every reply.
-    this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.onConnection(socket));
+    this.host = new SessionHost({
+      service: 'pop3',
+      log: this.log,
+      limits,
+      // An answer instead of a silent close: the client can tell "busy, try later" (RFC 3206 4).
+      refuse: ({ reason, limit }) => encodeReply(err(`${reason} (${limit}); try again later`, 'SYS/TEMP')),
+      open: (socket, log, id) => {
+        const connection = new Connection(socket, this.config, log, id);
+        connection.start(ok(this.config.greeting));
+        log.info('connected', { domain });
+        return connection;
+      },
+    });
   }
 
   /** The server of one mail domain of a lab: users from `<labDir>/users.yaml`, Maildirs under `dataDir`. */
   static async fromLab(labDir: string, dataDir: string, options: Pop3ServerOptions = {}): Promise<Pop3Server> {
-    if (isInside(path.resolve(labDir), path.resolve(dataDir))) {
-      throw new Error(`the data directory ${dataDir} is inside the lab directory ${labDir}; lab/ stays read-only`);
-    }
+    checkDataDir(labDir, dataDir);
     return new Pop3Server({ ...definedOnly(options), users: options.users ?? (await loadUsers(labDir)), dataDir });
   }
 
@@ -154,9 +183,16 @@ export class Pop3Server {
         this.log.warn('stale lock removed', { user: user.name, holder });
       }
     }
-    const address = await bind('pop3', this.server, () => this.server.listen(port, host), host, port);
-    this.server.on('error', (e) => this.log.error('server error', { error: e.message })); // after the bind: bind() explains its own errors
-    this.log.info('listening', { host: address.address, port: address.port, domain, users: users.length });
+    const address = await this.host.listen(port, host);
+    this.log.info('listening', { host: address.address, port: address.port, domain, users: users.length, stls: this.config.tls !== undefined });
+    return address;
+  }
+
+  /** POP3S (RFC 8314): the same service with TLS from the first byte, on its own port (995). Needs the `tls` option. */
+  async listenTls(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    if (!this.config.tls) throw new Error('pop3: listenTls() needs the tls option (a certificate and key)');
+    const address = await this.host.listenTls(port, host, this.config.tls);
+    this.log.info('listening', { host: address.address, port: address.port, domain: this.domain, tls: 'implicit' });
     return address;
   }
 
@@ -166,172 +202,76 @@ export class Pop3Server {
    * other session ends without UPDATE, so nothing is deleted, and every lock is released.
    */
   close(): Promise<void> {
-    this.closed ??= this.shutdown();
+    this.closed ??= this.host.close().then(() => this.log.info('closed', { domain: this.domain }));
     return this.closed;
-  }
-
-  private async shutdown(): Promise<void> {
-    await closeSessions(this.server, this.connections, (connection) => connection.shutdown());
-    this.log.info('closed', { domain: this.domain });
-  }
-
-  private onConnection(socket: net.Socket): void {
-    const id = connectionId();
-    const log = this.log.child({ conn: id, client: `${socket.remoteAddress}:${socket.remotePort}` });
-    socket.on('error', (e) => log.debug('connection error', { error: e.message }));
-    if (this.closed) {
-      socket.destroy();
-      return;
-    }
-    const { maxConnections } = this.config.limits;
-    if (this.connections.size >= maxConnections) {
-      // An answer instead of a silent close: the client can tell "busy, try later" (RFC 3206 4).
-      log.warn('connection refused', { reason: 'too many connections', limit: maxConnections });
-      socket.write(encodeReply(err(`too many connections (${maxConnections}); try again later`, 'SYS/TEMP')));
-      endSocket(socket);
-      return;
-    }
-    const connection = new Connection(socket, this.config, log, id);
-    this.connections.add(connection);
-    void connection.finished.then(() => this.connections.delete(connection));
-    connection.start();
   }
 }
 
-/** A line that was over maxLineLength: where it stood in the queue, the -ERR goes. */
-const TOO_LONG = Symbol('line too long');
-
 /**
- * One client's session: the state, the maildrop and its lock, and the loop that answers
- * the client's lines one after another.
+ * One client's session: the state, the maildrop and its lock, and the dispatch of each
+ * command line through the verb table.
  */
-class Connection implements Session {
+class Connection extends LineSession<string, Reply> implements Session {
   state: State = 'AUTHORIZATION';
   pendingUser?: string;
   maildrop?: Maildrop;
   readonly domain: string;
-  readonly finished: Promise<void>;
   private lock?: MaildropLock;
   private user?: LabUser;
-  private authFailures = 0;
-  /** Bytes of a command line still arriving. */
-  private pending: Buffer = Buffer.alloc(0);
-  private readonly queue: (string | typeof TOO_LONG)[] = [];
-  private busy = false;
-  private work: Promise<void> = Promise.resolve();
-  /** Why the server is ending the session (QUIT, too many failures, ...); once set, no more commands are answered. */
-  private ending?: string;
-  /** No more input is taken: after a line that was too long, nobody knows where the next command starts. */
-  private deaf = false;
-  /** The client has closed its sending side: answer what is queued, then close. */
-  private clientDone = false;
-  /** The socket has closed. */
-  private gone = false;
-  /** Fields for the current command's log line. */
-  private fields: Fields = {};
-  /** Cancels a failed-login delay when the connection goes. */
-  private readonly stop = new AbortController();
 
   constructor(
-    private readonly socket: net.Socket,
+    socket: net.Socket,
     private readonly config: Config,
-    private readonly log: Logger,
+    log: Logger,
     private readonly id: string,
   ) {
+    super(socket, new LineFramer(config.limits.maxLineLength), config.limits, log);
     this.domain = config.domain;
-    this.finished = new Promise((resolve) => socket.once('close', () => void this.onClose().then(resolve)));
-  }
-
-  start(): void {
-    const { socket } = this;
-    // RFC 1939 3, autologout: a silent client is cut off with no reply and no UPDATE.
-    socket.setTimeout(this.config.limits.idleTimeoutMs);
-    socket.on('timeout', () => {
-      this.ending ??= 'idle timeout (autologout)';
-      socket.destroy();
-    });
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => {
-      this.clientDone = true;
-      this.kick();
-    });
-    socket.write(encodeReply(ok(this.config.greeting)));
-    this.log.info('connected', { domain: this.domain });
-  }
-
-  /** From Pop3Server.close(). */
-  shutdown(): void {
-    if (this.gone) return;
-    const betweenCommands = !this.busy && !this.ending;
-    this.ending ??= 'server shutting down';
-    this.stop.abort(); // a failed-login delay need not run to its end
-    if (!betweenCommands) return; // the command in progress finishes, then run() ends the connection
-    void this.send(err('server shutting down', 'SYS/TEMP'));
-    endSocket(this.socket);
   }
 
   // ---------------------------------------------------------------------------
-  // Reading: bytes -> lines -> a queue answered in order, one command at a time.
+  // What the engine asks of POP3.
 
-  private onData(chunk: Buffer): void {
-    if (this.ending || this.deaf) return; // after QUIT, or a decision to close: what still comes is read and dropped
-    const { lines, rest, tooLong } = parseLines(
-      this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk,
-      this.config.limits.maxLineLength,
-    );
-    this.pending = rest;
-    this.queue.push(...lines);
-    if (tooLong) {
-      this.queue.push(TOO_LONG); // the lines before it are answered first
-      this.deaf = true;
-    }
-    // A client that sends without reading the replies: stop reading until the queue empties.
-    if (this.queue.length >= MAX_QUEUED_LINES) this.socket.pause();
-    this.kick();
+  protected encode(reply: Reply): Buffer {
+    return encodeReply(reply);
   }
 
-  private kick(): void {
-    if (this.busy) return;
-    this.busy = true;
-    this.work = this.run()
-      .catch((e: unknown) => this.log.error('session failed', { error: errorText(e) }))
-      .finally(() => {
-        this.busy = false;
-        if (this.queue.length > 0 && !this.gone && !this.ending) this.kick();
-      });
+  protected farewellFor(reason: Farewell): Reply | undefined {
+    switch (reason) {
+      // RFC 1939 3, autologout: a silent client is cut off with no reply and no UPDATE.
+      case 'idle':
+        return undefined;
+      case 'shutdown':
+        return err('server shutting down', 'SYS/TEMP');
+      case 'login-timeout':
+        return err(`not logged in after ${duration(this.config.limits.loginTimeoutMs)}; closing`, 'SYS/TEMP');
+      case 'too-many-errors':
+        return err(`too many unknown commands (${this.config.limits.maxUnknownCommands}); closing`);
+      case 'http':
+        return err('this is a POP3 server, not a web server: talk to it with a mail client, or nc (see the lab guide)');
+      case 'line-too-long':
+      case 'too-many-failures':
+        return undefined; // the command's own -ERR said it
+    }
   }
 
-  private async run(): Promise<void> {
-    while (!this.gone) {
-      const item = this.queue.shift();
-      if (item === undefined) break;
-      if (item === TOO_LONG) {
-        const max = this.config.limits.maxLineLength;
-        this.hangUp('line too long');
-        this.log.warn('line too long', { limit: max });
-        await this.send(err(`line too long: a command line has at most ${max} octets with its CRLF`));
-        break;
-      }
-      await this.execute(item);
-      if (this.ending) break; // QUIT, or too many failed logins: the lines after it are not answered
-      if (this.socket.isPaused() && this.queue.length < MAX_QUEUED_LINES / 2) this.socket.resume();
-    }
-    if (this.gone) return;
-    if (this.ending || (this.clientDone && this.queue.length === 0)) endSocket(this.socket);
+  protected overlong(): { reply: Reply; close: boolean } {
+    const max = this.config.limits.maxLineLength;
+    return { reply: err(`line too long: a command line has at most ${max} octets with its CRLF`), close: true };
   }
 
   /** One command line: guards, dispatch through the verb table, one reply, one log line. */
-  private async execute(line: string): Promise<void> {
+  protected async execute(line: string): Promise<Reply | undefined> {
     const { verb, arg } = parseCommand(line);
     if (verb !== 'PASS') this.pendingUser = undefined; // PASS must come right after USER
-    this.fields = {};
     const command = Object.hasOwn(VERBS, verb) ? VERBS[verb] : undefined;
     // Echo a verb only if it looks like a POP3 keyword (up to 4 letters, RFC 2449 4):
     // anything else may be a password typed on the wrong line, and would reach the log.
     const shown = /^[A-Z]{1,4}$/.test(verb) ? verb : '(not a POP3 keyword)';
-    let reply: Reply;
+    let reply: Reply | undefined;
     if (!command) {
       reply = err(verb === '' ? 'empty command line' : `unknown command ${shown}`);
+      this.unknownCommand();
     } else if (!command.states.includes(this.state)) {
       reply = err(notAllowed(verb, this.state));
     } else {
@@ -348,28 +288,20 @@ class Connection implements Session {
       verb: shown,
       // Never the password; and no arguments of unknown commands (an AUTH line carries credentials).
       arg: command && verb !== 'PASS' && arg !== '' ? arg : undefined,
-      reply: statusLine(reply),
+      reply: reply && statusLine(reply),
       state: this.state,
       ...this.fields,
     });
-    await this.send(reply);
+    return reply;
   }
 
-  private async send(reply: Reply): Promise<void> {
-    if (this.gone || this.socket.destroyed) return;
-    await writeWithBackpressure(this.socket, encodeReply(reply));
-  }
-
-  /** The socket closed, however: wait for the command in progress, then unlock. Never UPDATE here. */
-  private async onClose(): Promise<void> {
-    this.gone = true;
-    this.stop.abort();
-    await this.work;
+  /** The connection has closed, every command done: unlock. Never UPDATE here. */
+  protected override async onClosed(reason: string): Promise<void> {
     const locked = this.lock !== undefined;
     await this.releaseMaildrop().catch((e: unknown) => this.log.error('unlock failed', { error: errorText(e) }));
     const marked = this.maildrop?.messages.filter((m) => m.deleted).length ?? 0;
     this.log.info('closed', {
-      reason: this.ending ?? 'client closed the connection',
+      reason: reason === 'idle timeout' ? 'idle timeout (autologout)' : reason,
       state: this.state,
       user: this.user?.name,
       unlocked: locked || undefined,
@@ -392,16 +324,10 @@ class Connection implements Session {
   }
 
   async loginFailed(name: string): Promise<Reply> {
-    const { maxAuthFailures, authFailureDelayMs } = this.config.limits;
-    const failures = ++this.authFailures;
-    const fields = { user: name, failures, delayMs: authFailureDelayMs };
-    this.note(fields);
-    this.log.warn('login failed', fields);
-    // Each wrong password costs the guesser this long, and only one guess per connection
-    // runs at a time; other clients are served meanwhile (the wait blocks nothing).
-    await delay(authFailureDelayMs, undefined, { signal: this.stop.signal, ref: false }).catch(() => {});
-    if (failures >= maxAuthFailures) {
-      this.hangUp('too many failed logins');
+    // Each wrong password costs the guesser authFailureDelayMs, one guess at a time per connection.
+    const { failures, last } = await this.failedLogin(name);
+    if (last) {
+      this.hangUp('too many failed logins', this.farewellFor('too-many-failures'));
       return err(`wrong user name or password; ${failures} failed logins, closing the connection`, 'AUTH');
     }
     return err('wrong user name or password', 'AUTH');
@@ -423,7 +349,20 @@ class Connection implements Session {
     }
     this.lock = lock;
     this.user = user;
+    this.loggedIn();
     return this.maildrop;
+  }
+
+  get tlsAvailable(): boolean {
+    return this.config.tls !== undefined && !this.secure;
+  }
+
+  get plaintextLoginAllowed(): boolean {
+    return this.config.allowPlaintextLogin;
+  }
+
+  startTls(goAhead: Reply): Promise<boolean> {
+    return this.upgradeToTls(goAhead, this.config.tls!);
   }
 
   async releaseMaildrop(): Promise<void> {
@@ -431,16 +370,4 @@ class Connection implements Session {
     this.lock = undefined;
     await lock?.release();
   }
-
-  hangUp(reason: string): void {
-    this.ending ??= reason;
-  }
-
-  note(fields: Fields): void {
-    Object.assign(this.fields, fields);
-  }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -42,6 +42,7 @@ export async function startFtp(options: FtpServerOptions = {}): Promise<RunningF
   const server = await FtpServer.fromLab(LAB_DIR, dataDir, {
     log: createLogger('ftp', { sink: logs.sink, level: 'debug' }),
     authFailureDelayMs: 1,
+    allowPlaintextLogin: true, // the lab's port-21 lesson; tests of the refusal set it false
     ...options,
   });
   const { port } = await server.listen(0, '127.0.0.1');
@@ -127,7 +128,11 @@ def plain(v):
     return v
 out = []
 f = ftplib.FTP(timeout=15)
-out.append({'op': 'welcome', 'ok': f.connect('127.0.0.1', port)})
+try:
+    out.append({'op': 'welcome', 'ok': f.connect('127.0.0.1', port)})
+except ftplib.all_errors as e:
+    out.append({'op': 'welcome', 'error': str(e) or type(e).__name__})
+    print(json.dumps(out)); sys.exit(0)
 for op in ops:
     name, args = op[0], op[1:]
     try:
@@ -151,7 +156,7 @@ for op in ops:
             r = getattr(f, name)(*args)
         out.append({'op': name, 'ok': plain(r)})
     except ftplib.all_errors as e:
-        out.append({'op': name, 'error': str(e)})
+        out.append({'op': name, 'error': str(e) or type(e).__name__})
         if isinstance(e, (OSError, EOFError)) and not isinstance(e, ftplib.Error): break
 print(json.dumps(out))
 `;

@@ -181,7 +181,10 @@ describe('options', () => {
     expect(POP3_SERVER_DEFAULTS).toEqual({
       maxLineLength: 255,
       idleTimeoutMs: 600_000,
+      loginTimeoutMs: 60_000,
       maxConnections: 100,
+      maxConnectionsPerAddress: 10,
+      maxUnknownCommands: 10,
       maxAuthFailures: 3,
       authFailureDelayMs: 1000,
     });
@@ -242,7 +245,8 @@ describe('trouble on the server side', () => {
     wire.write('PASS wrong\r\n');
     await server.logs.waitFor(/ warn login failed /);
     await server.stop(); // would take a minute if the delay were not cancelled
-    expect(await wire.rest()).toBe('-ERR [AUTH] wrong user name or password\r\n');
+    // The command in progress is answered, then the server says why the connection ends.
+    expect(await wire.rest()).toBe('-ERR [AUTH] wrong user name or password\r\n-ERR [SYS/TEMP] server shutting down\r\n');
     expect(server.logs.matching(/ closed .*reason="server shutting down" state=AUTHORIZATION$/)).toHaveLength(1);
   });
 });

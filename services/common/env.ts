@@ -1,0 +1,43 @@
+import { createLogger, type Logger } from './logger';
+
+/**
+ * What every service's main.ts (the container's command) needs from its environment:
+ * ports and addresses read and checked one way, and a failure to start told in one line
+ * that names the service, never a stack trace.
+ */
+
+/** `FTP_PORT=2121`: a port number from the environment, or `fallback`; anything else stops the start, naming the variable. */
+export function envPort(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text.trim() === '') return fallback;
+  const port = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || port > 65535) throw new Error(`${name} must be a port number (0-65535), got ${JSON.stringify(text)}`);
+  return port;
+}
+
+/** `FTP_HOST`: the address to listen on; default every address of the container. */
+export function envHost(name: string, fallback = '0.0.0.0'): string {
+  return process.env[name] || fallback;
+}
+
+/** `POP3_PLAINTEXT_LOGIN=no`: yes/no (also true/false, 1/0) from the environment, or `fallback`. */
+export function envFlag(name: string, fallback: boolean): boolean {
+  const text = (process.env[name] ?? '').trim().toLowerCase();
+  if (text === '') return fallback;
+  if (['yes', 'true', '1', 'on'].includes(text)) return true;
+  if (['no', 'false', '0', 'off'].includes(text)) return false;
+  throw new Error(`${name} must be yes or no, got ${JSON.stringify(process.env[name])}`);
+}
+
+/**
+ * Run a service's main(): its logger, and a failure to start (a port in use, a bad
+ * variable, a broken users.yaml) as one line on stderr with exit status 1.
+ */
+export function runService(service: string, main: (log: Logger) => Promise<void>): void {
+  const log = createLogger(service);
+  main(log).catch((err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`${message.startsWith(`${service}:`) ? message : `${service}: ${message}`}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,261 @@
+/**
+ * The line-session engine (services/common/lineSession.ts) on its own, with a toy
+ * protocol a few lines long, over real sockets: order and pipelining, half-close, the
+ * unknown-command limit, the HTTP answer, the timers, and the TLS upgrade that throws
+ * away what was pipelined in clear. POP3, FTP and IMAP get the same behaviour from it;
+ * their own tests check it in their words (line-guards.test.ts).
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { LineSession, SESSION_DEFAULTS, TOO_LONG, type Farewell, type Framer, type SessionLimits } from '../../../services/common/lineSession';
+import { createLogger } from '../../../services/common/logger';
+import { SessionHost } from '../../../services/common/sessionHost';
+import { LogCollector } from '../../helpers/logs';
+import { testCertificate, type TestCertificate } from '../../helpers/tls';
+
+/** Lines end with LF; a line is a command, `word arg`. */
+class Lines implements Framer<string> {
+  private pending = '';
+  push(chunk: Buffer): (string | typeof TOO_LONG)[] {
+    const parts = (this.pending + chunk.toString('latin1')).split('\n');
+    this.pending = parts.pop()!;
+    return parts.map((p) => (p.length > 40 ? TOO_LONG : p.replace(/\r$/, '')));
+  }
+  reset(): number {
+    const n = this.pending.length;
+    this.pending = '';
+    return n;
+  }
+}
+
+/**
+ * The toy protocol: `ECHO x` answers `OK x`, `SLOW x` the same after a pause, `LOGIN`
+ * logs in, `STARTTLS` upgrades, `QUIT` ends; anything else is unknown.
+ */
+class Toy extends LineSession<string, string> {
+  static tls?: tls.TlsOptions;
+
+  protected encode(reply: string): Buffer {
+    return Buffer.from(reply + '\r\n');
+  }
+  protected farewellFor(reason: Farewell): string | undefined {
+    return reason === 'idle' ? undefined : `BYE ${reason}`;
+  }
+  protected overlong(): { reply: string; close: boolean } {
+    return { reply: 'ERR too long', close: false };
+  }
+  protected async execute(line: string): Promise<string | undefined> {
+    const [verb, ...rest] = line.split(' ');
+    const arg = rest.join(' ');
+    switch (verb) {
+      case 'ECHO':
+        return `OK ${arg}${this.secure ? ' (tls)' : ''}`;
+      case 'SLOW':
+        await new Promise((resolve) => setImmediate(resolve));
+        return `OK ${arg}`;
+      case 'LOGIN':
+        this.loggedIn();
+        return 'OK logged in';
+      case 'STARTTLS':
+        if (this.secure) return 'ERR already';
+        await this.upgradeToTls('OK go ahead', Toy.tls!);
+        return undefined;
+      case 'QUIT':
+        this.hangUp('QUIT');
+        return 'OK bye';
+      default:
+        this.unknownCommand();
+        return 'ERR unknown';
+    }
+  }
+}
+
+const LIMITS: SessionLimits = { ...SESSION_DEFAULTS, maxLineLength: 40, idleTimeoutMs: 60_000 };
+
+async function startToy(limits: Partial<SessionLimits> = {}) {
+  const logs = new LogCollector();
+  const log = createLogger('toy', { sink: logs.sink, level: 'debug' });
+  const host = new SessionHost<Toy>({
+    service: 'toy',
+    log,
+    limits: { maxConnections: 10, maxConnectionsPerAddress: 2 },
+    refuse: ({ reason, limit }) => Buffer.from(`BUSY ${reason} ${limit}\r\n`),
+    open: (socket, connectionLog) => {
+      const session = new Toy(socket, new Lines(), { ...LIMITS, ...limits }, connectionLog);
+      session.start('HELLO');
+      return session;
+    },
+  });
+  const { port } = await host.listen(0, '127.0.0.1');
+  return { host, port, logs };
+}
+
+/** Connect, optionally write, and read everything until the server closes (the deadline names what was awaited). */
+function exchange(port: number, input: string | undefined, options: { halfClose?: boolean; from?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: options.from, allowHalfOpen: true });
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server did not close within 5 s; got ${JSON.stringify(text)}`));
+    }, 5000);
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('end', () => socket.end());
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(text);
+    });
+    socket.on('connect', () => {
+      if (input !== undefined) socket.write(input);
+      if (options.halfClose) socket.end();
+    });
+  });
+}
+
+let toy: Awaited<ReturnType<typeof startToy>>;
+afterEach(async () => {
+  await toy?.host.close();
+});
+
+test('pipelined commands are answered in order, one reply each, even when one is slow', async () => {
+  toy = await startToy();
+  const out = await exchange(toy.port, 'SLOW 1\nECHO 2\nSLOW 3\nECHO 4\nQUIT\nECHO never\n');
+  expect(out).toBe('HELLO\r\nOK 1\r\nOK 2\r\nOK 3\r\nOK 4\r\nOK bye\r\n');
+});
+
+test('a client that closes its sending side still gets every reply', async () => {
+  toy = await startToy();
+  expect(await exchange(toy.port, 'ECHO a\nSLOW b\n', { halfClose: true })).toBe('HELLO\r\nOK a\r\nOK b\r\n');
+});
+
+test('a line over the limit gets the protocol\'s answer in its place, and the session goes on', async () => {
+  toy = await startToy();
+  const out = await exchange(toy.port, `ECHO a\n${'x'.repeat(100)}\nECHO b\nQUIT\n`);
+  expect(out).toBe('HELLO\r\nOK a\r\nERR too long\r\nOK b\r\nOK bye\r\n');
+  expect(toy.logs.matching(/ warn line too long .*limit=40$/)).toHaveLength(1);
+});
+
+test('maxUnknownCommands: the last unknown command is answered by the farewell, and the connection closes', async () => {
+  toy = await startToy({ maxUnknownCommands: 3 });
+  const out = await exchange(toy.port, 'FOO\nECHO fine\nBAR\nBAZ\nECHO never\n');
+  expect(out).toBe('HELLO\r\nERR unknown\r\nOK fine\r\nERR unknown\r\nBYE too-many-errors\r\n');
+  await toy.logs.waitFor(/ warn too many unknown commands .*count=3 limit=3$/);
+});
+
+test('an HTTP request as the first line gets the protocol\'s answer, not a parade of unknown commands', async () => {
+  toy = await startToy();
+  const out = await exchange(toy.port, 'GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl\r\n\r\n');
+  expect(out).toBe('HELLO\r\nBYE http\r\n');
+  await toy.logs.waitFor(/ warn http request on a line port .*request="GET \/ HTTP\/1\.1"$/);
+});
+
+test('the HTTP check looks at the first line only', async () => {
+  toy = await startToy();
+  expect(await exchange(toy.port, 'ECHO GET / HTTP/1.1\nQUIT\n')).toBe('HELLO\r\nOK GET / HTTP/1.1\r\nOK bye\r\n');
+});
+
+test('loginTimeoutMs: a client that keeps busy but never logs in is closed with the farewell', async () => {
+  toy = await startToy({ loginTimeoutMs: 200 });
+  const socket = net.connect(toy.port, '127.0.0.1');
+  socket.setEncoding('latin1');
+  let text = '';
+  socket.on('data', (d: string) => (text += d));
+  // Activity does not move the deadline: keep sending until the server closes.
+  const ticker = setInterval(() => socket.write('ECHO tick\n'), 20);
+  await new Promise((resolve) => socket.on('close', resolve));
+  clearInterval(ticker);
+  expect(text).toMatch(/BYE login-timeout\r\n$/);
+  await toy.logs.waitFor(/ warn login timeout .*limitMs=200$/);
+});
+
+test('loginTimeoutMs does not apply once logged in', async () => {
+  toy = await startToy({ loginTimeoutMs: 100 });
+  const socket = net.connect(toy.port, '127.0.0.1');
+  socket.setEncoding('latin1');
+  const loggedIn = new Promise<void>((resolve) => socket.on('data', (d: string) => d.includes('OK logged in') && resolve()));
+  socket.write('LOGIN\n');
+  await loggedIn;
+  // A second client, connected later and never logging in, is closed at its deadline; the
+  // first one's deadline has passed by then too, and it is still served.
+  expect(await exchange(toy.port, undefined)).toBe('HELLO\r\nBYE login-timeout\r\n');
+  const reply = new Promise<string>((resolve) => socket.once('data', (d: string) => resolve(d)));
+  socket.write('ECHO still here\n');
+  expect(await reply).toBe('OK still here\r\n');
+  expect(toy.logs.matching(/ warn login timeout /)).toHaveLength(1);
+  socket.destroy();
+});
+
+test('idleTimeoutMs: a silent client is cut (this protocol has no word for it)', async () => {
+  toy = await startToy({ idleTimeoutMs: 100 });
+  expect(await exchange(toy.port, undefined)).toBe('HELLO\r\n');
+  await toy.logs.waitFor(/ info idle timeout .*limitMs=100$/);
+});
+
+test('maxConnectionsPerAddress: the third connection from one address gets the refusal; another address is served', async () => {
+  toy = await startToy();
+  const held = [net.connect(toy.port, '127.0.0.1'), net.connect(toy.port, '127.0.0.1')];
+  await Promise.all(held.map((s) => new Promise((resolve) => s.once('data', resolve))));
+  expect(await exchange(toy.port, undefined)).toBe('BUSY too many connections from your address 2\r\n');
+  expect(await exchange(toy.port, 'QUIT\n', { from: '127.0.0.2' })).toBe('HELLO\r\nOK bye\r\n');
+  for (const s of held) s.destroy();
+});
+
+describe('STARTTLS', () => {
+  let cert: TestCertificate;
+  beforeAll(() => {
+    cert = testCertificate();
+    Toy.tls = { key: cert.key, cert: cert.cert };
+  });
+  afterAll(() => cert.remove());
+
+  /**
+   * The client sends STARTTLS and, in the same packet, a command: the injection a
+   * man in the middle would make. It must never run, neither in clear nor inside TLS.
+   */
+  test('commands pipelined after STARTTLS in clear are thrown away, not run inside TLS', async () => {
+    toy = await startToy();
+    const plain = net.connect(toy.port, '127.0.0.1');
+    plain.setEncoding('latin1');
+    let clear = '';
+    const goAhead = new Promise<void>((resolve) =>
+      plain.on('data', (d: string) => {
+        clear += d;
+        if (clear.includes('OK go ahead\r\n')) resolve();
+      }),
+    );
+    await new Promise((resolve) => plain.once('connect', resolve));
+    plain.write('STARTTLS\nECHO injected\nECHO also\n');
+    await goAhead;
+    plain.removeAllListeners('data');
+    expect(clear).toBe('HELLO\r\nOK go ahead\r\n');
+    const secure = tls.connect({ socket: plain, ca: Toy.tls!.cert, servername: 'localhost' });
+    await new Promise((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
+    secure.setEncoding('latin1');
+    let inside = '';
+    secure.on('data', (d: string) => (inside += d));
+    secure.write('ECHO hello\nSTARTTLS\nQUIT\n');
+    await new Promise((resolve) => secure.once('close', resolve));
+    expect(inside).toBe('OK hello (tls)\r\nERR already\r\nOK bye\r\n');
+    await toy.logs.waitFor(/ warn discarded input sent before the TLS handshake .*commands=2 bytes=0$/);
+    await toy.logs.waitFor(/ info tls started .*version=TLSv1\.3/);
+  });
+
+  test('a client that answers the go-ahead with something other than a TLS handshake is closed; the server goes on', async () => {
+    toy = await startToy();
+    const socket = net.connect(toy.port, '127.0.0.1');
+    socket.setEncoding('latin1');
+    let text = '';
+    socket.on('data', (d: string) => {
+      text += d;
+      if (text.endsWith('OK go ahead\r\n')) socket.write('this is not a TLS record\r\n\r\n');
+    });
+    socket.on('error', () => {});
+    socket.write('STARTTLS\n');
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(text).toBe('HELLO\r\nOK go ahead\r\n');
+    await toy.logs.waitFor(/ warn tls handshake failed /);
+    expect(await exchange(toy.port, 'ECHO ok\nQUIT\n')).toBe('HELLO\r\nOK ok\r\nOK bye\r\n');
+  });
+});
