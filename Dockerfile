@@ -35,6 +35,14 @@ COPY .image/node_modules /out/node_modules
 
 FROM ${APP} AS app
 
+# wirelab as both images carry it in /app: the build, the lab world, the scenarios.
+FROM scratch AS wirelab
+COPY --from=app /out/dist /app/dist
+COPY --from=app /out/node_modules /app/node_modules
+COPY package.json /app/package.json
+COPY lab /app/lab
+COPY scenarios /app/scenarios
+
 # The workstation's tools from Debian's packages, on the official Node image: the same
 # list docker/make-client-base.sh gives debootstrap.
 FROM ${NODE_IMAGE} AS client-apt
@@ -44,12 +52,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /tmp/client-packages.txt
 
 FROM ${CLIENT_IMAGE} AS client
+COPY --from=wirelab /app /app
 WORKDIR /app
-COPY --from=app /out/dist /app/dist
-COPY --from=app /out/node_modules /app/node_modules
-COPY package.json /app/package.json
-COPY lab /app/lab
-COPY scenarios /app/scenarios
 COPY docker/wirelab /usr/local/bin/wirelab
 ENV NODE_ENV=production WIRELAB_LAB=/app/lab
 # root: tcpdump needs it, and compose.yaml gives this container the Docker socket.
@@ -57,12 +61,8 @@ USER 0:0
 CMD ["bash"]
 
 FROM ${NODE_IMAGE} AS runtime
+COPY --from=wirelab /app /app
 WORKDIR /app
-COPY --from=app /out/dist /app/dist
-COPY --from=app /out/node_modules /app/node_modules
-COPY package.json /app/package.json
-COPY lab /app/lab
-COPY scenarios /app/scenarios
 # State lives in volumes mounted under /data; the folders exist here, owned by the
 # unprivileged user, so a new named volume starts with that owner.
 COPY --chown=65534:65534 docker/data /data
