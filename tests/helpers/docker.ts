@@ -14,13 +14,17 @@ export async function freeLabPorts(): Promise<Record<string, string>> {
   return env;
 }
 
-/** `from-to`: `count` free TCP ports in a row, for FTP's passive range. */
+/**
+ * `from-to`: `count` free TCP ports in a row, for FTP's passive range: below Linux's
+ * ephemeral ports (32768 and up), which outgoing connections take at any moment, and
+ * above the lab's own 30000-30009.
+ */
 async function freeRange(count: number): Promise<string> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const from = randomInt(40000, 49000);
+    const from = randomInt(30100, 32700);
     let free = true;
     for (let port = from; port < from + count && free; port++) free = await canBind(port, 'tcp');
     if (free) return `${from}-${from + count - 1}`;
   }
-  throw new Error(`found no ${count} free ports in a row between 40000 and 49000 on 127.0.0.1`);
+  throw new Error(`found no ${count} free ports in a row between 30100 and 32710 on 127.0.0.1`);
 }
