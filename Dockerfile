@@ -1,13 +1,22 @@
-# One image for every lab service and for the runner (the "client" workstation).
+# The lab's images: `runtime` (the default target) serves every lab service; `client`
+# is the students' workstation (client.lab.test): a shell with dig, curl, nc, swaks,
+# lftp, sftp, openssl, tcpdump, and wirelab.
 #
-# Built the ordinary way (a registry is reachable):   docker build -t wirelab/lab .
-# Built offline (`npm run images`): the base is made from the host's own Node
-# (docker/make-base-image.sh) and the app comes from the host's build:
-#   docker build --build-arg NODE_IMAGE=wirelab/node:20 --build-arg APP=host -t wirelab/lab .
+# Built the ordinary way (a registry is reachable):
+#   docker build -t wirelab/lab .
+#   docker build --target client -t wirelab/client .
+# Built offline (`npm run images`, see docker/images.sh): the bases are made with no
+# registry (docker/make-base-image.sh: the official Node 24 build from the npm registry;
+# docker/make-client-base.sh: a Debian root from debootstrap) and the app comes from
+# the host's build:
+#   docker build --build-arg NODE_IMAGE=wirelab/node:24... --build-arg CLIENT_IMAGE=wirelab/client-base:... \
+#     --build-arg APP=host [--target client] .
 # BuildKit builds only the stages the target needs, so the offline build never runs
-# the `build` stage (the minimal base image has no npm and no shell).
+# `build` or `client-apt` (the minimal base image has no npm and no shell).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
+# The workstation's base: `client-apt` (below), or an image with the same tools and Node.
+ARG CLIENT_IMAGE=client-apt
 # Where dist/ and node_modules/ come from: "build" (compiled here) or "host" (.image/, made by npm run images).
 ARG APP=build
 
@@ -26,13 +35,34 @@ COPY .image/node_modules /out/node_modules
 
 FROM ${APP} AS app
 
-FROM ${NODE_IMAGE} AS runtime
-WORKDIR /app
+# wirelab as both images carry it in /app: the build, the lab world, the scenarios.
+FROM scratch AS wirelab
 COPY --from=app /out/dist /app/dist
 COPY --from=app /out/node_modules /app/node_modules
 COPY package.json /app/package.json
 COPY lab /app/lab
 COPY scenarios /app/scenarios
+
+# The workstation's tools from Debian's packages, on the official Node image: the same
+# list docker/make-client-base.sh gives debootstrap.
+FROM ${NODE_IMAGE} AS client-apt
+COPY docker/client-packages.txt /tmp/
+RUN apt-get update \
+ && grep -v '^\s*#' /tmp/client-packages.txt | xargs apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/* /tmp/client-packages.txt
+
+FROM ${CLIENT_IMAGE} AS client
+COPY --from=wirelab /app /app
+WORKDIR /app
+COPY docker/wirelab /usr/local/bin/wirelab
+ENV NODE_ENV=production WIRELAB_LAB=/app/lab
+# root: tcpdump needs it, and compose.yaml gives this container the Docker socket.
+USER 0:0
+CMD ["bash"]
+
+FROM ${NODE_IMAGE} AS runtime
+COPY --from=wirelab /app /app
+WORKDIR /app
 # State lives in volumes mounted under /data; the folders exist here, owned by the
 # unprivileged user, so a new named volume starts with that owner.
 COPY --chown=65534:65534 docker/data /data

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Make a minimal Node base image from this machine's own Node, with no registry:
-# the node binary, the shared libraries it links, /etc/passwd with an unprivileged
-# user, /tmp. No shell: the lab image starts node directly and checks health with node.
-# Usage: docker/make-base-image.sh IMAGE:TAG
+# Make a minimal Node base image with no registry: a node binary, the shared libraries
+# it links, /etc/passwd with an unprivileged user, /tmp. No shell: the lab image starts
+# node directly and checks health with node.
+# Usage: docker/make-base-image.sh IMAGE:TAG [NODE_BINARY]
+#   NODE_BINARY defaults to the Node of docker/versions.env (Node 24, from the npm registry).
 set -euo pipefail
-image=${1:?usage: make-base-image.sh IMAGE:TAG}
-node_bin=$(command -v node)
+cd "$(dirname "$0")/.."
+. docker/lib.sh
+image=${1:?usage: make-base-image.sh IMAGE:TAG [NODE_BINARY]}
+node_bin=${2:-$(node_binary)}
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
@@ -28,8 +31,9 @@ GROUP
 # Name lookups go to the lab DNS that Docker sets up; files first for localhost.
 echo 'hosts: files dns' > "$root/etc/nsswitch.conf"
 
+version=$("$node_bin" -p process.versions.node)
 tar -C "$root" -c . | docker import \
   --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
-  --change 'ENV NODE_VERSION='"$(node -p process.versions.node)" \
+  --change "ENV NODE_VERSION=$version" \
   - "$image" >/dev/null
-echo "made $image from $node_bin ($(node --version)), $(du -sh "$root" | cut -f1)"
+echo "made $image: Node $version and its libraries, $(du -sh "$root" | cut -f1)"

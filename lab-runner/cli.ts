@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -7,7 +7,8 @@ import { defaultDataDir, defaultLabDir } from '../services/common/paths';
 import { EmbeddedBackend } from './backends/embedded';
 import { NetworkBackend } from './backends/network-backend';
 import type { Backend, ServiceStatus } from './backends/types';
-import { DockerLab } from './backends/docker/lab';
+import { DockerBackend } from './backends/docker/backend';
+import { composeName } from './backends/docker/compose';
 import { registerGradeCommand } from './grade/command';
 import type { RunResult } from './result';
 import type { Targets } from './backends/types';
@@ -29,7 +30,7 @@ import { scenarioJsonSchema } from './scenario/schema';
 class UsageError extends Error {}
 
 const program = new Command('wirelab')
-  .description('A networking lab for classrooms: run, explore and grade DNS and HTTP scenarios.')
+  .description('A networking lab for classrooms: DNS, HTTP, a reverse proxy, SMTP, POP3, FTP and SFTP servers; run, explore and grade scenarios against them.')
   .version(require('../../package.json').version as string)
   .showHelpAfterError();
 
@@ -62,10 +63,13 @@ program
   .addOption(freePortsOption())
   .option('--data <dir>', 'data directory to use (default: a fresh copy of the first state, removed afterwards)')
   .option('--keep', 'docker: leave the stack running afterwards (default: remove what the run created)')
+  .option('--reuse', 'docker: run on the lab that is already up (and leave it up) instead of starting one')
   .option('--project <name>', 'docker: the Compose project name', process.env.COMPOSE_PROJECT_NAME ?? 'wirelab')
+  .addOption(new Option('--result-file <file>', 'also write the whole result as JSON here (the docker backend reads it from its client)').hideHelp())
   .addOption(labOption())
   .action(async (paths: string[], opts) => {
     if (opts.backend === 'docker') {
+      if (opts.target) throw new UsageError('--target sends a service\'s traffic to another server on this machine: use it with the embedded backend');
       process.exitCode = await runOnDocker(paths, opts);
       return;
     }
@@ -82,6 +86,7 @@ program
       const result = await runScenarios(scenarios, backend, maskingListener(terminalListener({ colors: c, write, trace: opts.trace })));
       write(summaryTable(maskSecrets(result), c));
       await writeReport(result, opts.report, opts.out, write, c);
+      if (opts.resultFile) await writeFile(opts.resultFile, renderReport('json', result));
       process.exitCode = result.passed ? 0 : 1;
     } finally {
       await backend.stop();
@@ -110,12 +115,15 @@ program
   .action(async (opts) => {
     const c = colorsFor(process.stdout);
     if (opts.backend === 'docker') {
-      const lab = new DockerLab(opts.project);
+      // Up is up: a lab that is already up is used as it is.
+      const lab = new DockerBackend({ project: opts.project, reuse: true, keep: true });
       console.log(c.dim(`starting the lab in Docker (project ${opts.project})...`));
-      await lab.up();
-      console.log(c.bold('wirelab lab is up (Docker)'));
+      await lab.start();
+      console.log(c.bold(`wirelab lab is ${lab.reused ? 'already up' : 'up'} (Docker, project ${lab.project})`));
       printDockerStatus(await lab.status());
-      console.log(c.dim('try:  dig @127.0.0.1 -p 5353 www.lab.test   ·   docker compose run --rm client wirelab run   ·   wirelab down'));
+      const dns = lab.network().dns;
+      const compose = composeName();
+      console.log(c.dim(`try:  dig @${dns.host} -p ${dns.port} www.lab.test   ·   ${compose} run --rm client   ·   wirelab down${lab.project === 'wirelab' ? '' : ` --project ${lab.project}`}`));
       return;
     }
     const backend = new EmbeddedBackend({
@@ -151,7 +159,7 @@ program
   .option('--volumes', 'also remove the volumes: mailboxes, uploads, the SSH host key')
   .option('--project <name>', 'the Compose project name', process.env.COMPOSE_PROJECT_NAME ?? 'wirelab')
   .action(async (opts) => {
-    await new DockerLab(opts.project).down({ volumes: Boolean(opts.volumes) });
+    await new DockerBackend({ project: opts.project }).down({ volumes: Boolean(opts.volumes) });
     console.log(`lab stopped (project ${opts.project})${opts.volumes ? ', volumes removed' : ''}`);
   });
 
@@ -160,7 +168,7 @@ program
   .description('the Docker lab: containers, health, addresses, published ports')
   .option('--project <name>', 'the Compose project name', process.env.COMPOSE_PROJECT_NAME ?? 'wirelab')
   .action(async (opts) => {
-    printDockerStatus(await new DockerLab(opts.project).status());
+    printDockerStatus(await new DockerBackend({ project: opts.project }).status());
   });
 
 program
@@ -170,7 +178,7 @@ program
   .option('--project <name>', 'the Compose project name', process.env.COMPOSE_PROJECT_NAME ?? 'wirelab')
   .action(async (service: string, opts) => {
     if (!STACK.some((s) => s.name === service)) throw new UsageError(`no lab service named ${service}; the lab has ${STACK.map((s) => s.name).join(', ')}`);
-    for (const line of await new DockerLab(opts.project).logs(service)) console.log(line);
+    for (const line of await new DockerBackend({ project: opts.project }).logs(service)) console.log(line);
   });
 
 program
@@ -297,43 +305,29 @@ function printDockerStatus(statuses: ServiceStatus[]): void {
 }
 
 /**
- * `wirelab run --backend docker`: bring the stack up, run the scenarios from a client
- * container inside the lab network (standard ports, real addresses), and remove what
- * the run created unless --keep. The client writes the JSON result into a folder it
- * shares with us.
+ * `wirelab run --backend docker`: the Docker backend brings the lab up (or, with
+ * --reuse, takes the one that is up), runs the scenarios from its client container
+ * inside the lab network, and removes what it made unless --keep. Reports are written
+ * here from the client's result.
  */
-async function runOnDocker(paths: string[], opts: { project: string; keep?: boolean; trace?: boolean; report: ReportFormat; out?: string }): Promise<number> {
+async function runOnDocker(paths: string[], opts: { project: string; keep?: boolean; reuse?: boolean; trace?: boolean; report: ReportFormat; out?: string }): Promise<number> {
   const scenarios = await loadAll(paths); // a broken file is reported here, before anything starts
-  const work = await mkdtemp(path.join(os.tmpdir(), 'wirelab-docker-'));
-  const inContainer = new Map<string, string>();
-  await mkdir(path.join(work, 'scenarios'));
-  for (const [i, scenario] of scenarios.entries()) {
-    const name = `${String(i + 1).padStart(2, '0')}-${path.basename(scenario.file)}`;
-    await writeFile(path.join(work, 'scenarios', name), await readFile(scenario.file));
-    inContainer.set(`/work/scenarios/${name}`, scenario.file);
-  }
-  const lab = new DockerLab(opts.project);
+  const toStdout = opts.report === 'terminal' || Boolean(opts.out);
+  const write = (text: string): void => void (toStdout ? process.stdout : process.stderr).write(text);
+  const c = colorsFor(toStdout ? process.stdout : process.stderr);
+  const lab = new DockerBackend({ project: opts.project, keep: opts.keep, reuse: opts.reuse });
+  write(c.dim(`wirelab: ${opts.reuse ? 'looking for the lab in Docker' : `starting the lab in Docker (project ${opts.project})`}...\n`));
+  const started = Date.now();
+  await lab.start();
   try {
-    process.stdout.write(`wirelab: starting the lab in Docker (project ${opts.project})...\n`);
-    const started = Date.now();
-    await lab.up();
-    process.stdout.write(`wirelab: lab healthy in ${((Date.now() - started) / 1000).toFixed(1)} s; running ${scenarios.length} scenario(s) from the client container\n`);
-    const code = await lab.runClient(['run', '/work/scenarios', '--report', 'json', '--out', '/work/result.json', ...(opts.trace ? ['--trace'] : [])], work);
-    if (opts.report !== 'terminal') {
-      // Masked already in the container: the secret values never cross the JSON.
-      const result = JSON.parse(await readFile(path.join(work, 'result.json'), 'utf8')) as RunResult;
-      result.backend = 'docker';
-      for (const s of result.scenarios) {
-        s.file = inContainer.get(s.file) ?? s.file;
-        for (const step of s.steps) step.file = s.file;
-      }
-      await writeReport(result, opts.report, opts.out, (t) => void process.stdout.write(t), colorsFor(process.stdout));
-    }
-    return code === 0 || code === 1 ? code : 2;
+    const how = lab.reused ? `using the lab that is up (project ${lab.project})` : `lab healthy in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+    write(c.dim(`wirelab: ${how}; running ${scenarios.length} scenario(s) from the client container\n`));
+    const { code, result } = await lab.runScenarios(scenarios, { trace: opts.trace, show: toStdout ? 'stdout' : 'stderr' });
+    if (result) await writeReport(result, opts.report, opts.out, write, colorsFor(process.stdout));
+    return code;
   } finally {
-    if (opts.keep) process.stdout.write(`wirelab: the lab is still running (--keep); stop it with \`wirelab down --project ${opts.project}\`\n`);
-    else await lab.down();
-    await rm(work, { recursive: true, force: true });
+    await lab.stop();
+    if (lab.reused || opts.keep) write(c.dim(`wirelab: the lab is still running; stop it with \`wirelab down${lab.project === 'wirelab' ? '' : ` --project ${lab.project}`}\`\n`));
   }
 }
 

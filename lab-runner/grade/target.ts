@@ -294,7 +294,7 @@ export async function freePort(udp = false): Promise<number> {
   throw new Error(`found no free port on 127.0.0.1 between ${STUDENT_PORTS.from} and ${STUDENT_PORTS.to}`);
 }
 
-function canBind(port: number, transport: 'tcp' | 'udp'): Promise<boolean> {
+export function canBind(port: number, transport: 'tcp' | 'udp'): Promise<boolean> {
   return new Promise((resolve) => {
     if (transport === 'tcp') {
       const server = net.createServer();

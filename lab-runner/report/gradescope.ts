@@ -3,14 +3,19 @@ import { explain, seconds, visibilityOf } from './explain';
 
 /**
  * results.json as the Gradescope autograder specification defines it
- * (gradescope-autograders.readthedocs.io, "Autograder Specifications"): a test per
- * step, named "Scenario title › step name", with its points and, when it did not
- * pass, what was expected and what came, where, and the hint. A step's `visibility`
- * (its own, else its scenario's) is passed on, so hidden steps stay hidden from
- * students. The caller masks secrets first (report/index.ts does).
+ * (gradescope-autograders.readthedocs.io, "Autograder Specifications", "Output
+ * format"), with only the fields it lists: a test per step, named "Scenario title ›
+ * step name", with its points and, when it did not pass, what was expected and what
+ * came, where, and the hint. A step's `visibility` (its own, else its scenario's) is
+ * passed on, so hidden steps stay hidden from students. Every text is marked `text`:
+ * names and outputs carry what a student's server sent, which Gradescope must show as
+ * it is, never render as HTML or Markdown. The caller masks secrets first
+ * (report/index.ts does). examples/gradescope/ runs it on Gradescope.
  */
 
 export type GradescopeStatus = 'passed' | 'failed';
+/** The spec's "Output String Formatting". */
+export type GradescopeFormat = 'text' | 'html' | 'simple_format' | 'md' | 'ansi';
 
 export interface GradescopeTest {
   name: string;
@@ -25,26 +30,32 @@ export interface GradescopeTest {
 }
 
 export interface GradescopeResults {
+  /** The submission's points; the assignment's maximum is set on Gradescope (the spec has no top-level max_score). */
   score: number;
-  max_score: number;
-  /** Seconds. */
+  /** Whole seconds. */
   execution_time: number;
   /** Text for the whole submission, shown above the tests: visible scenarios only. */
   output: string;
+  output_format: GradescopeFormat;
+  test_output_format: GradescopeFormat;
+  test_name_format: GradescopeFormat;
   visibility: Visibility;
   /** The autograder's standard output (the terminal report) names every step: hidden when a step is hidden. */
   stdout_visibility: Visibility;
   tests: GradescopeTest[];
 }
 
+/** Every name and output shown as plain text. */
+const TEXT = { output_format: 'text', test_output_format: 'text', test_name_format: 'text' } as const;
+
 export function gradescopeResults(result: RunResult): GradescopeResults {
   const tests = result.scenarios.flatMap((scenario, i) => scenario.steps.map((step, j) => testOf(scenario, step, `${i + 1}.${j + 1}`)));
   const anyNotVisible = tests.some((t) => t.visibility !== 'visible');
   return {
     score: round(result.points),
-    max_score: round(result.maxPoints),
     execution_time: Math.round(seconds(result.durationMs)),
     output: overview(result),
+    ...TEXT,
     visibility: 'visible',
     stdout_visibility: anyNotVisible ? 'hidden' : 'visible',
     tests,
@@ -53,6 +64,22 @@ export function gradescopeResults(result: RunResult): GradescopeResults {
 
 export function gradescopeReport(result: RunResult): string {
   return JSON.stringify(gradescopeResults(result), null, 2) + '\n';
+}
+
+/**
+ * results.json for a submission that could not be graded (its server did not start,
+ * its files were wrong): no points, and the reason, which the student sees.
+ */
+export function gradescopeNotGraded(reason: string, durationMs = 0): GradescopeResults {
+  return {
+    score: 0,
+    execution_time: Math.round(seconds(durationMs)),
+    output: `Not graded: ${reason}`,
+    ...TEXT,
+    visibility: 'visible',
+    stdout_visibility: 'hidden',
+    tests: [],
+  };
 }
 
 function testOf(scenario: ScenarioResult, step: StepResult, number: string): GradescopeTest {

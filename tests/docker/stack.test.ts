@@ -1,15 +1,21 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { DockerLab } from '../../lab-runner/backends/docker/lab';
+import { DockerBackend } from '../../lab-runner/backends/docker/backend';
 import { compose } from '../../lab-runner/backends/docker/compose';
+import { freeLabPorts } from '../helpers/docker';
 
 /**
- * The lab in Docker, for real: built by `npm run images`, started with Compose,
- * checked from outside and from inside the lab network, then every scenario run on
- * the docker backend. Runs when WIRELAB_DOCKER_TESTS=1 (.ci/run sets it, after
- * installing docker.io and starting dockerd); without Docker it is skipped, saying so.
+ * The lab in Docker, for real: built by `npm run images`, started with Compose on free
+ * host ports (moved as .env moves them), checked from outside and from inside the lab
+ * network (the client workstation's own tools), then every scenario run on the docker
+ * backend, and each way bringing a lab up can fail. Runs when WIRELAB_DOCKER_TESTS=1
+ * (.ci/run sets it, after installing docker.io and starting dockerd); without Docker it
+ * is skipped, saying so.
  */
 
 const run = promisify(execFile);
@@ -21,16 +27,34 @@ const PROJECT = 'wirelabtest';
 const suite = enabled ? describe : describe.skip;
 if (!enabled) console.warn('Docker tests skipped: set WIRELAB_DOCKER_TESTS=1 (with dockerd running and `npm run images` done) to run them');
 
+/** `wirelab ARGS` as a person runs it; resolves with its exit code and what it printed. */
+async function wirelab(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 * 1024 * 1024 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (err: { code?: number; stdout?: string; stderr?: string }) => ({ code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' }),
+  );
+}
+
+/** `docker compose run --rm client ...` on this file's lab. */
+const inClient = (args: string[]) => compose(['run', '--rm', '-T', ...args], { project: PROJECT });
+
 suite('the lab in Docker', () => {
-  const lab = new DockerLab(PROJECT);
+  let lab: DockerBackend;
+  let ports: Record<string, string>;
   jest.setTimeout(300_000);
 
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error('build first: npm run build');
+    ports = await freeLabPorts();
+    Object.assign(process.env, ports); // Compose and every wirelab started here read them, as from .env
+    lab = new DockerBackend({ project: PROJECT });
     await lab.down().catch(() => {});
-    await lab.up();
+    await lab.start();
   });
-  afterAll(() => lab.down());
+  afterAll(async () => {
+    await lab?.down();
+    for (const key of Object.keys(ports ?? {})) delete process.env[key];
+  });
 
   test('every service is healthy, on its fixed address', async () => {
     const status = await lab.status();
@@ -38,25 +62,62 @@ suite('the lab in Docker', () => {
     expect(status.find((s) => s.name === 'http')?.info?.address).toBe('172.28.0.80');
   });
 
-  test('published ports listen on 127.0.0.1 only', async () => {
+  test('published ports listen on 127.0.0.1 only, at the ports .env gives', async () => {
     const status = await lab.status();
     const published = status.flatMap((s) => (s.info?.published ?? '').split(' ').filter(Boolean));
     expect(published.length).toBeGreaterThanOrEqual(9);
     for (const p of published) expect(p).toMatch(/^127\.0\.0\.1:\d+->/);
+    expect(published).toContain(`127.0.0.1:${ports.LAB_HTTP_PORT}->80/tcp`);
+    expect(published).toContain(`127.0.0.1:${ports.LAB_SUBMISSION_PORT}->587/tcp`);
+    expect(lab.network().route('172.28.0.25', 110)).toMatchObject({ host: '127.0.0.1', port: Number(ports.LAB_POP3_PORT) });
   });
 
-  test('from the host, the same ports as the embedded lab', async () => {
-    const { stdout } = await run('dig', ['+short', '@127.0.0.1', '-p', '5353', 'www.lab.test']);
+  test('from the host, through the published ports', async () => {
+    const { stdout } = await run('dig', ['+short', '@127.0.0.1', '-p', ports.LAB_DNS_PORT!, 'www.lab.test']);
     expect(stdout.trim()).toBe('172.28.0.80');
-    const page = await run('curl', ['-s', '--noproxy', '*', 'http://127.0.0.1:8080/']);
+    const page = await run('curl', ['-s', '--noproxy', '*', `http://127.0.0.1:${ports.LAB_HTTP_PORT}/`]);
     expect(page.stdout).toContain('<h1>');
+  });
+
+  test('every service runs on Node 24', async () => {
+    for (const service of ['dns', 'http', 'smtp', 'pop3', 'ftp', 'sftp']) {
+      const container = await lab.containers.container(service);
+      const { stdout } = await run('docker', ['exec', container.id, 'node', '-p', 'process.version']);
+      expect([service, stdout.trim()]).toEqual([service, expect.stringMatching(/^v24\./)]);
+    }
   });
 
   test('inside the lab network, lab names resolve and outside names are REFUSED', async () => {
     const script = "const d=require('dns');d.resolve4('www.lab.test',(e,a)=>{d.resolve4('example.com',(e2)=>console.log(JSON.stringify({lab:a,outside:e2&&e2.code})))})";
-    const { code, output } = await compose(['run', '--rm', '-T', '--entrypoint', 'node', 'client', '-e', script], { project: PROJECT });
+    const { code, output } = await inClient(['--entrypoint', 'node', 'client', '-e', script]);
     expect(code).toBe(0);
     expect(JSON.parse(output.trim().split('\n').pop()!)).toEqual({ lab: ['172.28.0.80'], outside: 'EREFUSED' });
+  });
+
+  test("the workstation's shell has the students' tools, and they reach the lab by name", async () => {
+    const script = [
+      'set -e',
+      'echo "dig: $(dig +short www.lab.test)"',
+      'echo "curl: $(curl -s -o /dev/null -w %{http_code} http://www.lab.test/)"',
+      'nc -z -w 5 ftp.lab.test 21 && echo "nc: ftp open"',
+      'swaks --silent 2 --server mail.lab.test --from carol@example.test --to bob@lab.test --header "Subject: from the workstation" >/dev/null && echo "swaks: sent"',
+      'echo "lftp: $(lftp -c "open -u alice,alice ftp.lab.test; cls -1 /" | tr "\\n" " ")"',
+      'echo "sftp: $(command -v sftp) $(ssh -V 2>&1)"',
+      'echo "openssl: $(openssl version)"',
+      'tcpdump -D >/dev/null && echo "tcpdump: can capture"',
+      'echo "hostname: $(hostname -f)"',
+    ].join('\n');
+    const { code, output } = await inClient(['client', 'sh', '-c', script]);
+    expect(output).toContain('dig: 172.28.0.80');
+    expect(output).toContain('curl: 200');
+    expect(output).toContain('nc: ftp open');
+    expect(output).toContain('swaks: sent');
+    expect(output).toMatch(/lftp: .*notes\.txt/);
+    expect(output).toMatch(/sftp: \/usr\/bin\/sftp OpenSSH_/);
+    expect(output).toMatch(/openssl: OpenSSL 3/);
+    expect(output).toContain('tcpdump: can capture');
+    expect(output).toContain('hostname: client.lab.test');
+    expect(code).toBe(0);
   });
 
   test('SIGTERM stops each service within its grace period, cleanly', async () => {
@@ -72,19 +133,19 @@ suite('the lab in Docker', () => {
   });
 
   test('pause freezes a service, disconnect takes it off the lab network; both come back', async () => {
-    const page = () => run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', '--noproxy', '*', 'http://127.0.0.1:8080/']).then((r) => r.stdout, (e: { stdout?: string }) => `failed ${e.stdout ?? ''}`);
-    await lab.containers.act('http', 'pause');
+    const url = `http://127.0.0.1:${ports.LAB_HTTP_PORT}/`;
+    const page = () => run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', '--noproxy', '*', url]).then((r) => r.stdout, (e: { stdout?: string }) => `failed ${e.stdout ?? ''}`);
+    await lab.control('http', 'pause');
     expect((await lab.containers.status('http')).info?.state).toBe('paused');
     expect(await page()).toMatch(/^failed/); // the port accepts, the frozen process never answers
-    await lab.containers.act('http', 'unpause');
+    await lab.control('http', 'unpause');
     expect(await page()).toBe('200');
 
-    const fromClient = () =>
-      compose(['run', '--rm', '-T', 'client', 'wirelab', 'http', 'http://www.lab.test/'], { project: PROJECT }).then((r) => r.code);
-    await lab.containers.act('http', 'disconnect');
+    const fromClient = () => inClient(['client', 'wirelab', 'http', 'http://www.lab.test/']).then((r) => r.code);
+    await lab.control('http', 'disconnect');
     expect((await lab.containers.status('http')).info?.address).toBe('disconnected');
     expect(await fromClient()).not.toBe(0);
-    await lab.containers.act('http', 'connect');
+    await lab.control('http', 'connect');
     expect((await lab.containers.status('http')).info?.address).toBe('172.28.0.80');
     // Back on the network: wait until the client reaches it again (bounded), as `wait:` does.
     let code = 1;
@@ -94,42 +155,92 @@ suite('the lab in Docker', () => {
 
   test('a service restarted with wirelab keeps its volume data (mail, uploads)', async () => {
     // Deliver a mail and upload a file through the lab, restart both services, read them back.
-    const send = await compose(
-      ['run', '--rm', '-T', 'client', 'wirelab', 'smtp', '--host', 'mail.lab.test', '--port', '25', '--from', 'carol@example.test', '--to', 'bob@lab.test', '--subject', 'kept', '--body', 'survives a restart',],
-      { project: PROJECT },
-    );
+    const send = await inClient(['client', 'wirelab', 'smtp', '--host', 'mail.lab.test', '--port', '25', '--from', 'carol@example.test', '--to', 'bob@lab.test', '--subject', 'kept', '--body', 'survives a restart']);
     expect(send.output).toMatch(/250 2\.0\.0/);
-    const put = await compose(
-      ['run', '--rm', '-T', '--entrypoint', 'node', 'client', '/app/dist/services/main.js', 'wirelab', 'ftp', '--host', 'ftp.lab.test', '--user', 'alice', '--password', 'alice', '--put', '/app/lab/homes/bob/todo.txt:kept.txt',],
-      { project: PROJECT },
-    );
+    const put = await inClient(['--entrypoint', 'node', 'client', '/app/dist/services/main.js', 'wirelab', 'ftp', '--host', 'ftp.lab.test', '--user', 'alice', '--password', 'alice', '--put', '/app/lab/homes/bob/todo.txt:kept.txt']);
     expect(put.code).toBe(0);
-    await lab.containers.act('smtp', 'restart');
-    await lab.containers.act('ftp', 'restart');
+    await lab.control('smtp', 'restart');
+    await lab.control('ftp', 'restart');
     await lab.waitHealthy(60_000);
-    const read = await compose(['run', '--rm', '-T', 'client', 'wirelab', 'pop3', '--host', 'mail.lab.test', '--user', 'bob', '--password', 'bob', '--retrieve', 'last',], { project: PROJECT });
+    const read = await inClient(['client', 'wirelab', 'pop3', '--host', 'mail.lab.test', '--user', 'bob', '--password', 'bob', '--retrieve', 'last']);
     expect(read.output).toContain('Subject: kept');
-    const get = await compose(['run', '--rm', '-T', 'client', 'wirelab', 'ftp', '--host', 'ftp.lab.test', '--user', 'alice', '--password', 'alice', '--get', 'kept.txt',], { project: PROJECT });
+    const get = await inClient(['client', 'wirelab', 'ftp', '--host', 'ftp.lab.test', '--user', 'alice', '--password', 'alice', '--get', 'kept.txt']);
     expect(get.output).toContain('active and passive FTP');
   });
 
   test('docker compose run --rm client wirelab run: the workstation runs scenarios, lab steps included', async () => {
     // As a student types it: no project name given, the client finds its own lab.
-    const { code, output } = await compose(['run', '--rm', '-T', '-e', 'NO_COLOR=1', 'client', 'wirelab', 'run', 'scenarios/bad-gateway.yaml', 'scenarios/sftp-host-key.yaml'], { project: PROJECT });
+    const { code, output } = await inClient(['-e', 'NO_COLOR=1', 'client', 'wirelab', 'run', 'scenarios/bad-gateway.yaml', 'scenarios/sftp-host-key.yaml']);
     expect(output).toMatch(/total\s+12\/12\s+all 2 passed/);
     expect(code).toBe(0);
   });
 
+  test('a lab that is up already: wirelab says so, and --reuse runs on it and leaves it up', async () => {
+    const again = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, 'scenarios/dns-basics.yaml']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`wirelab: a lab is already up in Docker (Compose project ${PROJECT}). Run the scenarios on it with \`--reuse\``);
+    // Under another project name it is the lab network that is taken: the one that holds it is named.
+    const other = await wirelab(['run', '--backend', 'docker', '--project', `${PROJECT}2`, 'scenarios/dns-basics.yaml']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain(`a lab is already up in Docker as Compose project ${PROJECT} (its network ${PROJECT}_lab holds 172.28.0.0/24)`);
+    const reused = await wirelab(['run', '--backend', 'docker', '--project', `${PROJECT}2`, '--reuse', 'scenarios/dns-basics.yaml']);
+    expect(reused.stdout).toContain(`using the lab that is up (project ${PROJECT})`);
+    expect(reused.stdout).toMatch(/all 1 passed/);
+    expect(reused.code).toBe(0);
+    expect((await lab.status()).every((s) => s.info?.health === 'healthy')).toBe(true);
+  });
+
+  test('a Docker network on the lab addresses, and a port in use, are named with the way out', async () => {
+    // A network that is not a lab, on the addresses LAB_PREFIX moves the lab to.
+    const network = `wirelabtest-in-the-way-${process.pid}`;
+    await run('docker', ['network', 'create', '--subnet', '10.99.8.0/24', network]);
+    try {
+      const taken = await wirelab(['up', '--backend', 'docker', '--project', `${PROJECT}3`], { LAB_PREFIX: '10.99.8' });
+      expect(taken.code).toBe(2);
+      expect(taken.stderr).toContain(`the lab network 10.99.8.0/24 overlaps another: the Docker network ${network} already uses 10.99.8.0/24`);
+    } finally {
+      await run('docker', ['network', 'rm', network]);
+    }
+    // A program on this machine holds the HTTP port that a second lab (on its own network) wants.
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const held = (holder.address() as net.AddressInfo).port;
+    try {
+      const second = { ...(await freeLabPorts()), LAB_PREFIX: '10.99.9', LAB_HTTP_PORT: String(held) };
+      const busy = await wirelab(['up', '--backend', 'docker', '--project', `${PROJECT}3`], second);
+      expect(busy.code).toBe(2);
+      expect(busy.stderr).toContain(`http's port ${held}/tcp on 127.0.0.1 is already in use: another program holds it`);
+      expect(busy.stderr).toContain('LAB_HTTP_PORT=');
+      // Nothing of the half-made lab is left.
+      const left = await run('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${PROJECT}3`]);
+      expect(left.stdout.trim()).toBe('');
+    } finally {
+      holder.close();
+    }
+  });
+
+  test('reports land on this machine at the path given, with the paths given; nothing from inside the client', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-docker-report-'));
+    try {
+      const failing = path.join(dir, 'fails.yaml');
+      await writeFile(failing, 'title: A page that is not there\nsteps:\n  - name: Fetch it\n    http: { url: "http://www.lab.test/nothing-here.html" }\n    expect: { status: 200 }\n');
+      const out = path.join(dir, 'reports', 'result.json');
+      const { code, stdout, stderr } = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse', 'scenarios/dns-basics.yaml', failing, '--report', 'json', '--out', out]);
+      expect(code).toBe(1);
+      expect(stdout).toContain(`json report written to ${out}`);
+      expect(stdout).toContain(`got 404  ${failing}:5`); // the failure points at the file on this machine
+      expect(stdout + stderr).not.toMatch(/\/run\/wirelab-result|\/work\//);
+      const result = JSON.parse(await readFile(out, 'utf8')) as { backend: string; scenarios: { file: string }[] };
+      expect(result.backend).toBe('docker');
+      expect(result.scenarios.map((s) => s.file)).toEqual(['scenarios/dns-basics.yaml', failing]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('every scenario passes on the docker backend, unchanged', async () => {
-    // On this file's stack (two stacks cannot share the lab subnet or the published ports);
-    // --keep leaves it to afterAll.
-    const { stdout } = await run(process.execPath, [CLI, 'run', '--backend', 'docker', '--project', PROJECT, '--keep'], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1' },
-      maxBuffer: 64 * 1024 * 1024,
-    }).catch((err: { stdout?: string; stderr?: string }) => {
-      throw new Error(`wirelab run --backend docker failed:\n${err.stdout}\n${err.stderr}`);
-    });
+    const { code, stdout, stderr } = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse']);
+    if (code !== 0) throw new Error(`wirelab run --backend docker failed:\n${stdout}\n${stderr}`);
     expect(stdout).toMatch(/total\s+(\d+)\/\1\s+all \d+ passed/);
   });
 });

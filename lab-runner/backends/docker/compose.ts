@@ -7,21 +7,33 @@ import { packageRoot } from '../../../services/common/paths';
  * `docker-compose` (1.29). compose.yaml works with both.
  */
 
-let found: string[] | undefined;
+const CANDIDATES = [['docker', 'compose'], ['docker-compose']];
+let found: string[] | null | undefined;
 
-export function composeCommand(): string[] {
-  if (found) return found;
-  for (const candidate of [['docker', 'compose'], ['docker-compose']]) {
+function detect(): string[] | null {
+  if (found !== undefined) return found;
+  for (const candidate of CANDIDATES) {
     const probe = spawnSync(candidate[0]!, [...candidate.slice(1), 'version'], { stdio: 'ignore' });
     if (probe.status === 0) return (found = candidate);
   }
-  throw new Error('Docker Compose is not installed: install docker-compose (Debian: apt-get install docker-compose) or the docker compose plugin');
+  return (found = null);
+}
+
+export function composeCommand(): string[] {
+  const command = detect();
+  if (!command) throw new Error('Docker Compose is not installed: install the docker compose plugin, or docker-compose (Debian: apt-get install docker-compose)');
+  return command;
+}
+
+/** What to tell a person to type: the Compose that is installed (`docker compose` when neither is). */
+export function composeName(): string {
+  return (detect() ?? CANDIDATES[0]!).join(' ');
 }
 
 export interface ComposeOptions {
   project: string;
-  /** Print what compose prints (default: only on failure). */
-  inherit?: boolean;
+  /** Show what compose prints, on our standard output or standard error (default: keep it, for the result). */
+  show?: 'stdout' | 'stderr';
 }
 
 /** Run a compose command in the package's compose.yaml; resolves with its exit code and output. */
@@ -29,9 +41,12 @@ export function compose(args: string[], options: ComposeOptions): Promise<{ code
   const [cmd, ...pre] = composeCommand();
   const file = path.join(packageRoot(), 'compose.yaml');
   return new Promise((resolve, reject) => {
+    const out = options.show === 'stdout' ? 'inherit' : options.show === 'stderr' ? process.stderr : 'pipe';
     const child = spawn(cmd!, [...pre, '-p', options.project, '-f', file, ...args], {
       cwd: packageRoot(),
-      stdio: options.inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+      // Spelled out: Compose reads LAB_* settings from it (and under jest, process.env is the test's own).
+      env: process.env,
+      stdio: ['ignore', out, options.show ? 'inherit' : 'pipe'],
     });
     let output = '';
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));

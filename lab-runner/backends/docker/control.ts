@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import Docker from 'dockerode';
 import type { LabAction, ServiceStatus } from '../types';
-import { STACK } from '../stack';
+import { STACK } from '../../wire';
 
 /**
  * The lab's containers, through the Docker API (dockerode): find a service's
@@ -21,7 +21,7 @@ export const DOCKER_SOCKET = '/var/run/docker.sock';
  * network_mode service:smtp), so mail.lab.test is one address for both. When the SMTP
  * container stops or restarts, that network is gone: its POP3 must be restarted too.
  */
-const SHARES_NETWORK_WITH: Record<string, string[]> = { smtp: ['pop3'], 'smtp-example': ['pop3-example'] };
+export const SHARES_NETWORK_WITH: Record<string, string[]> = { smtp: ['pop3'], 'smtp-example': ['pop3-example'] };
 
 export function dockerAvailable(): boolean {
   return existsSync(DOCKER_SOCKET);
@@ -48,7 +48,8 @@ export async function discoverProject(): Promise<string | undefined> {
 }
 
 export class LabContainers {
-  readonly docker = new Docker({ socketPath: DOCKER_SOCKET });
+  /** The engine at DOCKER_HOST, else /var/run/docker.sock (mounted there in the client container). */
+  readonly docker = new Docker();
 
   /** @param project the Compose project name (`wirelab` unless COMPOSE_PROJECT_NAME says otherwise). */
   constructor(readonly project: string) {}
