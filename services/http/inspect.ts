@@ -1,6 +1,6 @@
 import { readBody } from './body';
 import { reply, type Exchange } from './reply';
-import { Status } from './status';
+import { Status } from '../common/httpStatus';
 
 /**
  * /inspect, any method: "see your own request". The answer is the request as this

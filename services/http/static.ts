@@ -6,7 +6,7 @@ import { confineReal, JailError } from '../common/jail';
 import { contentTypeFor } from './contentTypes';
 import { etagFor, httpDate, ifNoneMatchHits, notModifiedSince } from './etag';
 import { reply, replyError, writeHead, type Exchange } from './reply';
-import { Status } from './status';
+import { Status } from '../common/httpStatus';
 
 /**
  * The static site: a URL path names a file under the document root.
