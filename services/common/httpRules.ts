@@ -194,6 +194,10 @@ export function explainParseError(
       if (version !== undefined && version >= '2') return { status: Status.HTTPVersionNotSupported, why: capitalize(unsupportedVersion(version).message) };
       break;
     }
+    case 'HPE_PAUSED_H2_UPGRADE':
+      // `PRI * HTTP/2.0`, then `SM`: the preface an HTTP/2 client opens with (RFC 9113 §3.4),
+      // made so that an HTTP/1.1 server refuses it. `curl --http2-prior-knowledge` sends it.
+      return { status: Status.HTTPVersionNotSupported, why: capitalize(unsupportedVersion('2').message) };
     case 'HPE_INVALID_TRANSFER_ENCODING':
       // Both Content-Length and Transfer-Encoding: two lengths, the classic request smuggling (RFC 9112 §6.3): 400.
       if (/Content-Length/i.test(err.reason ?? '')) break;

@@ -18,6 +18,8 @@ export interface Site {
   tokenKey: Buffer;
   tokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** Most parts one Range header may ask for (static.ts). */
+  maxRanges: number;
 }
 
 /** One request and its response, as a handler sees them (req, res, log: services/common/httpService.ts). */

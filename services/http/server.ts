@@ -69,7 +69,7 @@ export class HttpServer extends HttpService<Exchange, HttpLimits> {
     super({ service: 'http', who: 'the server' }, checkHttpLimits('http', HTTP_SERVER_DEFAULTS, options), options.log ?? createLogger('http'));
   }
 
-/** The server for a lab: the site from `<labDir>/www`, notes seeded from `<labDir>/api`, users from users.yaml. */
+  /** The server for a lab: the site from `<labDir>/www`, notes seeded from `<labDir>/api`, users from users.yaml. */
   static async fromLab(labDir: string, dataDir: string, options: HttpServerOptions = {}): Promise<HttpServer> {
     if (isInside(path.resolve(labDir), path.resolve(dataDir))) {
       throw new Error(`the data directory ${dataDir} is inside the lab directory ${labDir}; lab/ stays read-only`);
@@ -81,44 +81,6 @@ export class HttpServer extends HttpService<Exchange, HttpLimits> {
       ...definedOnly(options),
       dataDir,
     });
-  }
-
-  override async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
-    this.site ??= await this.openSite();
-    return super.listen(port, host);
-  }
-
-  protected override describe(): Fields {
-    return { www: this.site?.wwwDir };
-  }
-
-  /** Close like every HTTP service, then write the notes out. */
-  protected override async shutdown(): Promise<void> {
-    await super.shutdown();
-    await this.site?.notes.flush();
-  }
-
-  private async openSite(): Promise<Site> {
-    const labData = this.options.dataDir ?? defaultDataDir();
-    const dataDir = path.join(labData, 'http');
-    const notes = new NotesStore(
-      path.join(dataDir, 'notes.json'),
-      this.options.notesSeed ?? path.join(defaultLabDir(), 'api', 'notes.json'),
-    );
-    await notes.open();
-    return {
-      wwwDir: path.resolve(this.options.wwwDir ?? path.join(defaultLabDir(), 'www')),
-      dataDir: path.resolve(labData),
-      notes,
-      users: this.options.users ?? [],
-      tokenKey: await loadOrCreateKey(path.join(dataDir, 'token.key')),
-      tokenTtlSeconds: this.limits.tokenTtlSeconds,
-      maxBodyBytes: this.limits.maxBodyBytes,
-    };
-  }
-
-  protected exchange(base: HttpExchange): Exchange {
-    return { ...base, site: this.site!, rawPath: '', path: '', query: '', params: {}, auth: {}, bodyRead: false };
   }
 
   /** Decode the target, check the token, find the route, run its handler. */
@@ -153,6 +115,45 @@ export class HttpServer extends HttpService<Exchange, HttpLimits> {
   /** Errors are JSON under /api/, plain text elsewhere (reply.ts). */
   protected answerError(ex: Exchange, error: HttpError): void {
     replyError(ex, error.status, error.message, error.headers);
+  }
+
+  override async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    this.site ??= await this.openSite();
+    return super.listen(port, host);
+  }
+
+  protected override describe(): Fields {
+    return { www: this.site?.wwwDir };
+  }
+
+  /** Close like every HTTP service, then write the notes out. */
+  protected override async shutdown(): Promise<void> {
+    await super.shutdown();
+    await this.site?.notes.flush();
+  }
+
+  private async openSite(): Promise<Site> {
+    const labData = this.options.dataDir ?? defaultDataDir();
+    const dataDir = path.join(labData, 'http');
+    const notes = new NotesStore(
+      path.join(dataDir, 'notes.json'),
+      this.options.notesSeed ?? path.join(defaultLabDir(), 'api', 'notes.json'),
+    );
+    await notes.open();
+    return {
+      wwwDir: path.resolve(this.options.wwwDir ?? path.join(defaultLabDir(), 'www')),
+      dataDir: path.resolve(labData),
+      notes,
+      users: this.options.users ?? [],
+      tokenKey: await loadOrCreateKey(path.join(dataDir, 'token.key')),
+      tokenTtlSeconds: this.limits.tokenTtlSeconds,
+      maxBodyBytes: this.limits.maxBodyBytes,
+      maxRanges: this.limits.maxRanges,
+    };
+  }
+
+  protected exchange(base: HttpExchange): Exchange {
+    return { ...base, site: this.site!, rawPath: '', path: '', query: '', params: {}, auth: {}, bodyRead: false };
   }
 }
 

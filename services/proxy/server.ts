@@ -116,7 +116,7 @@ export class ProxyServer extends HttpService<Exchange, ProxyLimits> {
   private answersItself(ex: Exchange): boolean {
     const { req } = ex;
     if (!countsForwards(req.method) || maxForwards(req.rawHeaders) !== 0) return false;
-    ex.outcome.answered = 'max-forwards=0';
+    ex.outcome.maxForwards = 0; // in the log line, and no upstream=: the app was not asked
     const unread = req.complete ? {} : { Connection: 'close' };
     // TRACE: the request as the proxy received it (§9.3.8). OPTIONS: what the proxy itself
     // offers; it has no resources of its own, so just 200 and no content (§9.3.7).
