@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ncHalfClose, parseResponse, parseResponses, RawClient, startServer, WWW, type RunningServer } from './harness';
+import { ncHalfClose, parseResponse, parseResponses, rawHalfClose, startServer, WWW, type RunningServer } from './harness';
 
 let lab: RunningServer;
 beforeAll(async () => {
@@ -39,9 +39,7 @@ test('two requests in one go, then FIN: both answered, in order, then the close'
 });
 
 test('a raw socket: end(request) on a 404 (the 404 page is a file too)', async () => {
-  const client = await RawClient.connect(lab.port);
-  client.socket.end('GET /nothing-here HTTP/1.1\r\nHost: www.lab.test\r\n\r\n');
-  const res = parseResponse(await client.closed);
+  const res = parseResponse(await rawHalfClose(lab.port, 'GET /nothing-here HTTP/1.1\r\nHost: www.lab.test\r\n\r\n'));
   expect(res.status).toBe(404);
   expect(res.body).toContain('<html');
 });

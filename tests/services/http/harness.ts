@@ -277,6 +277,13 @@ export async function raw(port: number, ...chunks: (string | Buffer)[]): Promise
   return client.closed;
 }
 
+/** The same, but half-close right after the last byte (FIN), as `nc -N` does. */
+export async function rawHalfClose(port: number, request: string | Buffer): Promise<string> {
+  const client = await RawClient.connect(port);
+  client.socket.end(request);
+  return client.closed;
+}
+
 /** A snapshot of a folder (names, sizes, modification times) to prove nothing wrote there. */
 export async function snapshot(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};

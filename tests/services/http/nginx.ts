@@ -7,8 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, cp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort } from '../../../lab-runner/grade/target';
 import { tempDir, WWW } from './harness';
 
 export interface Nginx {
@@ -18,21 +18,12 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-/** A port that was free a moment ago: nginx cannot bind port 0 and say which it got. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 export async function startNginx(): Promise<Nginx> {
   const dir = await tempDir('wirelab-nginx-');
   await chmod(dir, 0o755);
   const root = path.join(dir, 'www');
   await cp(WWW, root, { recursive: true });
-  const port = await freePort();
+  const port = await freePort(); // nginx cannot bind port 0 and say which port it got
   // Temporary files in the temp folder too, never in /var/lib/nginx.
   const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`);
   await writeFile(

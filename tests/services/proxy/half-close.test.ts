@@ -3,8 +3,8 @@
  * the app, later, on another connection; it is still passed back, then the connection
  * to the client closes.
  */
-import { ncHalfClose } from '../http/harness';
-import { parseResponse, RawClient, ShopLab } from '../proxy-harness';
+import { ncHalfClose, rawHalfClose } from '../http/harness';
+import { parseResponse, ShopLab } from '../proxy-harness';
 
 let lab: ShopLab;
 beforeAll(async () => {
@@ -23,9 +23,7 @@ test("printf 'GET /api/products HTTP/1.0\\r\\n\\r\\n' | nc -N: the app's answer,
 });
 
 test('a slow answer (/slow?ms=50) to a client that half-closed at once still arrives', async () => {
-  const client = await RawClient.connect(lab.proxyPort);
-  client.socket.end('GET /slow?ms=50 HTTP/1.1\r\nHost: shop.lab.test\r\n\r\n');
-  const res = parseResponse(await client.closed);
+  const res = parseResponse(await rawHalfClose(lab.proxyPort, 'GET /slow?ms=50 HTTP/1.1\r\nHost: shop.lab.test\r\n\r\n'));
   expect(res.status).toBe(200);
   expect(res.body).toBe('answered after 50 ms\n');
 });
