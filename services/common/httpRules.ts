@@ -40,7 +40,7 @@ export function checkRequest(req: IncomingMessage, limits: RuleLimits): HttpErro
   return checkVersion(req) ?? checkTargetLength(req, limits) ?? checkHost(req) ?? checkFraming(req);
 }
 
-/** Closing the connection after the answer: what follows on it cannot be read safely. */
+/** Closing the connection after the answer, as nginx does after a request it refuses: what follows on it cannot be trusted. */
 const CLOSE = { Connection: 'close' };
 
 /**
@@ -99,12 +99,13 @@ export function checkHost(req: IncomingMessage): HttpError | undefined {
   }
   if (hosts.length === 0) {
     if (req.httpVersionMinor === 0) return undefined;
-    return new HttpError(Status.BadRequest, 'an HTTP/1.1 request must say which host it is for: add a header line such as "Host: www.lab.test" (RFC 9110 §7.2)');
+    return new HttpError(Status.BadRequest, 'an HTTP/1.1 request must say which host it is for: add a header line such as "Host: www.lab.test" (RFC 9110 §7.2)', CLOSE);
   }
   if (!isHostValue(hosts[0]!)) {
     return new HttpError(
       Status.BadRequest,
       `${JSON.stringify(hosts[0])} is not a valid Host: it is a host name or address, and an optional :port, as in "www.lab.test:8080" (RFC 9110 §7.2)`,
+      CLOSE,
     );
   }
   return undefined;
