@@ -191,8 +191,10 @@ export function explainParseError(
     }
     case 'HPE_INVALID_VERSION': {
       // llhttp reads HTTP/1.x and HTTP/2.0 (checkVersion answers that one) and refuses the rest.
-      const version = / HTTP\/(\d\.\d)$/.exec(line)?.[1];
-      if (version !== undefined && version >= '2') return { status: Status.HTTPVersionNotSupported, why: capitalize(unsupportedVersion(version).message) };
+      const version = / HTTP\/(\d)\.(\d)$/.exec(line);
+      if (version && Number(version[1]) >= 2) {
+        return { status: Status.HTTPVersionNotSupported, why: capitalize(unsupportedVersion(`${version[1]}.${version[2]}`).message) };
+      }
       break;
     }
     case 'HPE_PAUSED_H2_UPGRADE':
@@ -247,17 +249,26 @@ export function connectRefusal(who: string, target: string | undefined): { statu
 const SECRET_FIELDS = new Set(['authorization', 'proxy-authorization', 'cookie']);
 
 /**
+ * The request head as it was received: the request line, the header lines in the order
+ * and letter case they came (node:http keeps them in rawHeaders), and the empty line.
+ * Header fields named in `omit` (lower case) are left out.
+ */
+export function requestHead(req: IncomingMessage, omit: ReadonlySet<string> = new Set()): string {
+  const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!;
+    if (!omit.has(name.toLowerCase())) lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
+  }
+  return lines.join('\r\n') + '\r\n\r\n';
+}
+
+/**
  * The body of a TRACE answer (RFC 9110 §9.3.8): the request as received, head only, as
  * `message/http`. The last recipient sends it back, so a client sees what the
  * intermediaries on the way changed (Via, X-Forwarded-For, Max-Forwards).
  */
 export function traceMessage(req: IncomingMessage): string {
-  const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i]!;
-    if (!SECRET_FIELDS.has(name.toLowerCase())) lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
-  }
-  return lines.join('\r\n') + '\r\n\r\n';
+  return requestHead(req, SECRET_FIELDS);
 }
 
 function capitalize(text: string): string {
