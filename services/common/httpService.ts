@@ -118,7 +118,7 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
   private readonly server: http.Server;
   private readonly connections = new WeakMap<Duplex, Connection>();
   private readonly inFlight = new Set<ServerResponse>();
-  protected closing = false;
+  private closing = false;
   private closed?: Promise<void>;
 
   constructor(
