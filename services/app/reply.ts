@@ -1,5 +1,5 @@
-import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import type { Logger } from '../common/logger';
+import { STATUS_CODES, type OutgoingHttpHeaders } from 'node:http';
+import type { HttpExchange } from '../common/httpService';
 
 /** What the whole app shares: who it is, and the limits a handler checks. */
 export interface AppInfo {
@@ -11,13 +11,9 @@ export interface AppInfo {
   maxSlowMs: number;
 }
 
-/** One request and its response, as a handler sees them. */
-export interface Exchange {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+/** One request and its response, as a handler sees them (req, res, log: services/common/httpService.ts). */
+export interface Exchange extends HttpExchange {
   readonly app: AppInfo;
-  /** This connection's logger (its lines carry `conn=`). */
-  readonly log: Logger;
   /** The target split into path and query: `/slow?ms=250` -> pathname `/slow`, searchParams ms=250. */
   readonly url: URL;
   /** Bytes of response body written so far, for the log line. */
@@ -47,18 +43,6 @@ export function replyJson(ex: Exchange, status: number, value: unknown, headers:
 /** Text that goes into an HTML page: a host name or header can never become markup. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** An error a handler throws to answer with a status: `throw new AppError(400, 'ms must be a number')`. */
-export class AppError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: OutgoingHttpHeaders = {},
-  ) {
-    super(message);
-    this.name = 'AppError';
-  }
 }
 
 /** An error for a person with curl: `400 Bad Request`, a blank line, what went wrong. */

@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream';
-import { clientAddress } from '../http/clf';
-import { AppError, escapeHtml, reply, replyJson, replyText, type Exchange } from './reply';
+import { clientAddress } from '../common/clf';
+import { HttpError } from '../common/httpRules';
+import { escapeHtml, reply, replyJson, replyText, type Exchange } from './reply';
 
 /**
  * Every URL the app answers, in one table: path -> method -> handler. A path not here
@@ -27,11 +28,11 @@ export function handlerFor(route: Route, method: string): Handler | undefined {
   return route[method] ?? (method === 'HEAD' ? route.GET : undefined);
 }
 
-/** The Allow header (RFC 9110 §10.2.1): the route's methods, HEAD with GET, and OPTIONS. */
+/** The Allow header (RFC 9110 §10.2.1): the route's methods, HEAD with GET, and OPTIONS and TRACE, which every path answers. */
 export function allowedMethods(route: Route): string {
   const methods = Object.keys(route);
   if (methods.includes('GET')) methods.splice(methods.indexOf('GET') + 1, 0, 'HEAD');
-  return [...methods, 'OPTIONS'].join(', ');
+  return [...methods, 'OPTIONS', 'TRACE'].join(', ');
 }
 
 /** What the shop sells. Prices in cents: money is never a floating-point number. */
@@ -150,10 +151,10 @@ async function health(ex: Exchange): Promise<void> {
 function waitParameter(ex: Exchange, path: string): number {
   const max = ex.app.maxSlowMs;
   const text = ex.url.searchParams.get('ms');
-  if (text === null) throw new AppError(400, `say how long to wait, in milliseconds: ${path}?ms=2000 (at most ${max})`);
-  if (!/^\d{1,9}$/.test(text)) throw new AppError(400, `ms must be a whole number of milliseconds, not ${JSON.stringify(text)}`);
+  if (text === null) throw new HttpError(400, `say how long to wait, in milliseconds: ${path}?ms=2000 (at most ${max})`);
+  if (!/^\d{1,9}$/.test(text)) throw new HttpError(400, `ms must be a whole number of milliseconds, not ${JSON.stringify(text)}`);
   const ms = Number(text);
-  if (ms > max) throw new AppError(400, `ms may be at most ${max} (this app's maxSlowMs), not ${ms}`);
+  if (ms > max) throw new HttpError(400, `ms may be at most ${max} (this app's maxSlowMs), not ${ms}`);
   return ms;
 }
 

@@ -1,7 +1,8 @@
 import { readJson } from './body';
 import { NOTE_ID, NoteInput } from './notesStore';
-import { HttpError, reply, replyJson, type Exchange } from './reply';
-import { Status } from './status';
+import { HttpError } from '../common/httpRules';
+import { reply, replyJson, type Exchange } from './reply';
+import { Status } from '../common/httpStatus';
 
 /**
  * The notes API, for the lesson on methods and status codes (RFC 9110 §9.3, §15):

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { checkPassword } from '../common/users';
 import { readJson } from './body';
 import { signJwt, verifyJwt } from './jwt';
-import { HttpError, replyJson, type Auth, type Exchange, type Site } from './reply';
-import { Status } from './status';
+import { HttpError } from '../common/httpRules';
+import { replyJson, type Auth, type Exchange, type Site } from './reply';
+import { Status } from '../common/httpStatus';
 
 /**
  * Stateless login with Bearer tokens (RFC 6750) that are JWTs (RFC 7519).

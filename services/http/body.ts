@@ -1,5 +1,6 @@
-import { HttpError, type Exchange } from './reply';
-import { Status } from './status';
+import { HttpError } from '../common/httpRules';
+import type { Exchange } from './reply';
+import { Status } from '../common/httpStatus';
 
 /**
  * Read the request body, refusing it with 413 Content Too Large (RFC 9110 §15.5.14)

@@ -45,3 +45,17 @@ export function notModifiedSince(header: string | undefined, mtimeMs: number): b
 export function httpDate(ms: number): string {
   return new Date(ms).toUTCString();
 }
+
+/**
+ * If-Range (RFC 9110 §13.1.5): "send me the part I am missing, but only if the file is
+ * still the one I have the rest of; if it changed, send it whole". Its value is an
+ * entity tag, compared strongly (a weak tag never matches, §8.8.3.2), or an HTTP date
+ * that must be exactly the file's Last-Modified. True when the Range may be used.
+ */
+export function ifRangeHolds(header: string | undefined, etag: string, mtimeMs: number): boolean {
+  if (header === undefined) return true;
+  const value = header.trim();
+  if (value.startsWith('"') || value.startsWith('W/')) return value === etag;
+  const date = Date.parse(value);
+  return !Number.isNaN(date) && Math.floor(date / 1000) === Math.floor(mtimeMs / 1000);
+}

@@ -1,6 +1,7 @@
+import { requestHead } from '../common/httpRules';
 import { readBody } from './body';
 import { reply, type Exchange } from './reply';
-import { Status } from './status';
+import { Status } from '../common/httpStatus';
 
 /**
  * /inspect, any method: "see your own request". The answer is the request as this
@@ -14,9 +15,7 @@ import { Status } from './status';
 export async function inspect(ex: Exchange): Promise<void> {
   const { req } = ex;
   const body = await readBody(ex);
-  const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-  const echo = Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n'), body]);
+  const echo = Buffer.concat([Buffer.from(requestHead(req)), body]);
   reply(ex, Status.OK, echo, {
     'Content-Type': 'text/plain; charset=utf-8',
     // The echo contains what the client sent; never let a browser run it as HTML.

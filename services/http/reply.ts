@@ -1,9 +1,10 @@
-import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type OutgoingHttpHeaders } from 'node:http';
+import { hasContent } from '../common/httpRules';
+import type { HttpExchange } from '../common/httpService';
 import type { LabUser } from '../common/users';
-import type { Logger } from '../common/logger';
 import type { Claims } from './jwt';
 import type { NotesStore } from './notesStore';
-import { forbidsBody } from './status';
+import { forbidsBody } from '../common/httpStatus';
 
 /** What every handler can reach: the server's state, shared by all requests. */
 export interface Site {
@@ -17,6 +18,8 @@ export interface Site {
   tokenKey: Buffer;
   tokenTtlSeconds: number;
   maxBodyBytes: number;
+  /** Most parts one Range header may ask for (static.ts). */
+  maxRanges: number;
 }
 
 /** What the request's Bearer token proved, worked out once per request before routing. */
@@ -28,15 +31,9 @@ export interface Auth {
   problem?: string;
 }
 
-/** One request and its response, as a handler sees them. */
-export interface Exchange {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+/** One request and its response, as a handler sees them (req, res, log: services/common/httpService.ts). */
+export interface Exchange extends HttpExchange {
   readonly site: Site;
-  /** This connection's logger (its lines carry `conn=`). */
-  readonly log: Logger;
-  /** The client sent `Expect: 100-continue` and waits for `100 Continue` before sending its body. */
-  readonly expectsContinue: boolean;
   /** The path as sent, still percent-encoded. */
   rawPath: string;
   /** The path percent-decoded once: what routes and the jail look at. */
@@ -48,21 +45,6 @@ export interface Exchange {
   auth: Auth;
   /** Set by readBody() once the request body has been read to its end. */
   bodyRead: boolean;
-}
-
-/**
- * An error a handler throws to answer with a status: `throw new HttpError(404, 'no note 7')`.
- * The server turns it into a response with replyError().
- */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: OutgoingHttpHeaders = {},
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
 }
 
 /**
@@ -80,9 +62,7 @@ export function writeHead(ex: Exchange, status: number, headers: OutgoingHttpHea
 }
 
 function hasUnreadBody(ex: Exchange): boolean {
-  const { headers } = ex.req;
-  const declared = headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0;
-  return declared && !ex.bodyRead;
+  return hasContent(ex.req) && !ex.bodyRead;
 }
 
 /**

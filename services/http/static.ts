@@ -1,12 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { Status } from '../common/httpStatus';
 import { confineReal, JailError } from '../common/jail';
 import { contentTypeFor } from './contentTypes';
-import { etagFor, httpDate, ifNoneMatchHits, notModifiedSince } from './etag';
+import { etagFor, httpDate, ifNoneMatchHits, ifRangeHolds, notModifiedSince } from './etag';
+import { contentRange, parseRange, type ByteRange } from './range';
 import { reply, replyError, writeHead, type Exchange } from './reply';
-import { Status } from './status';
 
 /**
  * The static site: a URL path names a file under the document root.
@@ -17,6 +19,7 @@ import { Status } from './status';
  *
  * Every path goes through confineReal() from services/common/jail.ts, which
  * refuses `..` above the root and symlinks that lead out of it: 403 Forbidden.
+ * A file can be fetched in parts (Range, range.ts): 206 Partial Content.
  */
 export async function serveSite(ex: Exchange): Promise<void> {
   await serveFile(ex, ex.site.wwwDir, ex.path);
@@ -38,18 +41,39 @@ export async function serveFile(ex: Exchange, root: string, requested: string): 
   }
   if (!info.isFile()) return notFound(ex);
 
+  const etag = etagFor(info);
   const headers: OutgoingHttpHeaders = {
-    ETag: etagFor(info),
+    ETag: etag,
     'Last-Modified': httpDate(info.mtimeMs),
     // Keep a copy, but ask us before using it: an instructor may edit the site any time.
     'Cache-Control': 'no-cache',
+    // Parts of this file may be asked for (RFC 9110 §14.3): a broken download can resume.
+    'Accept-Ranges': 'bytes',
   };
   // RFC 9110 §13.2.2: If-None-Match is evaluated first; If-Modified-Since only without it.
-  const { 'if-none-match': ifNoneMatch, 'if-modified-since': ifModifiedSince } = ex.req.headers;
+  const { 'if-none-match': ifNoneMatch, 'if-modified-since': ifModifiedSince, range } = ex.req.headers;
   const unchanged =
-    ifNoneMatch !== undefined ? ifNoneMatchHits(ifNoneMatch, etagFor(info)) : notModifiedSince(ifModifiedSince, info.mtimeMs);
+    ifNoneMatch !== undefined ? ifNoneMatchHits(ifNoneMatch, etag) : notModifiedSince(ifModifiedSince, info.mtimeMs);
   if (unchanged) return reply(ex, Status.NotModified, '', headers); // RFC 9110 §15.4.5: no body
-  await sendFile(ex, Status.OK, file, info.size, headers);
+
+  // Range comes last (§13.2.2), and only while If-Range says the client's part is of this same file.
+  const ifRange = ex.req.headers['if-range'] as string | undefined; // node:http joins repeated lines into one string
+  const wanted = ifRangeHolds(ifRange, etag, info.mtimeMs) ? parseRange(range, info.size, ex.site.maxRanges) : { kind: 'whole' as const };
+  switch (wanted.kind) {
+    case 'whole':
+      return sendFile(ex, Status.OK, file, { start: 0, end: info.size - 1 }, headers);
+    case 'unsatisfiable':
+      // RFC 9110 §15.5.17: say how long the file is, so the client can ask again.
+      return replyError(ex, Status.RangeNotSatisfiable, `the file has ${info.size} bytes; ${JSON.stringify(range)} asks for none of them (bytes count from 0)`, {
+        'Content-Range': `bytes */${info.size}`,
+      });
+    case 'partial':
+      if (wanted.ranges.length === 1) {
+        const [part] = wanted.ranges as [ByteRange];
+        return sendFile(ex, Status.PartialContent, file, part, { ...headers, 'Content-Range': contentRange(part, info.size) });
+      }
+      return sendParts(ex, file, info.size, wanted.ranges, headers);
+  }
 }
 
 /** The real path of the file, or undefined after answering 403 or 404. */
@@ -91,24 +115,56 @@ export async function notFound(ex: Exchange): Promise<void> {
   try {
     const page = await confineReal(ex.site.wwwDir, '404.html');
     const info = await stat(page);
-    await sendFile(ex, Status.NotFound, page, info.size, { 'Cache-Control': 'no-cache' });
+    await sendFile(ex, Status.NotFound, page, { start: 0, end: info.size - 1 }, { 'Cache-Control': 'no-cache' });
   } catch {
     replyError(ex, Status.NotFound, `there is no ${ex.path} on this site`);
   }
 }
 
-/** Headers with Content-Type and Content-Length, then the file's bytes (none for HEAD). */
-async function sendFile(ex: Exchange, status: number, file: string, size: number, headers: OutgoingHttpHeaders): Promise<void> {
-  writeHead(ex, status, { ...headers, 'Content-Type': contentTypeFor(file), 'Content-Length': size });
-  if (ex.req.method === 'HEAD' || size === 0) {
+/** Headers with Content-Type and Content-Length, then bytes `part.start` to `part.end` of the file (none for HEAD). */
+async function sendFile(ex: Exchange, status: number, file: string, part: ByteRange, headers: OutgoingHttpHeaders): Promise<void> {
+  const length = part.end - part.start + 1;
+  writeHead(ex, status, { ...headers, 'Content-Type': contentTypeFor(file), 'Content-Length': length });
+  if (ex.req.method === 'HEAD' || length === 0) {
     ex.res.end();
     return;
   }
-  // Read exactly the `size` bytes we announced, even if the file grows meanwhile.
+  await copy(ex, file, part, true);
+}
+
+/**
+ * Several ranges: one 206 whose body is multipart/byteranges (RFC 9110 §14.6), a part
+ * per range, each with its own Content-Type and Content-Range, between boundary lines.
+ */
+async function sendParts(ex: Exchange, file: string, size: number, ranges: ByteRange[], headers: OutgoingHttpHeaders): Promise<void> {
+  const boundary = randomBytes(12).toString('hex');
+  const type = contentTypeFor(file);
+  const heads = ranges.map((r) => `--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: ${contentRange(r, size)}\r\n\r\n`);
+  const end = `--${boundary}--\r\n`;
+  // Content-Length up front: every part's head, its bytes and the CR LF after them, then the closing line.
+  const length = ranges.reduce((sum, r, i) => sum + heads[i]!.length + (r.end - r.start + 1) + 2, end.length);
+  writeHead(ex, Status.PartialContent, { ...headers, 'Content-Type': `multipart/byteranges; boundary=${boundary}`, 'Content-Length': length });
+  if (ex.req.method === 'HEAD') {
+    ex.res.end();
+    return;
+  }
+  for (const [i, range] of ranges.entries()) {
+    ex.res.write(heads[i]);
+    if (!(await copy(ex, file, range, false))) return;
+    ex.res.write('\r\n');
+  }
+  ex.res.end(end);
+}
+
+/** Bytes `part.start` to `part.end` of the file into the response; false if the client went away. */
+async function copy(ex: Exchange, file: string, part: ByteRange, last: boolean): Promise<boolean> {
+  // Exactly the bytes announced in Content-Length, even if the file grows meanwhile.
   try {
-    await pipeline(createReadStream(file, { start: 0, end: size - 1 }), ex.res);
+    await pipeline(createReadStream(file, { start: part.start, end: part.end }), ex.res, { end: last });
+    return true;
   } catch (err) {
     // Usually the client went away mid-download; the CLF line still records the request.
     ex.log.debug('file transfer stopped', { file, error: (err as Error).message });
+    return false;
   }
 }

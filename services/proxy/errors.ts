@@ -1,4 +1,6 @@
 import { STATUS_CODES } from 'node:http';
+import { HttpError } from '../common/httpRules';
+import { Status } from '../common/httpStatus';
 
 /**
  * The answers the proxy gives itself, instead of the app's: 502, 504, 413 and 400.
@@ -8,26 +10,17 @@ import { STATUS_CODES } from 'node:http';
  */
 
 /** Something the proxy answers on its own: the status, the cause, and a sentence for a person (lower-case start, as in a log). */
-export class ProxyError extends Error {
+export class ProxyError extends HttpError {
   constructor(
-    readonly status: number,
+    status: number,
     /** For X-Proxy-Error and the log: an errno name (ECONNREFUSED, ENOTFOUND, ETIMEDOUT) or `timeout`. */
     readonly code: string,
     message: string,
   ) {
-    super(message);
+    super(status, message);
     this.name = 'ProxyError';
   }
 }
-
-export const Status = {
-  BadRequest: 400,
-  ContentTooLarge: 413,
-  /** RFC 9110 §15.6.3: the proxy got no valid answer from the server behind it. */
-  BadGateway: 502,
-  /** RFC 9110 §15.6.5: the proxy gave up waiting for the server behind it. */
-  GatewayTimeout: 504,
-} as const;
 
 /** Who was going where, for the sentences below. */
 export interface Upstream {
@@ -97,7 +90,7 @@ const MEANING: Record<number, string> = {
   [Status.GatewayTimeout]:
     'A 504 Gateway Timeout comes from a proxy: it reached the server behind it, but gave up waiting for the answer ' +
     '(RFC 9110 §15.6.5). The app may still be working on it; it is slow, not gone.',
-  500: 'The proxy itself failed on this request (500 Internal Server Error, RFC 9110 §15.6.1); its log says why.',
+  [Status.InternalServerError]: 'The proxy itself failed on this request (500 Internal Server Error, RFC 9110 §15.6.1); its log says why.',
 };
 
 /** The HTML page of a ProxyError; `proxy` is the proxy's name (`shop.lab.test`). */
@@ -112,7 +105,7 @@ export function errorPage(err: ProxyError, proxy: string): string {
   <body>
     <h1>${escapeHtml(title)}</h1>
     <p>${escapeHtml(err.message.charAt(0).toUpperCase() + err.message.slice(1))}</p>
-    <p>${escapeHtml(MEANING[err.status] ?? '')}</p>
+    <p>${escapeHtml(MEANING[err.status] ?? 'The proxy answered this itself: the app never saw the request.')}</p>
     <hr>
     <p><small>${escapeHtml(proxy)}, the lab's reverse proxy. X-Proxy-Error: ${escapeHtml(err.code)}</small></p>
   </body>

@@ -40,8 +40,31 @@ export function hopByHopFilter(raw: RawHeaders): (name: string) => boolean {
   };
 }
 
+/** The most Max-Forwards this proxy passes on: a larger count is lowered to it (RFC 9110 §7.6.2 allows that). */
+const MAX_FORWARDS = 2 ** 31 - 1;
+
+/**
+ * Max-Forwards (RFC 9110 §7.6.2): on OPTIONS and TRACE, how many more intermediaries
+ * the request may pass. Undefined when there is none, or it is not a number.
+ */
+export function maxForwards(raw: RawHeaders): number | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== 'max-forwards') continue;
+    const value = raw[i + 1]!.trim();
+    return /^\d+$/.test(value) ? Math.min(Number(value), MAX_FORWARDS) : undefined;
+  }
+  return undefined;
+}
+
+/** Max-Forwards counts only for these methods (RFC 9110 §7.6.2); with others it goes on unchanged. */
+export function countsForwards(method: string | undefined): boolean {
+  return method === 'OPTIONS' || method === 'TRACE';
+}
+
 /** What the proxy knows about the hop a request came in on. */
 export interface IncomingHop {
+  /** The request's method: on OPTIONS and TRACE the proxy counts Max-Forwards down. */
+  method: string | undefined;
   /** The client's address as the proxy's socket sees it. */
   client: string;
   /** The HTTP version the client spoke: `1.1`. */
@@ -63,6 +86,7 @@ export interface IncomingHop {
  *   X-Forwarded-Proto  `http`: the scheme the client used (behind TLS it would say https)
  *   X-Forwarded-Host   the Host the client asked for: shop.lab.test
  *   Via                `1.1 shop.lab.test`, appended (RFC 9110 §7.6.3: every intermediary adds itself)
+ *   Max-Forwards       one lower, on OPTIONS and TRACE (RFC 9110 §7.6.2; at 0 the proxy answers itself)
  *
  * X-Forwarded-Proto and X-Forwarded-Host from the client are replaced: this proxy is
  * the edge and knows them first-hand. X-Forwarded-For is appended to, as every proxy
@@ -74,12 +98,14 @@ export function requestHeaders(raw: RawHeaders, hop: IncomingHop): string[] {
   const out: string[] = ['Host', hop.upstreamHost];
   const forwardedFor: string[] = [];
   const via: string[] = [];
+  const forwards = countsForwards(hop.method) ? maxForwards(raw) : undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const lower = name.toLowerCase();
     if (isHopByHop(name)) continue;
-    if (lower === 'x-forwarded-for') forwardedFor.push(value);
+    if (lower === 'max-forwards' && forwards !== undefined) out.push(name, String(Math.max(0, forwards - 1)));
+    else if (lower === 'x-forwarded-for') forwardedFor.push(value);
     else if (lower === 'via') via.push(value);
     else if (lower !== 'host' && lower !== 'x-forwarded-proto' && lower !== 'x-forwarded-host') out.push(name, value);
   }

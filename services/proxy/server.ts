@@ -1,15 +1,14 @@
-import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import http, { type IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream';
+import { clientAddress } from '../common/clf';
 import type { LabDialer } from '../common/dialer';
-import { bind } from '../common/listen';
-import { closeHttpServer } from '../common/sessions';
-import { connectionId, createLogger, logWire, type Fields, type Logger } from '../common/logger';
-import { checkLimits } from '../common/options';
-import { clfLine, clientAddress } from '../http/clf';
-import { answerTimeout, connectTimeout, duration, errorPage, ProxyError, Status, upstreamError, type Upstream } from './errors';
-import { requestHeaders, responseHeaders } from './headers';
+import { HttpError, traceMessage } from '../common/httpRules';
+import { checkHttpLimits, HTTP_SERVICE_DEFAULTS, HttpService, type HttpExchange, type HttpServiceOptions } from '../common/httpService';
+import { Status } from '../common/httpStatus';
+import { createLogger, logWire, type Fields } from '../common/logger';
+import type { Limits } from '../common/options';
+import { answerTimeout, connectTimeout, duration, errorPage, ProxyError, upstreamError, type Upstream } from './errors';
+import { countsForwards, maxForwards, requestHeaders, responseHeaders } from './headers';
 import { describeDns, LAB_DNS_LABEL, locate, type Located } from './upstream';
 
 /**
@@ -30,7 +29,7 @@ import { describeDns, LAB_DNS_LABEL, locate, type Located } from './upstream';
  * app is too slow (RFC 9110 §15.6.5), each with a page that says why (errors.ts).
  */
 
-export interface ProxyServerOptions {
+export interface ProxyServerOptions extends HttpServiceOptions {
   /** How the proxy reaches lab hosts: the lab DNS to ask, and where each lab address really is. Required. */
   dialer: LabDialer;
   /** The app behind the proxy, by name (looked up in the lab DNS) or IP address. Default: `app.lab.test:5000`. */
@@ -39,46 +38,26 @@ export interface ProxyServerOptions {
   upstreamTimeoutMs?: number;
   /** How long looking the app up and connecting to it may take; then 502 Bad Gateway. Default: 2000 ms. */
   connectTimeoutMs?: number;
-  /** Largest request head (request line and headers) from a client, in bytes; more gets 431 (RFC 6585 §5). Default: 16 KiB. */
-  maxHeaderBytes?: number;
   /** Largest request body, in bytes; more gets 413 (RFC 9110 §15.5.14), decided while it streams through. Default: 1 MiB. */
   maxBodyBytes?: number;
-  /** Time a client has to send the whole request head; then 408 (RFC 9110 §15.5.9). Stops slowloris. Default: 10000 ms. */
-  headersTimeoutMs?: number;
-  /** How long an idle keep-alive connection from a client waits for its next request (RFC 9112 §9.3). Default: 5000 ms. */
-  keepAliveTimeoutMs?: number;
-  /** How long close() lets requests in flight finish before cutting their connections. Default: 2000 ms. */
-  closeGraceMs?: number;
   /** The proxy's name in Via headers, wire lines and error pages. Default: `shop.lab.test`. */
   via?: string;
-  /** Where log lines go. Default: createLogger('proxy') (stderr). */
-  log?: Logger;
 }
 
-/** The defaults of the numeric options, as documented on ProxyServerOptions. */
+/** The defaults of the numeric options, as documented on ProxyServerOptions (and HttpServiceOptions). */
 export const PROXY_SERVER_DEFAULTS = {
+  ...HTTP_SERVICE_DEFAULTS,
   upstreamTimeoutMs: 5_000,
   connectTimeoutMs: 2_000,
-  maxHeaderBytes: 16 * 1024,
   maxBodyBytes: 1024 * 1024,
-  headersTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 5_000,
-  closeGraceMs: 2_000,
 } as const;
-type Limits = { -readonly [K in keyof typeof PROXY_SERVER_DEFAULTS]: number };
+type ProxyLimits = Limits<typeof PROXY_SERVER_DEFAULTS>;
 
 export const DEFAULT_UPSTREAM = { host: 'app.lab.test', port: 5000 } as const;
 export const DEFAULT_VIA = 'shop.lab.test';
 
-/** A whole request, body included, must arrive within this (or headersTimeoutMs, if longer). */
-const REQUEST_TIMEOUT_MS = 30_000;
-
 /** One client request on its way through the proxy. */
-interface Exchange {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly log: Logger;
-  readonly started: Date;
+interface Exchange extends HttpExchange {
   /** performance.now() at the start, for `ms=` in the log. */
   readonly t0: number;
   /** Bytes of response body sent to the client, for the log line. */
@@ -91,99 +70,85 @@ interface Exchange {
   clientGone?: boolean;
 }
 
-export class ProxyServer {
-  private readonly server: http.Server;
-  private readonly limits: Limits;
-  private readonly log: Logger;
+export class ProxyServer extends HttpService<Exchange, ProxyLimits> {
   private readonly dialer: LabDialer;
   private readonly upstream: { host: string; port: number };
   private readonly via: string;
   /** For error sentences: who (the proxy) goes where (the app), and how long it waits. */
   private readonly up: Upstream;
-  private readonly loggers = new WeakMap<Duplex, Logger>();
-  private readonly inFlight = new Set<ServerResponse>();
-  private closing = false;
-  private closed?: Promise<void>;
 
   constructor(options: ProxyServerOptions) {
-    this.limits = checkLimits('proxy', PROXY_SERVER_DEFAULTS, options, { min: { closeGraceMs: 0 } });
+    const limits = checkHttpLimits('proxy', PROXY_SERVER_DEFAULTS, options ?? {});
     if (!options?.dialer) throw new TypeError('proxy: a dialer is required, to look the app up in the lab DNS and reach it');
+    const upstream = checkUpstream(options.upstream ?? DEFAULT_UPSTREAM);
+    const via = checkVia(options.via ?? DEFAULT_VIA);
+    super({ service: 'proxy', who: 'the proxy' }, limits, options.log ?? createLogger('proxy'));
     this.dialer = options.dialer;
-    this.upstream = checkUpstream(options.upstream ?? DEFAULT_UPSTREAM);
-    this.via = checkVia(options.via ?? DEFAULT_VIA);
-    this.log = options.log ?? createLogger('proxy');
+    this.upstream = upstream;
+    this.via = via;
     this.up = {
       proxy: this.via,
       label: `${this.upstream.host}:${this.upstream.port}`,
-      connectTimeoutMs: this.limits.connectTimeoutMs,
-      upstreamTimeoutMs: this.limits.upstreamTimeoutMs,
+      connectTimeoutMs: limits.connectTimeoutMs,
+      upstreamTimeoutMs: limits.upstreamTimeoutMs,
     };
-
-    const { maxHeaderBytes, headersTimeoutMs, keepAliveTimeoutMs } = this.limits;
-    this.server = http.createServer({
-      maxHeaderSize: maxHeaderBytes,
-      headersTimeout: headersTimeoutMs,
-      requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeoutMs),
-      // node:http looks for late requests every this many ms (default 30 s): short limits need short ticks.
-      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeoutMs / 4))),
-    });
-    this.server.keepAliveTimeout = keepAliveTimeoutMs;
-    this.server.on('connection', (socket: Socket) => {
-      const log = this.log.child({ conn: connectionId() });
-      this.loggers.set(socket, log);
-      log.debug('connection opened', { client: `${clientAddress(socket.remoteAddress)}:${socket.remotePort}` });
-      socket.once('close', () => log.debug('connection closed'));
-    });
-    this.server.on('request', (req, res) => this.onRequest(req, res));
-    // With this listener node:http no longer answers `Expect: 100-continue` itself: the
-    // expectation goes on to the app, and the app's `100 Continue` comes back (RFC 9110 §10.1.1).
-    // A body the proxy refuses anyway (413) is then never uploaded.
-    this.server.on('checkContinue', (req, res) => this.onRequest(req, res));
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => this.onClientError(err, socket));
-  }
-
-  async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
-    const address = await bind('proxy', this.server, () => this.server.listen(port, host), host, port);
-    this.log.info('listening', { address: address.address, port: address.port, upstream: this.up.label, via: this.via });
-    return address;
   }
 
   /**
-   * Stop accepting connections, close idle keep-alive ones, let requests in flight
-   * finish (their responses say `Connection: close`), and after closeGraceMs cut
-   * whatever is still open, and with it the requests to the app.
+   * Answer OPTIONS and TRACE here when Max-Forwards says so, else forward. A failure on
+   * the way to the app (502, 504) is noted for the log and the transcript, then answered.
    */
-  close(): Promise<void> {
-    if (!this.closed) {
-      if (!this.server.listening) return Promise.resolve();
-      this.closed = this.shutdown();
+  protected async serve(ex: Exchange): Promise<void> {
+    if (this.answersItself(ex)) return;
+    try {
+      await this.forward(ex);
+    } catch (err) {
+      if (err instanceof ProxyError && (err.status === Status.BadGateway || err.status === Status.GatewayTimeout)) this.noteFailure(ex, err);
+      throw err;
     }
-    return this.closed;
   }
 
-  private async shutdown(): Promise<void> {
-    this.closing = true;
-    await closeHttpServer(this.server, this.inFlight, this.limits.closeGraceMs);
-  }
-
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const log = this.loggers.get(req.socket) ?? this.log;
-    const ex: Exchange = { req, res, log, started: new Date(), t0: performance.now(), bytes: 0, outcome: {} };
-    this.inFlight.add(res);
-    if (this.closing) res.setHeader('Connection', 'close');
-    res.once('close', () => {
-      this.inFlight.delete(res);
-      if (!res.writableFinished) {
-        ex.clientGone = true;
-        ex.outcome.error ??= 'client-closed';
-      }
-      // The client is gone, or has its answer: a request to the app still open has no one to answer.
-      ex.upstream?.destroy();
-      this.logRequest(ex);
-      // A response finished during close(): its connection may be idle now.
-      if (this.closing) setImmediate(() => this.server.closeIdleConnections());
+  /**
+   * RFC 9110 §7.6.2: Max-Forwards counts down the intermediaries an OPTIONS or TRACE
+   * may still pass. At 0 the proxy is the last recipient: it answers itself, and the app
+   * never sees the request. (For any other method the header means nothing: forwarded as is.)
+   */
+  private answersItself(ex: Exchange): boolean {
+    const { req } = ex;
+    if (!countsForwards(req.method) || maxForwards(req.rawHeaders) !== 0) return false;
+    ex.outcome.maxForwards = 0; // in the log line, and no upstream=: the app was not asked
+    const unread = req.complete ? {} : { Connection: 'close' };
+    // TRACE: the request as the proxy received it (§9.3.8). OPTIONS: what the proxy itself
+    // offers; it has no resources of its own, so just 200 and no content (§9.3.7).
+    const body = req.method === 'TRACE' ? Buffer.from(traceMessage(req)) : Buffer.alloc(0);
+    ex.res.writeHead(Status.OK, {
+      ...(req.method === 'TRACE' ? { 'Content-Type': 'message/http' } : {}),
+      'Content-Length': body.length,
+      'Cache-Control': 'no-store',
+      ...unread,
     });
-    this.forward(ex).catch((err: unknown) => this.fail(ex, err));
+    ex.bytes = body.length;
+    ex.res.end(body);
+    if (!req.complete) req.resume();
+    return true;
+  }
+
+  protected exchange(base: HttpExchange): Exchange {
+    return { ...base, t0: performance.now(), bytes: 0, outcome: base.logFields };
+  }
+
+  protected override describe(): Fields {
+    return { upstream: this.up.label, via: this.via };
+  }
+
+  /** The client is gone, or has its answer: a request to the app still open has no one to answer. */
+  protected override responseClosed(ex: Exchange): void {
+    if (!ex.res.writableFinished) {
+      ex.clientGone = true;
+      ex.outcome.error ??= 'client-closed';
+      if (ex.upstream) abandon(ex.upstream);
+    }
+    ex.upstream?.destroy();
   }
 
   /** The three steps: find the app, send the request on, stream the answer back. */
@@ -254,6 +219,7 @@ export class ProxyServer {
   private send(ex: Exchange, where: Located, reach: AbortSignal): Promise<IncomingMessage> {
     const { req, res } = ex;
     const headers = requestHeaders(req.rawHeaders, {
+      method: req.method,
       client: clientAddress(req.socket.remoteAddress),
       httpVersion: req.httpVersion,
       via: this.via,
@@ -287,7 +253,11 @@ export class ProxyServer {
           reach.removeEventListener('abort', onReachTimeout);
           this.wire(ex, 'send', `${req.method} ${req.url} HTTP/1.1`);
           // From here the app has upstreamTimeoutMs to answer; then 504.
-          answerTimer = setTimeout(() => up.destroy(answerTimeout(this.up)), this.limits.upstreamTimeoutMs);
+          answerTimer = setTimeout(() => {
+            settle();
+            reject(answerTimeout(this.up));
+            abandon(up);
+          }, this.limits.upstreamTimeoutMs);
         }),
       );
       up.on('continue', () => {
@@ -356,36 +326,33 @@ export class ProxyServer {
     );
   }
 
-  /** Step 1 or 2 failed: the proxy answers itself, unless the app's answer had already begun. */
-  private fail(ex: Exchange, err: unknown): void {
-    const { req, res } = ex;
+  /** Step 1 or 2 failed: the log line and the transcript say why (the answer follows in answerError). */
+  private noteFailure(ex: Exchange, error: ProxyError): void {
     if (ex.clientGone) return; // nobody left to answer; the log line says client-closed
-    let error: ProxyError;
-    if (err instanceof ProxyError) error = err;
-    else {
-      ex.log.error('request failed', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-      error = new ProxyError(500, 'internal', `the proxy ${this.via} failed to handle this request; the reason is in its log`);
-    }
-    if (error.status === Status.BadGateway || error.status === Status.GatewayTimeout) {
-      ex.outcome.error = error.code;
-      ex.outcome.ms = Math.round(performance.now() - ex.t0);
-      this.wire(ex, 'note', this.shortCause(error));
-      ex.log.warn(error.message, { status: error.status, error: error.code });
-    }
-    if (res.writableEnded || res.destroyed) return;
-    if (res.headersSent) {
-      res.destroy(); // too late for a status: cutting the connection is the only honest signal
-      return;
-    }
-    const body = Buffer.from(errorPage(error, this.via));
+    ex.outcome.error = error.code;
+    ex.outcome.ms = Math.round(performance.now() - ex.t0);
+    this.wire(ex, 'note', this.shortCause(error));
+    ex.log.warn(error.message, { status: error.status, error: error.code });
+  }
+
+  /**
+   * The proxy answers itself (502, 504, 413, 400, and the rules every request must pass):
+   * a page that says why, and X-Proxy-Error naming the cause for a program.
+   */
+  protected answerError(ex: Exchange, error: HttpError): void {
+    const { req, res } = ex;
+    const cause = error instanceof ProxyError ? error : new ProxyError(error.status, error.status === Status.InternalServerError ? 'internal' : 'bad-request', error.message);
+    const body = Buffer.from(errorPage(cause, this.via));
     res.writeHead(error.status, {
+      ...error.headers,
       'Content-Type': 'text/html; charset=utf-8',
       'Content-Length': body.length,
       'Cache-Control': 'no-store',
-      'X-Proxy-Error': error.code,
+      'X-Proxy-Error': cause.code,
       // A body the client sent (or still sends) was not read: the unread bytes would be
       // taken for the next request, so this connection closes after the answer (RFC 9112 §9.6).
-      ...(req.complete ? {} : { Connection: 'close' }),
+      // A body too large is never read: close rather than take it in to throw it away.
+      ...(req.complete && error.status !== Status.ContentTooLarge ? {} : { Connection: 'close' }),
     });
     if (req.method !== 'HEAD') ex.bytes = body.length;
     res.end(body);
@@ -420,46 +387,18 @@ export class ProxyServer {
     const [from, to] = kind === 'recv' ? [peer, this.via] : [this.via, peer];
     logWire(ex.log, { kind, proto: peer === LAB_DNS_LABEL ? 'dns' : 'http', from, to, summary });
   }
+}
 
-  /** One line per request, in the common log format, then what happened upstream. */
-  private logRequest(ex: Exchange): void {
-    const { req, res } = ex;
-    const line = clfLine({
-      client: clientAddress(req.socket.remoteAddress),
-      time: ex.started,
-      requestLine: `${req.method} ${req.url} HTTP/${req.httpVersion}`,
-      status: res.headersSent ? res.statusCode : undefined,
-      bytes: ex.bytes,
-    });
-    ex.log.info(line, { ...ex.outcome, ...(res.writableFinished ? {} : { incomplete: true }) });
-  }
-
-  /**
-   * node:http could not read a request: bad syntax (400), a head over maxHeaderBytes
-   * (431) or too slow (408). The proxy answers itself and closes the connection: it
-   * never forwards what it could not parse, since the app might read the same bytes
-   * differently (request smuggling).
-   */
-  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    const answering = [...this.inFlight].some((res) => res.socket === socket && res.headersSent);
-    if (err.code === 'ECONNRESET' || !socket.writable || answering) {
-      socket.destroy();
-      return;
-    }
-    const [status, why] =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, `The request line and headers are larger than the proxy accepts (${this.limits.maxHeaderBytes} bytes).`]
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, `The request did not arrive in time: the headers must be complete within ${this.limits.headersTimeoutMs} ms.`]
-          : [400, `This is not an HTTP request the proxy can read (${err.code ?? 'error'}), so it was not passed on.`];
-    const log = this.loggers.get(socket) ?? this.log;
-    const body = Buffer.from(why + '\n');
-    log.info(clfLine({ client: clientAddress((socket as Socket).remoteAddress), time: new Date(), requestLine: '-', status, bytes: body.length }), { error: err.code });
-    const head =
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n` +
-      `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n\r\n`;
-    socket.end(Buffer.concat([Buffer.from(head), body]), () => socket.destroy());
-  }
+/**
+ * Give up on a request to the app with a reset (RST), not a plain close (FIN). After a
+ * complete request, a FIN only says "I have nothing more to send" (a half-close, as
+ * `nc -N` does): the app would go on preparing an answer that nobody reads. A reset
+ * says the request is abandoned, and the app stops.
+ */
+function abandon(up: http.ClientRequest): void {
+  const socket = up.socket;
+  if (socket && !socket.destroyed && !socket.connecting) socket.resetAndDestroy();
+  up.destroy();
 }
 
 function checkUpstream(upstream: { host: string; port: number }): { host: string; port: number } {

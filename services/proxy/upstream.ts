@@ -1,7 +1,8 @@
 import net from 'node:net';
 import type { LabDialer } from '../common/dialer';
 import { lookup, type DecodedMessage, type DnsObserver, type Endpoint } from '../common/dnsClient';
-import { duration, ProxyError, Status } from './errors';
+import { Status } from '../common/httpStatus';
+import { duration, ProxyError } from './errors';
 
 /**
  * Step one of every forwarded request: where is the app? Its name is looked up in

@@ -166,7 +166,7 @@ describe('forwarding', () => {
     expect(missing.headers['x-proxy-error']).toBeUndefined();
     const wrong = parseResponse((await curl('-i', '-X', 'DELETE', `${lab.base}/health`)).stdout);
     expect(wrong.status).toBe(405);
-    expect(wrong.headers.allow).toBe('GET, HEAD, OPTIONS');
+    expect(wrong.headers.allow).toBe('GET, HEAD, OPTIONS, TRACE');
   });
 
   test('an absolute URL (a forward-proxy request) is refused with 400, and never forwarded', async () => {

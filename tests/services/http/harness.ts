@@ -277,6 +277,13 @@ export async function raw(port: number, ...chunks: (string | Buffer)[]): Promise
   return client.closed;
 }
 
+/** The same, but half-close right after the last byte (FIN), as `nc -N` does. */
+export async function rawHalfClose(port: number, request: string | Buffer): Promise<string> {
+  const client = await RawClient.connect(port);
+  client.socket.end(request);
+  return client.closed;
+}
+
 /** A snapshot of a folder (names, sizes, modification times) to prove nothing wrote there. */
 export async function snapshot(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -297,4 +304,32 @@ export async function expectAlive(port: number): Promise<void> {
   const res = await request(port, { path: '/' });
   expect(res.status).toBe(200);
   expect(res.body.toString()).toContain('<h1>');
+}
+
+/**
+ * Send bytes on a fresh connection; resolve with the first response once its head and
+ * body are in, or with whatever came when the server closed. Then hang up.
+ */
+export async function firstResponse(port: number, ...chunks: (string | Buffer)[]): Promise<Parsed & { text: string }> {
+  const client = await RawClient.connect(port);
+  for (const chunk of chunks) client.write(chunk);
+  const text = await Promise.race([client.until((t) => parseResponses(t).length > 0), client.closed]);
+  client.destroy();
+  return { ...(parseResponses(text)[0] ?? parseResponse(text)), text };
+}
+
+/**
+ * `printf REQUEST | nc -N 127.0.0.1 PORT`, the way the teaching texts show HTTP by hand:
+ * nc sends the request, then half-closes (FIN: "nothing more from me"), prints what
+ * comes back and exits when the server closes. Resolves with what it printed; rejects,
+ * saying so, if the server has not closed the connection within 10 s.
+ */
+export function ncHalfClose(port: number, input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('nc', ['-N', '127.0.0.1', String(port)], { encoding: 'latin1', timeout: 10_000 }, (err, stdout) => {
+      if (err) reject(new Error(`nc -N to port ${port} did not end: the server did not close the connection after its answer (${err.message})\ngot: ${stdout}`));
+      else resolve(stdout);
+    });
+    child.stdin!.end(input);
+  });
 }

@@ -1,5 +1,5 @@
 import { bearerToken, challenge } from '../../../services/http/auth';
-import { clfDate, clfLine, clientAddress, escapeLogText } from '../../../services/http/clf';
+import { clfDate, clfLine, clientAddress, escapeLogText } from '../../../services/common/clf';
 import { contentTypeFor } from '../../../services/http/contentTypes';
 import { etagFor, httpDate, ifNoneMatchHits, notModifiedSince } from '../../../services/http/etag';
 import { signJwt, verifyJwt } from '../../../services/http/jwt';

@@ -1,6 +1,6 @@
 import { cp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { curl, expectAlive, parseResponse, raw, request, startServer, tempDir, WWW, type RunningServer } from './harness';
+import { curl, expectAlive, parseResponse, raw, RawClient, request, startServer, tempDir, WWW, type RunningServer } from './harness';
 
 /**
  * Path safety: whatever a client puts in the path, nothing outside the document
@@ -151,8 +151,15 @@ describe('what clients refuse to send: raw sockets', () => {
     await expectAlive(lab.port);
   });
 
-  test('a parse error is logged as a request line "-"', async () => {
+  test('a parse error is logged with its request line, as received', async () => {
     await raw(lab.port, 'BREW /coffee HTCPCP/1.0\r\n\r\n');
-    await lab.logs.waitFor(() => lab.logs.clf().some((l) => /^127\.0\.0\.1 - - \[.+\] "-" 400 \d+$/.test(l)));
+    await lab.logs.waitFor(() => lab.logs.clf().some((l) => /^127\.0\.0\.1 - - \[.+\] "BREW \/coffee HTCPCP\/1\.0" 400 \d+$/.test(l)));
+  });
+
+  test('a request line that never ended is logged as "-"', async () => {
+    const client = await RawClient.connect(lab.port);
+    client.write('GET /' + 'a'.repeat(20_000)); // no space, no version, no line end: over the 16 KiB head limit
+    expect(parseResponse(await client.closed).status).toBe(414);
+    await lab.logs.waitFor(() => lab.logs.clf().some((l) => /^127\.0\.0\.1 - - \[.+\] "-" 414 \d+$/.test(l)));
   });
 });

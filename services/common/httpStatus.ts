@@ -1,5 +1,5 @@
 /**
- * The status codes this server sends, by name, so a handler reads
+ * The status codes the lab's HTTP services send, by name, so a handler reads
  * `reply(ex, Status.NotFound, ...)` instead of a bare 404.
  * RFC 9110 §15 defines them all; the reason phrases come from node:http.
  */
@@ -7,6 +7,8 @@ export const Status = {
   OK: 200,
   Created: 201,
   NoContent: 204,
+  /** RFC 9110 §15.3.7: the part of the file a Range asked for. */
+  PartialContent: 206,
   MovedPermanently: 301,
   NotModified: 304,
   BadRequest: 400,
@@ -17,10 +19,22 @@ export const Status = {
   RequestTimeout: 408,
   /** RFC 9110 §15.5.14 renamed "Payload Too Large" to "Content Too Large". */
   ContentTooLarge: 413,
+  /** RFC 9110 §15.5.15: the request target is longer than the server reads. */
+  URITooLong: 414,
   UnsupportedMediaType: 415,
+  /** RFC 9110 §15.5.17: none of the ranges asked for lies inside the file. */
+  RangeNotSatisfiable: 416,
   /** RFC 6585 §5. */
   RequestHeaderFieldsTooLarge: 431,
   InternalServerError: 500,
+  /** RFC 9110 §15.6.2: a method (or transfer coding) the server does not implement at all. */
+  NotImplemented: 501,
+  /** RFC 9110 §15.6.3: a proxy got no valid answer from the server behind it. */
+  BadGateway: 502,
+  /** RFC 9110 §15.6.5: a proxy gave up waiting for the server behind it. */
+  GatewayTimeout: 504,
+  /** RFC 9110 §15.6.6: a major version of HTTP the server does not speak. */
+  HTTPVersionNotSupported: 505,
 } as const;
 
 export type StatusCode = (typeof Status)[keyof typeof Status];
