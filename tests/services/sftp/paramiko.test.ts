@@ -47,16 +47,13 @@ function paramiko(port: number, ops: unknown[][]): Promise<({ ok: unknown } | { 
 }
 
 let lab: RunningSftp;
-let home: string;
-
 beforeAll(async () => {
   lab = await startSftp();
-  home = lab.home('alice');
 });
+afterAll(() => lab.stop());
 
-afterAll(async () => {
-  await lab.stop();
-});
+/** alice's home on the server's disk. */
+const home = (): string => lab.home('alice');
 
 test('symlink(target, link) makes link -> target, as OpenSSH\'s symlink and ssh2\'s client do', async () => {
   const results = await paramiko(lab.port, [
@@ -66,7 +63,7 @@ test('symlink(target, link) makes link -> target, as OpenSSH\'s symlink and ssh2
   ]);
   expect(results[0]).toEqual({ ok: null });
   expect(results[1]).toEqual({ ok: 'notes.txt' });
-  expect(results[2]).toEqual({ ok: await readFile(path.join(home, 'notes.txt'), 'utf8') });
+  expect(results[2]).toEqual({ ok: await readFile(path.join(home(), 'notes.txt'), 'utf8') });
   await lab.logs.waitFor(/ info request conn=c\d+ .*op=SYMLINK target=notes\.txt link=by-paramiko status=OK/);
 
   // The same link from OpenSSH (target first on the wire too) and from ssh2's client
@@ -80,7 +77,7 @@ test('symlink(target, link) makes link -> target, as OpenSSH\'s symlink and ssh2
   } finally {
     if (session) await closeClient(session.client);
   }
-  for (const link of ['by-paramiko', 'by-openssh', 'by-ssh2']) expect(await readlink(path.join(home, link))).toBe('notes.txt');
+  for (const link of ['by-paramiko', 'by-openssh', 'by-ssh2']) expect(await readlink(path.join(home(), link))).toBe('notes.txt');
 });
 
 test('symlink to outside the home, or over an existing name: refused, as for every client', async () => {
@@ -94,7 +91,7 @@ test('symlink to outside the home, or over an existing name: refused, as for eve
 });
 
 test('posix_rename replaces an existing file; rename does not', async () => {
-  await writeFile(path.join(home, 'b.txt'), 'old');
+  await writeFile(path.join(home(), 'b.txt'), 'old');
   const results = await paramiko(lab.port, [
     ['put', 'a.txt', 'new'],
     ['rename', 'a.txt', 'b.txt'],
