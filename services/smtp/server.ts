@@ -12,7 +12,7 @@ import { loadAliases, type Aliases } from './aliases';
 import { REPLY, SmtpReplyError } from './codes';
 import { LabSmtpServer } from './connection';
 import { LocalMailboxes, splitAddress } from './delivery';
-import { PARAMETERS, unknownParameter } from './envelope';
+import { isBarePostmaster, PARAMETERS, unknownParameter } from './envelope';
 import { libraryLogger } from './libraryLog';
 import { formatDate, newMessageId, prepareMessage, receivedField } from './headers';
 import { RelayQueue } from './queue';
@@ -308,7 +308,7 @@ export class SmtpServer {
     if (session.envelope.rcptTo.length >= this.o.maxRecipients) {
       refuse(REPLY.TOO_MANY_RECIPIENTS, `4.5.3 Too many recipients: at most ${this.o.maxRecipients} per message, send the rest in another one`);
     }
-    const { domain } = splitAddress(to);
+    const domain = isBarePostmaster(to) ? this.domain : splitAddress(to).domain;
     const user = this.mailboxes.userOf(to); // postmaster too, with or without a domain
     if (user) {
       // An alias (postmaster) names the mailbox it leads to.

@@ -8,7 +8,7 @@ import { loadUsers } from '../../../services/common/users';
 import { loadAliases } from '../../../services/smtp/aliases';
 import { LocalMailboxes } from '../../../services/smtp/delivery';
 import { canonicalLocalPart, isBarePostmaster, unknownParameter, unquoteLocalPart } from '../../../services/smtp/envelope';
-import { LAB, startSmtp, tempDir } from '../smtp-harness';
+import { LAB, startSmtp, swaks, tempDir } from '../smtp-harness';
 
 describe('quoted local parts', () => {
   test('quotes only where needed: "bob" is bob, "john smith" stays quoted, with \\" and \\\\ escaped', () => {
@@ -70,6 +70,9 @@ describe('aliases', () => {
     const s = await startSmtp({ aliases: new Map() });
     try {
       await s.logs.waitFor(/ smtp warn no postmaster domain=lab\.test reason="RFC 5321 4\.5\.1/);
+      // Without one, <Postmaster> is a local address nobody has: 550, not a relay refusal.
+      const result = await swaks(s.smtp, '--to', 'Postmaster', '--from', 'someone@example.test');
+      expect(result.stdout).toMatch(/<\*\* 550 5\.1\.1 <Postmaster>: Recipient address rejected: no such user here/);
     } finally {
       await s.stop();
       await rm(s.dataDir, { recursive: true, force: true });
