@@ -1,13 +1,14 @@
-import { constants, type Dir } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, opendir, readlink, realpath, rename, rmdir, stat, statfs, symlink, truncate, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, link, lstat, mkdir, open, opendir, readlink, realpath, rename, rmdir, stat, statfs, symlink, truncate, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { utils, type Attributes, type FileEntry } from 'ssh2';
 import { confine, confineForWrite, confineReal } from '../common/jail';
 import { canonical, clientView, linkTargetForJail, shownLinkTarget } from './clientPath';
+import { closeOpen } from './handles';
 import { attrsOf } from './listing';
 import { readStrings, uint64s } from './packets';
 import { NO_ATTRS, OK, SftpStatusError, type Reply } from './replies';
-import type { SftpSession } from './session';
+import type { RequestHandler, SftpSession } from './session';
 
 /**
  * The SFTP requests (SFTP version 3, draft-ietf-secsh-filexfer-02), one handler each,
@@ -26,9 +27,7 @@ import type { SftpSession } from './session';
  * throws to refuse; replies.ts turns the error into the STATUS the client gets.
  */
 
-type Handler = (s: SftpSession, ...args: never[]) => Promise<Reply>;
-
-export const REQUESTS: Record<string, Handler> = {
+export const REQUESTS: Record<string, RequestHandler> = {
   /** Where is this path, canonically? The client asks for "." first: its starting folder, `/`. */
   async REALPATH(s, clientPath: string) {
     const canon = canonical(s.path(clientPath));
@@ -263,17 +262,11 @@ export const EXTENDED_REQUESTS: Record<string, { version: string; run(s: SftpSes
   },
 };
 
+/** The extensions and their versions, for the VERSION packet. */
+export const EXTENSION_VERSIONS: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(EXTENDED_REQUESTS).map(([name, e]) => [name, e.version]));
+
 // -----------------------------------------------------------------------------
 // What the handlers share.
-
-type OpenFile = { kind: 'file'; fh: FileHandle; path: string; readable: boolean; writable: boolean; bytesRead: number; bytesWritten: number };
-type OpenDir = { kind: 'dir'; dir: Dir; real: string; path: string; done: boolean };
-/** What a handle stands for: an open file or an open folder. */
-export type Open = OpenFile | OpenDir;
-
-export function closeOpen(open: Open): Promise<void> {
-  return open.kind === 'file' ? open.fh.close() : open.dir.close();
-}
 
 const { OPEN_MODE } = utils.sftp;
 

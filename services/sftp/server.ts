@@ -13,6 +13,7 @@ import { connectionId, createLogger, type Fields, type Logger } from '../common/
 import { defaultDataDir } from '../common/paths';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
 import { checkPublicKey, parsePublicKeys } from './auth';
+import { EXTENSION_VERSIONS, REQUESTS } from './handlers';
 import { SftpSession } from './session';
 import { fingerprint, hostKeyFromText, loadOrCreateHostKey, type HostKey } from './hostKey';
 
@@ -388,6 +389,8 @@ class Connection {
     const { maxOpenHandles, maxReadBytes } = this.config.limits;
     this.log.info('sftp session started', { user: this.user });
     const session = new SftpSession(sftp, {
+      requests: REQUESTS,
+      extensions: EXTENSION_VERSIONS,
       home: this.home!,
       user: this.user!,
       clientSoftware: this.software,

@@ -5,22 +5,28 @@ import { utils, type SFTPWrapper } from 'ssh2';
 import { confine, confineReal } from '../common/jail';
 import type { Fields, Logger } from '../common/logger';
 import { checkLength, clientView, shownLinkTarget } from './clientPath';
-import { closeOpen, EXTENDED_REQUESTS, REQUESTS, type Open } from './handlers';
-import { HandleTable } from './handles';
+import { closeOpen, HandleTable, type Open } from './handles';
 import { longname } from './listing';
 import { offerExtensions, sendExtendedReply, ssh2SwapsSymlinkPaths } from './packets';
 import { SftpStatusError, statusFor, type Reply } from './replies';
 
 /**
- * One SFTP channel: the plumbing around the request table of handlers.ts. ssh2 parses
- * the packets and emits one event per request; this class queues them, runs each
- * handler, sends its one reply and writes one log line per request. A session answers
- * its requests one at a time, in order, so a CLOSE never overtakes the WRITE before it.
+ * One SFTP channel: the plumbing around a request table (handlers.ts). ssh2 parses the
+ * packets and emits one event per request; this class queues them, runs each handler,
+ * sends its one reply and writes one log line per request. A session answers its
+ * requests one at a time, in order, so a CLOSE never overtakes the WRITE before it.
  */
 
 const { STATUS_CODE } = utils.sftp;
 
+/** A request's handler: the request's fields in, the one reply out; it throws to refuse (replies.ts). */
+export type RequestHandler = (s: SftpSession, ...args: never[]) => Promise<Reply>;
+
 export interface SessionOptions {
+  /** The requests answered, by ssh2's event name (`OPEN`, `READ`, ...); others get OP_UNSUPPORTED from ssh2. */
+  requests: Readonly<Record<string, RequestHandler>>;
+  /** The extensions named in the VERSION packet, with their versions: `{ 'hardlink@openssh.com': '1' }`. */
+  extensions: Readonly<Record<string, string>>;
   /** The user's home, as a real path (no symlinks in it): `/` for the client. */
   home: string;
   /** The lab user, shown as the owner in listings. */
@@ -70,8 +76,8 @@ export class SftpSession {
     readonly options: SessionOptions,
   ) {
     this.handles = new HandleTable(options.maxOpenHandles);
-    offerExtensions(sftp, Object.fromEntries(Object.entries(EXTENDED_REQUESTS).map(([name, e]) => [name, e.version])));
-    for (const op of Object.keys(REQUESTS)) {
+    offerExtensions(sftp, options.extensions);
+    for (const op of Object.keys(options.requests)) {
       sftp.on(op, (reqid: number, ...args: unknown[]) => this.enqueue(op, reqid, args));
     }
     // A malformed packet: ssh2 emits 'error' and closes the channel. Without this
@@ -125,7 +131,7 @@ export class SftpSession {
 
   private async execute(op: string, reqid: number, args: unknown[]): Promise<void> {
     this.fields = {};
-    const handler = REQUESTS[op] as (s: SftpSession, ...a: unknown[]) => Promise<Reply>;
+    const handler = this.options.requests[op] as (s: SftpSession, ...a: unknown[]) => Promise<Reply>;
     let reply: Reply;
     try {
       reply = await handler(this, ...args);
