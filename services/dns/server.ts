@@ -8,6 +8,7 @@ import { defaultLabDir } from '../common/paths';
 import { HEADER_SIZE, RCODE, rcodeName, rcodeOf } from './codes';
 import { frame, splitFrames } from './framing';
 import { loadZones } from './loadZones';
+import { className, echoQuestion, questionAsSent } from './question';
 import { LAB_PREFIX, renumber } from './renumber';
 import { truncate, udpPayloadLimit } from './truncate';
 import { DEFAULT_EDNS_PAYLOAD, answer, headerOnlyReply } from './zone';
@@ -222,12 +223,14 @@ export class DnsServer {
     }
 
     let query: Packet;
+    let asSent: Buffer | undefined;
     try {
       query = decode(message);
       // The reply repeats the question, and a resolver accepts it only if it matches what
       // it sent (RFC 1035 7.3, RFC 5452 3). Check that the question survives decoding:
-      // bytes that are not UTF-8 text, a dot inside a label or an unknown class would not.
-      if (!echoesExactly(query, message)) throw new Error('the question would not be echoed exactly as sent');
+      // bytes that are not UTF-8 text or a dot inside a label would not (question.ts).
+      asSent = questionAsSent(query, message);
+      if (!asSent) throw new Error('the question would not be echoed exactly as sent');
     } catch (err) {
       this.log.warn('malformed', { ...peer, bytes: message.length, error: errorMessage(err), rcode: 'FORMERR' });
       return encode(headerOnlyReply(message, RCODE.FORMERR));
@@ -240,12 +243,15 @@ export class DnsServer {
       const truncated = wire.length > limit;
       const sent = truncated ? truncate(response) : response;
       if (truncated) wire = encode(sent);
+      // The question goes back byte for byte, a class dns-packet cannot encode included.
+      if (sent.questions?.length) wire = echoQuestion(wire, asSent);
       const question = query.questions?.[0];
       this.log.info('query', {
         client: peer.client,
         transport: peer.transport,
         name: question?.name,
         type: question?.type,
+        class: question?.class === 'IN' ? undefined : className(question?.class),
         rcode: rcodeName(rcodeOfResponse(sent)),
         answers: sent.answers?.length ?? 0,
         truncated: truncated || undefined,
@@ -264,12 +270,6 @@ export class DnsServer {
 function rcodeOfResponse(response: Packet): number {
   const opt = response.additionals?.find((r): r is OptAnswer => r.type === 'OPT');
   return ((opt?.extendedRcode ?? 0) << 4) | rcodeOf(response.flags ?? 0);
-}
-
-/** Does encoding the decoded question give back the bytes that came in? */
-function echoesExactly(query: Packet, message: Buffer): boolean {
-  const questions = encode({ questions: query.questions }).subarray(HEADER_SIZE);
-  return questions.equals(message.subarray(HEADER_SIZE, HEADER_SIZE + questions.length));
 }
 
 function errorMessage(err: unknown): string {

@@ -57,7 +57,10 @@ export function answer(query: Packet, zones: readonly Zone[], options: AnswerOpt
   if (opts.length === 1 && opts[0]!.ednsVersion > 0) return reply(RCODE.BADVERS);
 
   const question = questions[0]!;
-  // Our zones hold class IN data; ANY (255) as a class asks for that too.
+  // Our zones hold class IN data; ANY (255) as a class asks for that too. Another class
+  // (CH, HS, or one without a name, written CLASS1234 by RFC 3597 5) is a well-formed
+  // query for data we do not serve: REFUSED, with the OPT record like any reply, as NSD
+  // answers it. Not FORMERR: nothing in the message is malformed.
   if (question.class !== undefined && question.class !== 'IN' && question.class !== 'ANY') return reply(RCODE.REFUSED);
   // Zone transfers are not offered (and AXFR never runs over UDP, RFC 5936 4.2).
   if (question.type === 'AXFR' || question.type === 'IXFR') return reply(RCODE.REFUSED);

@@ -55,6 +55,20 @@ export function parseEprtArgument(arg: string): EprtResult {
   return /^\d+$/.test(family ?? '') ? { error: 'protocol' } : { error: 'syntax' };
 }
 
+export type EpsvArgument = { all: true } | { protocol?: number } | { error: 'syntax' };
+
+/**
+ * EPSV's argument (RFC 2428 3 and 4): none (the server picks the protocol of the
+ * control connection), a network protocol number (1 IPv4, 2 IPv6, any other number is
+ * still a protocol: the server answers 522 and names the ones it knows), or `ALL`.
+ */
+export function parseEpsvArgument(arg: string): EpsvArgument {
+  const text = arg.trim().toUpperCase();
+  if (text === '') return {};
+  if (text === 'ALL') return { all: true };
+  return /^\d{1,5}$/.test(text) ? { protocol: Number(text) } : { error: 'syntax' };
+}
+
 /** The 229 reply's `(|||port|)`: no address at all (RFC 2428 3), so NAT and Docker cannot get it wrong. */
 export function formatEpsv(port: number): string {
   return `(|||${port}|)`;

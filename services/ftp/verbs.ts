@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Fields } from '../common/logger';
-import { addressFamily, formatEpsv, formatPasv, parseEprtArgument, parsePortArgument, type HostPort } from './addresses';
+import { addressFamily, formatEpsv, formatPasv, parseEprtArgument, parseEpsvArgument, parsePortArgument, type HostPort } from './addresses';
 import { toNetworkLines } from './ascii';
 import { Code } from './codes';
 import type { DataChannel, TransferSpec } from './data';
@@ -443,14 +443,17 @@ export const VERBS: Readonly<Record<string, Verb>> = {
     access: 'user',
     syntax: 'EPSV [1 | 2 | ALL]',
     run: async (s, arg) => {
-      const want = arg.trim().toUpperCase();
-      if (want === 'ALL') {
+      const want = parseEpsvArgument(arg);
+      if ('error' in want) return A(Code.BAD_ARGUMENTS, 'EPSV takes 1 (IPv4), 2 (IPv6) or ALL.');
+      if ('all' in want) {
         s.epsvAll = true;
         return A(Code.OK, 'EPSV ALL ok: from now on only EPSV.');
       }
+      // The data connection goes to the address the control connection reached: its
+      // protocol is the one supported. Another one, known (2 over IPv4) or not (3): 522
+      // with the list, the form RFC 2428 2 gives for EPRT and 3 for EPSV.
       const family = addressFamily(s.localAddress);
-      if (want !== '' && want !== '1' && want !== '2') return A(Code.BAD_ARGUMENTS, 'EPSV takes 1 (IPv4), 2 (IPv6) or ALL.');
-      if (want !== '' && Number(want) !== family) return A(Code.PROTOCOL_NOT_SUPPORTED, `Network protocol not supported, use (${family})`);
+      if (want.protocol !== undefined && want.protocol !== family) return protocolNotSupported(family);
       const listener = await s.data.openPassive();
       s.note({ port: listener.port });
       return A(Code.EXTENDED_PASSIVE, `Entering Extended Passive Mode ${formatEpsv(listener.port)}`);
@@ -475,7 +478,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       if (s.epsvAll) return A(Code.BAD_SEQUENCE, 'EPSV ALL was sent: only EPSV may open a data connection now.');
       const target = parseEprtArgument(arg);
       if ('error' in target) {
-        if (target.error === 'protocol') return A(Code.PROTOCOL_NOT_SUPPORTED, `Network protocol not supported, use (${addressFamily(s.clientAddress)})`);
+        if (target.error === 'protocol') return protocolNotSupported(addressFamily(s.clientAddress));
         return A(Code.BAD_ARGUMENTS, 'Illegal EPRT command: EPRT |1|127.0.0.1|50000|');
       }
       return active(s, target, 'EPRT');
@@ -589,6 +592,11 @@ async function store(s: Session, arg: string, verb: 'STOR' | 'APPE'): Promise<Re
     ascii: s.type === 'A',
     upload,
   });
+}
+
+/** 522 for EPRT and EPSV (RFC 2428 2): the text ends with the protocols the server supports, `(1)` or `(2)`. */
+function protocolNotSupported(family: 1 | 2): Reply {
+  return A(Code.PROTOCOL_NOT_SUPPORTED, `Network protocol not supported, use (${family})`);
 }
 
 /** PORT and EPRT: only to the client itself, unless the server is told otherwise (no FTP bounce, RFC 2577 3). */

@@ -1,3 +1,6 @@
+import type { Dir } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+
 /**
  * A session's open files and folders. OPEN and OPENDIR answer with a *handle*, an
  * opaque string of up to 256 bytes (SFTP draft-02 6.2) that later requests (READ,
@@ -49,4 +52,13 @@ export class HandleTable<T> {
   private static id(handle: Buffer): number | undefined {
     return handle.length === 4 ? handle.readUInt32BE(0) : undefined;
   }
+}
+
+type OpenFile = { kind: 'file'; fh: FileHandle; path: string; readable: boolean; writable: boolean; bytesRead: number; bytesWritten: number };
+type OpenDir = { kind: 'dir'; dir: Dir; real: string; path: string; done: boolean };
+/** What an SFTP handle stands for: an open file (with what was read and written through it) or an open folder. */
+export type Open = OpenFile | OpenDir;
+
+export function closeOpen(open: Open): Promise<void> {
+  return open.kind === 'file' ? open.fh.close() : open.dir.close();
 }

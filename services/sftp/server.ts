@@ -13,7 +13,8 @@ import { connectionId, createLogger, type Fields, type Logger } from '../common/
 import { defaultDataDir } from '../common/paths';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
 import { checkPublicKey, parsePublicKeys } from './auth';
-import { SftpSession } from './handlers';
+import { EXTENSION_VERSIONS, REQUESTS } from './handlers';
+import { SftpSession } from './session';
 import { fingerprint, hostKeyFromText, loadOrCreateHostKey, type HostKey } from './hostKey';
 
 /**
@@ -30,7 +31,7 @@ import { fingerprint, hostKeyFromText, loadOrCreateHostKey, type HostKey } from 
  *   4. Channels (RFC 4254): the client opens a "session" channel and asks for the
  *      "sftp" subsystem. Nothing else is offered here: no shell, no commands, no
  *      port forwarding (the lab's rule: no shell over SSH).
- *   5. SFTP requests on that channel (handlers.ts): OPEN, READ, WRITE, READDIR, ...,
+ *   5. SFTP requests on that channel (handlers.ts, run by session.ts): OPEN, READ, WRITE, READDIR, ...,
  *      every path inside the user's home, which the client sees as `/`.
  *
  * This file is the connection: accepting it, the limits, authentication and channels.
@@ -215,6 +216,8 @@ class Connection {
   private client?: SshConnection;
   private user?: string;
   private home?: string;
+  /** The client's software, from its version line (`OpenSSH_9.2p1`). */
+  private software = '';
   private authFailures = 0;
   private sessions = 0;
   private readonly sftpSessions = new Set<SftpSession>();
@@ -247,7 +250,8 @@ class Connection {
     this.client = client;
     // An 'error' without a listener would end the whole process (a reset socket, a bad packet).
     client.on('error', (e: Error & { level?: string }) => this.log.debug('connection error', { error: e.message, level: e.level }));
-    this.log.debug('ssh client', { software: info.header.versions.software });
+    this.software = info.header.versions.software;
+    this.log.debug('ssh client', { software: this.software });
     if (this.ending) {
       client.end();
       return;
@@ -385,8 +389,11 @@ class Connection {
     const { maxOpenHandles, maxReadBytes } = this.config.limits;
     this.log.info('sftp session started', { user: this.user });
     const session = new SftpSession(sftp, {
+      requests: REQUESTS,
+      extensions: EXTENSION_VERSIONS,
       home: this.home!,
       user: this.user!,
+      clientSoftware: this.software,
       log: this.log,
       maxOpenHandles,
       maxReadBytes,

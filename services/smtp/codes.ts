@@ -18,6 +18,8 @@ export const REPLY = {
   /** Insufficient system storage; RFC 5321 4.5.3.1.10 also uses it for "too many recipients". */
   TOO_MANY_RECIPIENTS: 452,
   SYNTAX_ERROR: 500,
+  /** A command SMTP has, which this server does not offer (EXPN, TURN). */
+  NOT_IMPLEMENTED: 502,
   AUTH_REQUIRED: 530,
   AUTH_FAILED: 535,
   MAILBOX_UNAVAILABLE: 550,
@@ -25,6 +27,8 @@ export const REPLY = {
   TOO_MUCH_MAIL_DATA: 552,
   MAILBOX_NAME_NOT_ALLOWED: 553,
   TRANSACTION_FAILED: 554,
+  /** A MAIL FROM or RCPT TO parameter of no extension the server announced (RFC 5321 4.1.1.11). */
+  PARAMETER_NOT_RECOGNIZED: 555,
 } as const;
 
 /** 2yz: the command worked. */

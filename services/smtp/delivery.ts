@@ -1,5 +1,7 @@
 import { Maildir, maildirPath } from '../common/maildir';
 import type { LabUser } from '../common/users';
+import type { Aliases } from './aliases';
+import { isBarePostmaster } from './envelope';
 
 /**
  * Final delivery (RFC 5321 2.3.5): the domains a server is the destination for, its
@@ -17,12 +19,25 @@ export class LocalMailboxes {
   /** The users with a mailbox here: those of lab/users.yaml whose domain is ours. */
   readonly users: readonly LabUser[];
 
+  /** Alias local part -> the local user whose mailbox gets its mail (postmaster -> alice). */
+  readonly aliases: ReadonlyMap<string, LabUser>;
+
   constructor(
     private readonly dataDir: string,
     readonly domain: string,
     users: readonly LabUser[],
+    aliases: Aliases = new Map(),
   ) {
     this.users = users.filter((u) => u.domain.toLowerCase() === domain.toLowerCase());
+    const local = new Map<string, LabUser>();
+    for (const [alias, target] of aliases) {
+      const { local: name, domain: aliasDomain } = splitAddress(alias);
+      if (!this.isLocalDomain(aliasDomain)) continue; // another server's alias
+      const user = this.userOf(target);
+      if (!user) throw new Error(`the alias ${alias} leads to ${target}, which is no user of ${domain}`);
+      local.set(name.toLowerCase(), user);
+    }
+    this.aliases = local;
   }
 
   isLocalDomain(domain: string): boolean {
@@ -30,13 +45,16 @@ export class LocalMailboxes {
   }
 
   /**
-   * The local user an address names, if there is one. The lab compares local parts
-   * without case: RFC 5321 2.4 lets a server decide, and most do the same.
+   * The local user whose mailbox gets an address's mail, if there is one: a user by name,
+   * or through an alias (postmaster; also the bare `Postmaster` of RFC 5321 4.1.1.3).
+   * The lab compares local parts without case: RFC 5321 2.4 lets a server decide, and
+   * most do the same.
    */
   userOf(address: string): LabUser | undefined {
-    const { local, domain } = splitAddress(address);
+    const { local, domain } = isBarePostmaster(address) ? { local: address, domain: this.domain } : splitAddress(address);
     if (!this.isLocalDomain(domain)) return undefined;
-    return this.users.find((u) => u.name.toLowerCase() === local.toLowerCase());
+    const name = local.toLowerCase();
+    return this.users.find((u) => u.name.toLowerCase() === name) ?? this.aliases?.get(name);
   }
 
   /** The user's own address: `alice@lab.test`. */

@@ -3,13 +3,13 @@ import type { Logger } from '../common/logger';
 
 /**
  * smtp-server's own log lines, in our log format. It logs every command and reply
- * (`C: MAIL FROM:<a@lab.test>`, `S: 250 Accepted`) with its connection id: these go
+ * (`C: MAIL FROM:<a@lab.test>`, `S: 250 2.1.0 Accepted`) with its connection id: these go
  * out at debug level (`WIRELAB_LOG_LEVEL=debug` shows the whole dialogue) as
  *
- *   ... smtp debug smtp-server conn=c4 tnx=send text="S: 250 Accepted"
+ *   ... smtp debug smtp-server conn=c4 tnx=send text="S: 250 2.1.0 Accepted"
  *
- * Its own refusals that end or stall a session (421 early talker, idle timeout, too
- * many connections, line too long; 530; syntax errors) are worth an info line:
+ * Refusals that end or stall a session (421 early talker, idle timeout, too many
+ * connections, line too long; 530; syntax errors; EXPN, TURN) are worth an info line:
  *
  *   ... smtp info refused conn=c4 code=421 reply="421 mail.lab.test You talk too soon"
  *
@@ -27,8 +27,12 @@ export interface LibraryLogger {
   fatal(...args: unknown[]): void;
 }
 
-/** Replies of smtp-server's own worth an info line (ours carry an enhanced code like `5.5.2` and are logged where they are made). */
-const NOTABLE = /^S: ((421|530) |50[0-4] (?!\d\.\d))/;
+/**
+ * Replies worth an info line: those that end or stall a session, and commands refused for
+ * their syntax or order (500-504: unknown, bad arguments, EXPN/TURN, out of sequence).
+ * Ours of these codes are logged where they are made as well.
+ */
+const NOTABLE = /^S: (421|50[0-4]|530) /;
 
 export function libraryLogger(logFor: (connectionId: string | undefined) => Logger): LibraryLogger {
   const write = (level: 'debug' | 'warn', args: unknown[]): void => {

@@ -1,15 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { SMTPServer, SMTPServerAddress, SMTPServerAuthentication, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { LabDialer } from '../common/dialer';
 import { isInside } from '../common/jail';
 import { bind } from '../common/listen';
 import { connectionId, createLogger, type Logger } from '../common/logger';
 import { defaultDataDir } from '../common/paths';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
+import { loadAliases, type Aliases } from './aliases';
 import { REPLY, SmtpReplyError } from './codes';
+import { LabSmtpServer } from './connection';
 import { LocalMailboxes, splitAddress } from './delivery';
+import { isBarePostmaster, PARAMETERS, unknownParameter } from './envelope';
 import { libraryLogger } from './libraryLog';
 import { formatDate, newMessageId, prepareMessage, receivedField } from './headers';
 import { RelayQueue } from './queue';
@@ -27,7 +30,8 @@ import { TextCheck, type TextProblem } from './textCheck';
  *   queued and relayed to the domain's server, found by an MX lookup in the lab DNS.
  *
  * The protocol engine is smtp-server (the command table, the reply function, the
- * DATA framing); this file decides who may send what to whom, and where it goes.
+ * DATA framing; connection.ts adds what the lab needs to it); this file decides who may
+ * send what to whom, and where it goes.
  */
 
 export interface SmtpServerOptions {
@@ -37,6 +41,8 @@ export interface SmtpServerOptions {
   hostname?: string;
   /** Lab users; those whose `domain` is ours have a mailbox here and may log in on 587. Default: none (`[]`); fromLab() loads lab/users.yaml. */
   users?: readonly LabUser[];
+  /** Mail aliases, alias address -> a user's address (postmaster@lab.test -> alice@lab.test); those of our domain are delivered here. Default: none; fromLab() loads lab/aliases.yaml. */
+  aliases?: Aliases;
   /** The lab's state: Maildirs at `<dataDir>/mail/<domain>/<user>/Maildir`, the relay queue at `<dataDir>/mail/queue/<domain>/`. Default: defaultDataDir(). */
   dataDir?: string;
   /** How to reach the lab DNS and other lab hosts. Default: none, and then no relay: mail for other domains is refused at RCPT (554). */
@@ -122,7 +128,7 @@ export class SmtpServer {
     this.log = options.log ?? createLogger('smtp');
     this.dialer = options.dialer;
     const dataDir = options.dataDir ?? defaultDataDir();
-    this.mailboxes = new LocalMailboxes(dataDir, this.domain, options.users ?? []);
+    this.mailboxes = new LocalMailboxes(dataDir, this.domain, options.users ?? [], options.aliases);
     this.queue = new RelayQueue(path.join(dataDir, 'mail', 'queue', this.domain));
     if (this.o.maxCommandLineLength < 3) throw new Error('maxCommandLineLength must leave room for a command and its CRLF');
     if (!this.o.retryDelaysMs.length) throw new Error('retryDelaysMs needs at least one delay');
@@ -133,7 +139,7 @@ export class SmtpServer {
     if (isInside(path.resolve(labDir), path.resolve(dataDir))) {
       throw new Error(`the data directory ${dataDir} is inside the lab directory ${labDir}; lab/ stays read-only`);
     }
-    return new SmtpServer({ ...options, users: options.users ?? (await loadUsers(labDir)), dataDir });
+    return new SmtpServer({ ...options, users: options.users ?? (await loadUsers(labDir)), aliases: options.aliases ?? (await loadAliases(labDir)), dataDir });
   }
 
   /**
@@ -142,6 +148,9 @@ export class SmtpServer {
    */
   async listen(ports: { smtp?: number; submission?: number } = { smtp: 0, submission: 0 }, host = '127.0.0.1'): Promise<{ smtp?: AddressInfo; submission?: AddressInfo }> {
     if (this.servers.size) throw new Error('smtp: already listening');
+    if (!this.mailboxes.userOf('postmaster')) {
+      this.log.warn('no postmaster', { domain: this.domain, reason: 'RFC 5321 4.5.1: every mail domain must take mail for postmaster; name its mailbox in lab/aliases.yaml' });
+    }
     const bound: { smtp?: AddressInfo; submission?: AddressInfo } = {};
     try {
       for (const port of ['smtp', 'submission'] as const) {
@@ -186,10 +195,12 @@ export class SmtpServer {
 
   private createServer(port: SmtpPort): SMTPServer {
     const o = this.o;
-    const server = new SMTPServer({
+    const server = new LabSmtpServer({
       name: this.hostname,
       banner: 'wirelab',
       size: o.maxMessageBytes, // advertised in EHLO; MAIL FROM:<...> SIZE=n over it gets 552 at once
+      // Every reply carries an enhanced status code (RFC 3463), so EHLO says so (RFC 2034).
+      hideENHANCEDSTATUSCODES: false,
       // No TLS in the lab, on purpose: the lesson "passwords in plain text" needs it.
       // Port 25 takes no logins at all: it does not offer AUTH.
       disabledCommands: port === 'smtp' ? ['STARTTLS', 'AUTH'] : ['STARTTLS'],
@@ -271,6 +282,7 @@ export class SmtpServer {
 
   private onMailFrom(port: SmtpPort, address: SMTPServerAddress, session: SMTPServerSession): void {
     const conn = this.conn(session.id);
+    this.checkParameters('mail from', address, port === 'submission' ? [...Object.keys(PARAMETERS.mail), ...Object.keys(PARAMETERS.submissionMail)] : Object.keys(PARAMETERS.mail), conn);
     const user = session.user as LabUser | undefined;
     if (port === 'submission' && user) {
       // The server knows who logged in, and everyone who gets the message trusts this
@@ -292,12 +304,20 @@ export class SmtpServer {
       conn.log.info('rcpt to', { to, code });
       throw new SmtpReplyError(code, text);
     };
+    this.checkParameters('rcpt to', address, Object.keys(PARAMETERS.rcpt), conn);
     if (session.envelope.rcptTo.length >= this.o.maxRecipients) {
       refuse(REPLY.TOO_MANY_RECIPIENTS, `4.5.3 Too many recipients: at most ${this.o.maxRecipients} per message, send the rest in another one`);
     }
-    const { domain } = splitAddress(to);
+    const domain = isBarePostmaster(to) ? this.domain : splitAddress(to).domain;
+    const user = this.mailboxes.userOf(to); // postmaster too, with or without a domain
+    if (user) {
+      // An alias (postmaster) names the mailbox it leads to.
+      const mailbox = this.mailboxes.addressOf(user).toLowerCase() === to.toLowerCase() ? undefined : user.name;
+      conn.log.info('rcpt to', { to, mailbox, code: REPLY.OK });
+      return;
+    }
     if (this.mailboxes.isLocalDomain(domain)) {
-      if (!this.mailboxes.userOf(to)) refuse(REPLY.MAILBOX_UNAVAILABLE, `5.1.1 <${to}>: Recipient address rejected: no such user here`);
+      refuse(REPLY.MAILBOX_UNAVAILABLE, `5.1.1 <${to}>: Recipient address rejected: no such user here`);
     } else if (port === 'smtp' || !session.user) {
       // Port 25 takes mail *for* this domain only. Passing it on for anyone who asks is
       // an open relay (RFC 5321 3.6.2 "SHOULD NOT"); RFC 5321 says 550, issue 3 asks 554.
@@ -306,6 +326,18 @@ export class SmtpServer {
       refuse(REPLY.TRANSACTION_FAILED, `5.7.1 <${to}>: Relay access denied: this server has no route to other domains`);
     }
     conn.log.info('rcpt to', { to, code: REPLY.OK });
+  }
+
+  /**
+   * RFC 5321 4.1.1.11: a parameter of no extension this server announced in EHLO gets
+   * 555, and the command is not carried out (envelope.ts lists the known ones).
+   */
+  private checkParameters(command: 'mail from' | 'rcpt to', address: SMTPServerAddress, known: readonly string[], conn: Connection): void {
+    const unknown = unknownParameter(address.args, known);
+    if (unknown === undefined) return;
+    conn.log.info(command, { [command === 'mail from' ? 'from' : 'to']: address.address || '<>', parameter: unknown, code: REPLY.PARAMETER_NOT_RECOGNIZED });
+    const offered = known.length ? `; this server knows ${known.join(', ')}` : ', which takes none here';
+    throw new SmtpReplyError(REPLY.PARAMETER_NOT_RECOGNIZED, `5.5.4 Unsupported parameter ${unknown} of ${command.toUpperCase()}${offered}`);
   }
 
   // ---------------------------------------------------------------------------

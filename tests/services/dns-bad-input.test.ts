@@ -148,11 +148,16 @@ describe('questions that cannot be echoed exactly', () => {
     await stillAnswers();
   });
 
-  test('an unknown class: FORMERR', async () => {
+  test('an unknown class (9) is no malformed query: REFUSED, the question echoed byte for byte', async () => {
     const header = Buffer.from([0x0c, 0xad, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
     const name = Buffer.from([3, 0x77, 0x77, 0x77, 3, 0x6c, 0x61, 0x62, 4, 0x74, 0x65, 0x73, 0x74, 0]); // www.lab.test
-    const reply = decode(await sendRaw(Buffer.concat([header, name, Buffer.from([0, 1, 0, 9])])));
-    expect([reply.id, rcodeOf(reply.flags!)]).toEqual([0x0cad, RCODE.FORMERR]);
+    const question = Buffer.concat([name, Buffer.from([0, 1, 0, 9])]);
+    const raw = await sendRaw(Buffer.concat([header, question]));
+    const reply = decode(raw);
+    expect([reply.id, rcodeOf(reply.flags!), reply.answers]).toEqual([0x0cad, RCODE.REFUSED, []]);
+    expect(raw.readUInt16BE(4)).toBe(1); // QDCOUNT
+    expect(raw.subarray(12, 12 + question.length)).toEqual(question); // class 9 is 9 again, not 0
+    expect(logged(/ dns info query .*name=www\.lab\.test type=A class=CLASS9 rcode=REFUSED/)).toBe(true);
     // the same question in class IN is answered
     const ok = decode(await sendRaw(Buffer.concat([header, name, Buffer.from([0, 1, 0, 1])])));
     expect([rcodeOf(ok.flags!), ok.answers!.length]).toEqual([RCODE.NOERROR, 1]);

@@ -2,7 +2,7 @@
  * The FTP service's pure parts: command lines out of a byte stream, PORT/EPRT/PASV/EPSV
  * arguments, TYPE A line ends, the listing formats, and replies on the wire.
  */
-import { formatEpsv, formatPasv, normalizeAddress, parseEprtArgument, parsePortArgument, sameHost } from '../../services/ftp/addresses';
+import { formatEpsv, formatPasv, normalizeAddress, parseEprtArgument, parseEpsvArgument, parsePortArgument, sameHost } from '../../services/ftp/addresses';
 import { toLocalLines, toNetworkLines } from '../../services/ftp/ascii';
 import { Code, permanentNegative, positiveCompletion, positiveIntermediate, positivePreliminary, transientNegative } from '../../services/ftp/codes';
 import { requestedPath } from '../../services/ftp/files';
@@ -80,6 +80,14 @@ describe('PORT, EPRT, PASV, EPSV', () => {
       expect(parseEprtArgument(bad)).toEqual({ error: 'syntax' });
     }
     expect(formatEpsv(30001)).toBe('(|||30001|)');
+  });
+
+  test('EPSV [protocol | ALL]: any number is a protocol (an unknown one gets 522), a word is bad syntax', () => {
+    expect(parseEpsvArgument('')).toEqual({});
+    expect(parseEpsvArgument(' all ')).toEqual({ all: true });
+    expect(parseEpsvArgument('1')).toEqual({ protocol: 1 });
+    expect(parseEpsvArgument('3')).toEqual({ protocol: 3 });
+    for (const bad of ['x', '1,2', '-1', '123456']) expect(parseEpsvArgument(bad)).toEqual({ error: 'syntax' });
   });
 
   test('addresses compare the same through an IPv6 socket', () => {

@@ -54,7 +54,8 @@ describe('OpenSSH sftp with a key', () => {
     // Each file operation is one log line with the connection id.
     const [opened] = await lab.logs.waitFor(/ info request conn=c\d+ .*op=OPEN path=\/upload\.bin flags=write,creat,trunc/);
     const conn = /conn=(c\d+)/.exec(opened!)![1];
-    expect(lab.logs.matching(new RegExp(`request conn=${conn} .*op=RENAME from=/upload.bin to=/docs/data.bin status=OK`))).toHaveLength(1);
+    // OpenSSH's rename uses posix-rename@openssh.com when the server offers it, as this one does.
+    expect(lab.logs.matching(new RegExp(`request conn=${conn} .*op=EXTENDED name=posix-rename@openssh.com from=/upload.bin to=/docs/data.bin status=OK`))).toHaveLength(1);
     expect(lab.logs.matching(new RegExp(`request conn=${conn} .*op=CLOSE path=/upload.bin read=0 written=${content.length} status=OK`))).toHaveLength(1);
 
     const cleanup = await sftpBatch(lab, ['rm latest', 'rm notes-link', 'rm docs/data.bin', 'rmdir docs', 'ls']);

@@ -10,8 +10,8 @@ import { inbox, RawClient, startSmtp, stillServes, type RunningSmtp } from './sm
 async function openData(c: RawClient, to = 'bob@lab.test'): Promise<void> {
   await c.expect(/^220 /);
   expect(await c.command('EHLO raw.lab.test')).toMatch(/^250 /);
-  expect(await c.command('MAIL FROM:<raw@example.test>')).toBe('250 Accepted');
-  expect(await c.command(`RCPT TO:<${to}>`)).toBe('250 Accepted');
+  expect(await c.command('MAIL FROM:<raw@example.test>')).toBe('250 2.1.0 Accepted');
+  expect(await c.command(`RCPT TO:<${to}>`)).toBe('250 2.1.5 Accepted');
   expect(await c.command('DATA')).toMatch(/^354 /);
 }
 
@@ -38,8 +38,8 @@ describe('with the default limits', () => {
   test('a command line of 512 octets with its CRLF is fine; one more octet: 421, closed', async () => {
     const c = await RawClient.connect(s.smtp);
     await c.expect(/^220 /);
-    expect(await c.command(`NOOP ${'x'.repeat(505)}`)).toBe('250 OK'); // 510 + CRLF = 512
-    expect(await c.command(`NOOP ${'x'.repeat(506)}`)).toBe('421 Error: Command line too long');
+    expect(await c.command(`NOOP ${'x'.repeat(505)}`)).toBe('250 2.0.0 OK'); // 510 + CRLF = 512
+    expect(await c.command(`NOOP ${'x'.repeat(506)}`)).toBe('421 4.4.2 Error: Command line too long');
     await c.waitClosed();
     await stillServes(s);
   });
@@ -48,7 +48,7 @@ describe('with the default limits', () => {
     const c = await RawClient.connect(s.smtp);
     await c.expect(/^220 /);
     c.write('EHLO ' + 'a'.repeat(4000));
-    expect(await c.expect(/^\d{3} /)).toBe('421 Error: Command line too long');
+    expect(await c.expect(/^\d{3} /)).toBe('421 4.4.2 Error: Command line too long');
     await c.waitClosed();
     await stillServes(s);
   });
@@ -59,12 +59,12 @@ describe('with the default limits', () => {
     await openData(c);
     c.write(`Subject: long lines\r\n\r\n${'a'.repeat(998)}\r\n.\r\n`);
     expect(await c.expect(/^\d{3} /)).toMatch(/^250 2\.0\.0 Ok: delivered/);
-    expect(await c.command('MAIL FROM:<raw@example.test>')).toBe('250 Accepted');
-    expect(await c.command('RCPT TO:<bob@lab.test>')).toBe('250 Accepted');
+    expect(await c.command('MAIL FROM:<raw@example.test>')).toBe('250 2.1.0 Accepted');
+    expect(await c.command('RCPT TO:<bob@lab.test>')).toBe('250 2.1.5 Accepted');
     expect(await c.command('DATA')).toMatch(/^354 /);
     c.write(`Subject: too long\r\n\r\nshort\r\n${'b'.repeat(999)}\r\n.\r\n`);
     expect(await c.expect(/^\d{3} /)).toBe('500 5.5.2 Line too long: line 4 is over 1000 octets (RFC 5321 4.5.3.1.6)');
-    expect(await c.command('QUIT')).toBe('221 Bye');
+    expect(await c.command('QUIT')).toBe('221 2.0.0 Bye');
     const messages = await inbox(s.dataDir, 'lab.test', 'bob');
     expect(messages).toHaveLength(before + 1);
     expect(messages.some((m) => m.includes('Subject: too long'))).toBe(false);
@@ -89,7 +89,7 @@ describe('with the default limits', () => {
     c.write(`Subject: first\r\n\r\nhello`);
     c.write(`${end}${smuggled}.\r\n`);
     expect(await c.expect(/^\d{3} /)).toMatch(/^550 5\.6\.0 Message refused: bare (LF|CR) in line [34]; lines end with CRLF/);
-    expect(await c.command('QUIT')).toBe('221 Bye');
+    expect(await c.command('QUIT')).toBe('221 2.0.0 Bye');
     // Exactly three replies after 354: none for the smuggled MAIL, RCPT and DATA.
     expect(c.text.slice(c.text.indexOf('354 ')).match(/^\d{3} /gm)).toEqual(['354 ', '550 ', '221 ']);
     await c.waitClosed();
@@ -113,13 +113,13 @@ describe('with the default limits', () => {
     await c.expect(/^220 /);
     c.write('EHLO pipe.lab.test\r\nMAIL FROM:<p@example.test>\r\nRCPT TO:<nobody@lab.test>\r\nRCPT TO:<alice@lab.test>\r\nDATA\r\n');
     await c.expect(/^250 SIZE/);
-    expect(await c.expect(/^\d{3} /)).toBe('250 Accepted');
+    expect(await c.expect(/^\d{3} /)).toBe('250 2.1.0 Accepted');
     expect(await c.expect(/^\d{3} /)).toMatch(/^550 5\.1\.1/);
-    expect(await c.expect(/^\d{3} /)).toBe('250 Accepted');
+    expect(await c.expect(/^\d{3} /)).toBe('250 2.1.5 Accepted');
     expect(await c.expect(/^\d{3} /)).toMatch(/^354 /);
     c.write('Subject: piped\r\n\r\nok\r\n.\r\nQUIT\r\n');
     expect(await c.expect(/^\d{3} /)).toMatch(/^250 2\.0\.0 Ok: delivered/);
-    expect(await c.expect(/^\d{3} /)).toBe('221 Bye');
+    expect(await c.expect(/^\d{3} /)).toBe('221 2.0.0 Bye');
     await c.waitClosed();
   });
 
@@ -127,7 +127,7 @@ describe('with the default limits', () => {
     const c = await RawClient.connect(s.smtp);
     await c.expect(/^220 /);
     c.write('GET / HTTP/1.1\r\nHost: mail.lab.test\r\n\r\n');
-    expect(await c.expect(/^\d{3} /)).toBe('421 HTTP requests not allowed');
+    expect(await c.expect(/^\d{3} /)).toBe('421 4.4.2 HTTP requests not allowed');
     await c.waitClosed();
   });
 
@@ -156,9 +156,9 @@ describe('with small limits', () => {
   test('idleTimeoutMs: a silent client gets 421 and is disconnected', async () => {
     const c = await RawClient.connect(s.smtp);
     await c.expect(/^220 /);
-    expect(await c.expect(/^\d{3} /, 5000)).toBe('421 Timeout - closing connection');
+    expect(await c.expect(/^\d{3} /, 5000)).toBe('421 4.4.2 Timeout - closing connection');
     await c.waitClosed();
-    expect(s.logs.lines.some((l) => / smtp info refused conn=c\d+ code=421 reply="421 Timeout - closing connection"/.test(l))).toBe(true);
+    expect(s.logs.lines.some((l) => / smtp info refused conn=c\d+ code=421 reply="421 4\.4\.2 Timeout - closing connection"/.test(l))).toBe(true);
     await stillServes(s);
   });
 
@@ -171,7 +171,7 @@ describe('with small limits', () => {
     const third = await RawClient.connect(s.smtp);
     expect(await third.expect(/^\d{3} /)).toBe('421 mail.lab.test Too many connected clients, try again in a moment');
     await third.waitClosed();
-    expect(await first.command('QUIT')).toBe('221 Bye');
+    expect(await first.command('QUIT')).toBe('221 2.0.0 Bye');
     await first.waitClosed();
     second.close();
     await s.logs.waitForCount(/ disconnect conn=/, disconnects + 2); // the server has let both go
@@ -181,8 +181,8 @@ describe('with small limits', () => {
   test('maxCommandLineLength: 64 octets with CRLF', async () => {
     const c = await RawClient.connect(s.smtp);
     await c.expect(/^220 /);
-    expect(await c.command(`NOOP ${'x'.repeat(57)}`)).toBe('250 OK');
-    expect(await c.command(`NOOP ${'x'.repeat(58)}`)).toBe('421 Error: Command line too long');
+    expect(await c.command(`NOOP ${'x'.repeat(57)}`)).toBe('250 2.0.0 OK');
+    expect(await c.command(`NOOP ${'x'.repeat(58)}`)).toBe('421 4.4.2 Error: Command line too long');
     await c.waitClosed();
   });
 
@@ -191,8 +191,8 @@ describe('with small limits', () => {
     await openData(c);
     c.write(`Subject: x\r\n\r\n${'y'.repeat(98)}\r\n.\r\n`);
     expect(await c.expect(/^\d{3} /)).toMatch(/^250 2\.0\.0 Ok: delivered/);
-    expect(await c.command('MAIL FROM:<raw@example.test>')).toBe('250 Accepted');
-    expect(await c.command('RCPT TO:<bob@lab.test>')).toBe('250 Accepted');
+    expect(await c.command('MAIL FROM:<raw@example.test>')).toBe('250 2.1.0 Accepted');
+    expect(await c.command('RCPT TO:<bob@lab.test>')).toBe('250 2.1.5 Accepted');
     expect(await c.command('DATA')).toMatch(/^354 /);
     c.write(`Subject: x\r\n\r\n${'y'.repeat(99)}\r\n.\r\n`);
     expect(await c.expect(/^\d{3} /)).toBe('500 5.5.2 Line too long: line 3 is over 100 octets (RFC 5321 4.5.3.1.6)');

@@ -82,17 +82,17 @@ test('alice submits to carol@example.test: MX lookup, second hop, two Received f
   expect(smtp.map((w) => w.replace(/( id| as) [0-9A-F]{10}/g, '$1 <id>'))).toEqual([
     'recv smtp mail.example.test:25 -> mail.lab.test: 220 mail.example.test ESMTP wirelab',
     'send smtp mail.lab.test -> mail.example.test:25: EHLO mail.lab.test',
-    'recv smtp mail.example.test:25 -> mail.lab.test: 250-mail.example.test Nice to meet you, [127.0.0.1]\n250-PIPELINING\n250-8BITMIME\n250-SMTPUTF8\n250 SIZE 10485760',
+    'recv smtp mail.example.test:25 -> mail.lab.test: 250-mail.example.test Nice to meet you, [127.0.0.1]\n250-PIPELINING\n250-8BITMIME\n250-SMTPUTF8\n250-ENHANCEDSTATUSCODES\n250 SIZE 10485760',
     'send smtp mail.lab.test -> mail.example.test:25: MAIL FROM:<alice@lab.test>',
-    'recv smtp mail.example.test:25 -> mail.lab.test: 250 Accepted',
+    'recv smtp mail.example.test:25 -> mail.lab.test: 250 2.1.0 Accepted',
     'send smtp mail.lab.test -> mail.example.test:25: RCPT TO:<carol@example.test>',
-    'recv smtp mail.example.test:25 -> mail.lab.test: 250 Accepted',
+    'recv smtp mail.example.test:25 -> mail.lab.test: 250 2.1.5 Accepted',
     'send smtp mail.lab.test -> mail.example.test:25: DATA',
     'recv smtp mail.example.test:25 -> mail.lab.test: 354 End data with <CR><LF>.<CR><LF>',
     expect.stringMatching(/^send smtp mail\.lab\.test -> mail\.example\.test:25: \(the message: \d+ bytes, then <CRLF>\.<CRLF>\)$/),
     'recv smtp mail.example.test:25 -> mail.lab.test: 250 2.0.0 Ok: delivered as <id>',
     'send smtp mail.lab.test -> mail.example.test:25: QUIT',
-    'recv smtp mail.example.test:25 -> mail.lab.test: 221 Bye',
+    'recv smtp mail.example.test:25 -> mail.lab.test: 221 2.0.0 Bye',
   ]);
   // The runner reads these lines back with parseLogLine().
   const line = lab.logs.lines.find((l) => / wire kind=send proto=dns /.test(l))!;
@@ -179,6 +179,15 @@ test('a 4xx for one recipient: the other is delivered, that one is retried (retr
   await lab.logs.waitFor(/ relay delivered id=\S+ to=dave@example\.test/);
   expect(await inbox(example.dataDir, 'example.test', 'carol')).toHaveLength(1); // not sent twice
   expect(await inbox(lab.dataDir, 'lab.test', 'alice')).toEqual([]);
+});
+
+test('postmaster@example.test from alice on 587: relayed by MX like any address, into carol\'s mailbox there (lab/aliases.yaml)', async () => {
+  const { lab, example } = await startBoth();
+  expect((await swaks(lab.submission, '--to', 'postmaster@example.test', ...ALICE, '--header', 'Subject: for the postmaster')).stdout).toMatch(/<- {2}250 2\.0\.0 Ok: queued as/);
+  const [message] = await waitForInbox(example.dataDir, 'example.test', 'carol');
+  expect(message).toContain('Subject: for the postmaster\r\n');
+  await lab.logs.waitFor(/ relay delivered id=\S+ to=postmaster@example\.test mx=mail\.example\.test /);
+  await example.logs.waitFor(/ rcpt to conn=c\d+ to=postmaster@example\.test mailbox=carol code=250/);
 });
 
 test('retryDelaysMs: each wait is the next delay, the last one repeats', async () => {

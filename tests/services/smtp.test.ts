@@ -81,7 +81,7 @@ describe('port 25: mail for the local domain', () => {
     const c = await RawClient.connect(s.smtp);
     await c.expect(/^220 /);
     await c.command('EHLO raw.lab.test');
-    expect(await c.command(`AUTH PLAIN ${Buffer.from('\0alice\0alice').toString('base64')}`)).toBe('500 Error: command not recognized');
+    expect(await c.command(`AUTH PLAIN ${Buffer.from('\0alice\0alice').toString('base64')}`)).toBe('500 5.5.2 Error: command not recognized');
     c.close();
   });
 
@@ -126,7 +126,7 @@ describe('port 587: submission with AUTH', () => {
   test('AUTH PLAIN with swaks: 235, then delivered, Received says ESMTPA', async () => {
     const result = await swaks(s.submission, '--to', 'bob@lab.test', '--from', 'alice@lab.test', ...ALICE, '--header', 'Subject: plain');
     expect(result.stdout).toMatch(/<- {2}250-AUTH PLAIN LOGIN/);
-    expect(result.stdout).toMatch(/<- {2}235 Authentication successful/);
+    expect(result.stdout).toMatch(/<- {2}235 2\.7\.0 Authentication successful/);
     expect(result.stdout).toMatch(/<- {2}250 2\.0\.0 Ok: delivered as/);
     const message = (await inbox(s.dataDir, 'lab.test', 'bob')).find((m) => m.includes('Subject: plain'));
     expect(message).toMatch(/^Received: from client\.lab\.test \(\[127\.0\.0\.1\]\)\r\n\tby mail\.lab\.test \(wirelab\) with ESMTPA id /);
@@ -138,7 +138,7 @@ describe('port 587: submission with AUTH', () => {
     const result = await swaks(s.submission, '--to', 'alice@lab.test', '--from', 'bob@lab.test', '--auth', 'LOGIN', '--auth-user', 'bob@lab.test', '--auth-password', 'bob', '--header', 'Subject: login');
     expect(result.stdout).toMatch(/-> AUTH LOGIN/);
     expect(result.stdout).toMatch(/<- {2}334 VXNlcm5hbWU6/); // "Username:" in base64
-    expect(result.stdout).toMatch(/<- {2}235 Authentication successful/);
+    expect(result.stdout).toMatch(/<- {2}235 2\.7\.0 Authentication successful/);
     expect((await inbox(s.dataDir, 'lab.test', 'alice')).some((m) => m.includes('Subject: login'))).toBe(true);
   });
 

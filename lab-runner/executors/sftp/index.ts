@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { z } from 'zod';
+import { fingerprint } from '../../../services/sftp/hostKey';
 import { CLIENT, connect, StepError } from '../../wire';
 import { listingEntry } from '../ftp';
 import { outputSchema, type ExecContext, type Executor } from '../types';
@@ -68,11 +68,6 @@ export const sftpOutput = outputSchema({
 
 export type SftpOutput = z.infer<typeof sftpOutput>;
 
-/** OpenSSH's fingerprint of a host key blob: `SHA256:` and base64 of its SHA-256, without padding. */
-export function fingerprintOf(blob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
-}
-
 /** The key type is the first string in the blob (RFC 4253 6.6): `ssh-ed25519`, `ssh-rsa`... */
 function algorithmOf(blob: Buffer): string {
   return blob.length >= 4 ? blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1') : 'unknown';
@@ -100,7 +95,7 @@ export const sftpExecutor: Executor<SftpInput, SftpOutput> = {
       readyTimeout: 20000,
       // The lab's host key is recorded (and checked by the scenario), as `ssh` asks you to.
       hostVerifier: (key: Buffer) => {
-        hostKey = { algorithm: algorithmOf(key), fingerprint: fingerprintOf(key) };
+        hostKey = { algorithm: algorithmOf(key), fingerprint: fingerprint(key) };
         record('note', `host key ${hostKey.algorithm} ${hostKey.fingerprint}`);
         return true;
       },
