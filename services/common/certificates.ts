@@ -100,36 +100,15 @@ async function makeCa(folder: string): Promise<void> {
   const now = Date.now();
   // A short random tag in the name tells this lab's CA from another lab's in a trust store.
   const tag = randomBytes(3).toString('hex');
+  const validity = { notBefore: now - BACKDATE_MS, notAfter: now + CA_VALIDITY_DAYS * DAY_MS };
   const rootKeys = await newKeys();
-  const root = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=wirelab lab CA ${tag}, O=wirelab (lab use only)`,
-    keys: rootKeys,
-    notBefore: new Date(now - BACKDATE_MS),
-    notAfter: new Date(now + CA_VALIDITY_DAYS * DAY_MS),
-    signingAlgorithm: SIGNING_ALGORITHM,
-    extensions: [
-      // pathLength 1: the root signs one level of CA (the intermediate), which signs hosts only.
-      new x509.BasicConstraintsExtension(true, 1, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      nameConstraints(),
-      await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey),
-    ],
-  });
+  // pathLength 1: the root signs one level of CA (the intermediate), which signs hosts only.
+  const root = await caCertificate(`CN=wirelab lab CA ${tag}, O=wirelab (lab use only)`, rootKeys, { pathLength: 1, ...validity, constrained: true });
   const intermediateKeys = await newKeys();
-  const intermediate = await x509.X509CertificateGenerator.create({
-    subject: `CN=wirelab lab intermediate CA ${tag}, O=wirelab (lab use only)`,
-    issuer: root.subject,
-    publicKey: intermediateKeys.publicKey,
-    signingKey: rootKeys.privateKey,
-    notBefore: new Date(now - BACKDATE_MS),
-    notAfter: new Date(now + CA_VALIDITY_DAYS * DAY_MS),
-    signingAlgorithm: SIGNING_ALGORITHM,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(intermediateKeys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(rootKeys.publicKey),
-    ],
+  const intermediate = await caCertificate(`CN=wirelab lab intermediate CA ${tag}, O=wirelab (lab use only)`, intermediateKeys, {
+    pathLength: 0,
+    ...validity,
+    signer: { certificate: root, key: rootKeys.privateKey },
   });
   await writeFile(path.join(folder, 'root.pem'), root.toString('pem') + '\n');
   await writeKey(path.join(folder, 'root.key'), rootKeys.privateKey);
@@ -215,13 +194,10 @@ async function makeHost(folder: string, host: string, ca: LabCa): Promise<void> 
 
   // The self-signed lesson: a CA of the server's own making, which no client trusts.
   const strangerKeys = await newKeys();
-  const stranger = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=Self-signed CA of ${host} (not the lab's)`,
-    keys: strangerKeys,
-    notBefore: new Date(now - BACKDATE_MS),
-    notAfter: new Date(now + HOST_VALIDITY_DAYS * DAY_MS),
-    signingAlgorithm: SIGNING_ALGORITHM,
-    extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
+  const stranger = await caCertificate(`CN=Self-signed CA of ${host} (not the lab's)`, strangerKeys, {
+    pathLength: 0,
+    notBefore: now - BACKDATE_MS,
+    notAfter: now + HOST_VALIDITY_DAYS * DAY_MS,
   });
   const strangers = await hostCertificate({
     host,
@@ -239,6 +215,36 @@ async function makeHost(folder: string, host: string, ca: LabCa): Promise<void> 
   await writeFile(path.join(folder, HOST_FILES.expired), expired + intermediate);
   await writeFile(path.join(folder, HOST_FILES.wrongName), wrongName + intermediate);
   await writeFile(path.join(folder, HOST_FILES.selfSigned), strangers + stranger.toString('pem') + '\n');
+}
+
+interface CaRequest {
+  pathLength: number;
+  notBefore: number;
+  notAfter: number;
+  /** The CA that signs this one; none for a root, which signs itself. */
+  signer?: { certificate: x509.X509Certificate; key: CryptoKey };
+  /** Carry the lab's name constraints (the root). */
+  constrained?: boolean;
+}
+
+/** A CA certificate (RFC 5280 §4.2.1.9): it may sign certificates, down `pathLength` more CA levels. */
+async function caCertificate(name: string, keys: CryptoKeyPair, r: CaRequest): Promise<x509.X509Certificate> {
+  return x509.X509CertificateGenerator.create({
+    subject: name,
+    issuer: r.signer?.certificate.subject ?? name,
+    publicKey: keys.publicKey,
+    signingKey: r.signer?.key ?? keys.privateKey,
+    notBefore: new Date(r.notBefore),
+    notAfter: new Date(r.notAfter),
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, r.pathLength, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      ...(r.constrained ? [nameConstraints()] : []),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      ...(r.signer ? [await x509.AuthorityKeyIdentifierExtension.create(r.signer.certificate.publicKey)] : []),
+    ],
+  });
 }
 
 interface HostCertificateRequest {
