@@ -99,7 +99,7 @@ export class ServiceTls {
   }
 
   /** Node's secure-context options for `host`'s certificate under `fault`: key, chain, versions, ciphers. */
-  contextOptions(host: HostCertificates, fault: TlsFault | undefined): tls.SecureContextOptions {
+  private contextOptions(host: HostCertificates, fault: TlsFault | undefined): tls.SecureContextOptions {
     const versions = fault === 'tls1.0-only' ? TLS10_ONLY : CURRENT_VERSIONS;
     return { key: host.key, cert: host[PRESENTED[fault ?? 'none']], ...versions };
   }

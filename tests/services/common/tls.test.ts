@@ -156,7 +156,7 @@ describe('a service on TLS with the lab CA', () => {
 describe('STARTTLS through ServiceTls.upgrade()', () => {
   let server: TlsTestServer;
   beforeAll(async () => {
-    server = await startStartTlsServer({ hosts: ['mail.lab.test'] });
+    server = await startStartTlsServer({ hosts: ['mail.lab.test', 'mail.example.test'] });
   });
   afterAll(() => server.close());
   afterEach(() => setFault(server.dataDir, 'web', undefined));
@@ -168,6 +168,12 @@ describe('STARTTLS through ServiceTls.upgrade()', () => {
     const python = await run('python3', ['-c', SMTPLIB_STARTTLS, String(server.port), '127.0.0.1', server.caFile]);
     expect(python).toMatchObject({ code: 0, stdout: 'ok TLSv1.3\n' });
     await server.logs.waitFor(/tls started protocol=TLSv1\.3/, 2);
+  });
+
+  test('SNI picks the certificate after STARTTLS too', async () => {
+    const openssl = await clients.openssl(server.port, 'mail.example.test', server.caFile, ['-starttls', 'smtp']);
+    expect(openssl.output).toContain('Peer certificate: CN = mail.example.test');
+    expect(openssl.output).toContain('Verification: OK');
   });
 
   test('a fault applies to the upgrade too, and a refused handshake is logged with the client\'s alert', async () => {
