@@ -90,7 +90,7 @@ export interface LabCa {
  * renamed into place, and every caller ends up with the one that won.
  */
 export async function ensureCa(dataDir: string): Promise<LabCa> {
-  return once(`ca:${path.resolve(dataDir)}`, async () => {
+  return oneAtATime(`ca:${path.resolve(dataDir)}`, async () => {
     await buildFolderOnce(caDir(dataDir), makeCa);
     return loadCa(dataDir);
   });
@@ -160,7 +160,7 @@ const HOST_FILES = { key: 'key.pem', chain: 'chain.pem', leaf: 'leaf.pem', expir
  */
 export async function ensureHostCertificates(dataDir: string, host: string): Promise<HostCertificates> {
   const dir = hostDir(dataDir, host);
-  return once(`host:${path.resolve(dir)}`, async () => {
+  return oneAtATime(`host:${path.resolve(dir)}`, async () => {
     const ca = await ensureCa(dataDir);
     if (existsSync(dir) && !(await stillGood(dir, ca))) await rm(dir, { recursive: true, force: true });
     await buildFolderOnce(dir, (folder) => makeHost(folder, host.toLowerCase(), ca));
@@ -343,7 +343,7 @@ async function readKey(file: string): Promise<CryptoKey> {
  * buildFolderOnce's rename.
  */
 const running = new Map<string, Promise<unknown>>();
-function once<T>(key: string, work: () => Promise<T>): Promise<T> {
+function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
   const pending = running.get(key) as Promise<T> | undefined;
   if (pending) return pending;
   const started = work().finally(() => running.delete(key));
