@@ -191,6 +191,17 @@ program
   });
 
 program
+  .command('ca')
+  .description("the lab's certificate authority: where its certificate is, how to trust it and remove it again (made if needed)")
+  .option('--data <dir>', 'data directory', defaultDataDir())
+  .option('--pem', 'print only the CA certificate (PEM)')
+  .action(async (opts) => {
+    const { ensureLabCa, trustGuide } = require('./tls/ca') as typeof import('./tls/ca'); // loaded here: the X.509 library is not small
+    const ca = await ensureLabCa(opts.data);
+    process.stdout.write(opts.pem ? ca.rootPem : trustGuide(ca, opts.data));
+  });
+
+program
   .command('dns')
   .description('ask the lab DNS a question and print the exchange')
   .argument('<name>', 'the name to look up')

@@ -3,10 +3,14 @@
  * The one entry point of the lab image: `node dist/services/main.js SERVICE`.
  * Each service reads its settings from the environment (see its main.ts); compose.yaml
  * sets them. `wirelab ...` runs the runner (the client workstation), `health` is the
- * container health check. node starts directly: no npm, no shell in between, so
+ * container health check, `tls-fault SERVICE FAULT|none` switches a certificate lesson
+ * on or off (the Docker backend runs it with `docker exec`: the fault file is in the
+ * data volume the services read it from). node starts directly: no npm, no shell in between, so
  * SIGTERM reaches the service and it closes gracefully.
  */
 import { probe } from './common/health';
+import { defaultDataDir } from './common/paths';
+import { isTlsFault, readFault, setFault, TLS_FAULTS, type TlsFault } from './common/tlsFaults';
 
 const SERVICES: Record<string, () => unknown> = {
   dns: () => require('./dns/main'),
@@ -38,7 +42,21 @@ else if (command === 'wirelab') {
       process.exit(1);
     },
   );
+} else if (command === 'tls-fault') {
+  const [service, fault] = args;
+  if (!service || (fault !== undefined && fault !== 'none' && !isTlsFault(fault))) {
+    process.stderr.write(`usage: tls-fault SERVICE [${TLS_FAULTS.join('|')}|none]   (no fault: print the current one)\n`);
+    process.exit(2);
+  }
+  const show = async (): Promise<void> => {
+    if (fault !== undefined) await setFault(defaultDataDir(), service, fault === 'none' ? undefined : (fault as TlsFault));
+    process.stdout.write(`${service}: tls fault ${readFault(defaultDataDir(), service) || 'none'}\n`);
+  };
+  show().catch((err: Error) => {
+    process.stderr.write(`tls-fault: ${err.message}\n`);
+    process.exit(1);
+  });
 } else {
-  process.stderr.write(`usage: main.js ${Object.keys(SERVICES).join('|')}|wirelab ...|health tcp|dns PORT\n`);
+  process.stderr.write(`usage: main.js ${Object.keys(SERVICES).join('|')}|wirelab ...|health tcp|dns PORT|tls-fault SERVICE [FAULT|none]\n`);
   process.exit(command === 'help' ? 0 : 2);
 }

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { cp, mkdir, rename, rm } from 'node:fs/promises';
+import { cp, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { buildFolderOnce } from './once';
 import type { LabUser } from './users';
 
 /**
@@ -28,18 +28,10 @@ export function anonymousRoot(labDir: string): string {
 export async function seedHomes(labDir: string, dataDir: string, users: readonly LabUser[]): Promise<void> {
   await mkdir(path.join(dataDir, 'homes'), { recursive: true });
   for (const user of users) {
-    const home = homeDir(dataDir, user.name);
-    if (existsSync(home)) continue;
-    const building = `${home}.seeding-${process.pid}-${randomBytes(4).toString('hex')}`;
     const seed = path.join(labDir, 'homes', user.name);
-    if (existsSync(seed)) await cp(seed, building, { recursive: true });
-    else await mkdir(building);
-    try {
-      await rename(building, home);
-    } catch (err) {
-      if (!['EEXIST', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
-      await rm(building, { recursive: true, force: true }); // another server seeded it first
-    }
+    await buildFolderOnce(homeDir(dataDir, user.name), async (home) => {
+      if (existsSync(seed)) await cp(seed, home, { recursive: true });
+    });
   }
 }
 

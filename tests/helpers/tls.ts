@@ -1,7 +1,168 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import https from 'node:https';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
+import { caCertificateFile } from '../../services/common/certificates';
+import { createLogger } from '../../services/common/logger';
+import { ServiceTls, type ServiceTlsOptions } from '../../services/common/tls';
+import { LogCollector } from './logs';
+
+/**
+ * A small TLS server that uses the lab's TLS options (services/common/tls.ts), and the
+ * real clients that talk to it: curl, openssl s_client, Python's ssl, Node's tls.
+ * The lab's own services get TLS later; these servers are what the tests of the CA,
+ * the faults and the runner's TLS parts run against.
+ */
+
+export const LAB_HOSTS = ['www.lab.test', 'shop.lab.test', 'mail.lab.test', 'mail.example.test', 'ftp.lab.test', 'files.lab.test'];
+
+export interface TlsTestServer {
+  dataDir: string;
+  /** The lab CA's certificate, what clients are given to trust. */
+  caFile: string;
+  port: number;
+  logs: LogCollector;
+  tls: ServiceTls;
+  close(): Promise<void>;
+}
+
+type ServerOptions = Partial<Omit<ServiceTlsOptions, 'log'>>;
+
+async function loadTls(options: ServerOptions): Promise<{ dataDir: string; logs: LogCollector; tls: ServiceTls; owned: boolean }> {
+  const owned = !options.dataDir;
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'wirelab-tls-')));
+  const logs = new LogCollector();
+  const log = createLogger('web', { sink: logs.sink, level: 'debug' });
+  const serviceTls = await ServiceTls.load({ service: 'web', hosts: ['www.lab.test'], ...options, dataDir, log });
+  return { dataDir, logs, tls: serviceTls, owned };
+}
+
+/** HTTPS on 127.0.0.1:0 answering `hello <the SNI name>`: implicit TLS through ServiceTls.server(). */
+export async function startHttpsServer(options: ServerOptions = {}): Promise<TlsTestServer> {
+  const { dataDir, logs, tls: serviceTls, owned } = await loadTls({ alpn: ['http/1.1'], ...options });
+  const server = serviceTls.server((o) => https.createServer(o, (req, res) => res.end(`hello ${(req.socket as tls.TLSSocket).servername || 'no-sni'}\n`)));
+  return listening(server, { dataDir, logs, tls: serviceTls, owned });
+}
+
+/**
+ * A toy line protocol shaped like SMTP's STARTTLS (RFC 3207), enough for
+ * `openssl s_client -starttls smtp` and Python's smtplib: 220 greeting, EHLO offers
+ * STARTTLS, STARTTLS answers 220 and the connection goes on through ServiceTls.upgrade().
+ */
+export async function startStartTlsServer(options: ServerOptions = {}): Promise<TlsTestServer> {
+  const { dataDir, logs, tls: serviceTls, owned } = await loadTls(options);
+  const log = createLogger('web', { sink: logs.sink });
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    let buffered = '';
+    const onData = (chunk: Buffer): void => {
+      buffered += chunk.toString('latin1');
+      for (let end = buffered.indexOf('\r\n'); end >= 0; end = buffered.indexOf('\r\n')) {
+        const verb = buffered.slice(0, end).split(' ')[0]!.toUpperCase();
+        buffered = buffered.slice(end + 2);
+        if (verb === 'EHLO') socket.write('250-toy.lab.test\r\n250 STARTTLS\r\n');
+        else if (verb === 'STARTTLS') {
+          socket.removeListener('data', onData);
+          socket.write('220 go ahead\r\n');
+          serviceTls.upgrade(socket, log).then(
+            (secure) => {
+              log.info('tls started', { protocol: secure.getProtocol() ?? '' });
+              secure.on('error', () => {});
+              secure.on('data', (data: Buffer) => {
+                const line = data.toString('latin1').toUpperCase();
+                if (line.startsWith('EHLO')) secure.write('250 toy.lab.test\r\n');
+                else if (line.startsWith('QUIT')) secure.end('221 bye\r\n');
+              });
+            },
+            () => {}, // logged by upgrade()
+          );
+          return;
+        } else if (verb === 'QUIT') socket.end('221 bye\r\n');
+        else socket.write('502 not here\r\n');
+      }
+    };
+    socket.on('data', onData);
+    socket.write('220 toy.lab.test ready\r\n');
+  });
+  return listening(server, { dataDir, logs, tls: serviceTls, owned });
+}
+
+async function listening(server: net.Server, parts: { dataDir: string; logs: LogCollector; tls: ServiceTls; owned: boolean }): Promise<TlsTestServer> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    dataDir: parts.dataDir,
+    caFile: caCertificateFile(parts.dataDir),
+    port: (server.address() as net.AddressInfo).port,
+    logs: parts.logs,
+    tls: parts.tls,
+    async close() {
+      server.close();
+      (server as Partial<https.Server>).closeAllConnections?.();
+      if (parts.owned) await rm(parts.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr together: what a person sees. */
+  output: string;
+}
+
+export function run(file: string, args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(file, args, { timeout: 20000, env: { ...process.env, ...options.env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr, output: stdout + stderr });
+    });
+    child.stdin?.on('error', () => {}); // a client that never reads its input (openssl verify) may be gone before it is written
+    child.stdin?.end(options.input ?? '');
+  });
+}
+
+/** What each client says when it connects to `host` (resolved to 127.0.0.1) on `port`, trusting `caFile`. */
+export const clients = {
+  curl: (port: number, host: string, caFile: string, extra: string[] = []): Promise<Run> =>
+    run('curl', ['-sS', '--cacert', caFile, '--resolve', `${host}:${port}:127.0.0.1`, ...extra, `https://${host}:${port}/`]),
+
+  openssl: (port: number, host: string, caFile: string, extra: string[] = []): Promise<Run> =>
+    run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', host, '-CAfile', caFile, '-verify_return_error', '-verify_hostname', host, '-brief', ...extra]),
+
+  python: (port: number, host: string, caFile: string, code = PYTHON_CONNECT): Promise<Run> => run('python3', ['-c', code, String(port), host, caFile]),
+
+  /** Node's tls.connect, in this process: `ok TLSv1.3` or the error's message. */
+  node: (port: number, host: string, caFile: string, extra: tls.ConnectionOptions = {}): Promise<Run> =>
+    readFile(caFile).then(
+      (ca) =>
+        new Promise((resolve) => {
+          const done = (code: number, text: string): void => resolve({ code, stdout: text, stderr: '', output: text });
+          const socket = tls.connect({ host: '127.0.0.1', port, servername: host, ca, ...extra }, () => {
+            done(0, `ok ${socket.getProtocol()}`);
+            socket.end();
+          });
+          socket.on('error', (err: NodeJS.ErrnoException) => done(1, `${err.code}: ${err.message}`));
+        }),
+    ),
+};
+
+/** Python's ssl with the default context and the lab CA, as a student's script would connect. */
+export const PYTHON_CONNECT = `
+import socket, ssl, sys
+port, host, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+context = ssl.create_default_context(cafile=ca)
+try:
+    with socket.create_connection(('127.0.0.1', port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=host) as s:
+            print('ok', s.version())
+except (ssl.SSLError, OSError) as e:
+    print('error:', e)
+    sys.exit(1)
+`;
 
 /**
  * A self-signed certificate for `localhost` and 127.0.0.1, made by openssl for a test
