@@ -1,0 +1,241 @@
+/**
+ * Conversations, relative sequence numbers, handshakes, endings and retransmissions
+ * against tshark's TCP analysis of the same real captures; choosing a step's packets
+ * by its flows and time; placing application messages on their segments.
+ */
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import path from 'node:path';
+import { encode } from 'dns-packet';
+import { portFilter } from '../../../lab-runner/packets/capture';
+import { conversations, findConversations, packetInfo, packetRows, packetsCarrying, selectPackets, type Conversation, type Endpoint, type FlowQuery } from '../../../lab-runner/packets/flows';
+import { query } from '../../services/dns-clients';
+import { curl } from '../../services/http/harness';
+import { captureWhile, ncProbe, rootOnly, tsharkRows, useScratch } from './helpers';
+
+/** Epoch milliseconds, sub-millisecond: the runner's clock for transcripts (its wire layer's nowMs). */
+const nowMs = (): number => performance.timeOrigin + performance.now();
+
+const lab = useScratch({ http: true, dns: true });
+
+/** Per frame, what our flow analysis says, written as tshark's fields. */
+function ourAnalysis(all: Conversation[]): Record<string, string>[] {
+  const rows: Record<string, string>[] = [];
+  for (const c of all) {
+    for (const p of c.packets) {
+      const tcp = c.transport === 'tcp';
+      rows[p.decoded.packet.number - 1] = {
+        'tcp.stream': tcp ? String(c.index) : '',
+        'udp.stream': tcp ? '' : String(c.index),
+        'tcp.seq': tcp ? String(p.seq) : '',
+        'tcp.ack': tcp ? String(p.ack) : '',
+        'tcp.nxtseq': tcp ? String(p.nextSeq) : '',
+        'tcp.window_size': tcp ? String(p.window) : '',
+        'tcp.analysis.retransmission': p.retransmission ? '1' : '',
+        info: packetInfo(p),
+      };
+    }
+  }
+  return rows;
+}
+
+async function tsharkAnalysis(file: string): Promise<Record<string, string>[]> {
+  // With the application protocols off, the Info column is TCP's and UDP's own. Of
+  // Wireshark's analysis notes only "[TCP Retransmission]" is ours: the others are left out.
+  const rows = await tsharkRows(file, ['tcp.stream', 'udp.stream', 'tcp.seq', 'tcp.ack', 'tcp.nxtseq', 'tcp.window_size', 'tcp.analysis.retransmission', '_ws.col.Info'], ['--disable-protocol', 'http', '--disable-protocol', 'dns']);
+  return rows.map(({ '_ws.col.Info': info, ...row }) => ({ ...row, info: info!.replace(/\[TCP (?!Retransmission)[^\]]*\] /g, '') }));
+}
+
+rootOnly('conversations as tshark sees them', () => {
+  test('HTTP keep-alive, a refused connection, DNS over UDP and TCP: streams, relative numbers, handshakes, endings', async () => {
+    const file = path.join(lab.dir, 'mixed.pcapng');
+    const capture = await captureWhile({ filter: portFilter([lab.http.port, lab.refused, lab.dns.port]), file }, async () => {
+      expect((await curl('-o', '/dev/null', `${lab.http.base}/`, '-o', '/dev/null', `${lab.http.base}/api/notes`)).code).toBe(0);
+      await ncProbe('127.0.0.1', lab.refused);
+      await udpAsk(lab.dns.port, encode(query('www.lab.test', 'A')));
+      await new Promise<void>((resolve, reject) => {
+        const dig = spawn('dig', ['@127.0.0.1', '-p', String(lab.dns.port), '+tcp', '+time=5', 'lab.test', 'MX'], { stdio: 'ignore' });
+        dig.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`dig exited ${code}`))));
+      });
+    });
+    const all = conversations(capture.packets);
+    expect(ourAnalysis(all)).toEqual(await tsharkAnalysis(file));
+
+    const [httpConn, refusedConn, dnsTcp] = all.filter((c) => c.transport === 'tcp');
+    expect(all.map((c) => `${c.transport} ${c.server.port}`)).toEqual([`tcp ${lab.http.port}`, `tcp ${lab.refused}`, `udp ${lab.dns.port}`, `tcp ${lab.dns.port}`]);
+    // The handshake is the first three frames; both sides said FIN; no RST.
+    expect(httpConn!.handshake).toEqual({ syn: 1, synAck: 2, ack: 3 });
+    expect([typeof httpConn!.fin.client, typeof httpConn!.fin.server, httpConn!.reset]).toEqual(['number', 'number', undefined]);
+    // Refused: a SYN answered by a RST from the server; no handshake.
+    expect([refusedConn!.handshake, refusedConn!.reset?.by, refusedConn!.packets.length]).toEqual([undefined, 'server', 2]);
+    expect(dnsTcp!.handshake).toBeDefined();
+  });
+
+  test('a SYN dropped by a listener whose queue is full is sent again: marked as tshark marks it', async () => {
+    // Python listens with a backlog of 0 and never accepts: once one connection waits
+    // in its queue, Linux drops the next SYN, and that client sends it again after its
+    // retransmission timeout (1 s, RFC 6298 section 2.1).
+    const python = spawn('python3', ['-c', 'import socket, sys\ns = socket.socket()\ns.bind(("127.0.0.1", 0))\ns.listen(0)\nprint(s.getsockname()[1], flush=True)\nsys.stdin.read()'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const port = await new Promise<number>((resolve) => python.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    const file = path.join(lab.dir, 'retransmission.pcapng');
+    const sockets: net.Socket[] = [];
+    try {
+      const capture = await captureWhile({ filter: portFilter([port]), file }, async (live) => {
+        const first = net.connect(port, '127.0.0.1');
+        sockets.push(first);
+        await new Promise((resolve) => first.once('connect', resolve));
+        sockets.push(net.connect(port, '127.0.0.1').on('error', () => undefined));
+        await live.waitFor((packets) => packets.filter((p) => p.tcp?.flagNames.join() === 'SYN').length >= 3, 10000, 'the second client to send its SYN again');
+      });
+      const all = conversations(capture.packets);
+      expect(ourAnalysis(all)).toEqual(await tsharkAnalysis(file));
+      const second = all[1]!;
+      expect(second.packets.map((p) => [p.decoded.tcp!.flagNames.join(), p.seq, p.retransmission])).toEqual([
+        ['SYN', 0, false],
+        ['SYN', 0, true],
+      ]);
+    } finally {
+      for (const s of sockets) s.destroy();
+      python.kill();
+    }
+  }, 20000);
+});
+
+rootOnly("a step's packets: its flows, in its time", () => {
+  test('two connections from the same local port, one after the other: each step gets its own, as many as tshark counts', async () => {
+    const file = path.join(lab.dir, 'reuse.pcapng');
+    const steps: { flow: FlowQuery; from: number; to: number }[] = [];
+    const localPort = await unusedLowPort();
+    const capture = await captureWhile({ filter: portFilter([lab.http.port]), file }, async (live) => {
+      for (let i = 0; i < 2; i++) {
+        const from = nowMs();
+        const { local, remote } = await httpOnce(lab.http.port, localPort);
+        // The server closed first, so it, not the client, waits in TIME_WAIT: the client may take the same port again.
+        await live.waitFor((packets) => closed(conversations(packets)[i]), 5000, `connection ${i + 1} to close`);
+        steps.push({ flow: { transport: 'tcp', local, remote }, from, to: nowMs() });
+      }
+    });
+    const all = conversations(capture.packets);
+    expect(all.length).toBe(2);
+    // The second SYN on the same ports starts a new stream, for tshark too ("TCP Port numbers reused").
+    expect(ourAnalysis(all)).toEqual(await tsharkAnalysis(file));
+    for (const [i, step] of steps.entries()) {
+      const selected = selectPackets(all, [step.flow], { from: step.from, to: step.to });
+      expect(selected.map((p) => p.decoded.packet.number)).toEqual(all[i]!.packets.map((p) => p.decoded.packet.number));
+      // What a step's report carries: plain rows, timed from the step's start.
+      const rows = packetRows(selected, step.from);
+      expect(JSON.parse(JSON.stringify(rows))).toEqual(rows);
+      expect(rows.every((r) => r.at >= 0 && r.at <= step.to - step.from)).toBe(true);
+      expect(rows.slice(0, 3).map((r) => [r.from, r.flags.join()])).toEqual([['client', 'SYN'], ['server', 'SYN,ACK'], ['client', 'ACK']]);
+      // tshark counts the same packets for that connection.
+      const counted = await tsharkRows(file, ['frame.number'], ['-Y', `tcp.stream == ${i} && tcp.port == ${step.flow.local.port}`]);
+      expect(selected.length).toBe(counted.length);
+    }
+    // Without the window, the flow's addresses alone take in both connections.
+    expect(selectPackets(all, [steps[0]!.flow]).length).toBe(all[0]!.packets.length + all[1]!.packets.length);
+  });
+
+  test('the application messages placed on their segments: two HTTP requests on one connection, a DNS query and its answer', async () => {
+    const requests = [`GET / HTTP/1.1\r\nHost: www.lab.test\r\n\r\n`, `GET /api/notes HTTP/1.1\r\nHost: www.lab.test\r\n\r\n`].map((r) => Buffer.from(r));
+    const ask = Buffer.from(encode(query('www.lab.test', 'A')));
+    let answer: Buffer = Buffer.alloc(0);
+    let received: Buffer[] = [];
+    let flow: { local: Endpoint; remote: Endpoint } | undefined;
+    const capture = await captureWhile({ filter: portFilter([lab.http.port, lab.dns.port]) }, async () => {
+      ({ flow, received } = await keepAlive(lab.http.port, requests));
+      answer = await udpAsk(lab.dns.port, ask);
+    });
+    const all = conversations(capture.packets);
+    const [conn] = findConversations(all, { transport: 'tcp', ...flow! });
+    // The second request starts where the first ends in the client's byte stream.
+    const second = packetsCarrying(conn!, 'client', { offset: requests[0]!.length, length: requests[1]!.length });
+    expect(second.map((p) => p.decoded.tcp!.payload.toString())).toEqual([requests[1]!.toString()]);
+    const firstResponse = packetsCarrying(conn!, 'server', { offset: 0, length: received[0]!.length });
+    expect(Buffer.concat(firstResponse.map((p) => p.decoded.tcp!.payload)).subarray(0, 15).toString()).toBe('HTTP/1.1 200 OK');
+    const udp = all.find((c) => c.transport === 'udp')!;
+    expect(packetsCarrying(udp, 'client', { bytes: ask }).length).toBe(1);
+    expect(packetsCarrying(udp, 'server', { bytes: answer }).map((p) => p.from)).toEqual(['server']);
+  });
+});
+
+/** Both sides have sent their FIN, and the last one is acknowledged. */
+function closed(c: Conversation | undefined): boolean {
+  const last = c?.packets.at(-1);
+  return !!c && c.fin.client !== undefined && c.fin.server !== undefined && !!last && last.decoded.packet.number > Math.max(c.fin.client, c.fin.server) && last.length === 0;
+}
+
+/** A DNS query over UDP from Node's dgram; resolves with the answer's bytes. */
+function udpAsk(port: number, bytes: Buffer | Uint8Array): Promise<Buffer> {
+  const socket = dgram.createSocket('udp4');
+  return new Promise((resolve) => {
+    socket.once('message', (message) => {
+      socket.close();
+      resolve(message);
+    });
+    socket.send(bytes, port, '127.0.0.1');
+  });
+}
+
+/**
+ * A local port below the kernel's ephemeral range (net.ipv4.ip_local_port_range,
+ * 32768-60999 by default), free now: no other connection on this machine will be
+ * given it meanwhile, as could happen to a port of that range between our two uses.
+ */
+async function unusedLowPort(): Promise<number> {
+  for (let port = 20000 + Math.floor(Math.random() * 5000); ; port++) {
+    const server = net.createServer();
+    const free = await new Promise<boolean>((resolve) => server.once('error', () => resolve(false)).listen(port, '127.0.0.1', () => resolve(true)));
+    if (free) {
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    }
+  }
+}
+
+/** One HTTP/1.0 request from a chosen local port; the server answers and closes first. */
+function httpOnce(port: number, localPort: number): Promise<{ local: Endpoint; remote: Endpoint }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localPort, localAddress: '127.0.0.1' });
+    socket.on('error', reject);
+    socket.on('connect', () => socket.write('GET / HTTP/1.0\r\nHost: www.lab.test\r\n\r\n'));
+    const ends = { local: { address: '', port: 0 }, remote: { address: '', port: 0 } };
+    socket.on('connect', () => {
+      ends.local = { address: socket.localAddress!, port: socket.localPort! };
+      ends.remote = { address: socket.remoteAddress!, port: socket.remotePort! };
+    });
+    socket.resume();
+    socket.on('end', () => socket.end());
+    socket.on('close', () => resolve(ends));
+  });
+}
+
+/** Requests one after the other on one connection, each after the previous response (Content-Length) is in. */
+async function keepAlive(port: number, requests: Buffer[]): Promise<{ flow: { local: Endpoint; remote: Endpoint }; received: Buffer[] }> {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const flow = { local: { address: socket.localAddress!, port: socket.localPort! }, remote: { address: socket.remoteAddress!, port: socket.remotePort! } };
+  const received: Buffer[] = [];
+  let buffer = Buffer.alloc(0);
+  for (const request of requests) {
+    socket.write(request);
+    const response = await new Promise<Buffer>((resolve) => {
+      const onData = (chunk: Buffer): void => {
+        buffer = Buffer.concat([buffer, chunk]);
+        const end = buffer.indexOf('\r\n\r\n');
+        const length = Number(/content-length: (\d+)/i.exec(buffer.toString('latin1'))?.[1] ?? NaN);
+        if (end >= 0 && buffer.length >= end + 4 + length) {
+          socket.off('data', onData);
+          const whole = buffer.subarray(0, end + 4 + length);
+          buffer = buffer.subarray(whole.length);
+          resolve(whole);
+        }
+      };
+      socket.on('data', onData);
+    });
+    received.push(response);
+  }
+  socket.end();
+  await new Promise((resolve) => socket.once('close', resolve));
+  return { flow, received };
+}
