@@ -2,6 +2,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Fields, Logger } from './logger';
+import type { TlsStarter } from './tls';
 import { endSocket, writeWithBackpressure } from './sessions';
 
 /**
@@ -80,9 +81,6 @@ export const SESSION_MINIMUM = { authFailureDelayMs: 0 } as const;
 
 /** Commands waiting for their turn before the engine stops reading from a client that sends without reading. */
 const MAX_QUEUED = 64;
-
-/** How long a client has to finish a TLS handshake it asked for. */
-const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** The request line of HTTP/1.x (RFC 9112 3): `GET / HTTP/1.1`. */
 const HTTP_REQUEST_LINE = /^[A-Z]{3,7} \S+ HTTP\/\d\.\d\r?$/;
@@ -266,7 +264,7 @@ export abstract class LineSession<Item, Reply> {
    * attack). Resolves true once the session is encrypted; false if the handshake failed
    * (the connection is then closed). The protocol resets its own state after it.
    */
-  protected async upgradeToTls(goAhead: Reply, options: tls.TlsOptions): Promise<boolean> {
+  protected async upgradeToTls(goAhead: Reply, start: TlsStarter): Promise<boolean> {
     if (this.secure) throw new Error('upgradeToTls on a connection that is already encrypted');
     const discarded = { commands: this.queue.length, bytes: this.framer.reset() };
     this.queue.length = 0;
@@ -277,26 +275,14 @@ export abstract class LineSession<Item, Reply> {
     plain.removeAllListeners('end');
     plain.removeAllListeners('timeout');
     plain.setTimeout(0);
-    // Written before the wrap, in the same tick: the client starts its handshake only after reading it.
+    // Written before the handshake starts, in the same turn: the client starts it only after reading this.
     plain.write(this.encode(goAhead));
-    const secure = new tls.TLSSocket(plain, { ...options, isServer: true });
-    secure.on('error', (e) => this.log.debug('tls error', { error: e.message }));
-    const ok = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => fail(new Error(`no TLS handshake in ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
-      const fail = (e: Error): void => {
-        clearTimeout(timer);
-        this.log.warn('tls handshake failed', { error: e.message });
-        plain.destroy();
-        resolve(false);
-      };
-      secure.once('secure', () => {
-        clearTimeout(timer);
-        secure.off('error', fail);
-        resolve(true);
-      });
-      secure.once('error', fail);
-    });
-    if (!ok) return false;
+    let secure: tls.TLSSocket;
+    try {
+      secure = await start(plain, this.log); // a failure is logged there, and the connection closed
+    } catch {
+      return false;
+    }
     this.socket = secure;
     this.deaf = false;
     this.watch(secure);

@@ -1,8 +1,8 @@
 import net, { type AddressInfo } from 'node:net';
-import tls from 'node:tls';
 import { bind } from './listen';
 import { connectionId, type Logger } from './logger';
 import { endSocket } from './sessions';
+import type { TlsStarter } from './tls';
 
 /**
  * The listening side of a line protocol's server (POP3, FTP, IMAP): the listeners
@@ -76,9 +76,6 @@ export interface SessionHostOptions<S extends HostedSession> {
   open(socket: net.Socket, log: Logger, id: string): S;
 }
 
-/** How long a client on an implicit-TLS port has to finish its handshake. */
-const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
-
 export class SessionHost<S extends HostedSession> {
   private readonly servers: net.Server[] = [];
   private readonly sessions = new Set<S>();
@@ -95,8 +92,8 @@ export class SessionHost<S extends HostedSession> {
   }
 
   /** Listen with implicit TLS (RFC 8314): the handshake comes first, then the greeting, encrypted. */
-  listenTls(port: number, host: string, tlsOptions: tls.TlsOptions): Promise<AddressInfo> {
-    return this.bind(port, host, tlsOptions);
+  listenTls(port: number, host: string, start: TlsStarter): Promise<AddressInfo> {
+    return this.bind(port, host, start);
   }
 
   /** The sessions open now. */
@@ -115,17 +112,17 @@ export class SessionHost<S extends HostedSession> {
     return this.closed;
   }
 
-  private async bind(port: number, host: string, tlsOptions: tls.TlsOptions | undefined): Promise<AddressInfo> {
+  private async bind(port: number, host: string, tls: TlsStarter | undefined): Promise<AddressInfo> {
     // allowHalfOpen: a client may send its commands and then close its sending side
     // (`printf 'USER bob\r\n...QUIT\r\n' | nc -N`); it still gets every reply.
-    const server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket, tlsOptions));
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket, tls));
     const address = await bind(this.options.service, server, () => server.listen(port, host), host, port);
     server.on('error', (e) => this.options.log.error('server error', { error: e.message })); // after the bind: bind() explains its own errors
     this.servers.push(server);
     return address;
   }
 
-  private accept(socket: net.Socket, tlsOptions: tls.TlsOptions | undefined): void {
+  private accept(socket: net.Socket, tls: TlsStarter | undefined): void {
     const address = clientAddress(socket);
     const id = connectionId();
     const log = this.options.log.child({ conn: id, client: `${address}:${socket.remotePort}` });
@@ -140,7 +137,7 @@ export class SessionHost<S extends HostedSession> {
       log.warn('connection refused', { ...refused });
       // An answer instead of a silent close: the client can tell "busy, try later". On an
       // implicit-TLS port the answer would need a handshake first: there, just close.
-      if (tlsOptions) socket.destroy();
+      if (tls) socket.destroy();
       else {
         socket.write(this.options.refuse(refused));
         endSocket(socket);
@@ -149,25 +146,12 @@ export class SessionHost<S extends HostedSession> {
     }
     // Counted down as the socket closes, before anything else runs: the address has room at once.
     socket.once('close', () => this.limiter.release(address));
-    if (!tlsOptions) return this.start(socket, log, id);
-    const secure = new tls.TLSSocket(socket, { ...tlsOptions, isServer: true });
-    secure.on('error', (e) => log.debug('connection error', { error: e.message }));
-    const timer = setTimeout(() => {
-      log.warn('tls handshake failed', { error: `no handshake in ${TLS_HANDSHAKE_TIMEOUT_MS} ms` });
-      socket.destroy();
-    }, TLS_HANDSHAKE_TIMEOUT_MS);
-    const failed = (e: Error): void => {
-      clearTimeout(timer);
-      log.warn('tls handshake failed', { error: e.message });
-      socket.destroy();
-    };
-    secure.once('error', failed);
-    secure.once('secure', () => {
-      clearTimeout(timer);
-      secure.off('error', failed);
-      if (this.closed) return void socket.destroy();
-      this.start(secure, log, id);
-    });
+    if (!tls) return this.start(socket, log, id);
+    // Implicit TLS: the handshake first (a failure is logged with its reason), then the greeting.
+    tls(socket, log).then(
+      (secure) => (this.closed ? secure.destroy() : this.start(secure, log, id)),
+      () => {},
+    );
   }
 
   private start(socket: net.Socket, log: Logger, id: string): void {

@@ -164,35 +164,61 @@ export class ServiceTls {
       SNICallback: (servername, done) => done(null, this.secureContext(servername, fault)),
       ...(this.o.alpn ? { ALPNProtocols: [...this.o.alpn] } : {}),
     });
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const fail = (err: HandshakeError): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.handshakeFailed(err, log, client, fault);
-        secure.destroy();
-        reject(err);
-      };
-      const timer = setTimeout(() => fail(handshakeTimeout(this.limits.handshakeTimeoutMs)), this.limits.handshakeTimeoutMs);
-      const closed = (): void => fail(Object.assign(new Error('the client closed the connection during the handshake'), { code: 'ECONNRESET' }));
-      secure.once('error', fail);
-      secure.once('close', closed);
-      secure.once('secure', () => {
-        settled = true;
-        clearTimeout(timer);
-        secure.removeListener('error', fail);
-        secure.removeListener('close', closed);
-        resolve(secure);
-      });
-    });
+    return handshake(secure, this.limits.handshakeTimeoutMs, (err) => this.handshakeFailed(err, log, client, fault));
   }
+
+  /** upgrade() as a TlsStarter, what the line protocols (POP3, FTP, IMAP) take. */
+  readonly starter: TlsStarter = (socket, log) => this.upgrade(socket, log);
 
   private handshakeFailed(err: HandshakeError, log: Logger, client: string, fault: TlsFault | undefined): void {
     const reason = err.reason ?? err.message;
     const why = (fault === 'tls1.0-only' && TLS10_FAILURES[reason]) || HANDSHAKE_FAILURES[reason] || HANDSHAKE_FAILURES[err.code ?? ''];
     log.warn('tls handshake failed', { client, reason, code: err.code, fault, why });
   }
+}
+
+/**
+ * Starts TLS, as the server, on a connection that is open already: after STARTTLS, STLS
+ * or AUTH TLS, on an implicit-TLS port's connection, on an FTP data connection under PROT P.
+ * Resolves with the encrypted socket once the handshake is done; a failed handshake is
+ * logged with its reason, the connection closed, and the promise rejected.
+ */
+export type TlsStarter = (socket: net.Socket, log: Logger) => Promise<tls.TLSSocket>;
+
+/** A TlsStarter from fixed Node TLS options (a test's own certificate): no lab CA, no faults. */
+export function fixedTls(options: tls.TlsOptions, handshakeTimeoutMs = TLS_LIMITS.handshakeTimeoutMs): TlsStarter {
+  return (socket, log) => {
+    const client = peer(socket);
+    const secure = new tls.TLSSocket(socket, { ...options, isServer: true });
+    return handshake(secure, handshakeTimeoutMs, (err) => log.warn('tls handshake failed', { client, reason: err.reason ?? err.message, code: err.code }));
+  };
+}
+
+/** Wait for a server-side handshake: the secure socket, or (after `failed` is told why) a rejection with the socket destroyed. */
+function handshake(secure: tls.TLSSocket, timeoutMs: number, failed: (err: HandshakeError) => void): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (err: HandshakeError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      failed(err);
+      secure.destroy();
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(handshakeTimeout(timeoutMs)), timeoutMs);
+    const closed = (): void => fail(Object.assign(new Error('the client closed the connection during the handshake'), { code: 'ECONNRESET' }));
+    secure.once('error', fail);
+    secure.once('close', closed);
+    secure.once('secure', () => {
+      settled = true;
+      clearTimeout(timer);
+      secure.removeListener('error', fail);
+      secure.removeListener('close', closed);
+      secure.on('error', () => {}); // later errors surface where the socket is used
+      resolve(secure);
+    });
+  });
 }
 
 function peer(socket: net.Socket): string {

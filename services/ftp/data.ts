@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { errorText } from '../common/lineSession';
 import { endAndWait } from '../common/sessions';
+import type { TlsStarter } from '../common/tls';
 import { duration } from '../common/options';
 import type { Fields, Logger } from '../common/logger';
 import { sameHost, type HostPort } from './addresses';
@@ -307,8 +308,8 @@ export interface DataChannelOptions {
   /** To be connected, to connect, and the longest a transfer may stall. */
   timeoutMs: number;
   log: Logger;
-  /** The server's certificate and key, for data connections under PROT P. */
-  tls?: tls.TlsOptions;
+  /** How to start TLS on a data connection under PROT P. */
+  tls?: TlsStarter;
 }
 
 /** What the next transfer will use: a passive listener, or where to connect to. */
@@ -455,7 +456,7 @@ export class DataChannel {
         return reply(Code.CANT_OPEN_DATA, `Can't open data connection: ${errorText(e)}.`);
       }
       // PROT P: the client starts a TLS handshake on the data connection, now or after the 150.
-      const secured = this.protectedData ? secureData(data, this.options.tls!, timeoutMs) : undefined;
+      const secured = this.protectedData ? secureData(data, this.options.tls!, this.options.log) : undefined;
       // 125 when the client had connected already (passive), 150 "about to open" otherwise.
       await this.control.send(
         alreadyOpen
@@ -467,7 +468,6 @@ export class DataChannel {
           data = await secured;
         } catch (e) {
           await discard();
-          this.options.log.warn('tls handshake failed', { on: 'data connection', error: errorText(e) });
           return reply(Code.CANT_OPEN_DATA, `Can't open data connection: the TLS handshake failed (${errorText(e)}).`);
         }
       }
@@ -514,25 +514,12 @@ export class DataChannel {
   }
 }
 
-/** Wait for the client's TLS handshake on a data connection; the server is the TLS server either way. */
-function secureData(socket: net.Socket, options: tls.TlsOptions, timeoutMs: number): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const secure = new tls.TLSSocket(socket, { ...options, isServer: true });
-    const timer = setTimeout(() => fail(new Error(`no handshake in ${timeoutMs} ms`)), timeoutMs);
-    const fail = (e: Error): void => {
-      clearTimeout(timer);
-      secure.destroy();
-      reject(e);
-    };
-    secure.once('error', fail);
-    secure.once('secure', () => {
-      clearTimeout(timer);
-      secure.off('error', fail);
-      secure.on('error', () => {}); // later errors end the transfer through the stream
-      // One turn of the event loop first: TLS 1.3 sends its session tickets after the
-      // handshake, and a short listing ended in the same turn would put its close_notify
-      // before them (Python's ftplib then fails its unwrap() with "shutdown while in init").
-      setImmediate(() => resolve(secure));
-    });
-  });
+/** The client's TLS handshake on a data connection; the server is the TLS server either way (RFC 4217 7). */
+async function secureData(socket: net.Socket, start: TlsStarter, log: Logger): Promise<tls.TLSSocket> {
+  const secure = await start(socket, log.child({ on: 'data connection' }));
+  // One turn of the event loop first: TLS 1.3 sends its session tickets after the
+  // handshake, and a short listing ended in the same turn would put its close_notify
+  // before them (Python's ftplib then fails its unwrap() with "shutdown while in init").
+  await new Promise((resolve) => setImmediate(resolve));
+  return secure;
 }

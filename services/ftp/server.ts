@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
-import type tls from 'node:tls';
 import { JailError } from '../common/jail';
 import { anonymousRoot, homeDir, seedHomes } from '../common/homes';
 import { errorText, LineSession, SESSION_DEFAULTS, SESSION_MINIMUM, type Admission, type Farewell } from '../common/lineSession';
@@ -8,6 +7,7 @@ import { checkLimits, definedOnly, duration, type Limits } from '../common/optio
 import { createLogger, type Logger } from '../common/logger';
 import { checkDataDir, defaultDataDir } from '../common/paths';
 import { SessionHost } from '../common/sessionHost';
+import type { TlsStarter } from '../common/tls';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
 import { normalizeAddress } from './addresses';
 import { Code } from './codes';
@@ -118,11 +118,12 @@ export interface FtpServerOptions {
   /** A failed login waits this long before its 530, so guessing is slow; others are served meanwhile. Default: 1000. */
   authFailureDelayMs?: number;
   /**
-   * The server's certificate and key (Node TLS options): AUTH TLS, PBSZ and PROT
-   * (RFC 4217) on the control port, PROT P data connections, and listenTls() for implicit
-   * FTPS (port 990). Default: none: no TLS.
+   * How to start TLS as the server (services/common/tls.ts: the lab CA's
+   * `ServiceTls.starter`, or `fixedTls(options)`): AUTH TLS, PBSZ and PROT (RFC 4217) on
+   * the control port, PROT P data connections, and listenTls() for implicit FTPS (port
+   * 990). Default: none: no TLS.
    */
-  tls?: tls.TlsOptions;
+  tls?: TlsStarter;
   /**
    * Take a lab user's password in clear: the "FTP sends your password in clear" lesson on
    * port 21. Default: false: USER answers 530 until AUTH TLS, as vsftpd's
@@ -157,7 +158,7 @@ interface Config {
   limits: Limits<typeof FTP_SERVER_DEFAULTS>;
   /** Where the next passive port search starts. */
   portCursor: { next: number };
-  tls?: tls.TlsOptions;
+  tls?: TlsStarter;
   allowPlaintextLogin: boolean;
 }
 
@@ -228,7 +229,7 @@ export class FtpServer {
 
   /** Implicit FTPS: the control connection is TLS from the first byte, on its own port (990). Needs the `tls` option. */
   async listenTls(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
-    if (!this.config.tls) throw new Error('ftp: listenTls() needs the tls option (a certificate and key)');
+    if (!this.config.tls) throw new Error('ftp: listenTls() needs the tls option (the lab CA, or a certificate and key)');
     const address = await this.host.listenTls(port, host, this.config.tls);
     this.log.info('listening', { host: address.address, port: address.port, tls: 'implicit' });
     return address;

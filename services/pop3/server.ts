@@ -1,12 +1,12 @@
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type tls from 'node:tls';
 import { errorText, LineSession, SESSION_DEFAULTS, SESSION_MINIMUM, type Farewell } from '../common/lineSession';
 import { checkLimits, definedOnly, duration, type Limits } from '../common/options';
 import { createLogger, type Logger } from '../common/logger';
 import { Maildir, maildirPath } from '../common/maildir';
 import { checkDataDir, defaultDataDir } from '../common/paths';
 import { SessionHost } from '../common/sessionHost';
+import type { TlsStarter } from '../common/tls';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
 import { LineFramer, parseCommand } from './lines';
 import { MaildropLock } from './lock';
@@ -95,10 +95,11 @@ export interface Pop3ServerOptions {
   /** The text of the `+OK` greeting. Default: `wirelab POP3 server for <domain> ready`. */
   greeting?: string;
   /**
-   * The server's certificate and key (Node TLS options): STLS on the plain port
-   * (RFC 2595) and listenTls() for POP3S (port 995, RFC 8314). Default: none: no STLS.
+   * How to start TLS as the server (services/common/tls.ts: the lab CA's
+   * `ServiceTls.starter`, or `fixedTls(options)`): STLS on the plain port (RFC 2595) and
+   * listenTls() for POP3S (port 995, RFC 8314). Default: none: no STLS.
    */
-  tls?: tls.TlsOptions;
+  tls?: TlsStarter;
   /**
    * Take USER/PASS on a connection in clear: the lab's "passwords in plain text" lesson
    * on port 110. Default: false: the password is only taken inside TLS (as Dovecot's
@@ -125,7 +126,7 @@ interface Config {
   dataDir: string;
   greeting: string;
   limits: Limits<typeof POP3_SERVER_DEFAULTS>;
-  tls?: tls.TlsOptions;
+  tls?: TlsStarter;
   allowPlaintextLogin: boolean;
 }
 
@@ -190,7 +191,7 @@ export class Pop3Server {
 
   /** POP3S (RFC 8314): the same service with TLS from the first byte, on its own port (995). Needs the `tls` option. */
   async listenTls(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
-    if (!this.config.tls) throw new Error('pop3: listenTls() needs the tls option (a certificate and key)');
+    if (!this.config.tls) throw new Error('pop3: listenTls() needs the tls option (the lab CA, or a certificate and key)');
     const address = await this.host.listenTls(port, host, this.config.tls);
     this.log.info('listening', { host: address.address, port: address.port, domain: this.domain, tls: 'implicit' });
     return address;

@@ -10,6 +10,7 @@ import tls from 'node:tls';
 import { LineSession, SESSION_DEFAULTS, TOO_LONG, type Farewell, type Framer, type SessionLimits } from '../../../services/common/lineSession';
 import { createLogger } from '../../../services/common/logger';
 import { SessionHost } from '../../../services/common/sessionHost';
+import { fixedTls, type TlsStarter } from '../../../services/common/tls';
 import { LogCollector } from '../../helpers/logs';
 import { testCertificate, type TestCertificate } from '../../helpers/tls';
 
@@ -33,7 +34,7 @@ class Lines implements Framer<string> {
  * logs in, `STARTTLS` upgrades, `QUIT` ends; anything else is unknown.
  */
 class Toy extends LineSession<string, string> {
-  static tls?: tls.TlsOptions;
+  static tls?: TlsStarter;
 
   protected encode(reply: string): Buffer {
     return Buffer.from(reply + '\r\n');
@@ -206,7 +207,7 @@ describe('STARTTLS', () => {
   let cert: TestCertificate;
   beforeAll(() => {
     cert = testCertificate();
-    Toy.tls = { key: cert.key, cert: cert.cert };
+    Toy.tls = fixedTls({ key: cert.key, cert: cert.cert });
   });
   afterAll(() => cert.remove());
 
@@ -230,7 +231,7 @@ describe('STARTTLS', () => {
     await goAhead;
     plain.removeAllListeners('data');
     expect(clear).toBe('HELLO\r\nOK go ahead\r\n');
-    const secure = tls.connect({ socket: plain, ca: Toy.tls!.cert, servername: 'localhost' });
+    const secure = tls.connect({ socket: plain, ca: cert.cert, servername: 'localhost' });
     await new Promise((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
     secure.setEncoding('latin1');
     let inside = '';

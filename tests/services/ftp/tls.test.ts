@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
+import { fixedTls } from '../../../services/common/tls';
 import { testCertificate, type TestCertificate } from '../../helpers/tls';
 import { startFtp, type RunningFtp } from '../ftp-clients';
 
@@ -22,7 +23,7 @@ let implicitPort: number;
 afterEach(() => ftp?.stop());
 
 async function start(allowPlaintextLogin = false): Promise<void> {
-  ftp = await startFtp({ tls: { key: cert.key, cert: cert.cert }, allowPlaintextLogin });
+  ftp = await startFtp({ tls: fixedTls({ key: cert.key, cert: cert.cert }), allowPlaintextLogin });
   implicitPort = (await ftp.server.listenTls(0, '127.0.0.1')).port;
 }
 

@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
+import { fixedTls } from '../../../services/common/tls';
 import { testCertificate, type TestCertificate } from '../../helpers/tls';
 import { pw, startPop3, Wire, type RunningPop3 } from '../pop3-clients';
 
@@ -19,7 +20,7 @@ let tlsPort: number;
 afterEach(() => server?.stop());
 
 async function start(options: { allowPlaintextLogin?: boolean } = {}): Promise<void> {
-  server = await startPop3({ tls: { key: cert.key, cert: cert.cert }, allowPlaintextLogin: options.allowPlaintextLogin ?? false });
+  server = await startPop3({ tls: fixedTls({ key: cert.key, cert: cert.cert }), allowPlaintextLogin: options.allowPlaintextLogin ?? false });
   tlsPort = (await server.server.listenTls(0, '127.0.0.1')).port;
   await server.deliver('bob', 'Subject: over TLS\r\n\r\nhello inside TLS\r\n');
 }
