@@ -112,6 +112,8 @@ interface Connection {
   response?: ServerResponse;
   /** The status a parse error or timeout was answered with while a request was in flight. */
   cutOffWith?: number;
+  /** Its responses not yet closed: a pipelined one may never be (see onConnection). */
+  open: Set<ServerResponse>;
 }
 
 export abstract class HttpService<X extends HttpExchange, L extends HttpServiceLimits = HttpServiceLimits> {
@@ -202,12 +204,18 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
     conn.log.debug('connection opened', { client: `${clientAddress(socket.remoteAddress)}:${socket.remotePort}` });
     // Runs before node:http's parser reads the same bytes (prepend): see requestLine.ts.
     socket.prependListener('data', (chunk: Buffer) => conn.watch.feed(chunk));
-    socket.once('close', () => conn.log.debug('connection closed'));
+    socket.once('close', () => {
+      conn.log.debug('connection closed');
+      // A request read behind one answered with `Connection: close` (pipelined) gets a
+      // response that node:http never sends nor closes: forget it with its connection,
+      // or it and its socket stay in inFlight for good (found by npm run fuzz).
+      for (const res of conn.open) this.inFlight.delete(res);
+    });
   }
 
   private connection(socket: Duplex): Connection {
     let conn = this.connections.get(socket);
-    if (!conn) this.connections.set(socket, (conn = { log: this.log.child({ conn: connectionId() }), watch: new RequestLineWatch() }));
+    if (!conn) this.connections.set(socket, (conn = { log: this.log.child({ conn: connectionId() }), watch: new RequestLineWatch(), open: new Set() }));
     return conn;
   }
 
@@ -219,10 +227,12 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
     conn.response = res;
     conn.cutOffWith = undefined;
     this.inFlight.add(res);
+    conn.open.add(res);
     if (this.closing) res.setHeader('Connection', 'close');
     res.once('finish', () => conn.watch.next(req.complete));
     res.once('close', () => {
       this.inFlight.delete(res);
+      conn.open.delete(res);
       if (conn.response === res) conn.response = undefined;
       this.responseClosed(ex);
       this.logRequest(ex, conn);

@@ -52,3 +52,6 @@ export function thrown(run: () => unknown): unknown {
     return err;
   }
 }
+
+/** The type of the values an arbitrary draws. */
+export type ValueOf<A> = A extends fc.Arbitrary<infer T> ? T : never;
