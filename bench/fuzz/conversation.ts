@@ -31,10 +31,10 @@ export class Conversation {
     socket.on('error', () => {}); // a reset is a close here; 'close' follows
   }
 
-  /** Connect within `ms`, or reject naming the port. */
-  static open(port: number, host = '127.0.0.1', ms = 5000): Promise<Conversation> {
+  /** Connect within `ms`, or reject naming the port. `from`: the local address to connect from (another loopback address). */
+  static open(port: number, host = '127.0.0.1', ms = 5000, from?: string): Promise<Conversation> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host });
+      const socket = net.connect({ port, host, localAddress: from });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`no TCP connection to ${host}:${port} within ${ms} ms`));
@@ -143,10 +143,11 @@ export function udpExchange(port: number, message: Buffer, ms = 3000, tries = 3,
   });
 }
 
-/** Send datagrams from one socket, in order, without waiting for replies. */
-export async function udpSend(port: number, datagrams: readonly Buffer[], host = '127.0.0.1'): Promise<void> {
+/** Send datagrams from one socket (bound to `from`), in order, without waiting for replies. */
+export async function udpSend(port: number, datagrams: readonly Buffer[], host = '127.0.0.1', from = '127.0.0.1'): Promise<void> {
   const socket = dgram.createSocket('udp4');
   try {
+    await new Promise<void>((resolve) => socket.bind(0, from, resolve));
     for (const datagram of datagrams) {
       // A datagram over 65507 bytes cannot be sent over IPv4: send what fits.
       await new Promise<void>((resolve) => socket.send(datagram.subarray(0, 65507), port, host, () => resolve()));

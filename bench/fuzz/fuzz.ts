@@ -16,7 +16,7 @@ import { Command } from 'commander';
 import { FIXTURES, saveInput, sendInput, type Finding, type Input } from './inputs';
 import { mutateSession, Random } from './mutate';
 import { PROTOCOLS, findProtocol, type Protocol } from './protocols';
-import { check, heapGrowth, MEMORY_REPEAT, MEMORY_SLACK, TargetProcess } from './target';
+import { check, memoryGrowth, MEMORY_REPEAT, MEMORY_SLACK, TargetProcess } from './target';
 
 interface Options {
   /** Time for the whole run, shared among the protocols. */
@@ -30,7 +30,7 @@ interface Options {
   batch: number;
   concurrency: number;
   /** The bounds on memory growth over the first measurement, in MB. */
-  maxHeapGrowthMb: number;
+  maxLiveGrowthMb: number;
   maxRssGrowthMb: number;
   /** Where found inputs are saved. */
   out: string;
@@ -50,14 +50,14 @@ interface Report {
   /** Connections the server had not closed a while after ours closed: cut by the fuzzer. */
   heldOpen: number;
   seconds: number;
-  heap: { first: number; last: number; max: number };
+  live: { first: number; last: number; max: number };
   rss: { first: number; last: number; max: number };
   findings: { finding: Finding; file?: string }[];
 }
 
 async function fuzzProtocol(protocol: Protocol, options: Options, budgetMs: number, log: (line: string) => void): Promise<Report> {
   const random = new Random(options.seed ^ hashName(protocol.name));
-  const report: Report = { protocol: protocol.name, inputs: 0, batches: 0, heldOpen: 0, seconds: 0, heap: { first: 0, last: 0, max: 0 }, rss: { first: 0, last: 0, max: 0 }, findings: [] };
+  const report: Report = { protocol: protocol.name, inputs: 0, batches: 0, heldOpen: 0, seconds: 0, live: { first: 0, last: 0, max: 0 }, rss: { first: 0, last: 0, max: 0 }, findings: [] };
   const started = Date.now();
   let target = await TargetProcess.start(protocol);
   const restart = async (): Promise<void> => {
@@ -91,7 +91,7 @@ async function fuzzProtocol(protocol: Protocol, options: Options, budgetMs: numb
       } else report.findings.push({ finding });
       if (finding.kind === 'memory' && !found) break; // growth spread over many inputs: nothing to replay, and more of it adds nothing
       await restart();
-      report.heap.first = 0; // a new process: measure afresh
+      report.live.first = 0; // a new process: measure afresh
     }
   } finally {
     await target.stop();
@@ -102,16 +102,16 @@ async function fuzzProtocol(protocol: Protocol, options: Options, budgetMs: numb
 
 /** Memory after a garbage collection, against the first measurement (taken after the first batch, once the server has warmed up). */
 async function memoryFinding(target: TargetProcess, report: Report, options: Options): Promise<Finding | undefined> {
-  const { rss, heapUsed } = await target.memory();
-  if (report.heap.first === 0) {
-    report.heap = { first: heapUsed, last: heapUsed, max: heapUsed };
+  const { rss, live } = await target.memory();
+  if (report.live.first === 0) {
+    report.live = { first: live, last: live, max: live };
     report.rss = { first: rss, last: rss, max: rss };
     return undefined;
   }
-  report.heap = { ...report.heap, last: heapUsed, max: Math.max(report.heap.max, heapUsed) };
+  report.live = { ...report.live, last: live, max: Math.max(report.live.max, live) };
   report.rss = { ...report.rss, last: rss, max: Math.max(report.rss.max, rss) };
-  if (heapUsed - report.heap.first > options.maxHeapGrowthMb * MB) {
-    return { kind: 'memory', note: `the heap grew from ${mb(report.heap.first)} to ${mb(heapUsed)} (bound: +${options.maxHeapGrowthMb} MB)` };
+  if (live - report.live.first > options.maxLiveGrowthMb * MB) {
+    return { kind: 'memory', note: `live memory (heap and buffers, after gc) grew from ${mb(report.live.first)} to ${mb(live)} (bound: +${options.maxLiveGrowthMb} MB)` };
   }
   if (rss - report.rss.first > options.maxRssGrowthMb * MB) {
     return { kind: 'memory', note: `the resident size grew from ${mb(report.rss.first)} to ${mb(rss)} (bound: +${options.maxRssGrowthMb} MB)` };
@@ -141,12 +141,12 @@ async function isolate(
   return { input: { connections: batch.flatMap((i) => i.connections) }, finding: { ...finding, note: `${finding.note} (not again with any input alone: these connections together)` } };
 }
 
-/** Which input of the batch makes the heap grow when sent again and again to a fresh server? Undefined when none does alone. */
+/** Which input of the batch makes live memory grow when sent again and again to a fresh server? Undefined when none does alone. */
 async function isolateGrowth(protocol: Protocol, batch: Input[], finding: Finding, target: () => TargetProcess, restart: () => Promise<void>): Promise<{ input: Input; finding: Finding } | undefined> {
   // Sent hundreds of times, a big input is a load test, not a leak test: the small ones are tried.
   for (const input of batch.filter((i) => inputBytes(i) <= 16 * 1024)) {
-    const growth = await heapGrowth(target(), protocol, input, MEMORY_REPEAT);
-    if (growth > MEMORY_SLACK) return { input, finding: { kind: 'memory', note: `${finding.note}; this input alone, sent ${MEMORY_REPEAT} times more, grew the heap by ${mb(growth)}` } };
+    const growth = await memoryGrowth(target(), protocol, input, MEMORY_REPEAT);
+    if (growth > MEMORY_SLACK) return { input, finding: { kind: 'memory', note: `${finding.note}; this input alone, sent ${MEMORY_REPEAT} times more, grew live memory by ${mb(growth)}` } };
     await restart();
   }
   return undefined;
@@ -183,8 +183,8 @@ function parseOptions(argv: string[]): Options {
     .option('--max-inputs <n>', 'at most this many inputs per protocol', '1000000')
     .option('--batch <n>', 'inputs between two health checks', '16')
     .option('--concurrency <n>', 'inputs sent at once', '8')
-    .option('--max-heap-growth <mb>', 'heap growth (after gc) that counts as a finding', '64')
-    .option('--max-rss-growth <mb>', 'resident size growth that counts as a finding', '256')
+    .option('--max-live-growth <mb>', 'growth of live memory (heap and buffers, after gc) that counts as a finding', '64')
+    .option('--max-rss-growth <mb>', 'resident size growth that counts as a finding', '512')
     .option('--out <dir>', 'where found inputs are saved', FIXTURES)
     .parse(argv);
   const o = program.opts<Record<string, string | boolean | undefined>>();
@@ -203,7 +203,7 @@ function parseOptions(argv: string[]): Options {
     maxInputs: number('maxInputs'),
     batch: number('batch'),
     concurrency: number('concurrency'),
-    maxHeapGrowthMb: number('maxHeapGrowth'),
+    maxLiveGrowthMb: number('maxLiveGrowth'),
     maxRssGrowthMb: number('maxRssGrowth'),
     out: String(o.out),
   };
@@ -222,7 +222,7 @@ async function main(): Promise<number> {
     reports.push(report);
     log(
       `${report.protocol.padEnd(10)} ${String(report.inputs).padStart(6)} inputs in ${report.seconds.toFixed(1)} s; ` +
-        `heap ${mb(report.heap.first)} -> ${mb(report.heap.last)} (max ${mb(report.heap.max)}), rss ${mb(report.rss.first)} -> ${mb(report.rss.last)}; ` +
+        `live ${mb(report.live.first)} -> ${mb(report.live.last)} (max ${mb(report.live.max)}), rss ${mb(report.rss.first)} -> ${mb(report.rss.last)}; ` +
         `${report.heldOpen} held open; ${report.findings.length} finding(s)`,
     );
   }

@@ -30,6 +30,13 @@ export interface Finding {
   note: string;
 }
 
+/**
+ * Fuzz traffic comes from another loopback address than the health exchanges: the limits
+ * per client address (FTP and POP3 take 10 connections from one) must stop the fuzzer,
+ * as they stop one student, without locking out the others.
+ */
+export const FUZZ_SOURCE = '127.0.0.2';
+
 /** How long a stepwise sender waits for an answer before sending the next message anyway. */
 const STEP_WAIT_MS = 200;
 /** How long one connection may wait for the server's greeting, or for its close after ours, before it is cut. */
@@ -44,7 +51,7 @@ const CONNECTION_MS = 3000;
  */
 export async function sendInput(protocol: Protocol, port: number, input: Input): Promise<number> {
   if (protocol.transport === 'udp') {
-    await Promise.all(input.connections.map((c) => udpSend(port, c.messages)));
+    await Promise.all(input.connections.map((c) => udpSend(port, c.messages, '127.0.0.1', FUZZ_SOURCE)));
     return 0;
   }
   const outcomes = await Promise.all(input.connections.map((c) => sendConnection(protocol, port, c.messages, c.stepwise)));
@@ -54,7 +61,7 @@ export async function sendInput(protocol: Protocol, port: number, input: Input):
 async function sendConnection(protocol: Protocol, port: number, messages: readonly Buffer[], stepwise: boolean): Promise<'closed' | 'timeout' | 'refused'> {
   let conversation: Conversation;
   try {
-    conversation = await Conversation.open(port, '127.0.0.1', CONNECTION_MS);
+    conversation = await Conversation.open(port, '127.0.0.1', CONNECTION_MS, FUZZ_SOURCE);
   } catch {
     return 'refused'; // a connection limit: that is an answer too
   }

@@ -197,8 +197,8 @@ const FTP_SESSION = lines(
   'LIST',
   'PASV',
   'RETR notes.txt',
-  'PORT 127,0,0,1,4,1',
-  'EPRT |1|127.0.0.1|1025|',
+  'PORT 127,0,0,2,4,1', // the fuzzer's own address (FUZZ_SOURCE): no one listens there
+  'EPRT |1|127.0.0.2|1025|',
   'STOR up.txt',
   'ABOR',
   'RMD fuzz',

@@ -25,7 +25,7 @@ import type { Protocol } from './protocols';
 /** A health exchange or a memory report not done within this is a hang. */
 export const HEALTH_MS = 10_000;
 const START_MS = 30_000;
-/** A leak test: an input sent this many times (after as many to warm up) must not grow the heap by MEMORY_SLACK. */
+/** A leak test: an input sent this many times (after as many to warm up) must not grow live memory by MEMORY_SLACK. */
 export const MEMORY_REPEAT = 300;
 export const MEMORY_SLACK = 1.5 * 1024 * 1024;
 const STOP_MS = 5000;
@@ -34,11 +34,13 @@ const STOP_MS = 5000;
 type TargetMessage =
   | { type: 'ready'; ports: Record<string, Record<string, number>> }
   | { type: 'log'; service: string; level: Level; line: string }
-  | { type: 'memory'; rss: number; heapUsed: number };
+  | ({ type: 'memory' } & Memory);
 
 export interface Memory {
+  /** The resident set: what the process holds from the system (the allocator may keep freed memory). */
   rss: number;
-  heapUsed: number;
+  /** What is still referenced after a garbage collection: the JavaScript heap and the Buffers outside it. */
+  live: number;
 }
 
 /** The services, started in this process. */
@@ -72,8 +74,8 @@ function childMain(): void {
         if (request.type !== 'memory') return;
         // --expose-gc: measure what is still referenced, not garbage waiting for collection.
         (globalThis as { gc?: () => void }).gc?.();
-        const { rss, heapUsed } = process.memoryUsage();
-        send({ type: 'memory', rss, heapUsed });
+        const { rss, heapUsed, external } = process.memoryUsage();
+        send({ type: 'memory', rss, live: heapUsed + external });
       });
       const stop = (): void => void running.stop().finally(() => process.exit(0));
       process.once('SIGTERM', stop);
@@ -196,13 +198,13 @@ export async function repeat(target: TargetProcess, protocol: Protocol, input: I
   }
 }
 
-/** How much the heap (after gc) grows over `times` sends of `input`, after as many to warm up. */
-export async function heapGrowth(target: TargetProcess, protocol: Protocol, input: Input, times: number): Promise<number> {
+/** How much live memory (after gc) grows over `times` sends of `input`, after as many to warm up. */
+export async function memoryGrowth(target: TargetProcess, protocol: Protocol, input: Input, times: number): Promise<number> {
   await repeat(target, protocol, input, times);
   const before = await target.memory();
   await repeat(target, protocol, input, times);
   const after = await target.memory();
-  return after.heapUsed - before.heapUsed;
+  return after.live - before.live;
 }
 
 if (require.main === module) childMain();

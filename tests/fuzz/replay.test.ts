@@ -3,13 +3,13 @@
  * sent again to a fresh server exactly as it was found, so a bug found once stays fixed:
  * the server must stay up, log nothing at level error, and answer its health exchange
  * (bench/fuzz/protocols.ts); an input saved for memory growth is sent hundreds of times
- * and the heap, after a garbage collection, must stay put. The servers run in a child
+ * and live memory (heap and buffers, after a garbage collection) must stay put. The servers run in a child
  * process (dist/bench/fuzz/target.js, built by `npm test`), as the fuzzer runs them.
  */
 import path from 'node:path';
 import { savedInputs, sendInput } from '../../bench/fuzz/inputs';
 import { findProtocol } from '../../bench/fuzz/protocols';
-import { check, heapGrowth, MEMORY_REPEAT, MEMORY_SLACK, TargetProcess } from '../../bench/fuzz/target';
+import { check, memoryGrowth, MEMORY_REPEAT, MEMORY_SLACK, TargetProcess } from '../../bench/fuzz/target';
 
 const cases = savedInputs().map((c) => ({ ...c, name: `${c.saved.protocol}/${path.basename(c.file)}: ${c.saved.kind}` }));
 
@@ -27,8 +27,8 @@ describe.each(cases)('$name', ({ saved, input }) => {
   afterAll(() => target?.stop());
 
   if (saved.kind === 'memory') {
-    test(`sent ${MEMORY_REPEAT} times, it does not grow the heap (${saved.note.slice(0, 120)})`, async () => {
-      const growth = await heapGrowth(target, protocol, input, MEMORY_REPEAT);
+    test(`sent ${MEMORY_REPEAT} times, live memory does not grow (${saved.note.slice(0, 120)})`, async () => {
+      const growth = await memoryGrowth(target, protocol, input, MEMORY_REPEAT);
       expect({ grewBy: growth > MEMORY_SLACK ? `${(growth / 1024 / 1024).toFixed(1)} MB` : 'less than the slack' }).toEqual({ grewBy: 'less than the slack' });
       expect(await check(target, protocol, 0)).toBeUndefined();
     }, 60_000);
