@@ -41,7 +41,8 @@ export async function confineReal(root: string, requested: string): Promise<stri
 
 export function isInside(root: string, target: string): boolean {
   const rel = path.relative(root, target);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  // `..` and `../x` climb out; `..x` and `...` are names inside.
+  return rel === '' || (rel !== '..' && !rel.startsWith('..' + path.sep) && !path.isAbsolute(rel));
 }
 
 /**
