@@ -183,16 +183,6 @@ export class EmbeddedBackend implements Backend {
   }
 }
 
-/** Where the embedded lab listens when started with its standard ports: for the exploring clients. */
-export function standardEmbeddedNetwork(dnsOverride?: Endpoint): LabNetwork {
-  const endpoints = new Map<string, Record<string, Endpoint>>();
-  for (const plan of STACK) {
-    endpoints.set(plan.name, Object.fromEntries(Object.entries(plan.ports).map(([k, p]) => [k, { host: '127.0.0.1', port: p.embedded }])));
-  }
-  if (dnsOverride) endpoints.set('dns', { dns: dnsOverride });
-  return LabNetwork.fromEndpoints(endpoints, { allowLoopback: true });
-}
-
 /**
  * What a paused service looks like from outside: its TCP ports still accept connections
  * (the kernel does that) but nothing is ever answered, and UDP datagrams vanish.
