@@ -1,13 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Backend } from './backends/types';
+import type { Backend, ServiceStatus } from './backends/types';
 import { evaluate } from './expect/evaluate';
 import { executorFor } from './executors/registry';
 import type { FailureOutput, Session } from './executors/types';
-import { mergeByTime, serviceWireEvents, STACK, StepError, Wire, type WireEvent } from './wire';
+import { findService, mergeByTime, serviceWireEvents, STACK, StepError, Wire, type WireEvent } from './wire';
 import { interpolate, MissingVariableError } from './scenario/interpolate';
 import { getPath } from './scenario/path';
 import type { Scenario, Step } from './scenario/load';
-import { attachSecrets, type RunResult, type ScenarioResult, type StepResult } from './result';
+import { attachSecrets, type RunResult, type ScenarioResult, type StepResult, type TargetInfo } from './result';
 
 /**
  * The engine: run each scenario's steps in order against a backend. For each step:
@@ -27,8 +27,10 @@ export async function runScenarios(scenarios: Scenario[], backend: Backend, list
   for (const scenario of scenarios) {
     results.push(await runScenario(scenario, backend, listener));
   }
+  const targets = targetsOf(await backend.status());
   return {
     backend: backend.name,
+    ...(targets.length ? { targets } : {}),
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
     passed: results.every((r) => r.status === 'passed'),
@@ -88,6 +90,16 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
   attachSecrets(result, secrets);
   listener.scenarioEnd?.(result);
   return result;
+}
+
+/** The services the backend sent to another server, under their lab names. */
+export function targetsOf(statuses: ServiceStatus[]): TargetInfo[] {
+  return statuses
+    .filter((s) => s.state === 'target')
+    .flatMap((s) => {
+      const plan = findService(s.name);
+      return Object.entries(s.endpoints).map(([port, address]) => ({ service: s.name, label: `${s.host}:${plan?.ports[port]?.lab ?? port}`, address }));
+    });
 }
 
 function base(scenario: Scenario, step: Step): Omit<StepResult, 'status' | 'durationMs' | 'attempts' | 'summary'> {

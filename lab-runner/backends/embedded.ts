@@ -119,12 +119,11 @@ export class EmbeddedBackend implements Backend {
 
   status(): ServiceStatus[] {
     const own = [...this.slots.values()].map((slot) => this.statusOf(slot));
-    const targets = Object.entries(this.options.targets ?? {}).map(([name, t]) => ({
-      name,
-      host: STACK.find((s) => s.name === name)?.host ?? name,
-      state: 'target' as const,
-      endpoints: { [name]: `${t.host}:${t.port}` },
-    }));
+    const targets = Object.entries(this.options.targets ?? {}).map(([name, t]) => {
+      const plan = STACK.find((s) => s.name === name)!;
+      // Keyed by the main port's name, as every service's endpoints are: the target stands in on that port.
+      return { name, host: plan.host, state: 'target' as const, endpoints: { [Object.keys(plan.ports)[0]!]: `${t.host}:${t.port}` } };
+    });
     return [...own, ...targets];
   }
 

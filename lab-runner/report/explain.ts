@@ -1,4 +1,4 @@
-import type { StepResult, Visibility } from '../result';
+import type { RunResult, StepResult, Visibility } from '../result';
 import type { WireEvent } from '../wire';
 
 /**
@@ -49,4 +49,9 @@ export function transcriptSummary(events: WireEvent[]): string {
       return `${e.at.toFixed(1).padStart(7)} ms  ${e.from} ${arrow} ${e.to}  ${meta}  ${e.kind === 'send' || e.kind === 'recv' ? '' : `${e.kind}: `}${e.summary}`;
     })
     .join('\n');
+}
+
+/** `target: www.lab.test:80 (http) was the server at 127.0.0.1:9000`: one line per replaced service. */
+export function targetLines(result: Pick<RunResult, 'targets'>): string[] {
+  return (result.targets ?? []).map((t) => `target: ${t.label} (${t.service}) was the server at ${t.address}`);
 }
