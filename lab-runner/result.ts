@@ -40,6 +40,8 @@ export interface StepResult {
   logs?: Record<string, string[]>;
   /** Who sees the result in a grading report (absent: visible). */
   visibility?: Visibility;
+  /** The run was stopped (`wirelab grade`'s time limit) while this step ran, or before it: `error` says why. */
+  stopped?: 'during' | 'before';
   /** The scenario's secret values known so far: see {@link ScenarioResult.secrets}. */
   readonly secrets?: readonly string[];
 }
@@ -82,6 +84,8 @@ export interface RunResult {
   backend: string;
   /** Services replaced by another server (absent: none). */
   targets?: TargetInfo[];
+  /** Why the run was stopped before its end, and where: `time limit 20 s reached during "GET /" (file:line)`. */
+  stopped?: string;
   startedAt: string;
   durationMs: number;
   passed: boolean;

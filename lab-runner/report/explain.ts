@@ -51,7 +51,13 @@ export function transcriptSummary(events: WireEvent[]): string {
     .join('\n');
 }
 
-/** `target: www.lab.test:80 (http) was the server at 127.0.0.1:9000`: one line per replaced service. */
-export function targetLines(result: Pick<RunResult, 'targets'>): string[] {
-  return (result.targets ?? []).map((t) => `target: ${t.label} (${t.service}) was the server at ${t.address}`);
+/**
+ * What a reader must know about the run as a whole, a line each: each replaced service
+ * (`target: www.lab.test:80 (http) was the server at 127.0.0.1:9000`), and why the run
+ * stopped before its end (`stopped: time limit 15 s reached during "..."`).
+ */
+export function runNotes(result: Pick<RunResult, 'targets' | 'stopped'>): string[] {
+  const lines = (result.targets ?? []).map((t) => `target: ${t.label} (${t.service}) was the server at ${t.address}`);
+  if (result.stopped) lines.push(`stopped: ${result.stopped}`);
+  return lines;
 }

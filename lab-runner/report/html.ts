@@ -56,6 +56,7 @@ export function htmlReport(result: RunResult): string {
     <li><span class="dot skipped"></span>${countOf('skipped')} skipped</li>
     <li class="dim">${esc(when)} · ${esc(result.backend)} lab · ${(result.durationMs / 1000).toFixed(1)} s</li>
 ${(result.targets ?? []).map((t) => `    <li class="target">target: <b>${esc(t.label)}</b> (${esc(t.service)}) was the server at <code>${esc(t.address)}</code></li>`).join('\n')}
+${result.stopped ? `    <li class="stopped">stopped: ${esc(result.stopped)}</li>` : ''}
   </ul>
 </header>
 <nav class="tools">

@@ -34,6 +34,7 @@ header.top { display: flex; flex-wrap: wrap; align-items: center; gap: 12px 36px
 .facts .dim { color: #8fa3b8; }
 .facts .target { color: #ffd58a; }
 .facts .target code { font: 13px var(--mono); }
+.facts .stopped { color: #ff9b8f; }
 .dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin-right: 6px; }
 .dot.passed { background: #3fb950; } .dot.failed { background: #f85149; } .dot.error { background: #e3a008; } .dot.skipped { background: #c9b458; }
 nav.tools { display: flex; flex-wrap: wrap; align-items: center; gap: 10px 14px; padding: 12px 32px; border-bottom: 1px solid var(--line); background: var(--card); font-size: 14px; }
