@@ -147,8 +147,12 @@ program
     let registered: ReturnType<typeof registerLab> | undefined;
     try {
       // The explorers (`wirelab http`, ...) read where this lab really listens from this file.
-      registered = registerLab(backend.status(), opts.data);
-      console.log(c.dim(`data: ${opts.data}\nports: ${registered.file}`));
+      try {
+        registered = registerLab(backend.status(), opts.data);
+      } catch (err) {
+        console.log(c.yellow(`the explorers cannot be told where this lab listens (${(err as Error).message}): give them the addresses above`));
+      }
+      console.log(c.dim(`data: ${opts.data}${registered ? `\nports: ${registered.file}` : ''}`));
       console.log(c.dim(tryLines(backend.status()).join('\n')));
       console.log(c.dim('Ctrl+C stops the lab.'));
       await stopped;

@@ -136,6 +136,7 @@ describe('gradeClass over the four sample submissions', () => {
     expect(gradescope.tests.every((t) => t.status === 'failed' && t.score === 0)).toBe(true);
     expect(gradescope.output).toMatch(/^target: www\.lab\.test:80 \(http\) was the server at 127\.0\.0\.1:\d+\nstopped: time limit 4 s reached during /);
     expect(await readFile(path.join(out, 'hangs/reason.txt'), 'utf8')).toBe(hangs.reason + '\n');
+    expect(await readFile(path.join(out, 'hangs/report.html'), 'utf8')).toContain('<li class="stopped">stopped: time limit 4 s reached during &quot;GET / answers 200 with a page&quot;');
     // Its program was stopped with it: the log has its one line.
     expect(await readFile(path.join(out, 'hangs/server.log'), 'utf8')).toMatch(/^listening on 127\.0\.0\.1:\d+\n$/);
   });
