@@ -210,6 +210,7 @@ export class Reader {
     for (;;) {
       items.push(item(this));
       if (this.accept(')')) return items;
+      if (this.atEnd) throw new ParseError('a list is not closed: expected ")"');
       this.sp();
     }
   }

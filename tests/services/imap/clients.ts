@@ -30,19 +30,26 @@ export interface Certificate {
   options: tls.TlsOptions;
 }
 
-let certificate: Certificate | undefined;
+/**
+ * A self-signed certificate (openssl req -x509) for localhost and 127.0.0.1, made before
+ * the file's tests and removed after them. Call at the top of a test file.
+ */
+export function useCertificate(): () => Certificate {
+  let certificate: Certificate | undefined;
+  beforeAll(() => (certificate = makeCertificate()));
+  afterAll(() => certificate && rmSync(certificate.dir, { recursive: true, force: true }));
+  return () => {
+    if (!certificate) throw new Error('the certificate is made in beforeAll: use it inside a test');
+    return certificate;
+  };
+}
 
-/** A self-signed certificate (openssl req -x509) for localhost and 127.0.0.1; removed after the file's tests. */
-export function testCertificate(): Certificate {
-  if (certificate) return certificate;
+function makeCertificate(): Certificate {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-imap-tls-'));
   const key = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', certFile, '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-days', '1'], { stdio: 'ignore' });
-  certificate = { dir, certFile, options: { key: readFileSync(key), cert: readFileSync(certFile) } };
-  const made = certificate;
-  afterAll(() => rmSync(made.dir, { recursive: true, force: true }));
-  return certificate;
+  return { dir, certFile, options: { key: readFileSync(key), cert: readFileSync(certFile) } };
 }
 
 // ---------------------------------------------------------------------------
@@ -55,6 +62,8 @@ export interface RunningImap {
   tlsPort?: number;
   dataDir: string;
   logs: LogCollector;
+  /** Resolves with the first log line matching `pattern`; fails after 5 s naming the pattern and showing the last lines. */
+  logged(pattern: RegExp): Promise<string>;
   maildir(user: string, folder?: string): Maildir;
   /** Deliver to INBOX with the real delivery code; resolves with the Maildir unique name. */
   deliver(user: string, message: string | Buffer): Promise<string>;
@@ -91,6 +100,7 @@ export async function startImap(options: StartOptions = {}): Promise<RunningImap
     tlsPort,
     dataDir,
     logs,
+    logged: (pattern) => logged(logs, pattern),
     maildir,
     deliver: (user, message) => maildir(user).deliver(Buffer.isBuffer(message) ? message : Buffer.from(message)),
     async stop() {
@@ -98,6 +108,15 @@ export async function startImap(options: StartOptions = {}): Promise<RunningImap
       if (!keepData && !serverOptions.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The first log line matching `pattern`, with a deadline that names it. */
+export function logged(logs: LogCollector, pattern: RegExp, ms = 5000): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${ms} ms; last lines:\n${logs.lines.slice(-8).join('\n')}`)), ms);
+  });
+  return Promise.race([logs.waitFor(pattern).then((lines) => lines[0]!), timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A small RFC 5322 message with CRLF line ends. */

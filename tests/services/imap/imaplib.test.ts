@@ -33,14 +33,14 @@ out('logout', M.logout())`,
   expect(loginResult[0]).toBe('OK');
   expect(loginResult[1][0]).toMatch(/^\[CAPABILITY IMAP4rev1 IMAP4rev2 (?!.*AUTH=).*MOVE.*\] alice@lab\.test logged in$/);
   expect(logout[0]).toBe('BYE');
-  await imap.logs.waitFor(/ info closed .*reason=LOGOUT state=logout user=alice/);
+  await imap.logged(/ info closed .*reason=LOGOUT state=logout user=alice/);
 });
 
 test('LOGIN with a wrong password gets NO [AUTHENTICATIONFAILED], and the password is not logged', async () => {
   imap = await startImap();
   const results = await imaplib(imap.port, `M = imaplib.IMAP4('127.0.0.1', port)\nattempt('login', lambda: M.login('alice', 'WrongPassword123'))`);
   expect(results[0]![1]).toEqual({ error: 'error', text: '[AUTHENTICATIONFAILED] wrong user name or password' });
-  await imap.logs.waitFor(/ warn login failed .*user=alice failures=1/);
+  await imap.logged(/ warn login failed .*user=alice failures=1/);
   expect(imap.logs.lines.join('\n')).not.toContain('WrongPassword123');
   expect(imap.logs.lines.join('\n')).not.toContain(pw('alice'));
 });
