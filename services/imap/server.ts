@@ -329,7 +329,7 @@ class Connection extends LineSession<ImapItem, Reply> implements Session {
       tag: tag.slice(0, 20),
       verb: shown,
       // Never the arguments of LOGIN and AUTHENTICATE (a password), nor of unknown commands; APPEND notes its own.
-      args: shown && !['LOGIN', 'AUTHENTICATE', 'APPEND'].includes(verb) ? argsText(item.raw) : undefined,
+      args: shown && !['LOGIN', 'AUTHENTICATE', 'APPEND'].includes(verb) ? argsText(item.raw, verb === 'UID' ? 3 : 2) : undefined,
       reply: summary(reply),
       state: this.state,
       user: this.user?.name,
@@ -488,13 +488,13 @@ class Connection extends LineSession<ImapItem, Reply> implements Session {
   }
 }
 
-/** A command's arguments for the log: after the tag and name, literals shown as {n}, at most 100 characters. */
-function argsText(raw: Buffer): string | undefined {
+/** A command's arguments for the log: after the tag and name (`words`), literals shown as {n}, at most 100 characters. */
+function argsText(raw: Buffer, words: number): string | undefined {
   const text = raw
     .toString('latin1')
     .replace(/\{(\d+)\+?\}\r\n[\s\S]*/g, (_, n: string) => `{${n}}...`)
     .split(' ')
-    .slice(2)
+    .slice(words)
     .join(' ');
   if (text === '') return undefined;
   return text.length > 100 ? `${text.slice(0, 97)}...` : text;
