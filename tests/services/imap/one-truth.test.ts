@@ -70,7 +70,7 @@ describe('POP3 and IMAP on one mailbox', () => {
     expect(await pop.wire.command('DELE 1')).toBe('+OK message 1 deleted');
     expect(await pop.wire.command('QUIT')).toBe('+OK goodbye: 1 messages deleted, 0 left');
     // ...and IMAP learns it at its next command.
-    expect(await wire.command('n', 'NOOP')).toEqual(['* 1 EXPUNGE', 'n OK NOOP completed']);
+    expect(await wire.command('n', 'NOOP')).toEqual(['* 1 EXPUNGE', '* 0 RECENT', 'n OK NOOP completed']);
     expect(await readdir(path.join(imap.maildir('alice').dir, 'cur'))).toEqual([]);
     wire.destroy();
   });
@@ -82,7 +82,7 @@ describe('POP3 and IMAP on one mailbox', () => {
     const wire = await ImapWire.login(imap.port);
     await wire.command('s', 'SELECT INBOX');
     await wire.command('d', 'STORE 1 +FLAGS.SILENT (\\Deleted)');
-    expect(await wire.command('e', 'EXPUNGE')).toEqual(['* 1 EXPUNGE', 'e OK EXPUNGE completed']);
+    expect(await wire.command('e', 'EXPUNGE')).toEqual(['* 1 EXPUNGE', '* 0 RECENT', 'e OK EXPUNGE completed']);
     expect(await pop.wire.command('RETR 1')).toBe('-ERR message 1 is gone: another program (an IMAP client) deleted it since you logged in');
     expect(await pop.wire.command('QUIT')).toBe('+OK goodbye: 0 messages deleted, 1 left');
     wire.destroy();
@@ -102,6 +102,7 @@ describe('POP3 and IMAP on one mailbox', () => {
     const deleted = await poplib(pop3!.port, [['user', 'alice'], ['pass_', 'pw-alice-S3cret'], ['dele', 1], ['quit']]);
     expect(deleted.map((r) => r.error ?? 'ok')).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
     expect(await wire.response('EXPUNGE after POP3 deleted a message')).toBe('* 1 EXPUNGE');
+    expect(await wire.response()).toBe('* 1 RECENT'); // IMAP4rev1 clients count \Recent messages
     // Another IMAP session flags the remaining message.
     const other = await ImapWire.login(imap.port);
     await other.command('s', 'SELECT INBOX');
@@ -129,7 +130,7 @@ describe('UIDs', () => {
     ]);
     // Expunge "two": "three" becomes message 2 and keeps UID 3.
     await wire.command('d', 'UID STORE 2 +FLAGS.SILENT (\\Deleted)');
-    expect(await wire.command('e', 'EXPUNGE')).toEqual(['* 2 EXPUNGE', 'e OK EXPUNGE completed']);
+    expect(await wire.command('e', 'EXPUNGE')).toEqual(['* 2 EXPUNGE', '* 2 RECENT', 'e OK EXPUNGE completed']);
     expect(await wire.command('u', 'FETCH 1:* UID')).toEqual(['* 1 FETCH (UID 1)', '* 2 FETCH (UID 3)', 'u OK FETCH completed']);
     wire.destroy();
     const dataDir = imap.dataDir;
