@@ -1,6 +1,6 @@
 import { decodeTransfer, field, parseAddressList, parseDisposition, parseFields, type Address, type HeaderField, type MimePart } from './message';
 import { formatDateTime, sectionName, type FetchAtt, type Section } from './parser';
-import { atom, Literal8, type Value } from './responses';
+import { atom, Joined, Literal8, type Value } from './responses';
 
 /**
  * What FETCH returns about a message (RFC 9051 6.4.5, 7.5.2): its flags and dates, and
@@ -79,11 +79,11 @@ export function fetchItems(atts: readonly FetchAtt[], m: FetchMeta): Value[] {
         out.push(atom(`BINARY.SIZE[${att.part.join('.')}]`), binaryContent(m, att.part)?.length ?? null);
         break;
       case 'section': {
-        // A part the message does not have is NIL (the client asked for something that is not there).
-        const bytes = att.binary ? binaryContent(m, att.section.part) : sectionBytes(m, att.section);
-        const chosen = bytes && att.partial ? bytes.subarray(att.partial.start, att.partial.start + att.partial.count) : bytes;
-        // RFC 3516 4.3: content with NUL octets goes in a literal8 (~{n}).
-        out.push(atom(sectionName({ ...att, peek: false })), chosen && att.binary && chosen.includes(0) ? new Literal8(chosen) : chosen);
+        // A part the message does not have is empty (as Dovecot answers; RFC 9051 leaves it open).
+        const bytes = (att.binary ? binaryContent(m, att.section.part) : sectionBytes(m, att.section)) ?? Buffer.alloc(0);
+        const chosen = att.partial ? bytes.subarray(att.partial.start, att.partial.start + att.partial.count) : bytes;
+        // RFC 3516 4.3: decoded content may hold NUL octets, so BINARY answers with a literal8 (~{n}).
+        out.push(atom(sectionName({ ...att, peek: false })), att.binary ? new Literal8(chosen) : chosen);
         break;
       }
     }
@@ -165,7 +165,7 @@ export function envelope(fields: readonly HeaderField[]): Value[] {
   const addresses = (name: string): Value => {
     const value = field(fields, name);
     const list = value === undefined ? [] : parseAddressList(value);
-    return list.length === 0 ? null : list.map(addressValue);
+    return list.length === 0 ? null : [new Joined(list.map(addressValue))];
   };
   const from = addresses('From');
   const orFrom = (name: string): Value => addresses(name) ?? from;
@@ -197,13 +197,13 @@ export function bodyStructure(part: MimePart, extensible: boolean): Value[] {
   const language = (): Value => {
     const value = field(fields, 'Content-Language');
     const tags = value === undefined ? [] : value.split(',').map((t) => t.replace(/\([^)]*\)/g, '').trim()).filter((t) => t !== '');
-    return tags.length === 0 ? null : tags.length === 1 ? tags[0]! : tags;
+    return tags.length === 0 ? null : tags;
   };
   const location = (): Value => field(fields, 'Content-Location') ?? null;
   if (part.type === 'multipart') {
     const children = part.parts && part.parts.length > 0 ? part.parts : [parseEmptyPart()];
     const ext: Value[] = extensible ? [paramList(part.params), disposition(), language(), location()] : [];
-    return [...children.map((p) => bodyStructure(p, extensible)), part.subtype, ...ext];
+    return [new Joined(children.map((p) => bodyStructure(p, extensible))), part.subtype, ...ext];
   }
   const basic: Value[] = [
     part.type,
@@ -225,11 +225,14 @@ function paramList(params: readonly [string, string][]): Value {
   return params.length === 0 ? null : params.flat();
 }
 
-/** Lines of a text body: CRLFs, and one more for a last line without one. */
+/**
+ * Lines of a text body: its line ends. A last line without one (the body of a part,
+ * whose final CRLF belongs to the boundary after it) is not counted, as Dovecot counts.
+ */
 export function lineCount(body: Buffer): number {
   let lines = 0;
   for (let i = 0; i < body.length; i++) if (body[i] === 0x0a) lines++;
-  return body.length > 0 && body[body.length - 1] !== 0x0a ? lines + 1 : lines;
+  return lines;
 }
 
 /** A multipart with no parts still needs one body in BODYSTRUCTURE (RFC 9051 9: body-type-mpart = 1*body). */

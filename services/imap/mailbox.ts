@@ -46,8 +46,8 @@ export const KEYWORDS = 'wirelab-keywords';
 /** The file of the user's subscriptions, in INBOX's folder. */
 export const SUBSCRIPTIONS = 'wirelab-subscriptions';
 
-/** The system flags and their letters (maildir(5)). */
-const LETTERS: Record<string, string> = { '\\Draft': 'D', '\\Flagged': 'F', '\\Answered': 'R', '\\Seen': 'S', '\\Deleted': 'T' };
+/** The system flags and their letters (maildir(5)), in the order IMAP lists them (RFC 9051 2.3.2). */
+const LETTERS: Record<string, string> = { '\\Answered': 'R', '\\Flagged': 'F', '\\Deleted': 'T', '\\Seen': 'S', '\\Draft': 'D' };
 const FLAG_OF: Record<string, string> = Object.fromEntries(Object.entries(LETTERS).map(([f, l]) => [l, f]));
 
 /** The mailboxes every user has (RFC 6154 special-use), made at login when missing. */
@@ -215,13 +215,9 @@ export class Folder {
   async flagReader(): Promise<(letters: string) => string[]> {
     const keywords = await this.readKeywords();
     return (letters) => {
-      const flags: string[] = [];
-      for (const l of letters) {
-        const keyword = l >= 'a' && l <= 'z' ? keywords[l.charCodeAt(0) - 97] : undefined;
-        if (FLAG_OF[l]) flags.push(FLAG_OF[l]);
-        else if (keyword) flags.push(keyword);
-      }
-      return flags;
+      const system = Object.keys(LETTERS).filter((f) => letters.includes(LETTERS[f]!));
+      const named = [...letters].map((l) => (l >= 'a' && l <= 'z' ? keywords[l.charCodeAt(0) - 97] : undefined)).filter((k) => k !== undefined);
+      return [...system, ...named];
     };
   }
 
@@ -449,9 +445,13 @@ export class MailStore {
     if (fresh) await this.writeSubscriptions([INBOX, ...Object.keys(SPECIAL_USE)]);
   }
 
-  /** CREATE (RFC 9051 6.3.4): the mailbox, and the levels above it that are missing ("SHOULD create"). */
+  /**
+   * CREATE (RFC 9051 6.3.4): the mailbox, and the levels above it that are missing
+   * ("SHOULD create"). A name ending in the delimiter (`Projects.`) says that mailboxes
+   * will go inside it: it is created without the delimiter.
+   */
   async create(name: string): Promise<string> {
-    const normal = checkName(name);
+    const normal = checkName(name.endsWith(DELIMITER) ? name.slice(0, -1) : name);
     if (normal === INBOX || (await this.exists(normal))) throw new MailboxError(`mailbox ${normal} already exists`, 'ALREADYEXISTS');
     for (let parent = parentOf(normal); parent !== undefined; parent = parentOf(parent)) if (parent !== INBOX && !(await this.exists(parent))) await this.makeFolder(parent);
     await this.makeFolder(normal);

@@ -119,7 +119,9 @@ export function parseMessage(bytes: Buffer, defaultType: [string, string] = ['te
   const contentType = field(fields, 'Content-Type');
   const parsed = contentType === undefined ? undefined : parseContentType(contentType);
   const [type, subtype] = parsed ? [parsed.type, parsed.subtype] : defaultType;
-  const params = parsed?.params ?? (type === 'text' ? [['charset', 'us-ascii']] : []);
+  // RFC 2045 5.2: a text part without a charset is US-ASCII; BODYSTRUCTURE says so.
+  const params: [string, string][] = parsed?.params ?? [];
+  if (type === 'text' && !params.some(([k]) => k === 'charset')) params.unshift(['charset', 'us-ascii']);
   const part: MimePart = { header, fields, body, type, subtype, params };
   if (depth >= MAX_DEPTH) return part;
   const boundary = params.find(([k]) => k === 'boundary')?.[1];
@@ -278,12 +280,14 @@ export function parseAddressList(value: string): Address[] {
   const peek = (): Token | undefined => tokens[i];
   const isSpecial = (t: Token | undefined, c: string): boolean => t?.kind === 'special' && t.text === c;
 
-  /** local-part "@" domain, from i; stops at < > , ; or the end. */
+  /** local-part "@" domain, from i; stops at < > , ; or the end. A comment inside (`a@b (Name)`) is kept: it may stand for the name. */
+  let comment: string | undefined;
   const addrSpec = (): { mailbox: string | null; host: string | null } => {
     let local = '';
     while (peek() && !isSpecial(peek(), '@') && !isSpecial(peek(), '>') && !isSpecial(peek(), ',') && !isSpecial(peek(), ';')) {
       const t = tokens[i++]!;
-      if (t.kind !== 'comment') local += t.kind === 'quoted' ? quoteLocal(t.text) : t.text;
+      if (t.kind === 'comment') comment = t.text;
+      else local += t.kind === 'quoted' ? quoteLocal(t.text) : t.text;
     }
     let host: string | null = null;
     if (isSpecial(peek(), '@')) {
@@ -291,7 +295,8 @@ export function parseAddressList(value: string): Address[] {
       host = '';
       while (peek() && !isSpecial(peek(), '>') && !isSpecial(peek(), ',') && !isSpecial(peek(), ';')) {
         const t = tokens[i++]!;
-        if (t.kind !== 'comment') host += t.text;
+        if (t.kind === 'comment') comment = t.text;
+        else host += t.text;
       }
     }
     return { mailbox: local === '' ? null : local, host };
@@ -300,7 +305,7 @@ export function parseAddressList(value: string): Address[] {
   /** One mailbox or group, from i. */
   const address = (): void => {
     const phrase: string[] = [];
-    let comment: string | undefined;
+    comment = undefined;
     const start = i;
     while (peek() && !['<', ':', '@', ',', ';'].some((c) => isSpecial(peek(), c))) {
       const t = tokens[i++]!;
@@ -314,7 +319,9 @@ export function parseAddressList(value: string): Address[] {
       // obs-route: `<@relay1,@relay2:alice@lab.test>`; the route is dropped (RFC 9051: adl is NIL)
       const colon = tokens.findIndex((t, k) => k >= i && t.kind === 'special' && (t.text === ':' || t.text === '>'));
       if (isSpecial(peek(), '@') && colon !== -1 && tokens[colon]!.text === ':') i = colon + 1;
+      const before = comment;
       const spec = addrSpec();
+      comment = before; // a comment inside <...> is not a name
       if (isSpecial(peek(), '>')) i++;
       while (peek()?.kind === 'comment') comment ??= tokens[i++]!.text;
       out.push({ name: name ?? comment ?? null, ...spec });
@@ -338,8 +345,8 @@ export function parseAddressList(value: string): Address[] {
     }
     // A bare addr-spec: `alice@lab.test (Alice)`. The words read so far were its local part.
     i = start;
+    comment = undefined;
     const spec = addrSpec();
-    while (peek()?.kind === 'comment') comment = tokens[i++]!.text;
     if (spec.mailbox !== null || spec.host !== null) out.push({ name: comment ?? null, ...spec });
   };
 

@@ -60,7 +60,9 @@ export class Reader {
 
   /** Exactly one space: IMAP separates arguments by one SP, never more (RFC 9051 9). */
   sp(): void {
-    if (this.peek() !== SP) throw new ParseError(this.atEnd ? 'missing arguments' : `expected a space at octet ${this.pos + 1}`);
+    const c = this.peek();
+    if (c !== undefined && c >= 0x80) throw new ParseError('8-bit text must be in a quoted string or a literal');
+    if (c !== SP) throw new ParseError(this.atEnd ? 'missing arguments' : `expected a space at octet ${this.pos + 1}`);
     this.pos++;
   }
 

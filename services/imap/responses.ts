@@ -34,6 +34,15 @@ export class Atom {
 }
 export const atom = (text: string): Atom => new Atom(text);
 
+/**
+ * Values written one after the other with no space and no parentheses. The grammar wants
+ * it so in two places (RFC 9051 9): the addresses of an ENVELOPE field, `((...)(...))`,
+ * and the parts of a multipart BODYSTRUCTURE, `((...)(...) "mixed" ...)`.
+ */
+export class Joined {
+  constructor(readonly values: readonly Value[]) {}
+}
+
 /** Octets that may hold NUL: sent as a literal8, `~{n}` CRLF octets (RFC 3516 4.3, BINARY[]). */
 export class Literal8 {
   constructor(readonly bytes: Buffer) {}
@@ -43,7 +52,7 @@ export class Literal8 {
  * A value in a response: null is NIL, a number is a number, a string is a string (quoted
  * when it can be, a literal when not), a Buffer is a literal, an array is a list.
  */
-export type Value = null | number | string | Atom | Buffer | Literal8 | readonly Value[];
+export type Value = null | number | string | Atom | Buffer | Literal8 | Joined | readonly Value[];
 
 /**
  * A string as a quoted string when that is allowed (RFC 9051 4.3: one line of 7-bit
@@ -61,6 +70,7 @@ export function valuePieces(value: Value): Piece[] {
   if (typeof value === 'string') return stringPieces(value);
   if (value instanceof Atom) return [value.text];
   if (value instanceof Literal8) return ['~', value.bytes];
+  if (value instanceof Joined) return value.values.flatMap((v) => valuePieces(v));
   if (Buffer.isBuffer(value)) return [value];
   const out: Piece[] = ['('];
   value.forEach((v, i) => {

@@ -66,7 +66,8 @@ export async function matches(key: SearchKey, m: Candidate, scope: SearchScope):
       return key.cmp === 'larger' ? size > key.octets : size < key.octets;
     }
     case 'date': {
-      const date = key.which === 'internal' ? await m.internalDate() : sentDate(await m.content());
+      // Without a (readable) Date: field, the arrival date stands in for it, as in Dovecot.
+      const date = key.which === 'internal' ? await m.internalDate() : (sentDate(await m.content()) ?? (await m.internalDate()));
       return date !== undefined && compareDay(date, key.day, key.cmp);
     }
     case 'header': {

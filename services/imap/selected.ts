@@ -28,7 +28,9 @@ export interface ViewMessage extends StoredMessage {
 }
 
 export type Update =
-  | { kind: 'exists'; count: number; recent: number }
+  | { kind: 'exists'; count: number }
+  /** The number of \Recent messages changed (new ones came, or some went): IMAP4rev1's RECENT. */
+  | { kind: 'recent'; count: number }
   | { kind: 'expunge'; seq: number; uid: number }
   | { kind: 'flags'; seq: number; uid: number; flags: string[]; recent: boolean };
 
@@ -69,9 +71,16 @@ export class SelectedMailbox {
     return this.messages.indexOf(m) + 1;
   }
 
-  /** The flags as FETCH shows them: with \Recent for a message this session saw first. */
+  /** Messages this session saw first. */
+  get recentCount(): number {
+    return this.messages.filter((m) => m.recent).length;
+  }
+
+  /** The flags as FETCH shows them: system flags, \Recent for a message this session saw first, then keywords. */
   shownFlags(m: ViewMessage): string[] {
-    return m.recent ? [...m.flags, '\\Recent'] : m.flags;
+    if (!m.recent) return m.flags;
+    const system = m.flags.filter((f) => f.startsWith('\\'));
+    return [...system, '\\Recent', ...m.flags.filter((f) => !f.startsWith('\\'))];
   }
 
   /**
@@ -85,18 +94,18 @@ export class SelectedMailbox {
     const onDisk = new Map(state.messages.map((m) => [m.uid, m]));
     const updates: Update[] = [];
     const lastUid = this.messages.length > 0 ? this.messages[this.messages.length - 1]!.uid : 0;
+    const recentBefore = this.recentCount;
 
-    // Gone from the disk: EXPUNGE, lowest first, each number as it is at that moment.
-    let removed = 0;
-    this.messages = this.messages.filter((m, i) => {
-      if (onDisk.has(m.uid)) return true;
-      if (!allowExpunge) {
-        m.gone = true;
-        return true;
+    // Gone from the disk: EXPUNGE, highest first, so no number shifts before it is told.
+    for (let i = this.messages.length - 1; i >= 0; i--) {
+      const m = this.messages[i]!;
+      if (onDisk.has(m.uid)) continue;
+      if (!allowExpunge) m.gone = true;
+      else {
+        updates.push({ kind: 'expunge', seq: i + 1, uid: m.uid });
+        this.messages.splice(i, 1);
       }
-      updates.push({ kind: 'expunge', seq: i + 1 - removed++, uid: m.uid });
-      return false;
-    });
+    }
 
     // Changed flags: told as FETCH (FLAGS ...).
     this.messages.forEach((m, i) => {
@@ -126,9 +135,8 @@ export class SelectedMailbox {
       }
       this.messages.push({ ...m, flags: flagsOf(m.letters), recent });
     }
-    if (this.messages.length > 0 && this.messages[this.messages.length - 1]!.uid > lastUid) {
-      updates.push({ kind: 'exists', count: this.messages.length, recent: this.messages.filter((m) => m.recent).length });
-    }
+    if (this.messages.length > 0 && this.messages[this.messages.length - 1]!.uid > lastUid) updates.push({ kind: 'exists', count: this.messages.length });
+    if (this.recentCount !== recentBefore || updates.some((u) => u.kind === 'exists')) updates.push({ kind: 'recent', count: this.recentCount });
     this.uidvalidity = state.uidvalidity;
     this.uidnext = state.uidnext;
     return updates;

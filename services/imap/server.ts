@@ -394,10 +394,8 @@ class Connection extends LineSession<ImapItem, Reply> implements Session {
     for (const u of await this.selected.sync(allowExpunge)) {
       if (u.kind === 'expunge') out.push(data(u.seq, atom('EXPUNGE')));
       else if (u.kind === 'flags') out.push(data(u.seq, atom('FETCH'), [atom('FLAGS'), u.flags.map(atom)]));
-      else {
-        out.push(data(u.count, atom('EXISTS')));
-        if (!this.rev2) out.push(data(u.recent, atom('RECENT')));
-      }
+      else if (u.kind === 'exists') out.push(data(u.count, atom('EXISTS')));
+      else if (!this.rev2) out.push(data(u.count, atom('RECENT'))); // IMAP4rev1 only
     }
     return out;
   }

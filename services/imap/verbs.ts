@@ -323,7 +323,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       checkStorable(flags);
       s.note({ mailbox: name, octets: message.length });
       if (!(await store(s).exists(name))) return no(c.tag, `no mailbox ${name}: CREATE it first`, 'TRYCREATE');
-      const { uidvalidity, uid } = await store(s).folder(name).append(message, flags.filter((f) => f !== '\\Recent'), date);
+      const { uidvalidity, uid } = await store(s).folder(name).append(message, flags, date);
       // RFC 4315 (UIDPLUS): the new message's UID, so the client need not search for it.
       return ok(c.tag, 'APPEND completed', `APPENDUID ${uidvalidity} ${uid}`);
     },
@@ -405,7 +405,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       const args = storeArgs(r);
       checkStorable(args.flags);
       const view = writable(s);
-      const wanted = args.flags.filter((f) => f !== '\\Recent');
+      const wanted = args.flags;
       const keywordsBefore = (await view.folder.keywords()).length;
       const targets = pick(view, args.set, c.uid);
       const changed: ViewMessage[] = [];
@@ -804,7 +804,7 @@ async function fetch(s: Session, r: Reader, c: Context): Promise<Reply> {
       bytes: loaded?.bytes ?? Buffer.alloc(size ?? 0),
       mime: loaded?.mime ?? { header: Buffer.alloc(0), fields: [], body: Buffer.alloc(0), type: 'text', subtype: 'plain', params: [] },
     });
-    await s.send(fetchResponse(view, m, [...values, ...extra]));
+    await s.send(fetchResponse(view, m, [...extra, ...values]));
     sent++;
   }
   s.note({ messages: sent, gone: gone || undefined });
