@@ -322,6 +322,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       r.end();
       checkStorable(flags);
       s.note({ mailbox: name, octets: message.length });
+      if (message.length === 0) return no(c.tag, 'an empty message is not a message (RFC 5322 needs at least a header)', 'CANNOT');
       if (!(await store(s).exists(name))) return no(c.tag, `no mailbox ${name}: CREATE it first`, 'TRYCREATE');
       const { uidvalidity, uid } = await store(s).folder(name).append(message, flags, date);
       // RFC 4315 (UIDPLUS): the new message's UID, so the client need not search for it.
@@ -820,10 +821,11 @@ function fetchResponse(view: SelectedMailbox, m: ViewMessage, values: Value[]): 
 // -----------------------------------------------------------------------------
 // STORE.
 
-/** Flags a client may set: the system flags and keywords; \Recent is the server's alone. */
+/** Flags a client may set: the system flags and keywords; \Recent is the server's alone (RFC 3501 2.3.2). */
 function checkStorable(flags: readonly string[]): void {
   for (const f of flags) {
-    if (f.startsWith('\\') && f !== '\\Recent' && !(FLAGS as readonly string[]).includes(f)) throw new ParseError(`${f} is not a flag: the system flags are ${FLAGS.join(' ')}`);
+    if (f === '\\Recent') throw new ParseError('\\Recent is set by the server, not by a client');
+    if (f.startsWith('\\') && !(FLAGS as readonly string[]).includes(f)) throw new ParseError(`${f} is not a flag: the system flags are ${FLAGS.join(' ')}`);
   }
 }
 
