@@ -5,7 +5,7 @@
  * s_client, and a raw socket that reads IMAP responses (literals included) for the
  * exact bytes.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -17,6 +17,8 @@ import { Maildir, maildirPath } from '../../../services/common/maildir';
 import { ImapServer, type ImapServerOptions } from '../../../services/imap/server';
 import { LogCollector } from '../../helpers/logs';
 import { pw, tempDir, testUsers } from '../pop3-clients';
+import { run } from '../sftp-clients';
+import { python, type Run } from '../smtp-harness';
 
 export { pw, testUsers, LogCollector };
 
@@ -248,20 +250,6 @@ export class ImapWire {
 // ---------------------------------------------------------------------------
 // Python's imaplib, curl and openssl s_client.
 
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(file: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(file, args, { encoding: 'latin1', timeout: 20000, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
 const IMAPLIB_PRELUDE = String.raw`
 import imaplib, json, ssl, sys
 port = int(sys.argv[1])
@@ -295,13 +283,13 @@ export async function imaplib(port: number, script: string): Promise<[string, un
     .split('\n')
     .map((l) => `    ${l}`)
     .join('\n');
-  const result = await run('python3', ['-c', IMAPLIB_PRELUDE + body + IMAPLIB_END, String(port)]);
+  const result = await python(IMAPLIB_PRELUDE + body + IMAPLIB_END, String(port));
   if (result.code !== 0 || !result.stdout.trim().startsWith('[')) throw new Error(`python3 imaplib failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
   return JSON.parse(result.stdout) as [string, unknown][];
 }
 
 /** Run curl with these arguments (curl's own exit code and output). */
-export function curl(...args: string[]): Promise<Run> {
+export function curl(...args: string[]): ReturnType<typeof run> {
   return run('curl', ['-sS', '--max-time', '15', ...args]);
 }
 

@@ -9,6 +9,7 @@ import { chmod, chown, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:f
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../sftp-clients'; // Dovecot cannot bind port 0 and tell which port it got
 
 export const DOVECOT = '/usr/sbin/dovecot';
 
@@ -18,18 +19,6 @@ export interface RunningDovecot {
   /** Its copy of the Maildir. */
   maildir: string;
   stop(): Promise<void>;
-}
-
-/** A port nobody listens on now (Dovecot cannot bind port 0 and tell which port it got). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** chown -R, for the Maildir copy of a Dovecot that runs its mail processes as another user. */

@@ -14,6 +14,13 @@ afterEach(async () => {
 /** Log in as alice (the test password) before the script. */
 const login = `M = imaplib.IMAP4('127.0.0.1', port)\nM.login('alice', '${pw('alice')}')`;
 
+/** A server with these messages in alice's INBOX; imaplib logs in as alice and runs `script`; its results by name. */
+async function aliceRuns(messages: string[], script: string): Promise<Record<string, unknown>> {
+  imap = await startImap();
+  for (const m of messages) await imap.deliver('alice', m);
+  return Object.fromEntries(await imaplib(imap.port, `${login}\n${script}`));
+}
+
 test('CAPABILITY, NOOP, LOGIN, LOGOUT: the greeting names the capabilities; login says them again', async () => {
   imap = await startImap();
   const results = await imaplib(
@@ -58,13 +65,9 @@ out('select', M.select())`,
 });
 
 test('SELECT and EXAMINE: counts, UIDVALIDITY, UIDNEXT, READ-WRITE and READ-ONLY', async () => {
-  imap = await startImap();
-  await imap.deliver('alice', message('one'));
-  await imap.deliver('alice', message('two'));
-  const results = await imaplib(
-    imap.port,
-    `${login}
-out('select', M.select('INBOX'))
+  const r = (await aliceRuns(
+    [message('one'), message('two')],
+    `out('select', M.select('INBOX'))
 out('exists', M.response('EXISTS'))
 out('recent', M.response('RECENT'))
 out('uidvalidity', M.response('UIDVALIDITY'))
@@ -75,8 +78,7 @@ out('read-only', M.response('READ-ONLY'))
 out('recent again', M.response('RECENT'))
 attempt('store read-only', lambda: M.store('1', '+FLAGS', '\\\\Seen'))
 attempt('missing', lambda: M.select('Nowhere'))`,
-  );
-  const r = Object.fromEntries(results);
+  ));
   expect(r.select).toEqual(['OK', ['2']]);
   expect(r.recent).toEqual(['RECENT', ['2']]); // this session took them from new/
   expect(r.uidvalidity![1 as never]).toEqual([expect.stringMatching(/^\d+$/)]);
@@ -92,21 +94,17 @@ attempt('missing', lambda: M.select('Nowhere'))`,
 });
 
 test('FETCH: flags, sizes, envelope, structure, sections; BODY[] sets \\Seen and BODY.PEEK[] does not', async () => {
-  imap = await startImap();
   const text = message('Fetch me', 'Line one\r\nLine two');
-  await imap.deliver('alice', text);
-  const results = await imaplib(
-    imap.port,
-    `${login}
-M.select()
+  const r = (await aliceRuns(
+    [text],
+    `M.select()
 out('peek', M.fetch('1', '(FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT]<5.3>)'))
 out('envelope', M.fetch('1', '(ENVELOPE BODYSTRUCTURE INTERNALDATE)'))
 out('flags after peek', M.fetch('1', '(FLAGS)'))
 out('body', M.fetch('1', '(BODY[])'))
 out('flags after body', M.fetch('1', '(FLAGS)'))
 out('uid fetch', M.uid('FETCH', '1', '(FLAGS)'))`,
-  );
-  const r = Object.fromEntries(results) as Record<string, [string, unknown[]]>;
+  )) as Record<string, [string, unknown[]]>;
   const size = Buffer.byteLength(text);
   expect(r.peek).toEqual([
     'OK',
@@ -127,14 +125,9 @@ out('uid fetch', M.uid('FETCH', '1', '(FLAGS)'))`,
 });
 
 test('STORE: +FLAGS, -FLAGS, FLAGS, .SILENT and keywords; SEARCH by flag, text and date', async () => {
-  imap = await startImap();
-  await imap.deliver('alice', message('apples', 'red and green'));
-  await imap.deliver('alice', message('pears', 'yellow', { From: 'Carol <carol@example.test>' }));
-  await imap.deliver('alice', message('plums', 'purple'));
-  const results = await imaplib(
-    imap.port,
-    `${login}
-M.select()
+  const r = (await aliceRuns(
+    [message('apples', 'red and green'), message('pears', 'yellow', { From: 'Carol <carol@example.test>' }), message('plums', 'purple')],
+    `M.select()
 out('add', M.store('1:2', '+FLAGS', '(\\\\Flagged $Important)'))
 out('remove', M.store('2', '-FLAGS', '(\\\\Flagged)'))
 out('replace', M.store('3', 'FLAGS', '(\\\\Answered)'))
@@ -148,8 +141,7 @@ out('since', M.search(None, 'SENTSINCE', '3-Dec-2026', 'SENTBEFORE', '4-Dec-2026
 out('uid search', M.uid('SEARCH', 'UNANSWERED'))
 attempt('charset', lambda: M.search('KOI8-R', 'ALL'))
 attempt('bad key', lambda: M.search(None, 'SHINY'))`,
-  );
-  const r = Object.fromEntries(results);
+  ));
   expect(r.add).toEqual(['OK', ['1 (FLAGS (\\Flagged \\Recent $Important))', '2 (FLAGS (\\Flagged \\Recent $Important))']]);
   expect(r.remove).toEqual(['OK', ['2 (FLAGS (\\Recent $Important))']]);
   expect(r.replace).toEqual(['OK', ['3 (FLAGS (\\Answered \\Recent))']]);
@@ -168,12 +160,9 @@ attempt('bad key', lambda: M.search(None, 'SHINY'))`,
 });
 
 test('CREATE, LIST with special-use, RENAME, SUBSCRIBE, LSUB, STATUS, DELETE', async () => {
-  imap = await startImap();
-  await imap.deliver('alice', message('keep'));
-  const results = await imaplib(
-    imap.port,
-    `${login}
-out('create', M.create('Projects.2026'))
+  const r = (await aliceRuns(
+    [message('keep')],
+    `out('create', M.create('Projects.2026'))
 out('again', M.create('Projects.2026'))
 out('list', M.list())
 out('list pattern', M.list('""', 'Pro%'))
@@ -188,8 +177,7 @@ out('delete parent', M.delete('Work'))
 out('delete', M.delete('Work.2026'))
 out('delete inbox', M.delete('INBOX'))
 out('namespace', M.namespace())`,
-  );
-  const r = Object.fromEntries(results);
+  ));
   expect(r.create).toEqual(['OK', ['CREATE completed']]);
   expect(r.again).toEqual(['NO', ['[ALREADYEXISTS] mailbox Projects.2026 already exists']]);
   expect(r.list).toEqual([
@@ -212,13 +200,9 @@ out('namespace', M.namespace())`,
 });
 
 test('APPEND with flags and a date, then COPY, MOVE (UIDPLUS answers), EXPUNGE, CLOSE and UNSELECT', async () => {
-  imap = await startImap();
-  await imap.deliver('alice', message('first'));
-  await imap.deliver('alice', message('second'));
-  const results = await imaplib(
-    imap.port,
-    `${login}
-out('append', M.append('Drafts', '(\\\\Draft)', imaplib.Time2Internaldate(1764756000), b'Subject: draft\\r\\n\\r\\nnot yet\\r\\n'))
+  const r = (await aliceRuns(
+    [message('first'), message('second')],
+    `out('append', M.append('Drafts', '(\\\\Draft)', imaplib.Time2Internaldate(1764756000), b'Subject: draft\\r\\n\\r\\nnot yet\\r\\n'))
 out('appenduid', M.response('APPENDUID'))
 attempt('append nowhere', lambda: M.append('Nowhere', None, None, b'x'))
 M.select()
@@ -235,8 +219,7 @@ out('close', M.close())
 out('status trash', M.status('Trash', '(MESSAGES)'))
 out('status sent', M.status('Sent', '(MESSAGES)'))
 out('status inbox', M.status('INBOX', '(MESSAGES)'))`,
-  );
-  const r = Object.fromEntries(results);
+  ));
   expect(r.append).toEqual(['OK', [expect.stringMatching(/^\[APPENDUID \d+ 1\] APPEND completed$/)]]);
   expect(r['append nowhere']).toEqual(['NO', ['[TRYCREATE] no mailbox Nowhere: CREATE it first']]);
   expect(r.copy).toEqual(['OK', [expect.stringMatching(/^\[COPYUID \d+ 1 1\] COPY completed$/)]]);
@@ -252,13 +235,9 @@ out('status inbox', M.status('INBOX', '(MESSAGES)'))`,
 });
 
 test('ENABLE IMAP4rev2: ESEARCH answers, UTF-8 names, no RECENT', async () => {
-  imap = await startImap();
-  await imap.deliver('alice', message('one'));
-  await imap.deliver('alice', message('two'));
-  const results = await imaplib(
-    imap.port,
-    `${login}
-out('create', M.create('&AMk-t&AOk-'))
+  const r = (await aliceRuns(
+    [message('one'), message('two')],
+    `out('create', M.create('&AMk-t&AOk-'))
 out('enable', M.enable('IMAP4rev2'))
 out('enabled', M.response('ENABLED'))
 out('select', M.select())
@@ -268,8 +247,7 @@ out('esearch', M.response('ESEARCH'))
 out('return', M._simple_command('UID', 'SEARCH', 'RETURN', '(MIN MAX COUNT)', 'ALL'))
 out('esearch 2', M.response('ESEARCH'))
 out('list', M.list('""', '*t*'))`,
-  );
-  const r = Object.fromEntries(results);
+  ));
   expect(r.create).toEqual(['OK', ['CREATE completed']]);
   expect(r.enabled).toEqual(['ENABLED', ['IMAP4rev2']]);
   expect(r.recent).toEqual(['RECENT', [null]]);
