@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { confine } from '../common/jail';
 import { compareUnique, Maildir, uniqueName, uniqueOf } from '../common/maildir';
 import { checkName, decodeUtf7, DELIMITER, encodeUtf7, INBOX, NameError, normalizeName, parentOf } from './names';
 
@@ -406,10 +407,15 @@ export class MailStore {
     readonly root: string,
   ) {}
 
-  /** The folder of a mailbox name (INBOX in any case is the Maildir itself). */
+  /**
+   * The folder of a mailbox name (INBOX in any case is the Maildir itself). A name that
+   * could not have been created (`../x`, `a/b`, empty levels) throws NameError before it
+   * comes near the disk; the folder is confined to the Maildir all the same.
+   */
   folder(name: string): Folder {
     const normal = normalizeName(name);
-    return new Folder(normal, normal === INBOX ? this.root : path.join(this.root, `.${encodeUtf7(normal)}`));
+    if (normal === INBOX) return new Folder(INBOX, this.root);
+    return new Folder(normal, confine(this.root, `.${encodeUtf7(checkName(normal))}`));
   }
 
   /** Does the mailbox exist (a folder with a cur/ inside)? */

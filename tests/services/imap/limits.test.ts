@@ -3,7 +3,10 @@
  * or NO with a response code and a log line while the server keeps serving. Raw sockets
  * send what well-behaved clients never would; imaplib checks the server still serves.
  */
+import { mkdir, readdir } from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
+import { createLogger, silentSink } from '../../../services/common/logger';
 import { ImapServer, IMAP_SERVER_DEFAULTS } from '../../../services/imap/server';
 import { ImapWire, imaplib, message, pw, startImap, type RunningImap } from './clients';
 
@@ -65,6 +68,19 @@ describe('bad input', () => {
     expect(await wire.command('c1', 'NOOP')).toEqual(['c1 OK NOOP completed']);
     wire.destroy();
     await stillServes(imap.port);
+  });
+
+  test('mailbox names cannot leave the Maildir: every command refuses them, and nothing outside is touched', async () => {
+    imap = await startImap();
+    // A Maildir next to alice's, as another user's is: `.` + `../../../../other` would land in it.
+    const outside = path.join(imap.dataDir, 'mail', 'lab.test', 'other');
+    await mkdir(path.join(outside, 'cur'), { recursive: true });
+    const wire = await ImapWire.login(imap.port);
+    for (const command of ['SELECT "../../../../other"', 'STATUS "../../../../other" (MESSAGES)', 'DELETE "../../../../other"', 'RENAME "../../../../other" x', 'CREATE "../evil"', 'APPEND {3+}\r\nx\\y {1+}\r\nx']) {
+      expect((await wire.command('t', command)).pop()).toMatch(/^t NO \[CANNOT\] /);
+    }
+    expect(await readdir(outside)).toEqual(['cur']);
+    wire.destroy();
   });
 
   test('an unterminated literal: the server waits for the octets (the login deadline ends it), and serves others meanwhile', async () => {
@@ -255,7 +271,7 @@ describe('options', () => {
   });
 
   test('listenTls without a certificate is an error that says so', async () => {
-    const server = new ImapServer({ users: [] });
+    const server = new ImapServer({ users: [], log: createLogger('imap', { sink: silentSink }) });
     await expect(server.listenTls(0)).rejects.toThrow('imap: listenTls needs the tls option');
     await server.close();
   });
