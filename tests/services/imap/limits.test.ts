@@ -223,7 +223,9 @@ describe('limits', () => {
     const { wire } = await ImapWire.open(imap.port);
     wire.write('a1 LOGIN alice wrong\r\n');
     await imap.logged(/ warn login failed .*user=alice failures=1 delayMs=1000/);
-    await stillServes(imap.port); // a whole other session while a1 waits
+    // A whole other session while a1 waits (a raw socket: milliseconds, well inside the second).
+    const bob = await ImapWire.login(imap.port, 'bob');
+    expect((await bob.command('b', 'LOGOUT')).pop()).toBe('b OK LOGOUT completed');
     expect(await wire.untilTagged('a1')).toEqual(['a1 NO [AUTHENTICATIONFAILED] wrong user name or password']);
     expect(await wire.command('a2', 'LOGIN alice wrong-again')).toEqual(['a2 NO [AUTHENTICATIONFAILED] wrong user name or password; 2 failed logins, closing the connection']);
     expect(await wire.rest()).toBe('* BYE too many failed logins; closing\r\n');
