@@ -49,11 +49,13 @@ export class SelectedMailbox {
     readonly folder: Folder,
     /** Opened by EXAMINE: nothing may change, not even \Seen or \Recent. */
     readonly readOnly: boolean,
+    /** Show \Recent in flags (IMAP4rev1); IMAP4rev2 has no \Recent (RFC 9051 appendix E). */
+    private readonly showRecent: boolean,
   ) {}
 
   /** SELECT or EXAMINE: the list as it is now. */
-  static async open(folder: Folder, readOnly: boolean): Promise<SelectedMailbox> {
-    const view = new SelectedMailbox(folder, readOnly);
+  static async open(folder: Folder, readOnly: boolean, showRecent = true): Promise<SelectedMailbox> {
+    const view = new SelectedMailbox(folder, readOnly, showRecent);
     await view.sync(true);
     return view;
   }
@@ -78,7 +80,7 @@ export class SelectedMailbox {
 
   /** The flags as FETCH shows them: system flags, \Recent for a message this session saw first, then keywords. */
   shownFlags(m: ViewMessage): string[] {
-    if (!m.recent) return m.flags;
+    if (!m.recent || !this.showRecent) return m.flags;
     const system = m.flags.filter((f) => f.startsWith('\\'));
     return [...system, '\\Recent', ...m.flags.filter((f) => !f.startsWith('\\'))];
   }

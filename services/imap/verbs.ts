@@ -535,7 +535,7 @@ async function select(s: Session, r: Reader, c: Context, readOnly: boolean): Pro
     out.push(ok('*', 'previous mailbox closed', 'CLOSED'));
   }
   if (!(await store(s).exists(name))) return [...out, no(c.tag, `no mailbox ${name}`, 'NONEXISTENT')];
-  const view = await SelectedMailbox.open(store(s).folder(name), readOnly);
+  const view = await SelectedMailbox.open(store(s).folder(name), readOnly, !s.rev2);
   s.selected = view;
   s.state = transition(s.state, 'select');
   out.push(...flagsResponses([...FLAGS, ...(await view.folder.keywords())], readOnly));

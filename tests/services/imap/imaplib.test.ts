@@ -246,6 +246,7 @@ out('search', M._simple_command('SEARCH', 'ALL'))
 out('esearch', M.response('ESEARCH'))
 out('return', M._simple_command('UID', 'SEARCH', 'RETURN', '(MIN MAX COUNT)', 'ALL'))
 out('esearch 2', M.response('ESEARCH'))
+out('flags', M.fetch('1', '(FLAGS)'))
 out('list', M.list('""', '*t*'))`,
   ));
   expect(r.create).toEqual(['OK', ['CREATE completed']]);
@@ -253,6 +254,7 @@ out('list', M.list('""', '*t*'))`,
   expect(r.recent).toEqual(['RECENT', [null]]);
   expect((r.esearch as [string, string[]])[1][0]).toMatch(/^\(TAG "[A-Z]+\d+"\) ALL 1:2$/);
   expect((r['esearch 2'] as [string, string[]])[1][0]).toMatch(/^\(TAG "[A-Z]+\d+"\) UID MIN 1 MAX 2 COUNT 2$/);
+  expect(r.flags).toEqual(['OK', ['1 (FLAGS ())']]); // no \Recent in IMAP4rev2
   // "Été" travels in UTF-8 now (a literal, since it is 8-bit), not as &AMk-t&AOk-.
   expect((r.list as [string, unknown[]])[1]).toContainEqual(['(\\HasNoChildren) "." {5}', Buffer.from('Été').toString('latin1')]);
 });

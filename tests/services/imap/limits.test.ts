@@ -218,6 +218,16 @@ describe('limits', () => {
     for (const h of [...held, other]) h.wire.destroy();
   });
 
+  test('maxConnections: one more than the limit gets BYE [UNAVAILABLE], from any address', async () => {
+    imap = await startImap({ maxConnections: 1 });
+    const held = await ImapWire.open(imap.port);
+    const { wire, greeting } = await ImapWire.open(imap.port, { from: '127.0.0.2' });
+    expect(greeting).toBe('* BYE [UNAVAILABLE] too many connections (1); try again later');
+    await wire.closed;
+    held.wire.destroy();
+    await imap.logged(/ warn connection refused .*reason="too many connections" limit=1/);
+  });
+
   test('failed logins: each waits authFailureDelayMs (others are served meanwhile); the last one closes', async () => {
     imap = await startImap({ authFailureDelayMs: 1000, maxAuthFailures: 2 });
     const { wire } = await ImapWire.open(imap.port);
