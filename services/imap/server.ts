@@ -227,7 +227,7 @@ class Connection extends LineSession<ImapItem, Reply> implements Session {
   readonly settings: Session['settings'];
   private readonly imapFramer: ImapFramer;
   private user?: LabUser;
-  /** The command queued or running that will read the client's next line itself (AUTHENTICATE, IDLE). */
+  /** The command queued or running that will read the client's next line itself (AUTHENTICATE, IDLE), until that line comes. */
   private lineReader?: ImapItem;
   /** Lines for it, as they arrive. */
   private readonly lines: Buffer[] = [];
@@ -290,6 +290,8 @@ class Connection extends LineSession<ImapItem, Reply> implements Session {
     }
     if (item.kind !== 'command') return 'queue';
     if (this.lineReader) {
+      // One line is the whole answer (IDLE's DONE, PLAIN's credentials): what follows are commands again.
+      this.lineReader = undefined;
       this.lines.push(item.raw);
       this.lineArrived?.();
       return 'drop';

@@ -121,6 +121,16 @@ describe('bad input', () => {
     wire.destroy();
   });
 
+  test('DONE and the next commands in one packet: IDLE ends, and the commands run', async () => {
+    imap = await startImap();
+    const wire = await ImapWire.login(imap.port);
+    wire.write('i1 IDLE\r\n');
+    expect(await wire.response()).toBe('+ idling');
+    wire.write('DONE\r\nn1 NOOP\r\nn2 NOOP\r\n');
+    expect(await wire.untilTagged('n2')).toEqual(['i1 OK IDLE terminated', 'n1 OK NOOP completed', 'n2 OK NOOP completed']);
+    wire.destroy();
+  });
+
   test('IDLE ended by something other than DONE gets BAD', async () => {
     imap = await startImap();
     const wire = await ImapWire.login(imap.port);
