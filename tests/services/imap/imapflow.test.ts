@@ -120,7 +120,7 @@ test('FETCH ENVELOPE and BODYSTRUCTURE of a multipart message, and one part down
   // BODY.PEEK: downloading did not mark the message read. (imapflow enables IMAP4rev2: no \Recent either.)
   const after = await client.fetchOne('1', { flags: true });
   expect(after && [...after.flags!]).toEqual([]);
-  await imap.logged(/ info command .*verb=ENABLE args=IMAP4rev2/);
+  await imap.logged(/ info command .*verb=ENABLE args=IMAP4REV2 reply="OK/);
 });
 
 test('APPEND to Drafts, MOVE to Trash (with the UIDs UIDPLUS tells), special-use folders, STATUS', async () => {
