@@ -48,7 +48,8 @@ function smtpFor(domain: string): ServiceFactory {
 
 function pop3For(domain: string): ServiceFactory {
   return async (env, ports, host) => {
-    const server = await Pop3Server.fromLab(env.labDir, env.dataDir, { domain, log: env.log });
+    // Port 110 keeps the "passwords in plain text" lesson: USER/PASS in clear are taken.
+    const server = await Pop3Server.fromLab(env.labDir, env.dataDir, { domain, log: env.log, allowPlaintextLogin: true });
     const address = await server.listen(ports.pop3, host);
     return { ports: { pop3: address.port }, close: () => server.close() };
   };
@@ -89,7 +90,8 @@ export const SERVICE_FACTORIES: Record<string, ServiceFactory> = {
   async ftp(env, ports, host) {
     // On free ports (tests, a second lab) the passive ports are free ones too, not the lab's fixed range.
     const passivePorts = ports.ftp === 0 ? undefined : FTP_PASSIVE_PORTS;
-    const server = await FtpServer.fromLab(env.labDir, env.dataDir, { log: env.log, passivePorts });
+    // Port 21 keeps the "FTP sends your password in clear" lesson: USER/PASS in clear are taken.
+    const server = await FtpServer.fromLab(env.labDir, env.dataDir, { log: env.log, passivePorts, allowPlaintextLogin: true });
     const address = await server.listen(ports.ftp, host);
     return { ports: { ftp: address.port }, close: () => server.close() };
   },

@@ -20,6 +20,15 @@ export function envHost(name: string, fallback = '0.0.0.0'): string {
   return process.env[name] || fallback;
 }
 
+/** `POP3_PLAINTEXT_LOGIN=no`: yes/no (also true/false, 1/0) from the environment, or `fallback`. */
+export function envFlag(name: string, fallback: boolean): boolean {
+  const text = (process.env[name] ?? '').trim().toLowerCase();
+  if (text === '') return fallback;
+  if (['yes', 'true', '1', 'on'].includes(text)) return true;
+  if (['no', 'false', '0', 'off'].includes(text)) return false;
+  throw new Error(`${name} must be yes or no, got ${JSON.stringify(process.env[name])}`);
+}
+
 /**
  * Run a service's main(): its logger, and a failure to start (a port in use, a bad
  * variable, a broken users.yaml) as one line on stderr with exit status 1.

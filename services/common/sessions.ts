@@ -18,6 +18,20 @@ export function endSocket(socket: net.Socket, graceMs = HANGUP_GRACE_MS): void {
 }
 
 /**
+ * End a connection and wait until it has closed (or `graceMs` passed, then cut it). For a
+ * TLS connection this is what lets the last encrypted bytes and the close_notify reach the
+ * client, and the client's close_notify come back, before the socket goes (Python's
+ * ssl unwrap() insists on it).
+ */
+export function endAndWait(socket: net.Socket, graceMs = HANGUP_GRACE_MS): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    socket.once('close', () => resolve());
+    endSocket(socket, graceMs);
+  });
+}
+
+/**
  * A server's close(): stop accepting, ask every open session to end (`hangUp` says
  * goodbye in the protocol's words), and resolve when the listener and all sessions are done.
  */

@@ -44,6 +44,8 @@ export const Code = {
   PASSIVE: 227,
   /** 229: entering extended passive mode (|||port|) (RFC 2428 3). */
   EXTENDED_PASSIVE: 229,
+  /** 234: AUTH TLS accepted: the TLS handshake comes next (RFC 2228, RFC 4217 4). */
+  AUTH_OK: 234,
   /** 230: user logged in. */
   LOGGED_IN: 230,
   /** 250: requested file action okay, completed (CWD, DELE, RMD, RNTO, MLST). */
@@ -81,6 +83,10 @@ export const Code = {
   NOT_IMPLEMENTED_FOR_PARAMETER: 504,
   /** 522: network protocol not supported (EPRT/EPSV with the other IP version) (RFC 2428 2). */
   PROTOCOL_NOT_SUPPORTED: 522,
+  /** 534: request denied for policy reasons (RFC 2228): AUTH TLS again inside TLS. */
+  POLICY_DENIED: 534,
+  /** 536: the PROT level is not supported (RFC 2228: S and E). */
+  PROT_NOT_SUPPORTED: 536,
   /** 530: not logged in. */
   NOT_LOGGED_IN: 530,
   /** 550: requested action not taken: file unavailable (not found, no access). */

@@ -1,7 +1,9 @@
 import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { errorText } from '../common/lineSession';
+import { endAndWait } from '../common/sessions';
 import { duration } from '../common/options';
 import type { Fields, Logger } from '../common/logger';
 import { sameHost, type HostPort } from './addresses';
@@ -305,6 +307,8 @@ export interface DataChannelOptions {
   /** To be connected, to connect, and the longest a transfer may stall. */
   timeoutMs: number;
   log: Logger;
+  /** The server's certificate and key, for data connections under PROT P. */
+  tls?: tls.TlsOptions;
 }
 
 /** What the next transfer will use: a passive listener, or where to connect to. */
@@ -322,6 +326,8 @@ export class DataChannel {
   /** ABOR stopped a transfer; the ABOR command's own reply says so. */
   private aborted = false;
   private closed = false;
+  /** PROT P: each data connection is a TLS connection, the server in the TLS server's role (RFC 4217 7). */
+  private protectedData = false;
 
   constructor(
     private readonly options: DataChannelOptions,
@@ -373,6 +379,12 @@ export class DataChannel {
     return had;
   }
 
+  /** PROT P (true) or PROT C (false). */
+  protect(on: boolean): void {
+    if (on && !this.options.tls) throw new Error('ftp: PROT P without a certificate');
+    this.protectedData = on;
+  }
+
   /** Stop a running transfer (it answers 426); `why` is said in that reply. */
   abort(why: string): void {
     this.transferring?.abort(why);
@@ -402,7 +414,8 @@ export class DataChannel {
   /** A summary line for STAT. */
   describe(): string {
     const d = this.plan;
-    return !d ? 'no data connection set up' : d.kind === 'passive' ? `passive, port ${d.port}` : `active, to ${d.target.host}:${d.target.port}`;
+    const setup = !d ? 'no data connection set up' : d.kind === 'passive' ? `passive, port ${d.port}` : `active, to ${d.target.host}:${d.target.port}`;
+    return `${setup}; PROT ${this.protectedData ? 'P (TLS)' : 'C (clear)'}`;
   }
 
   /**
@@ -441,12 +454,23 @@ export class DataChannel {
         this.control.note({ data: errorText(e) });
         return reply(Code.CANT_OPEN_DATA, `Can't open data connection: ${errorText(e)}.`);
       }
+      // PROT P: the client starts a TLS handshake on the data connection, now or after the 150.
+      const secured = this.protectedData ? secureData(data, this.options.tls!, timeoutMs) : undefined;
       // 125 when the client had connected already (passive), 150 "about to open" otherwise.
       await this.control.send(
         alreadyOpen
           ? reply(Code.DATA_ALREADY_OPEN, `Data connection already open; ${spec.mode} mode transfer starting for ${spec.what}.`)
           : reply(Code.OPENING_DATA, `Opening ${spec.mode} mode data connection for ${spec.what}.`),
       );
+      if (secured) {
+        try {
+          data = await secured;
+        } catch (e) {
+          await discard();
+          this.options.log.warn('tls handshake failed', { on: 'data connection', error: errorText(e) });
+          return reply(Code.CANT_OPEN_DATA, `Can't open data connection: the TLS handshake failed (${errorText(e)}).`);
+        }
+      }
       const options = { ascii: spec.ascii, signal: abort.signal, stallTimeoutMs: timeoutMs };
       try {
         const bytes = 'source' in spec ? await sendData(data, spec.source, options) : await receiveData(data, spec.upload.stream(), options);
@@ -478,6 +502,8 @@ export class DataChannel {
           return known ?? reply(Code.LOCAL_ERROR, 'Requested action aborted: local error in processing.');
         }
       }
+      // Inside TLS, the data connection ends with close_notify both ways before it closes.
+      if (data instanceof tls.TLSSocket) await endAndWait(data);
       return reply(Code.TRANSFER_COMPLETE, 'Transfer complete.');
     } finally {
       data?.destroy();
@@ -486,4 +512,27 @@ export class DataChannel {
       this.control.resumeIdleTimer();
     }
   }
+}
+
+/** Wait for the client's TLS handshake on a data connection; the server is the TLS server either way. */
+function secureData(socket: net.Socket, options: tls.TlsOptions, timeoutMs: number): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const secure = new tls.TLSSocket(socket, { ...options, isServer: true });
+    const timer = setTimeout(() => fail(new Error(`no handshake in ${timeoutMs} ms`)), timeoutMs);
+    const fail = (e: Error): void => {
+      clearTimeout(timer);
+      secure.destroy();
+      reject(e);
+    };
+    secure.once('error', fail);
+    secure.once('secure', () => {
+      clearTimeout(timer);
+      secure.off('error', fail);
+      secure.on('error', () => {}); // later errors end the transfer through the stream
+      // One turn of the event loop first: TLS 1.3 sends its session tickets after the
+      // handshake, and a short listing ended in the same turn would put its close_notify
+      // before them (Python's ftplib then fails its unwrap() with "shutdown while in init").
+      setImmediate(() => resolve(secure));
+    });
+  });
 }

@@ -9,8 +9,9 @@
  * FTP_HOST          default 0.0.0.0: every address of the container
  * FTP_PASV_PORTS    passive data ports, `from-to` (e.g. 30000-30009); default: any free port
  * FTP_PASV_ADDRESS  the IPv4 address PASV (227) advertises; default: the address the client connected to
+ * FTP_PLAINTEXT_LOGIN  yes: take a lab user's password in clear (the lesson on port 21); no: only after AUTH TLS   default: yes
  */
-import { envHost, envPort, runService } from '../common/env';
+import { envFlag, envHost, envPort, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import type { PortRange } from './data';
@@ -30,7 +31,8 @@ runService('ftp', async (log) => {
   const passivePorts = portRange(process.env.FTP_PASV_PORTS);
   const pasvAddress = process.env.FTP_PASV_ADDRESS || undefined;
   const labDir = defaultLabDir();
-  const server = await FtpServer.fromLab(labDir, defaultDataDir(), { log, passivePorts, pasvAddress });
+  const allowPlaintextLogin = envFlag('FTP_PLAINTEXT_LOGIN', true);
+  const server = await FtpServer.fromLab(labDir, defaultDataDir(), { log, passivePorts, pasvAddress, allowPlaintextLogin });
   closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
   const address = await server.listen(port, host);
   const range = passivePorts ? `${passivePorts.from}-${passivePorts.to}` : 'any free port';

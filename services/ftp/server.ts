@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
+import type tls from 'node:tls';
 import { JailError } from '../common/jail';
 import { anonymousRoot, homeDir, seedHomes } from '../common/homes';
 import { errorText, LineSession, SESSION_DEFAULTS, SESSION_MINIMUM, type Admission, type Farewell } from '../common/lineSession';
@@ -116,6 +117,18 @@ export interface FtpServerOptions {
   maxAuthFailures?: number;
   /** A failed login waits this long before its 530, so guessing is slow; others are served meanwhile. Default: 1000. */
   authFailureDelayMs?: number;
+  /**
+   * The server's certificate and key (Node TLS options): AUTH TLS, PBSZ and PROT
+   * (RFC 4217) on the control port, PROT P data connections, and listenTls() for implicit
+   * FTPS (port 990). Default: none: no TLS.
+   */
+  tls?: tls.TlsOptions;
+  /**
+   * Take a lab user's password in clear: the "FTP sends your password in clear" lesson on
+   * port 21. Default: false: USER answers 530 until AUTH TLS, as vsftpd's
+   * force_local_logins_ssl. Anonymous login (no real password) works either way.
+   */
+  allowPlaintextLogin?: boolean;
 }
 
 /** The defaults of the numeric options, as documented on FtpServerOptions. */
@@ -144,6 +157,8 @@ interface Config {
   limits: Limits<typeof FTP_SERVER_DEFAULTS>;
   /** Where the next passive port search starts. */
   portCursor: { next: number };
+  tls?: tls.TlsOptions;
+  allowPlaintextLogin: boolean;
 }
 
 export class FtpServer {
@@ -168,6 +183,8 @@ export class FtpServer {
       passiveFromOtherHosts: options.passiveFromOtherHosts ?? false,
       limits,
       portCursor: { next: 0 },
+      tls: options.tls,
+      allowPlaintextLogin: options.allowPlaintextLogin ?? false,
     };
     this.host = new SessionHost({
       service: 'ftp',
@@ -204,7 +221,16 @@ export class FtpServer {
       anonymous: anonymousRoot !== undefined,
       passivePorts: ports ? `${ports.from}-${ports.to}` : 'any',
       pasvAddress: this.config.pasvAddress,
+      authTls: this.config.tls !== undefined,
     });
+    return address;
+  }
+
+  /** Implicit FTPS: the control connection is TLS from the first byte, on its own port (990). Needs the `tls` option. */
+  async listenTls(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    if (!this.config.tls) throw new Error('ftp: listenTls() needs the tls option (a certificate and key)');
+    const address = await this.host.listenTls(port, host, this.config.tls);
+    this.log.info('listening', { host: address.address, port: address.port, tls: 'implicit' });
     return address;
   }
 
@@ -234,6 +260,7 @@ class Connection extends LineSession<string, Reply> implements Session {
   readonly clientAddress: string;
   readonly localAddress: string;
   readonly data: DataChannel;
+  pbszDone = false;
 
   private sessionUser?: SessionUser;
   private sessionRoot?: Root;
@@ -250,7 +277,7 @@ class Connection extends LineSession<string, Reply> implements Session {
     this.localAddress = normalizeAddress(socket.localAddress);
     const { passivePorts, portCursor, pasvAddress, activeToOtherHosts, passiveFromOtherHosts, limits } = config;
     this.data = new DataChannel(
-      { client: this.clientAddress, local: this.localAddress, ports: passivePorts, cursor: portCursor, pasvAddress, activeToOtherHosts, passiveFromOtherHosts, timeoutMs: limits.dataTimeoutMs, log },
+      { client: this.clientAddress, local: this.localAddress, ports: passivePorts, cursor: portCursor, pasvAddress, activeToOtherHosts, passiveFromOtherHosts, timeoutMs: limits.dataTimeoutMs, log, tls: config.tls },
       {
         send: (r) => this.send(r),
         note: (fields) => this.note(fields),
@@ -323,13 +350,13 @@ class Connection extends LineSession<string, Reply> implements Session {
   }
 
   /** One command line: guards, dispatch through the verb table, one reply, one log line. */
-  protected async execute(line: string): Promise<Reply> {
+  protected async execute(line: string): Promise<Reply | undefined> {
     const { verb, arg } = parseCommand(line);
     // Two-command sequences: PASS right after USER, RNTO right after RNFR (RFC 959 4.1.1, 4.1.3).
     if (verb !== 'PASS') this.pendingUser = undefined;
     if (verb !== 'RNTO') this.renameFrom = undefined;
     const command = Object.hasOwn(VERBS, verb) ? VERBS[verb] : undefined;
-    let answer: Reply;
+    let answer: Reply | undefined;
     if (!command && !NOT_IMPLEMENTED.includes(verb)) this.unknownCommand(); // before login too: a browser's header lines
     if (!this.sessionUser && command?.access !== 'any') {
       // Before login only USER, PASS, QUIT and a few harmless ones: everything else, known or not, is 530.
@@ -354,7 +381,7 @@ class Connection extends LineSession<string, Reply> implements Session {
       verb: /^[A-Z]{3,4}$/.test(verb) ? verb : '(not an FTP command)',
       // Never the password.
       arg: verb === 'PASS' ? '****' : command && arg !== '' ? clip(arg) : undefined,
-      reply: replyLine(answer),
+      reply: answer && replyLine(answer),
       user: this.sessionUser?.name,
       ...this.fields,
     });
@@ -427,9 +454,21 @@ class Connection extends LineSession<string, Reply> implements Session {
     return shownPath(this.root, absolute);
   }
 
+  get tlsAvailable(): boolean {
+    return this.config.tls !== undefined && !this.secure;
+  }
+
+  get plaintextLoginAllowed(): boolean {
+    return this.config.allowPlaintextLogin;
+  }
+
+  startTls(goAhead: Reply): Promise<boolean> {
+    return this.upgradeToTls(goAhead, this.config.tls!);
+  }
+
   status(): string[] {
     return [
-      ` Connected to ${this.localAddress} from ${this.clientAddress}`,
+      ` Connected to ${this.localAddress} from ${this.clientAddress}${this.secure ? ', control connection in TLS' : ''}`,
       ` Logged in as ${this.sessionUser?.name ?? '(nobody)'}`,
       ` TYPE: ${this.type === 'A' ? 'ASCII' : 'BINARY'}; MODE: stream; STRUcture: file`,
       ` Data connection: ${this.data.describe()}`,

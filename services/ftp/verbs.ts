@@ -74,6 +74,16 @@ export interface Session {
 
   /** The data connections: PASV/EPSV/PORT/EPRT set up the next transfer, RETR/STOR/LIST... run it (data.ts). */
   readonly data: DataChannel;
+  /** Is the control connection encrypted (AUTH TLS done, or port 990)? */
+  readonly secure: boolean;
+  /** Can AUTH TLS start TLS here (the server has a certificate, and the connection is in clear)? */
+  readonly tlsAvailable: boolean;
+  /** May a lab user's password be sent in clear (the "FTP sends your password in clear" lesson)? */
+  readonly plaintextLoginAllowed: boolean;
+  /** PBSZ was sent inside TLS (RFC 4217 9: before PROT). */
+  pbszDone: boolean;
+  /** AUTH TLS: answer 234, then the TLS handshake; false if it failed (the connection is closed then). */
+  startTls(goAhead: Reply): Promise<boolean>;
 
   /** Close the control connection once this command's reply is sent. */
   hangUp(reason: string): void;
@@ -83,7 +93,8 @@ export interface Session {
   status(): string[];
 }
 
-export type Handler = (session: Session, arg: string) => Reply | Promise<Reply>;
+/** A handler's reply; undefined when it answered already (AUTH TLS answers before its handshake). */
+export type Handler = (session: Session, arg: string) => Reply | undefined | Promise<Reply | undefined>;
 
 /**
  * Who may use a verb: `any` also before login (RFC 959 says little; this is vsftpd's
@@ -104,7 +115,7 @@ export interface Verb {
 }
 
 /** RFC 959 verbs this server knows but does not offer: 502 "not implemented" rather than 500 "unknown". */
-export const NOT_IMPLEMENTED = ['ACCT', 'SMNT', 'REIN', 'STOU', 'SITE', 'AUTH', 'PBSZ', 'PROT', 'CCC', 'ADAT', 'LANG', 'XPWD', 'XCWD', 'XMKD', 'XRMD'];
+export const NOT_IMPLEMENTED = ['ACCT', 'SMNT', 'REIN', 'STOU', 'SITE', 'CCC', 'ADAT', 'LANG', 'XPWD', 'XCWD', 'XMKD', 'XRMD'];
 
 /** The names anonymous FTP answers to (RFC 1635 2). */
 export const ANONYMOUS_NAMES = ['anonymous', 'ftp'];
@@ -120,11 +131,15 @@ export const VERBS: Readonly<Record<string, Verb>> = {
     run: (s, arg) => {
       if (s.user) return A(Code.NOT_LOGGED_IN, `Already logged in as ${s.user.name}; QUIT and connect again to change user.`);
       if (arg.trim() === '') return A(Code.BAD_ARGUMENTS, 'USER needs a name: USER alice, or USER anonymous.');
-      s.pendingUser = arg.trim();
+      const name = arg.trim();
       // The same 331 for every name, known or not: the reply must not tell a guesser which users exist.
-      if (s.anonymousAllowed && ANONYMOUS_NAMES.includes(s.pendingUser.toLowerCase())) {
+      if (s.anonymousAllowed && ANONYMOUS_NAMES.includes(name.toLowerCase())) {
+        s.pendingUser = name;
         return A(Code.NEED_PASSWORD, 'Anonymous login okay; send your e-mail address as the password.');
       }
+      // vsftpd's force_local_logins_ssl: a real password only inside TLS, unless the lesson allows it.
+      if (!s.secure && !s.plaintextLoginAllowed) return A(Code.NOT_LOGGED_IN, 'Non-anonymous sessions must use encryption: send AUTH TLS first.');
+      s.pendingUser = name;
       return A(Code.NEED_PASSWORD, 'Please specify the password.');
     },
   },
@@ -143,6 +158,51 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       await s.startSession(user);
       s.note({ user: user.name });
       return A(Code.LOGGED_IN, user.anonymous ? 'Login successful: anonymous, read-only.' : 'Login successful.');
+    },
+  },
+
+  // --- TLS (RFC 4217, with RFC 2228's commands) -----------------------------------------
+
+  // AUTH TLS: switch the control connection to TLS, then log in inside it. Whatever the
+  // client sent after AUTH in clear is thrown away unread (the engine does it).
+  AUTH: {
+    access: 'any',
+    syntax: 'AUTH TLS',
+    run: async (s, arg) => {
+      const mechanism = arg.trim().toUpperCase();
+      if (!['TLS', 'TLS-C', 'SSL'].includes(mechanism)) return A(Code.NOT_IMPLEMENTED_FOR_PARAMETER, 'AUTH mechanism not supported; use AUTH TLS.');
+      if (s.secure) return A(Code.POLICY_DENIED, 'The control connection is encrypted already.');
+      if (!s.tlsAvailable) return A(Code.NOT_IMPLEMENTED, 'AUTH TLS is not offered here.');
+      if (s.user) return A(Code.BAD_SEQUENCE, 'AUTH TLS comes before USER; connect again to use TLS.');
+      s.pendingUser = undefined;
+      await s.startTls(A(Code.AUTH_OK, 'Proceed with TLS negotiation.'));
+      return undefined;
+    },
+  },
+
+  // RFC 4217 9: PBSZ 0 is required before PROT, and means nothing else for TLS.
+  PBSZ: {
+    access: 'any',
+    syntax: 'PBSZ 0',
+    run: (s, arg) => {
+      if (!s.secure) return A(Code.BAD_SEQUENCE, 'PBSZ needs AUTH TLS first.');
+      if (!/^\d+$/.test(arg.trim())) return A(Code.BAD_ARGUMENTS, 'PBSZ needs a number: PBSZ 0');
+      s.pbszDone = true;
+      return A(Code.OK, 'PBSZ=0');
+    },
+  },
+
+  // RFC 4217 9: PROT P protects the data connections with TLS too, PROT C leaves them in clear.
+  PROT: {
+    access: 'any',
+    syntax: 'PROT C|P',
+    run: (s, arg) => {
+      if (!s.secure || !s.pbszDone) return A(Code.BAD_SEQUENCE, 'PROT needs AUTH TLS and PBSZ 0 first.');
+      const level = arg.trim().toUpperCase();
+      if (level === 'S' || level === 'E') return A(Code.PROT_NOT_SUPPORTED, `PROT ${level} is not supported; use P or C.`);
+      if (level !== 'P' && level !== 'C') return A(Code.NOT_IMPLEMENTED_FOR_PARAMETER, 'PROT takes C (clear) or P (private).');
+      s.data.protect(level === 'P');
+      return A(Code.OK, level === 'P' ? 'PROT now Private: data connections use TLS.' : 'PROT now Clear: data connections are not encrypted.');
     },
   },
 
@@ -579,7 +639,8 @@ function onlyOne(verb: string, arg: string, accepted: string, known: string[]): 
 /** The FEAT lines, in alphabetical order; MLST marks the facts in use with * (RFC 3659 7.8). */
 function features(s: Session): string[] {
   const facts = MLST_FACTS.map((f) => `${f}${s.mlstFacts.includes(f) ? '*' : ''};`).join('');
-  return ['EPRT', 'EPSV', 'MDTM', `MLST ${facts}`, 'PASV', 'REST STREAM', 'SIZE', 'TVFS', 'UTF8'];
+  const secure = s.tlsAvailable || s.secure ? ['AUTH TLS', 'PBSZ', 'PROT'] : [];
+  return [...secure, 'EPRT', 'EPSV', 'MDTM', `MLST ${facts}`, 'PASV', 'REST STREAM', 'SIZE', 'TVFS', 'UTF8'];
 }
 
 /** A file's size in TYPE A: each LF not already after a CR becomes CR LF on the wire. */

@@ -8,8 +8,9 @@
  * MAIL_DOMAIN   the mail domain served (lab.test or example.test)   default: lab.test
  * POP3_PORT     default 110 (the embedded lab uses 1110 and 1111)
  * POP3_HOST     default 0.0.0.0: every address of the container
+ * POP3_PLAINTEXT_LOGIN  yes: take USER/PASS in clear (the lab's lesson on port 110); no: only inside TLS   default: yes
  */
-import { envHost, envPort, runService } from '../common/env';
+import { envFlag, envHost, envPort, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { Pop3Server } from './server';
@@ -19,7 +20,8 @@ runService('pop3', async (log) => {
   const port = envPort('POP3_PORT', 110);
   const host = envHost('POP3_HOST');
   const labDir = defaultLabDir();
-  const server = await Pop3Server.fromLab(labDir, defaultDataDir(), { domain, log });
+  const allowPlaintextLogin = envFlag('POP3_PLAINTEXT_LOGIN', true);
+  const server = await Pop3Server.fromLab(labDir, defaultDataDir(), { domain, log, allowPlaintextLogin });
   closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
   const address = await server.listen(port, host);
   process.stdout.write(`pop3 for ${domain} listening on ${address.address}:${address.port}, users from ${labDir}/users.yaml\n`);

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type tls from 'node:tls';
 import { errorText, LineSession, SESSION_DEFAULTS, SESSION_MINIMUM, type Farewell } from '../common/lineSession';
 import { checkLimits, definedOnly, duration, type Limits } from '../common/options';
 import { createLogger, type Logger } from '../common/logger';
@@ -93,6 +94,17 @@ export interface Pop3ServerOptions {
   authFailureDelayMs?: number;
   /** The text of the `+OK` greeting. Default: `wirelab POP3 server for <domain> ready`. */
   greeting?: string;
+  /**
+   * The server's certificate and key (Node TLS options): STLS on the plain port
+   * (RFC 2595) and listenTls() for POP3S (port 995, RFC 8314). Default: none: no STLS.
+   */
+  tls?: tls.TlsOptions;
+  /**
+   * Take USER/PASS on a connection in clear: the lab's "passwords in plain text" lesson
+   * on port 110. Default: false: the password is only taken inside TLS (as Dovecot's
+   * disable_plaintext_auth), and CAPA does not announce USER in clear.
+   */
+  allowPlaintextLogin?: boolean;
 }
 
 /** The defaults of the numeric options, as documented on Pop3ServerOptions. */
@@ -113,6 +125,8 @@ interface Config {
   dataDir: string;
   greeting: string;
   limits: Limits<typeof POP3_SERVER_DEFAULTS>;
+  tls?: tls.TlsOptions;
+  allowPlaintextLogin: boolean;
 }
 
 export class Pop3Server {
@@ -134,6 +148,8 @@ export class Pop3Server {
       dataDir: options.dataDir ?? defaultDataDir(),
       greeting: options.greeting ?? `wirelab POP3 server for ${domain} ready`,
       limits,
+      tls: options.tls,
+      allowPlaintextLogin: options.allowPlaintextLogin ?? false,
     };
     this.host = new SessionHost({
       service: 'pop3',
@@ -168,7 +184,15 @@ export class Pop3Server {
       }
     }
     const address = await this.host.listen(port, host);
-    this.log.info('listening', { host: address.address, port: address.port, domain, users: users.length });
+    this.log.info('listening', { host: address.address, port: address.port, domain, users: users.length, stls: this.config.tls !== undefined });
+    return address;
+  }
+
+  /** POP3S (RFC 8314): the same service with TLS from the first byte, on its own port (995). Needs the `tls` option. */
+  async listenTls(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    if (!this.config.tls) throw new Error('pop3: listenTls() needs the tls option (a certificate and key)');
+    const address = await this.host.listenTls(port, host, this.config.tls);
+    this.log.info('listening', { host: address.address, port: address.port, domain: this.domain, tls: 'implicit' });
     return address;
   }
 
@@ -237,14 +261,14 @@ class Connection extends LineSession<string, Reply> implements Session {
   }
 
   /** One command line: guards, dispatch through the verb table, one reply, one log line. */
-  protected async execute(line: string): Promise<Reply> {
+  protected async execute(line: string): Promise<Reply | undefined> {
     const { verb, arg } = parseCommand(line);
     if (verb !== 'PASS') this.pendingUser = undefined; // PASS must come right after USER
     const command = Object.hasOwn(VERBS, verb) ? VERBS[verb] : undefined;
     // Echo a verb only if it looks like a POP3 keyword (up to 4 letters, RFC 2449 4):
     // anything else may be a password typed on the wrong line, and would reach the log.
     const shown = /^[A-Z]{1,4}$/.test(verb) ? verb : '(not a POP3 keyword)';
-    let reply: Reply;
+    let reply: Reply | undefined;
     if (!command) {
       reply = err(verb === '' ? 'empty command line' : `unknown command ${shown}`);
       this.unknownCommand();
@@ -264,7 +288,7 @@ class Connection extends LineSession<string, Reply> implements Session {
       verb: shown,
       // Never the password; and no arguments of unknown commands (an AUTH line carries credentials).
       arg: command && verb !== 'PASS' && arg !== '' ? arg : undefined,
-      reply: statusLine(reply),
+      reply: reply && statusLine(reply),
       state: this.state,
       ...this.fields,
     });
@@ -327,6 +351,18 @@ class Connection extends LineSession<string, Reply> implements Session {
     this.user = user;
     this.loggedIn();
     return this.maildrop;
+  }
+
+  get tlsAvailable(): boolean {
+    return this.config.tls !== undefined && !this.secure;
+  }
+
+  get plaintextLoginAllowed(): boolean {
+    return this.config.allowPlaintextLogin;
+  }
+
+  startTls(goAhead: Reply): Promise<boolean> {
+    return this.upgradeToTls(goAhead, this.config.tls!);
   }
 
   async releaseMaildrop(): Promise<void> {

@@ -10,8 +10,8 @@ import { transition, type State } from './states';
  * The POP3 commands, one handler each (RFC 1939 4-7, RFC 2449 5). A handler gets the
  * session and the text after the verb, and returns the reply; server.ts has already
  * checked that the verb is allowed in the session's state, sends the reply, and logs
- * one line per command. A verb that is not in the table does not exist here (APOP,
- * AUTH and STLS, for instance): it gets "-ERR unknown command".
+ * one line per command. A verb that is not in the table does not exist here (APOP and
+ * AUTH, for instance): it gets "-ERR unknown command".
  */
 
 /** What a handler may see and do; server.ts implements it, one per connection. */
@@ -34,9 +34,18 @@ export interface Session {
   hangUp(reason: string): void;
   /** Extra fields for this command's log line. */
   note(fields: Fields): void;
+  /** Is the connection encrypted (port 995, or after STLS)? */
+  readonly secure: boolean;
+  /** Can STLS start TLS here (the server has a certificate, and the connection is not encrypted yet)? */
+  readonly tlsAvailable: boolean;
+  /** May USER/PASS be used on a connection in clear (the "passwords in plain text" lesson)? */
+  readonly plaintextLoginAllowed: boolean;
+  /** STLS: answer +OK, then the TLS handshake; false if it failed (the connection is closed then). */
+  startTls(goAhead: Reply): Promise<boolean>;
 }
 
-export type Handler = (session: Session, arg: string) => Reply | Promise<Reply>;
+/** A handler's reply; undefined when it answered already (STLS answers before its handshake). */
+export type Handler = (session: Session, arg: string) => Reply | undefined | Promise<Reply | undefined>;
 
 export interface Verb {
   /** The states the command is allowed in (RFC 1939 lists each command under its state). */
@@ -46,12 +55,26 @@ export interface Verb {
 
 /**
  * What CAPA announces (RFC 2449 5, 6). A client reads this to know what it may use:
- * USER (plain USER/PASS login), TOP and UIDL (optional in RFC 1939, supported here),
- * RESP-CODES and AUTH-RESP-CODE (the [IN-USE], [AUTH], [SYS/TEMP] after -ERR),
- * PIPELINING (the client may send several commands without waiting; they are answered
- * in order).
+ * TOP and UIDL (optional in RFC 1939, supported here), RESP-CODES and AUTH-RESP-CODE
+ * (the [IN-USE], [AUTH], [SYS/TEMP] after -ERR), PIPELINING (the client may send several
+ * commands without waiting; they are answered in order). Then, depending on the
+ * connection: STLS (RFC 2595 4) while it is in clear and TLS is there, and USER (plain
+ * USER/PASS login) only where a password may be sent (RFC 2595 4: a client must not send
+ * it in clear when USER is not announced).
  */
-export const CAPABILITIES = ['USER', 'TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'IMPLEMENTATION wirelab'] as const;
+export const CAPABILITIES = ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'IMPLEMENTATION wirelab'] as const;
+
+export function capabilities(s: Session): string[] {
+  const before = s.state === 'AUTHORIZATION';
+  return [
+    ...(before && (s.secure || s.plaintextLoginAllowed) ? ['USER'] : []),
+    ...CAPABILITIES,
+    ...(before && s.tlsAvailable ? ['STLS'] : []),
+  ];
+}
+
+/** RFC 2595 2.1 and Dovecot's words: a password is not taken on a connection in clear unless the lesson allows it. */
+const PLAINTEXT_REFUSED = 'plain-text login is not allowed on a connection in clear: use STLS first (or port 995)';
 
 const AUTH: readonly State[] = ['AUTHORIZATION'];
 const TRANS: readonly State[] = ['TRANSACTION'];
@@ -59,7 +82,20 @@ const BOTH: readonly State[] = ['AUTHORIZATION', 'TRANSACTION'];
 
 export const VERBS: Readonly<Record<string, Verb>> = {
   // RFC 2449 5: allowed before and after login, so a client can look before it logs in.
-  CAPA: { states: BOTH, run: () => ok('Capability list follows', CAPABILITIES) },
+  CAPA: { states: BOTH, run: (s) => ok('Capability list follows', capabilities(s)) },
+
+  // RFC 2595 4, STLS: switch this connection to TLS, then start over (USER again, CAPA again).
+  // Whatever the client sent after STLS in clear is thrown away unread (the engine does it).
+  STLS: {
+    states: AUTH,
+    run: async (s) => {
+      if (s.secure) return err('the connection is encrypted already');
+      if (!s.tlsAvailable) return err('STLS is not offered here');
+      s.pendingUser = undefined;
+      await s.startTls(ok('Begin TLS negotiation now'));
+      return undefined;
+    },
+  },
 
   // RFC 1939 7, USER. The RFC allows -ERR for a name without a maildrop; answering +OK
   // for every name does not tell a stranger which names exist. PASS decides.
@@ -67,6 +103,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
     states: AUTH,
     run: (s, arg) => {
       if (arg === '') return err('USER needs a name: USER alice');
+      if (!s.secure && !s.plaintextLoginAllowed) return err(PLAINTEXT_REFUSED, 'AUTH');
       s.pendingUser = arg;
       return ok(`now PASS with the password for ${arg}`);
     },

@@ -42,6 +42,7 @@ export async function startFtp(options: FtpServerOptions = {}): Promise<RunningF
   const server = await FtpServer.fromLab(LAB_DIR, dataDir, {
     log: createLogger('ftp', { sink: logs.sink, level: 'debug' }),
     authFailureDelayMs: 1,
+    allowPlaintextLogin: true, // the lab's port-21 lesson; tests of the refusal set it false
     ...options,
   });
   const { port } = await server.listen(0, '127.0.0.1');

@@ -283,7 +283,7 @@ describe('a raw session: the exact replies', () => {
     expect(await wire.command('MLST notes.txt')).toMatch(/^250-Listing \/notes\.txt\n type=file;size=\d+;modify=\d{14};perm=adfrw;unique=[0-9a-f]+\.[0-9a-f]+; \/notes\.txt\n250 End$/);
     expect(await wire.command('OPTS MLST type;size;')).toBe('200 MLST OPTS type;size;');
     expect(await wire.command('MLST notes.txt')).toBe(`250-Listing /notes.txt\n type=file;size=${notes.length}; /notes.txt\n250 End`);
-    expect(await wire.command('STAT')).toMatch(/^211-FTP server status:\n Connected to 127\.0\.0\.1 from 127\.0\.0\.1\n Logged in as alice\n TYPE: BINARY.*\n Data connection: no data connection set up\n Current directory: \/\n211 End of status$/);
+    expect(await wire.command('STAT')).toMatch(/^211-FTP server status:\n Connected to 127\.0\.0\.1 from 127\.0\.0\.1\n Logged in as alice\n TYPE: BINARY.*\n Data connection: no data connection set up; PROT C \(clear\)\n Current directory: \/\n211 End of status$/);
     expect(await wire.command('HELP')).toMatch(/^214-The following commands are recognized:\n USER <name>\n[\s\S]* RETR <file>\n[\s\S]*214 Help OK\.$/);
     expect(await wire.command('SITE CHMOD 777 notes.txt')).toBe('502 SITE is not implemented here.');
     expect(await wire.command('XYZZY')).toBe('500 Unknown command.');
@@ -402,7 +402,7 @@ describe('the server object', () => {
 
   test('the constructor alone: users given, homes created empty under dataDir, no anonymous login without labDir', async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-ftp-bare-'));
-    const bare = new FtpServer({ users: [{ name: 'dan', password: 'pw-dan', domain: 'lab.test' }], dataDir, log: createLogger('ftp', { sink: silentSink }) });
+    const bare = new FtpServer({ users: [{ name: 'dan', password: 'pw-dan', domain: 'lab.test' }], dataDir, allowPlaintextLogin: true, log: createLogger('ftp', { sink: silentSink }) });
     try {
       const { port } = await bare.listen();
       expect(await readdir(path.join(dataDir, 'homes', 'dan'))).toEqual([]);

@@ -56,6 +56,7 @@ export async function startPop3(options: StartOptions = {}): Promise<RunningPop3
   const all: Pop3ServerOptions = {
     users: fromLab ? undefined : testUsers(serverOptions.domain ?? 'lab.test'),
     log: createLogger('pop3', { sink: logs.sink, level: 'debug' }),
+    allowPlaintextLogin: true, // the lab's port 110 lesson; tests of the refusal set it false
     ...serverOptions,
     dataDir,
   };

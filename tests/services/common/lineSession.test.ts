@@ -5,16 +5,13 @@
  * away what was pipelined in clear. POP3, FTP and IMAP get the same behaviour from it;
  * their own tests check it in their words (line-guards.test.ts).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import tls from 'node:tls';
 import { LineSession, SESSION_DEFAULTS, TOO_LONG, type Farewell, type Framer, type SessionLimits } from '../../../services/common/lineSession';
 import { createLogger } from '../../../services/common/logger';
 import { SessionHost } from '../../../services/common/sessionHost';
 import { LogCollector } from '../../helpers/logs';
+import { testCertificate, type TestCertificate } from '../../helpers/tls';
 
 /** Lines end with LF; a line is a command, `word arg`. */
 class Lines implements Framer<string> {
@@ -206,13 +203,12 @@ test('maxConnectionsPerAddress: the third connection from one address gets the r
 });
 
 describe('STARTTLS', () => {
-  let dir: string;
+  let cert: TestCertificate;
   beforeAll(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-engine-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-subj', '/CN=localhost', '-days', '1'], { stdio: 'ignore' });
-    Toy.tls = { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) };
+    cert = testCertificate();
+    Toy.tls = { key: cert.key, cert: cert.cert };
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => cert.remove());
 
   /**
    * The client sends STARTTLS and, in the same packet, a command: the injection a
