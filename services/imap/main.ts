@@ -11,10 +11,10 @@
  * IMAP_HOST       default 0.0.0.0: every address of the container
  * IMAP_TLS_CERT, IMAP_TLS_KEY   PEM files of the server's certificate (chain) and key; without
  *                 them there is no STARTTLS and no IMAPS port
- * IMAP_PLAINTEXT_LOGIN=1   accept LOGIN without TLS (the plain-text lesson); default: refused
+ * IMAP_PLAINTEXT_LOGIN  yes: take LOGIN and AUTHENTICATE in clear (the plain-text lesson); no: only inside TLS   default: no
  */
 import { readFileSync } from 'node:fs';
-import { envHost, envPort, runService } from '../common/env';
+import { envFlag, envHost, envPort, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { ImapServer } from './server';
@@ -26,7 +26,7 @@ runService('imap', async (log) => {
   const host = envHost('IMAP_HOST');
   const { IMAP_TLS_CERT: cert, IMAP_TLS_KEY: key } = process.env;
   const tls = cert && key ? { cert: readFileSync(cert), key: readFileSync(key) } : undefined;
-  const allowPlaintextLogin = process.env.IMAP_PLAINTEXT_LOGIN === '1';
+  const allowPlaintextLogin = envFlag('IMAP_PLAINTEXT_LOGIN', false);
   const labDir = defaultLabDir();
   const server = await ImapServer.fromLab(labDir, defaultDataDir(), { domain, log, tls, allowPlaintextLogin });
   closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly

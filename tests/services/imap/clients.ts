@@ -5,17 +5,16 @@
  * s_client, and a raw socket that reads IMAP responses (literals included) for the
  * exact bytes.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { createLogger } from '../../../services/common/logger';
 import { Maildir, maildirPath } from '../../../services/common/maildir';
 import { ImapServer, type ImapServerOptions } from '../../../services/imap/server';
 import { LogCollector } from '../../helpers/logs';
+import { testCertificate, type TestCertificate } from '../../helpers/tls';
 import { pw, tempDir, testUsers } from '../pop3-clients';
 import { run } from '../sftp-clients';
 import { python, type Run } from '../smtp-harness';
@@ -23,35 +22,23 @@ import { python, type Run } from '../smtp-harness';
 export { pw, testUsers, LogCollector };
 
 // ---------------------------------------------------------------------------
-// A certificate for 127.0.0.1 and localhost, made once per test file.
+// A certificate for 127.0.0.1 and localhost (tests/helpers/tls.ts), made once per test file.
 
 export interface Certificate {
-  dir: string;
   /** The certificate file: what curl's --cacert and openssl's -CAfile trust. */
   certFile: string;
   options: tls.TlsOptions;
 }
 
-/**
- * A self-signed certificate (openssl req -x509) for localhost and 127.0.0.1, made before
- * the file's tests and removed after them. Call at the top of a test file.
- */
+/** Call at the top of a test file: the certificate is made before its tests and removed after them. */
 export function useCertificate(): () => Certificate {
-  let certificate: Certificate | undefined;
-  beforeAll(() => (certificate = makeCertificate()));
-  afterAll(() => certificate && rmSync(certificate.dir, { recursive: true, force: true }));
+  let made: TestCertificate | undefined;
+  beforeAll(() => (made = testCertificate()));
+  afterAll(() => made?.remove());
   return () => {
-    if (!certificate) throw new Error('the certificate is made in beforeAll: use it inside a test');
-    return certificate;
+    if (!made) throw new Error('the certificate is made in beforeAll: use it inside a test');
+    return { certFile: made.certFile, options: { cert: made.cert, key: made.key } };
   };
-}
-
-function makeCertificate(): Certificate {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wirelab-imap-tls-'));
-  const key = path.join(dir, 'key.pem');
-  const certFile = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', certFile, '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-days', '1'], { stdio: 'ignore' });
-  return { dir, certFile, options: { key: readFileSync(key), cert: readFileSync(certFile) } };
 }
 
 // ---------------------------------------------------------------------------
