@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../common/logger';
 import { maildirPath } from '../common/maildir';
 import { checkDataDir, defaultDataDir } from '../common/paths';
 import { SessionHost } from '../common/sessionHost';
-import { checkPassword, loadUsers, type LabUser } from '../common/users';
+import { checkMailLogin, loadUsers, type LabUser } from '../common/users';
 import { SectionError } from './fetch';
 import { ImapFramer, type ImapItem } from './framer';
 import { MailboxError, MailStore } from './mailbox';
@@ -416,12 +416,7 @@ class Connection extends LineSession<ImapItem, Reply> implements Session {
   }
 
   authenticate(name: string, password: string): LabUser | undefined {
-    // `alice` or `alice@lab.test`: many mail clients send the whole address as the name.
-    const at = name.lastIndexOf('@');
-    const local = at === -1 ? name : name.slice(0, at);
-    const ours = at === -1 || name.slice(at + 1).toLowerCase() === this.config.domain.toLowerCase();
-    const user = checkPassword(this.config.users, local, password); // checked even for a foreign domain: the same time either way
-    return ours ? user : undefined;
+    return checkMailLogin(this.config.users, this.config.domain, name, password);
   }
 
   async loginFailed(tag: string, name: string): Promise<Reply> {
