@@ -26,15 +26,20 @@ export interface MaildirMessage {
 }
 
 let counter = 0;
+let lastMicros = 0;
 
 /**
- * A new unique name: time.M<microseconds>P<pid>Q<counter>.host, unique on this host
- * (maildir(5)). It starts with the time, then a counter: sorting by it is delivery order.
+ * A new unique name: <seconds>.M<microseconds>P<pid>Q<counter>.<host>, unique on this host
+ * (maildir(5)). Seconds and microseconds are one reading of the clock, never the same
+ * twice in this process, the microseconds written with six digits: so the names sort, as
+ * text and by compareUnique alike, in delivery order (Dovecot numbers new mail in the
+ * order of the names too, and IMAP's UIDs follow delivery order).
  */
 export function uniqueName(): string {
-  const now = process.hrtime.bigint();
-  const seconds = Math.floor(Date.now() / 1000);
-  return `${seconds}.M${(now / 1000n) % 1000000n}P${process.pid}Q${++counter}.${os.hostname().replace(/[/:]/g, '_')}`;
+  const micros = (lastMicros = Math.max(Math.floor((performance.timeOrigin + performance.now()) * 1000), lastMicros + 1));
+  const seconds = Math.floor(micros / 1_000_000);
+  const fraction = String(micros % 1_000_000).padStart(6, '0');
+  return `${seconds}.M${fraction}P${process.pid}Q${++counter}.${os.hostname().replace(/[/:]/g, '_')}`;
 }
 
 /** A file name's unique part: what comes before `:2,` (maildir(5), "info"). */

@@ -7,7 +7,7 @@
  */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Maildir } from '../../../services/common/maildir';
+import { compareUnique, Maildir, uniqueName } from '../../../services/common/maildir';
 import { poplib, rawLogin, startPop3, type RunningPop3 } from '../pop3-clients';
 import { ImapWire, message, startImap, type RunningImap } from './clients';
 
@@ -42,6 +42,13 @@ describe('Maildir: a message is found by its unique name wherever it is now', ()
     expect(await readdir(path.join(maildir.dir, 'cur'))).toEqual([]);
     expect(await maildir.locate(unique)).toBeUndefined();
     await expect(maildir.read(listed!)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  test('unique names sort as text in the order they were made (Dovecot numbers new mail so; so do our UIDs)', () => {
+    const names = Array.from({ length: 3000 }, () => uniqueName());
+    expect([...names].sort()).toEqual(names);
+    expect([...names].sort(compareUnique)).toEqual(names);
+    expect(names[0]).toMatch(/^\d+\.M\d{6}P\d+Q\d+\./);
   });
 
   test('deliver() with flags and a date puts the message in cur/ (what APPEND does)', async () => {
