@@ -1,0 +1,21 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { scenarioJsonSchema } from '../../../lab-runner/scenario/schema';
+import { STACK } from '../../../lab-runner/backends/stack';
+import { parseZoneFile } from '../../../services/dns/zonefile';
+
+test('scenario.schema.json is the schema the loader uses (regenerate with `npm run schema`)', () => {
+  const committed = JSON.parse(readFileSync(path.resolve(__dirname, '../../../scenario.schema.json'), 'utf8'));
+  expect(committed).toEqual(JSON.parse(JSON.stringify(scenarioJsonSchema())));
+});
+
+test('every service host in the lab plan resolves, in the zone files, to its address in the plan', () => {
+  const dir = path.resolve(__dirname, '../../../lab/zones');
+  const records = readdirSync(dir)
+    .filter((f) => f.endsWith('.zone'))
+    .flatMap((f) => parseZoneFile(readFileSync(path.join(dir, f), 'utf8'), { file: f }).records);
+  for (const service of STACK) {
+    const a = records.filter((r) => r.name === service.host && r.type === 'A').map((r) => r.data);
+    expect([service.host, a]).toEqual([service.host, [service.address]]);
+  }
+});

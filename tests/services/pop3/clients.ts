@@ -1,0 +1,271 @@
+/**
+ * Test helpers for the POP3 service: a real Pop3Server on 127.0.0.1:0 with a temp data
+ * directory, mail put in with the real delivery code (Maildir.deliver), and two real
+ * clients: Python's poplib, and a raw TCP socket for the exact bytes.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createLogger } from '../../../services/common/logger';
+import { Maildir, maildirPath } from '../../../services/common/maildir';
+import type { LabUser } from '../../../services/common/users';
+import { Pop3Server, type Pop3ServerOptions } from '../../../services/pop3/server';
+
+export const LAB_DIR = path.resolve(__dirname, '../../../lab');
+
+export function tempDir(): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), 'wirelab-pop3-'));
+}
+
+export { LogCollector } from '../../helpers/logs';
+import { LogCollector } from '../../helpers/logs';
+
+/** Users with passwords unlike their names, so a test can look for the password in the log. */
+export function testUsers(domain = 'lab.test', names = ['alice', 'bob', 'web', 'dan', 'erin', 'frank', 'grace', 'heidi']): LabUser[] {
+  return names.map((name) => ({ name, password: `pw-${name}-S3cret`, domain }));
+}
+export const pw = (name: string): string => `pw-${name}-S3cret`;
+
+export interface RunningPop3 {
+  server: Pop3Server;
+  port: number;
+  dataDir: string;
+  domain: string;
+  logs: LogCollector;
+  maildir(user: string): Maildir;
+  /** Deliver with the real delivery code; resolves with the Maildir unique name. */
+  deliver(user: string, message: string | Buffer): Promise<string>;
+  /** Resolves once the server logged the end of the connection from this client port. */
+  closedLine(localPort: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions extends Pop3ServerOptions {
+  /** Use Pop3Server.fromLab(lab/, dataDir) instead of the constructor. */
+  fromLab?: boolean;
+  /** Keep the data directory on stop (a test that restarts a server on it removes it itself). */
+  keepData?: boolean;
+}
+
+export async function startPop3(options: StartOptions = {}): Promise<RunningPop3> {
+  const { fromLab, keepData, ...serverOptions } = options;
+  const dataDir = serverOptions.dataDir ?? (await tempDir());
+  const logs = new LogCollector();
+  const all: Pop3ServerOptions = {
+    users: fromLab ? undefined : testUsers(serverOptions.domain ?? 'lab.test'),
+    log: createLogger('pop3', { sink: logs.sink, level: 'debug' }),
+    ...serverOptions,
+    dataDir,
+  };
+  const server = fromLab ? await Pop3Server.fromLab(LAB_DIR, dataDir, all) : new Pop3Server(all);
+  const { port } = await server.listen(0, '127.0.0.1');
+  const domain = server.domain;
+  const maildir = (user: string): Maildir => new Maildir(maildirPath(dataDir, domain, user));
+  return {
+    server,
+    port,
+    dataDir,
+    domain,
+    logs,
+    maildir,
+    deliver: (user, message) => maildir(user).deliver(Buffer.isBuffer(message) ? message : Buffer.from(message)),
+    closedLine: (localPort) => logs.waitFor(new RegExp(` closed .*client=127\\.0\\.0\\.1:${localPort}\\b`)).then((l) => l.find((x) => x.includes(`:${localPort}`))!),
+    async stop() {
+      await server.close();
+      if (!keepData && !serverOptions.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A small RFC 5322 message; `body` lines joined with CRLF. */
+export function message(subject: string, ...body: string[]): string {
+  return [`From: alice@lab.test`, `To: bob@lab.test`, `Subject: ${subject}`, '', ...body, ''].join('\r\n');
+}
+
+// ---------------------------------------------------------------------------
+// Python's poplib, the client a script or a student would use.
+
+export type PoplibOp = [string, ...(string | number)[]];
+export interface PoplibResult {
+  op: string;
+  /** What poplib returned, bytes as latin-1 strings. */
+  ok?: unknown;
+  /** poplib.error_proto's text: the server's -ERR line, or '-ERR EOF' when the server closed. */
+  error?: string;
+}
+
+const POPLIB_SCRIPT = String.raw`
+import json, poplib, sys
+port, ops = int(sys.argv[1]), json.loads(sys.argv[2])
+def plain(v):
+    if isinstance(v, bytes): return v.decode('latin-1')
+    if isinstance(v, (list, tuple)): return [plain(x) for x in v]
+    if isinstance(v, dict): return {k: plain(x) for k, x in v.items()}
+    return v
+out = []
+try:
+    p = poplib.POP3('127.0.0.1', port, timeout=15)
+    out.append({'op': 'welcome', 'ok': plain(p.getwelcome())})
+except poplib.error_proto as e:
+    out.append({'op': 'welcome', 'error': plain(e.args[0])})
+    print(json.dumps(out)); sys.exit(0)
+for op in ops:
+    name, args = op[0], op[1:]
+    try:
+        out.append({'op': name, 'ok': plain(getattr(p, name)(*args))})
+    except poplib.error_proto as e:
+        out.append({'op': name, 'error': plain(e.args[0])})
+    except OSError as e:
+        out.append({'op': name, 'error': 'OSError: ' + str(e)})
+        break
+if not any(op[0] == 'quit' for op in ops):
+    p.close()  # no QUIT: the connection just drops
+print(json.dumps(out))
+`;
+
+/**
+ * Run poplib: connect, then each op as a method call (`['user', 'alice']`,
+ * `['retr', 1]`), one result per op. Without a `quit` op the connection is dropped.
+ */
+export function poplib(port: number, ops: PoplibOp[]): Promise<PoplibResult[]> {
+  return new Promise((resolve, reject) => {
+    execFile('python3', ['-c', POPLIB_SCRIPT, String(port), JSON.stringify(ops)], { timeout: 20000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`python3 poplib failed: ${error.message}\n${stderr}`));
+      else resolve(JSON.parse(stdout) as PoplibResult[]);
+    });
+  });
+}
+
+/** poplib results as `{ user: ..., pass_: ... }`-like pairs for compact assertions: `[op, ok or error]`. */
+export function outcomes(results: PoplibResult[]): [string, unknown][] {
+  return results.map((r) => [r.op, r.error !== undefined ? r.error : r.ok]);
+}
+
+/** Log in with poplib as a test user and run ops; ends with QUIT unless `drop`. */
+export function session(port: number, user: string, ops: PoplibOp[], options: { drop?: boolean; password?: string } = {}): Promise<PoplibResult[]> {
+  const all: PoplibOp[] = [['user', user], ['pass_', options.password ?? pw(user)], ...ops];
+  if (!options.drop) all.push(['quit']);
+  return poplib(port, all);
+}
+
+// ---------------------------------------------------------------------------
+// A raw socket: the exact bytes, and what well-behaved clients would never send.
+
+export class Wire {
+  private buffer = '';
+  private waiter?: () => void;
+  readonly closed: Promise<void>;
+  private isClosed = false;
+  /** The client's port, as the server logs it (`client=127.0.0.1:PORT`); kept, since a closed socket forgets it. */
+  readonly localPort: number;
+
+  private constructor(readonly socket: net.Socket) {
+    this.localPort = socket.localPort!;
+    socket.setEncoding('latin1');
+    socket.on('data', (text: string) => {
+      this.buffer += text;
+      this.waiter?.();
+    });
+    socket.on('error', () => {});
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.isClosed = true;
+        this.waiter?.();
+        resolve();
+      }),
+    );
+  }
+
+  static connect(port: number, host = '127.0.0.1'): Promise<Wire> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, host, () => resolve(new Wire(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Connect and read the greeting. */
+  static async open(port: number): Promise<{ wire: Wire; greeting: string }> {
+    const wire = await Wire.connect(port);
+    return { wire, greeting: await wire.line() };
+  }
+
+  /** What arrived and has not been read yet. */
+  get unread(): string {
+    return this.buffer;
+  }
+
+  write(text: string): void {
+    this.socket.write(text, 'latin1');
+  }
+
+  /** Send one command with CRLF and read the status line. */
+  async command(line: string): Promise<string> {
+    this.write(line + '\r\n');
+    return this.line();
+  }
+
+  /** Send one command and read a whole multi-line reply, exactly as it came (status line, lines, final dot). */
+  async multi(line: string): Promise<string> {
+    this.write(line + '\r\n');
+    const status = await this.line();
+    if (!status.startsWith('+OK')) return status + '\r\n';
+    return status + '\r\n' + (await this.until('\r\n.\r\n', true));
+  }
+
+  /** The next line, without its CRLF. */
+  async line(): Promise<string> {
+    return (await this.until('\r\n')).slice(0, -2);
+  }
+
+  /**
+   * Everything up to and including `end`. With `atLineStart`, `end` counts only where
+   * a line starts (so the body `.\r\n` right after the status line is found too).
+   */
+  async until(end: string, atLineStart = false): Promise<string> {
+    for (;;) {
+      const source = atLineStart ? '\r\n' + this.buffer : this.buffer;
+      const at = source.indexOf(end);
+      if (at !== -1) {
+        const cut = at + end.length - (atLineStart ? 2 : 0);
+        const out = this.buffer.slice(0, cut);
+        this.buffer = this.buffer.slice(cut);
+        return out;
+      }
+      if (this.isClosed) throw new Error(`connection closed while waiting for ${JSON.stringify(end)}; got ${JSON.stringify(this.buffer)}`);
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+      this.waiter = undefined;
+    }
+  }
+
+  /** Wait for the server to close, and return what came before that. */
+  async rest(): Promise<string> {
+    await this.closed;
+    const out = this.buffer;
+    this.buffer = '';
+    return out;
+  }
+
+  /** Drop the connection without QUIT. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Log in on a raw connection; resolves with the PASS reply. */
+export async function rawLogin(port: number, user: string, password = pw(user)): Promise<{ wire: Wire; reply: string }> {
+  const { wire } = await Wire.open(port);
+  await wire.command(`USER ${user}`);
+  return { wire, reply: await wire.command(`PASS ${password}`) };
+}
+
+/**
+ * After a bad case: the server still serves the next client. A full poplib session:
+ * greeting, CAPA, login, STAT, QUIT.
+ */
+export async function stillServes(port: number, user = 'web', password = pw(user)): Promise<void> {
+  const results = await poplib(port, [['capa'], ['user', user], ['pass_', password], ['stat'], ['quit']]);
+  const failed = results.filter((r) => r.error !== undefined);
+  if (failed.length > 0) throw new Error(`the server no longer serves: ${JSON.stringify(results)}`);
+}
