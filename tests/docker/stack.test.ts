@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { DockerLab } from '../../lab-runner/backends/docker/lab';
 import { compose } from '../../lab-runner/backends/docker/compose';
+import { built } from '../helpers/paths';
+import { wirelab } from '../helpers/process';
 
 /**
  * The lab in Docker, for real: built by `npm run images`, started with Compose,
@@ -13,8 +13,6 @@ import { compose } from '../../lab-runner/backends/docker/compose';
  */
 
 const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../..');
-const CLI = path.join(ROOT, 'dist/lab-runner/cli.js');
 const enabled = process.env.WIRELAB_DOCKER_TESTS === '1';
 const PROJECT = 'wirelabtest';
 
@@ -26,7 +24,7 @@ suite('the lab in Docker', () => {
   jest.setTimeout(300_000);
 
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error('build first: npm run build');
+    built('lab-runner/cli.js'); // fails, saying to run `npm run build`, when it is missing
     await lab.down().catch(() => {});
     await lab.up();
   });
@@ -123,13 +121,8 @@ suite('the lab in Docker', () => {
   test('every scenario passes on the docker backend, unchanged', async () => {
     // On this file's stack (two stacks cannot share the lab subnet or the published ports);
     // --keep leaves it to afterAll.
-    const { stdout } = await run(process.execPath, [CLI, 'run', '--backend', 'docker', '--project', PROJECT, '--keep'], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1' },
-      maxBuffer: 64 * 1024 * 1024,
-    }).catch((err: { stdout?: string; stderr?: string }) => {
-      throw new Error(`wirelab run --backend docker failed:\n${err.stdout}\n${err.stderr}`);
-    });
+    const { code, stdout, stderr } = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--keep'], { ms: 280_000 });
+    if (code !== 0) throw new Error(`wirelab run --backend docker failed (exit ${code}):\n${stdout}\n${stderr}`);
     expect(stdout).toMatch(/total\s+(\d+)\/\1\s+all \d+ passed/);
   });
 });

@@ -7,7 +7,8 @@ import os from 'node:os';
 import { APP_SERVER_DEFAULTS, AppServer } from '../../../services/app/server';
 import { PRODUCTS } from '../../../services/app/routes';
 import { createLogger } from '../../../services/common/logger';
-import { curl, keepAliveAgent, parseResponse, RawClient, request, startApp, type RunningApp } from '../proxy/harness';
+import { within } from '../../helpers/wait';
+import { curl, echoInTwoPieces, keepAliveAgent, parseResponse, RawClient, request, startApp, type RunningApp } from '../proxy/harness';
 
 let app: RunningApp;
 const extra: AppServer[] = [];
@@ -62,20 +63,23 @@ describe('routes', () => {
   });
 
   test('GET /drip?ms=N sends the status and a first line at once, the rest later, chunked', async () => {
-    const got = await new Promise<{ first: string; all: string; te: string | undefined }>((resolve, reject) => {
-      http
-        .get(url('/drip?ms=20'), (res) => {
-          let all = '';
-          let first: string | undefined;
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            first ??= chunk;
-            all += chunk;
-          });
-          res.on('end', () => resolve({ first: first!, all, te: res.headers['transfer-encoding'] }));
-        })
-        .on('error', reject);
-    });
+    const got = await within(
+      new Promise<{ first: string; all: string; te: string | undefined }>((resolve, reject) => {
+        http
+          .get(url('/drip?ms=20'), (res) => {
+            let all = '';
+            let first: string | undefined;
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              first ??= chunk;
+              all += chunk;
+            });
+            res.on('end', () => resolve({ first: first!, all, te: res.headers['transfer-encoding'] }));
+          })
+          .on('error', reject);
+      }),
+      'the whole /drip response',
+    );
     expect(got.te).toBe('chunked');
     expect(got.first).toBe('started; the rest follows in 20 ms\n');
     expect(got.all).toBe('started; the rest follows in 20 ms\ndone after 20 ms\n');
@@ -89,19 +93,7 @@ describe('routes', () => {
     expect(res.body).toBe('hello, app');
 
     // The first piece comes back before the second is sent: streamed, not buffered.
-    const echoed = await new Promise<string>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: app.port, method: 'POST', path: '/echo', agent: false }, (res) => {
-        let all = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          all += chunk;
-          if (all === 'first ') req.end('second');
-        });
-        res.on('end', () => resolve(all));
-      });
-      req.on('error', reject);
-      req.write('first ');
-    });
+    const echoed = await echoInTwoPieces(app.port, 'first ', 'second');
     expect(echoed).toBe('first second');
   });
 
@@ -164,9 +156,9 @@ describe('/slow: the cap and bad values', () => {
   test('a client that gives up on /slow ends the wait: the log line shows no status', async () => {
     const client = await RawClient.connect(app.port);
     client.write('GET /slow?ms=30000 HTTP/1.1\r\nHost: app.lab.test\r\n\r\n');
-    await app.logs.waitForLine(/debug request conn=c\d+ method=GET target="\/slow/);
+    await app.logs.waitFor(/debug request conn=c\d+ method=GET target="\/slow/);
     client.destroy();
-    const line = await app.logs.waitForLine(/"GET \/slow\?ms=30000 HTTP\/1\.1"/);
+    const [line] = await app.logs.waitFor(/"GET \/slow\?ms=30000 HTTP\/1\.1"/);
     expect(line).toMatch(/"GET \/slow\?ms=30000 HTTP\/1\.1" - - conn=c\d+ incomplete=true$/);
   });
 });
@@ -195,7 +187,7 @@ describe('keep-alive and the other limits', () => {
     const [res] = await client.responses(1);
     expect(res!.headers['keep-alive']).toBe('timeout=1');
     // No request follows: the server's timer closes the connection (the test only waits for it).
-    const all = await client.closed;
+    const all = await client.rest();
     expect(all.match(/HTTP\/1\.1 /g)).toHaveLength(1);
   });
 
@@ -204,17 +196,17 @@ describe('keep-alive and the other limits', () => {
     extra.push(slow.server);
     const client = await RawClient.connect(slow.port);
     client.write('GET / HTTP/1.1\r\nHost: app.lab.test\r\n'); // no empty line: the head is not finished
-    const text = await client.closed;
+    const text = await client.rest();
     const res = parseResponse(text);
     expect(res.status).toBe(408);
     expect(res.body).toContain('the headers must be complete within 200 ms');
-    await slow.logs.waitForLine(/"-" 408 \d+ conn=c\d+ error=ERR_HTTP_REQUEST_TIMEOUT/);
+    await slow.logs.waitFor(/"-" 408 \d+ conn=c\d+ error=ERR_HTTP_REQUEST_TIMEOUT/);
   });
 
   test('a malformed request gets 400 and a log line', async () => {
     const client = await RawClient.connect(app.port);
     client.write('THIS IS NOT HTTP\r\n\r\n');
-    const res = parseResponse(await client.closed);
+    const res = parseResponse(await client.rest());
     expect(res.status).toBe(400);
     expect(res.body).toContain('not an HTTP request the app can read');
   });
@@ -223,7 +215,7 @@ describe('keep-alive and the other limits', () => {
     const agent = keepAliveAgent();
     try {
       const pending = request(app.port, { path: '/slow?ms=100', agent });
-      await app.logs.waitForLine(/debug request conn=c\d+ method=GET target="\/slow/);
+      await app.logs.waitFor(/debug request conn=c\d+ method=GET target="\/slow/);
       const closed = app.server.close();
       const res = await pending;
       await closed;
@@ -239,10 +231,10 @@ describe('keep-alive and the other limits', () => {
     const quick = await startApp({ closeGraceMs: 0 });
     const client = await RawClient.connect(quick.port);
     client.write('GET /slow?ms=30000 HTTP/1.1\r\nHost: app.lab.test\r\n\r\n');
-    await quick.logs.waitForLine(/debug request conn=c\d+ method=GET target="\/slow/);
+    await quick.logs.waitFor(/debug request conn=c\d+ method=GET target="\/slow/);
     await quick.server.close();
-    expect(await client.closed).toBe('');
-    await quick.logs.waitForLine(/"GET \/slow\?ms=30000 HTTP\/1\.1" - - conn=c\d+ incomplete=true/);
+    expect(await client.rest()).toBe('');
+    await quick.logs.waitFor(/"GET \/slow\?ms=30000 HTTP\/1\.1" - - conn=c\d+ incomplete=true/);
   });
 
   test('options out of range stop the server at start, naming the option', () => {
@@ -266,9 +258,7 @@ describe('the log', () => {
   test('one common-log-format line per request, through the log option', async () => {
     await curl(url('/health'));
     await curl(url('/nothing'));
-    const lines = await app.logs.waitFor((l) => l.filter((x) => / app info 127\.0\.0\.1 - - \[/.test(x)).length >= 2).then(() =>
-      app.logs.lines.filter((x) => / app info 127\.0\.0\.1 - - \[/.test(x)),
-    );
+    const lines = await app.logs.waitFor(/ app info 127\.0\.0\.1 - - \[/, { count: 2 });
     expect(lines[0]).toMatch(/ app info 127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/health HTTP\/1\.1" 200 3 conn=c\d+$/);
     expect(lines[1]).toMatch(/"GET \/nothing HTTP\/1\.1" 404 \d+ conn=c\d+$/);
     expect(app.logs.lines.some((l) => / app info listening address=127\.0\.0\.1 port=\d+ hostname=\S+ pid=\d+$/.test(l))).toBe(true);

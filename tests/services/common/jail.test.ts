@@ -3,6 +3,7 @@ import { homeDir, seedHomes } from '../../../services/common/homes';
 import os from 'node:os';
 import path from 'node:path';
 import { confine, confineForWrite, confineReal, JailError } from '../../../services/common/jail';
+import { LAB_DIR } from '../../helpers/paths';
 
 /** Path confinement, shared by every service that maps a client's path to the disk. */
 
@@ -51,9 +52,8 @@ test('writing: new paths under a link out, links out and dangling links are refu
 describe('seedHomes', () => {
   test('two servers seeding one data directory at once both succeed, with one copy each home', async () => {
     const data = path.join(base, 'data');
-    const lab = path.resolve(__dirname, '../../../lab');
     const users = [{ name: 'alice', password: 'alice', domain: 'lab.test' }, { name: 'nobody-seeded', password: 'x', domain: 'lab.test' }];
-    await Promise.all([seedHomes(lab, data, users), seedHomes(lab, data, users), seedHomes(lab, data, users)]);
+    await Promise.all([seedHomes(LAB_DIR, data, users), seedHomes(LAB_DIR, data, users), seedHomes(LAB_DIR, data, users)]);
     expect((await readdir(path.join(data, 'homes'))).sort()).toEqual(['alice', 'nobody-seeded']);
     expect(await readFile(path.join(homeDir(data, 'alice'), 'notes.txt'), 'utf8')).toContain("alice's home");
   });

@@ -26,7 +26,7 @@ async function stillAnswers(): Promise<void> {
   expect([rcodeOf(tcp.flags!), tcp.answers!.length]).toEqual([RCODE.NOERROR, 1]);
 }
 
-const logged = (pattern: RegExp): boolean => lab.lines.some((line) => pattern.test(line));
+const logged = (pattern: RegExp): boolean => lab.logs.lines.some((line) => pattern.test(line));
 
 describe('over UDP', () => {
   test('a 5-byte packet is dropped: no reply, a warn line', async () => {
@@ -84,7 +84,7 @@ describe('over TCP', () => {
   test('a length prefix that lies: closed after tcpIdleTimeoutMs, logged', async () => {
     const client = await TcpClient.connect(lab.port);
     client.write(Buffer.concat([Buffer.from([0x00, 0x40]), Buffer.alloc(10)])); // promises 64 bytes, sends 10
-    await client.closed;
+    await client.closed();
     expect(logged(/ dns warn connection closed .*reason="incomplete message" bytes=12/)).toBe(true);
     await stillAnswers();
   });
@@ -92,7 +92,7 @@ describe('over TCP', () => {
   test('a length prefix over maxTcpMessage: closed at once', async () => {
     const client = await TcpClient.connect(lab.port);
     client.write(Buffer.from([0xff, 0xff, 1, 2, 3]));
-    await client.closed;
+    await client.closed();
     expect(logged(/ dns warn connection closed .*reason="length prefix over maxTcpMessage" length=65535 limit=1024/)).toBe(true);
     await stillAnswers();
   });
@@ -124,8 +124,8 @@ describe('over TCP', () => {
       // A reply on each proves the server has taken all three connections.
       for (const [i, client] of open.entries()) expect((await client.ask(query('www.lab.test', 'A', { id: i }))).id).toBe(i);
       const extra = await TcpClient.connect(small.port);
-      await extra.closed;
-      expect(small.lines.some((l) => / dns warn connection refused .*reason="too many TCP connections" limit=3/.test(l))).toBe(true);
+      await extra.closed();
+      expect(small.logs.lines.some((l) => / dns warn connection refused .*reason="too many TCP connections" limit=3/.test(l))).toBe(true);
       // The three open connections still work, and so does UDP.
       for (const [i, client] of open.entries()) expect((await client.ask(query('shop.lab.test', 'A', { id: 40 + i }))).id).toBe(40 + i);
       expect((await udpQuery(small.port, query('www.lab.test', 'A'))).answers).toHaveLength(1);

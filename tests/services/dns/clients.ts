@@ -1,30 +1,31 @@
 /**
- * Real DNS clients for the DNS service tests: UDP (dgram), TCP (net) and dig. No mocks,
- * no sleeps: every wait is for an event (a reply, a 'close').
+ * Real DNS clients for the DNS service tests: UDP (dgram), TCP (a RawSocket that cuts
+ * the stream into messages) and dig. No mocks, no sleeps: every wait is for an event (a
+ * reply, a 'close'), with a deadline.
  */
 import dgram from 'node:dgram';
-import { execFile } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
 import { decode, encode, type DecodedPacket, type Packet } from 'dns-packet';
 import { createLogger } from '../../../services/common/logger';
 import { frame, splitFrames } from '../../../services/dns/framing';
 import { DnsServer, type DnsServerOptions } from '../../../services/dns/server';
-
-export const LAB = path.join(__dirname, '..', '..', '..', 'lab');
+import { LogCollector } from '../../helpers/logs';
+import { LAB_DIR } from '../../helpers/paths';
+import { run } from '../../helpers/process';
+import { RawSocket } from '../../helpers/socket';
+import { within, type WaitOptions } from '../../helpers/wait';
 
 export interface RunningServer {
   server: DnsServer;
   port: number;
   /** Every log line the server wrote. */
-  lines: string[];
+  logs: LogCollector;
 }
 
 export async function startLab(options: Omit<DnsServerOptions, 'zoneDir' | 'zoneFiles' | 'log'> = {}): Promise<RunningServer> {
-  const lines: string[] = [];
-  const server = DnsServer.fromLab(LAB, { ...options, log: createLogger('dns', { sink: (line) => lines.push(line), level: 'debug' }) });
+  const logs = new LogCollector();
+  const server = DnsServer.fromLab(LAB_DIR, { ...options, log: createLogger('dns', { sink: logs.sink, level: 'debug' }) });
   const { port } = await server.listen(0, '127.0.0.1');
-  return { server, port, lines };
+  return { server, port, logs };
 }
 
 export function query(name: string, type: string, extra: Partial<Packet> = {}): Packet {
@@ -40,13 +41,13 @@ export function edns(size: number): Packet['additionals'] {
 export class UdpClient {
   readonly received: Buffer[] = [];
   private readonly socket = dgram.createSocket('udp4');
-  private waiting: Array<(message: Buffer) => void> = [];
+  private readonly wakers = new Set<() => void>();
   private taken = 0;
 
   constructor(private readonly port: number) {
     this.socket.on('message', (message) => {
       this.received.push(message);
-      this.waiting.shift()?.(message);
+      for (const wake of [...this.wakers]) wake();
     });
   }
 
@@ -54,11 +55,20 @@ export class UdpClient {
     this.socket.send(Buffer.isBuffer(message) ? message : encode(message), this.port, '127.0.0.1');
   }
 
-  /** The next datagram that has not been taken yet. */
-  next(): Promise<Buffer> {
+  /** The next datagram that has not been taken yet, within the deadline. */
+  next(options: WaitOptions = {}): Promise<Buffer> {
     const index = this.taken++;
-    if (index < this.received.length) return Promise.resolve(this.received[index]!);
-    return new Promise((resolve) => this.waiting.push(resolve));
+    let look!: () => void;
+    const arrived = new Promise<Buffer>((resolve) => {
+      look = () => {
+        if (index < this.received.length) resolve(this.received[index]!);
+      };
+    });
+    this.wakers.add(look);
+    look();
+    return within(arrived, `datagram #${index + 1} from 127.0.0.1:${this.port} (UDP)`, { ms: options.ms, seen: () => `${this.received.length} datagram(s) came` }).finally(() =>
+      this.wakers.delete(look),
+    );
   }
 
   async ask(packet: Packet): Promise<DecodedPacket> {
@@ -80,49 +90,23 @@ export async function udpQuery(port: number, packet: Packet): Promise<DecodedPac
   }
 }
 
-/** A TCP connection that cuts replies out of the stream with the server's own framing. */
-export class TcpClient {
-  readonly socket: net.Socket;
-  /** Resolves when the connection is closed, by either side. */
-  readonly closed: Promise<void>;
-  private pending: Buffer = Buffer.alloc(0);
-  private readonly replies: Buffer[] = [];
-  private waiting: Array<(message: Buffer) => void> = [];
-
-  private constructor(socket: net.Socket) {
-    this.socket = socket;
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.on('error', () => {}); // a reset by the server shows as 'close'
-    socket.on('data', (chunk: Buffer) => {
-      const { frames, rest } = splitFrames(Buffer.concat([this.pending, chunk]));
-      this.pending = rest;
-      for (const f of frames) {
-        const waiter = this.waiting.shift();
-        if (waiter) waiter(f);
-        else this.replies.push(f);
-      }
-    });
-  }
-
-  static connect(port: number): Promise<TcpClient> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1', () => resolve(new TcpClient(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  write(bytes: Buffer): void {
-    this.socket.write(bytes);
-  }
-
+/** A TCP connection that cuts replies out of the stream with the server's own framing (RFC 1035 4.2.2). */
+export class TcpClient extends RawSocket {
   send(packet: Packet): void {
     this.write(frame(encode(packet)));
   }
 
-  next(): Promise<Buffer> {
-    const ready = this.replies.shift();
-    if (ready) return Promise.resolve(ready);
-    return new Promise((resolve) => this.waiting.push(resolve));
+  /** The next whole message (without its length prefix). */
+  next(options: WaitOptions = {}): Promise<Buffer> {
+    return this.read(
+      'a DNS message (a length prefix and that many octets)',
+      (unread) => {
+        const { frames } = splitFrames(unread);
+        const first = frames[0];
+        return first && { value: first, length: first.length + 2 };
+      },
+      options,
+    );
   }
 
   async ask(packet: Packet): Promise<DecodedPacket> {
@@ -131,8 +115,8 @@ export class TcpClient {
   }
 
   close(): Promise<void> {
-    this.socket.destroy();
-    return this.closed;
+    this.destroy();
+    return this.closed();
   }
 }
 
@@ -146,13 +130,10 @@ export async function tcpQuery(port: number, packet: Packet): Promise<DecodedPac
 }
 
 /** Run dig against the test server; resolves with its output. */
-export function dig(port: number, ...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('dig', ['@127.0.0.1', '-p', String(port), '+time=5', '+tries=2', ...args], (err, stdout, stderr) => {
-      if (err) reject(new Error(`dig ${args.join(' ')} failed: ${err.message}\n${stdout}${stderr}`));
-      else resolve(stdout);
-    });
-  });
+export async function dig(port: number, ...args: string[]): Promise<string> {
+  const result = await run('dig', ['@127.0.0.1', '-p', String(port), '+time=5', '+tries=2', ...args]);
+  if (result.code !== 0) throw new Error(`dig ${args.join(' ')} failed (exit ${result.code}):\n${result.stdout}${result.stderr}`);
+  return result.stdout;
 }
 
 /** dig's header: `status: NOERROR` and the flags, e.g. ['qr', 'aa']. */

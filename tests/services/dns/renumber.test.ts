@@ -5,11 +5,12 @@ import { parseZoneFile } from '../../../services/dns/zonefile';
 import { prefixFromEnv, renumber } from '../../../services/dns/renumber';
 import { answer } from '../../../services/dns/zone';
 import { reverseName } from '../../../lab-runner/executors/dns';
+import { LAB_DIR } from '../../helpers/paths';
 
 /** LAB_PREFIX: the lab moved to another /24 when 172.28.0.0/24 clashes with a classroom's network. */
 
 const zone = (name: string) => {
-  const file = path.resolve(__dirname, '../../../lab/zones', name);
+  const file = path.join(LAB_DIR, 'zones', name);
   return parseZoneFile(readFileSync(file, 'utf8'), { file });
 };
 

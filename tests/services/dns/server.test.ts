@@ -53,7 +53,7 @@ describe('over UDP (dns-packet)', () => {
   test('big.lab.test without EDNS: truncated (TC, the question, no records)', async () => {
     const r = await udpQuery(lab.port, query('big.lab.test', 'TXT'));
     expect([r.flag_tc, rcode(r), r.questions!.length, r.answers, r.authorities, r.additionals]).toEqual([true, RCODE.NOERROR, 1, [], [], []]);
-    expect(lab.lines.some((l) => / query .*name=big\.lab\.test .*answers=0 truncated=true/.test(l))).toBe(true);
+    expect(lab.logs.lines.some((l) => / query .*name=big\.lab\.test .*answers=0 truncated=true/.test(l))).toBe(true);
   });
 
   test('big.lab.test with EDNS 4096: whole (the server caps at 1232, enough here), OPT in the reply', async () => {
@@ -162,10 +162,10 @@ describe('with dig', () => {
   });
 
   test('+tcp', async () => {
-    const before = lab.lines.length;
+    const before = lab.logs.lines.length;
     const out = await dig(lab.port, '+tcp', '+norec', 'ftp.lab.test', 'A');
     expect(digSection(out, 'ANSWER')).toEqual([['ftp.lab.test.', '3600', 'IN', 'A', '172.28.0.21']]);
-    expect(lab.lines.slice(before).some((l) => l.includes(' transport=tcp name=ftp.lab.test type=A rcode=NOERROR answers=1'))).toBe(true);
+    expect(lab.logs.lines.slice(before).some((l) => l.includes(' transport=tcp name=ftp.lab.test type=A rcode=NOERROR answers=1'))).toBe(true);
   });
 
   test('big.lab.test over UDP with +ignore: the tc flag and no answer', async () => {
@@ -211,13 +211,13 @@ describe('with dig', () => {
 
 describe('logging', () => {
   test('one info line per query, with client, transport, name, type, rcode and answers', async () => {
-    const before = lab.lines.length;
+    const before = lab.logs.lines.length;
     const client = new UdpClient(lab.port);
     await client.ask(query('www.lab.test', 'A'));
     await client.ask(query('nope.lab.test', 'AAAA'));
     await client.ask(query('www.lab.test', 'MX'));
     await client.close();
-    const lines = lab.lines.slice(before).filter((l) => / dns info query /.test(l));
+    const lines = lab.logs.lines.slice(before).filter((l) => / dns info query /.test(l));
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/ dns info query client=127\.0\.0\.1:\d+ transport=udp name=www\.lab\.test type=A rcode=NOERROR answers=1$/);
     expect(lines[1]).toMatch(/ name=nope\.lab\.test type=AAAA rcode=NXDOMAIN answers=0$/);

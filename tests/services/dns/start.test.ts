@@ -2,15 +2,15 @@
  * Starting and stopping the DNS service: a broken zone file stops the start with its
  * file and line; a port in use is named; UDP and TCP share one port.
  */
-import dgram from 'node:dgram';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger, silentSink } from '../../../services/common/logger';
 import { PortInUseError } from '../../../services/common/listen';
 import { DnsServer } from '../../../services/dns/server';
 import { ZoneFileError } from '../../../services/dns/zonefile';
+import { LAB_DIR } from '../../helpers/paths';
+import { bindUdp, listenTcp } from '../../helpers/socket';
 import { query, tcpQuery, udpQuery } from './clients';
 
 const log = createLogger('dns', { sink: silentSink });
@@ -57,41 +57,35 @@ test('zoneFiles: the origin comes from the file name; UDP and TCP answer on the 
 });
 
 test('a UDP port in use: PortInUseError naming dns and the port', async () => {
-  const holder = dgram.createSocket('udp4');
-  const port = await new Promise<number>((resolve) => holder.bind(0, '127.0.0.1', () => resolve(holder.address().port)));
-  const server = new DnsServer({ zoneDir: path.join(__dirname, '..', '..', '..', 'lab', 'zones'), log });
+  const holder = await bindUdp();
+  const port = holder.port;
+  const server = new DnsServer({ zoneDir: path.join(LAB_DIR, 'zones'), log });
   try {
     const err: unknown = await server.listen(port, '127.0.0.1').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PortInUseError);
     expect(err).toMatchObject({ service: 'dns', port, protocol: 'udp' });
   } finally {
-    await new Promise<void>((resolve) => holder.close(() => resolve()));
+    await holder.close();
     await server.close();
   }
 });
 
 test('a TCP port in use: PortInUseError for tcp, and the UDP socket is let go', async () => {
-  const holder = net.createServer();
-  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-  const port = (holder.address() as AddressInfo).port;
-  const server = new DnsServer({ zoneDir: path.join(__dirname, '..', '..', '..', 'lab', 'zones'), log });
+  const holder = await listenTcp();
+  const port = holder.port;
+  const server = new DnsServer({ zoneDir: path.join(LAB_DIR, 'zones'), log });
   try {
     const err: unknown = await server.listen(port, '127.0.0.1').catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'PortInUseError', service: 'dns', port, protocol: 'tcp' });
     // The UDP side was closed again: the port can be bound by someone else.
-    const probe = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      probe.once('error', reject);
-      probe.bind(port, '127.0.0.1', resolve);
-    });
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    await (await bindUdp(port)).close();
   } finally {
-    await new Promise<void>((resolve) => holder.close(() => resolve()));
+    await holder.close();
   }
 });
 
 test('close() before listen() and twice is harmless', async () => {
-  const server = new DnsServer({ zoneDir: path.join(__dirname, '..', '..', '..', 'lab', 'zones'), log });
+  const server = new DnsServer({ zoneDir: path.join(LAB_DIR, 'zones'), log });
   await server.close();
   await server.listen(0);
   await server.close();

@@ -7,8 +7,7 @@ import { loadZones } from '../../../services/dns/loadZones';
 import { truncate, udpPayloadLimit } from '../../../services/dns/truncate';
 import { answer, findZone, headerOnlyReply } from '../../../services/dns/zone';
 import { ZoneFileError, parseZoneFile, type Zone, type ZoneRecord } from '../../../services/dns/zonefile';
-
-const LAB = path.join(__dirname, '..', '..', '..', 'lab');
+import { LAB_DIR } from '../../helpers/paths';
 
 /** A zone file from lines, so a test can name the line an error is on. */
 const lines = (...text: string[]): string => text.join('\n') + '\n';
@@ -241,7 +240,7 @@ describe('parseZoneFile: errors carry the file, the line and what was expected',
 describe('the lab zone files', () => {
   let zones: Zone[];
   beforeAll(async () => {
-    zones = await loadZones({ zoneDir: path.join(LAB, 'zones') });
+    zones = await loadZones({ zoneDir: path.join(LAB_DIR, 'zones') });
   });
 
   test('load: lab.test, example.test and the reverse zone', () => {
@@ -249,7 +248,7 @@ describe('the lab zone files', () => {
   });
 
   test('every host of lab/README.md resolves to its address, and back', () => {
-    const table = readFileSync(path.join(LAB, 'README.md'), 'utf8');
+    const table = readFileSync(path.join(LAB_DIR, 'README.md'), 'utf8');
     const hosts = [...table.matchAll(/^\| ([a-z.]+\.test) \| (172\.28\.0\.\d+) \|$/gm)].map((m) => [m[1]!, m[2]!] as const);
     expect(hosts.length).toBeGreaterThanOrEqual(9);
     for (const [host, address] of hosts) {

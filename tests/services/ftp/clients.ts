@@ -8,19 +8,18 @@
  * alice's home holds symlinks that lead there: a test can then show that nothing
  * outside the home was read or written.
  */
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../../services/common/logger';
 import { FtpServer, type FtpServerOptions } from '../../../services/ftp/server';
-
-export const LAB_DIR = path.resolve(__dirname, '../../../lab');
-export const SECRET = 'TOP SECRET: outside every home';
-
-export { LogCollector } from '../../helpers/logs';
 import { LogCollector } from '../../helpers/logs';
+import { LAB_DIR } from '../../helpers/paths';
+import { run, type RunResult } from '../../helpers/process';
+import { listenTcp, RawSocket, type TcpPeer } from '../../helpers/socket';
+import { within, type WaitOptions } from '../../helpers/wait';
+
+export const SECRET = 'TOP SECRET: outside every home';
 
 export interface RunningFtp {
   server: FtpServer;
@@ -77,33 +76,18 @@ export const UNTOUCHED = { 'secret.txt': SECRET };
 // ---------------------------------------------------------------------------
 // Command-line clients.
 
-export interface Run {
-  code: number;
-  stdout: Buffer;
-  stderr: string;
-}
-
-function run(command: string, args: string[], timeout = 20000): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(command, args, { timeout, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr: stderr.toString('utf8') });
-    });
-  });
-}
-
 /** curl, quiet but showing errors, with a time limit. */
-export function curl(...args: string[]): Promise<Run> {
-  return run('curl', ['-sS', '--max-time', '15', ...args]);
+export function curl(...args: string[]): Promise<RunResult<Buffer>> {
+  return run('curl', ['-sS', '--max-time', '15', ...args], { encoding: 'buffer' });
 }
 
 /**
  * lftp with short timeouts and no retries, logged in to the server as `user`. `script`
  * is lftp commands separated by `;`.
  */
-export function lftp(port: number, user: string, password: string, script: string): Promise<Run> {
+export function lftp(port: number, user: string, password: string, script: string): Promise<RunResult<Buffer>> {
   const setup = `set net:max-retries 1; set net:timeout 5; set net:reconnect-interval-base 1; set cmd:fail-exit yes`;
-  return run('lftp', ['-c', `${setup}; open -u ${user},${password} -p ${port} 127.0.0.1; ${script}`], 30000);
+  return run('lftp', ['-c', `${setup}; open -u ${user},${password} -p ${port} 127.0.0.1; ${script}`], { encoding: 'buffer' });
 }
 
 // ---------------------------------------------------------------------------
@@ -157,13 +141,10 @@ print(json.dumps(out))
 `;
 
 /** Run ftplib: connect, then each op in order; one result per op (the first is the greeting). */
-export function ftplib(port: number, ops: FtplibOp[]): Promise<FtplibResult[]> {
-  return new Promise((resolve, reject) => {
-    execFile('python3', ['-c', FTPLIB_SCRIPT, String(port), JSON.stringify(ops)], { timeout: 30000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`python3 ftplib failed: ${error.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout) as FtplibResult[]);
-    });
-  });
+export async function ftplib(port: number, ops: FtplibOp[]): Promise<FtplibResult[]> {
+  const result = await run('python3', ['-c', FTPLIB_SCRIPT, String(port), JSON.stringify(ops)]);
+  if (result.code !== 0) throw new Error(`python3 ftplib failed (exit ${result.code}):\n${result.stderr}`);
+  return JSON.parse(result.stdout) as FtplibResult[];
 }
 
 /** `[op, ok or error]` pairs for compact assertions. */
@@ -172,39 +153,13 @@ export function outcomes(results: FtplibResult[]): [string, unknown][] {
 }
 
 // ---------------------------------------------------------------------------
-// A raw control connection: exact replies, and bad input.
+// A raw control connection: exact replies, and bad input. (A data connection is a
+// plain RawSocket: `RawSocket.connect(port)`, then `restBytes()` for what came.)
 
-export class Wire {
-  private buffer = '';
-  private waiter?: () => void;
-  private isClosed = false;
-  readonly closed: Promise<void>;
-  readonly localPort: number;
-
-  private constructor(readonly socket: net.Socket) {
-    this.localPort = socket.localPort!;
-    socket.setEncoding('latin1');
-    socket.on('data', (text: string) => {
-      this.buffer += text;
-      this.waiter?.();
-    });
-    socket.on('error', () => {});
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.isClosed = true;
-        this.waiter?.();
-        resolve();
-      }),
-    );
-  }
-
+export class Wire extends RawSocket {
   /** Connect (optionally from another loopback address, a "third host") and read the greeting. */
   static async open(port: number, localAddress?: string): Promise<{ wire: Wire; greeting: string }> {
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => resolve(s));
-      s.once('error', reject);
-    });
-    const wire = new Wire(socket);
+    const wire = await Wire.connect(port, { localAddress });
     return { wire, greeting: await wire.reply() };
   }
 
@@ -217,56 +172,26 @@ export class Wire {
     return wire;
   }
 
-  get unread(): string {
-    return this.buffer;
-  }
-
-  write(text: string): void {
-    this.socket.write(text, 'latin1');
-  }
-
   /** Send one command with CRLF and read its (next) reply. */
-  async command(line: string): Promise<string> {
+  async command(line: string, options?: WaitOptions): Promise<string> {
     this.write(line + '\r\n');
-    return this.reply();
+    return this.reply(options);
   }
 
   /**
    * The next whole reply: one line, or a multi-line reply from `ddd-` to `ddd `, lines
    * joined with \n, without the last CRLF.
    */
-  async reply(): Promise<string> {
-    const first = await this.line();
+  async reply(options?: WaitOptions): Promise<string> {
+    const first = await this.readLine(options);
     if (!/^\d{3}-/.test(first)) return first;
     const code = first.slice(0, 3);
     const lines = [first];
     for (;;) {
-      const line = await this.line();
+      const line = await this.readLine(options);
       lines.push(line);
       if (line.startsWith(`${code} `)) return lines.join('\n');
     }
-  }
-
-  async line(): Promise<string> {
-    for (;;) {
-      const at = this.buffer.indexOf('\r\n');
-      if (at !== -1) {
-        const line = this.buffer.slice(0, at);
-        this.buffer = this.buffer.slice(at + 2);
-        return line;
-      }
-      if (this.isClosed) throw new Error(`connection closed while waiting for a reply; got ${JSON.stringify(this.buffer)}`);
-      await new Promise<void>((resolve) => (this.waiter = resolve));
-      this.waiter = undefined;
-    }
-  }
-
-  /** Wait for the server to close, and return what came before that. */
-  async rest(): Promise<string> {
-    await this.closed;
-    const out = this.buffer;
-    this.buffer = '';
-    return out;
   }
 
   /** EPSV, and the port from its 229 reply. */
@@ -280,94 +205,37 @@ export class Wire {
   /** A transfer in passive mode: EPSV, connect, the command; resolves with the data and the two replies. */
   async passive(command: string, upload?: Buffer): Promise<{ data: Buffer; replies: string[] }> {
     const port = await this.epsv();
-    const data = await DataSocket.connect(port);
+    const data = await RawSocket.connect(port);
     const first = await this.command(command);
     if (!/^1\d\d /.test(first)) {
-      data.socket.destroy();
+      data.destroy();
       return { data: Buffer.alloc(0), replies: [first] };
     }
-    if (upload) data.socket.end(upload);
-    const received = await data.all();
+    if (upload) data.end(upload);
+    const received = await data.restBytes();
     return { data: received, replies: [first, await this.reply()] };
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
-
-/** A data connection, client side. */
-export class DataSocket {
-  private chunks: Buffer[] = [];
-  readonly ended: Promise<void>;
-
-  private constructor(readonly socket: net.Socket) {
-    socket.on('data', (c: Buffer) => this.chunks.push(c));
-    socket.on('error', () => {});
-    this.ended = new Promise((resolve) => socket.once('close', () => resolve()));
-  }
-
-  static connect(port: number, localAddress?: string): Promise<DataSocket> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => resolve(new DataSocket(s)));
-      s.once('error', reject);
-    });
-  }
-
-  /** Everything received until the server closed the connection. */
-  async all(): Promise<Buffer> {
-    await this.ended;
-    return Buffer.concat(this.chunks);
   }
 }
 
 /** A listener that counts connections: a "third host" for bounce tests, or an active-mode client. */
-export async function listener(host: string): Promise<{ port: number; connections: net.Socket[]; received: Promise<Buffer>; close(): Promise<void> }> {
-  const connections: net.Socket[] = [];
+export async function listener(host: string): Promise<TcpPeer & { received(options?: WaitOptions): Promise<Buffer> }> {
   let resolveReceived!: (b: Buffer) => void;
   const received = new Promise<Buffer>((resolve) => (resolveReceived = resolve));
-  const server = net.createServer((socket) => {
-    connections.push(socket);
+  const peer = await listenTcp((socket) => {
     const chunks: Buffer[] = [];
     socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', () => {});
     socket.on('close', () => resolveReceived(Buffer.concat(chunks)));
-  });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  }, host);
   return {
-    port: (server.address() as net.AddressInfo).port,
-    connections,
-    received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of connections) c.destroy();
-        server.close(() => resolve());
-      }),
+    ...peer,
+    /** What the first connection to it sent, once it closed. */
+    received: (options) => within(received, `a data connection to ${host}:${peer.port} to deliver and close`, { ms: options?.ms, seen: () => `${peer.connections.length} connection(s) came` }),
   };
 }
 
 /** `PORT` argument for host:port. */
 export function portArgument(host: string, port: number): string {
   return `${host.replace(/\./g, ',')},${port >> 8},${port & 255}`;
-}
-
-/** `n` consecutive ports that are free now on 127.0.0.1 (for a passivePorts range). */
-export async function freePortRange(n: number): Promise<{ from: number; to: number }> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const from = 20000 + Math.floor(Math.random() * 30000);
-    const ports = Array.from({ length: n }, (_, i) => from + i);
-    if ((await Promise.all(ports.map(isFree))).every(Boolean)) return { from, to: from + n - 1 };
-  }
-  throw new Error('no free port range found');
-}
-
-/** Can this port be bound on 127.0.0.1 right now (nobody listens on it)? */
-export function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }
 
 /** After a bad case: the server still serves the next client (curl, a login and a download). */

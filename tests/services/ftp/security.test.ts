@@ -9,7 +9,9 @@
  */
 import { readdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { curl, DataSocket, LAB_DIR, listener, portArgument, SECRET, startFtp, stillServes, UNTOUCHED, Wire, type RunningFtp } from './clients';
+import { LAB_DIR } from '../../helpers/paths';
+import { RawSocket } from '../../helpers/socket';
+import { curl, listener, portArgument, SECRET, startFtp, stillServes, UNTOUCHED, Wire, type RunningFtp } from './clients';
 
 const OUTSIDE = '550 Permission denied: that path is outside your home folder.';
 const OUTSIDE_NAME = '553 Permission denied: that path is outside your home folder.';
@@ -203,7 +205,7 @@ describe('the FTP bounce: PORT and EPRT only to the client itself', () => {
       await wire.command('TYPE I');
       expect(await wire.command(`PORT ${portArgument('127.0.0.2', third.port)}`)).toMatch(/^200 /);
       expect(await wire.command('RETR notes.txt')).toMatch(/^150 /);
-      expect((await third.received).toString()).toContain("alice's home");
+      expect((await third.received()).toString()).toContain("alice's home");
       expect(await wire.reply()).toBe('226 Transfer complete.');
       await wire.command('QUIT');
     } finally {
@@ -219,13 +221,13 @@ describe('a passive data connection from another address', () => {
     await wire.command('TYPE I');
     const port = await wire.epsv();
     // A stranger races to the passive port first...
-    const stranger = await DataSocket.connect(port, '127.0.0.2');
-    expect((await stranger.all()).length).toBe(0);
+    const stranger = await RawSocket.connect(port, { localAddress: '127.0.0.2' });
+    expect((await stranger.restBytes()).length).toBe(0);
     await ftp.logs.waitFor(new RegExp(` warn data connection refused .*from=127\\.0\\.0\\.2 port=${port} expected=127\\.0\\.0\\.1`));
     // ...the real client connects and downloads.
-    const data = await DataSocket.connect(port);
+    const data = await RawSocket.connect(port);
     expect(await wire.command('RETR notes.txt')).toMatch(/^125 /);
-    expect((await data.all()).equals(await readFile(path.join(LAB_DIR, 'homes/alice/notes.txt')))).toBe(true);
+    expect((await data.restBytes()).equals(await readFile(path.join(LAB_DIR, 'homes/alice/notes.txt')))).toBe(true);
     expect(await wire.reply()).toBe('226 Transfer complete.');
     await wire.command('QUIT');
   });
@@ -234,10 +236,10 @@ describe('a passive data connection from another address', () => {
     const wire = await Wire.login(ftp.port);
     const port = await wire.epsv();
     wire.write('STOR waited.txt\r\n');
-    const stranger = await DataSocket.connect(port, '127.0.0.2');
+    const stranger = await RawSocket.connect(port, { localAddress: '127.0.0.2' });
     stranger.socket.write('forged content');
-    await stranger.all();
-    const data = await DataSocket.connect(port);
+    await stranger.restBytes();
+    const data = await RawSocket.connect(port);
     expect(await wire.reply()).toMatch(/^1(25|50) /); // 150 if the server was already waiting, 125 if the client was quicker
     data.socket.end('real content');
     expect(await wire.reply()).toBe('226 Transfer complete.');
@@ -250,9 +252,9 @@ describe('a passive data connection from another address', () => {
     const promiscuous = await startFtp({ passiveFromOtherHosts: true });
     try {
       const wire = await Wire.login(promiscuous.port);
-      const other = await DataSocket.connect(await wire.epsv(), '127.0.0.2');
+      const other = await RawSocket.connect(await wire.epsv(), { localAddress: '127.0.0.2' });
       expect(await wire.command('NLST')).toMatch(/^125 /);
-      expect((await other.all()).toString()).toContain('notes.txt\r\n');
+      expect((await other.restBytes()).toString()).toContain('notes.txt\r\n');
       expect(await wire.reply()).toBe('226 Transfer complete.');
       await wire.command('QUIT');
     } finally {

@@ -4,13 +4,15 @@
  * and Python's ftplib (binary and ASCII, REST, MLSD, SIZE, MDTM, rename, rmd); then the
  * exact replies of a raw session.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PortInUseError } from '../../../services/common/listen';
 import { createLogger, silentSink } from '../../../services/common/logger';
 import { FTP_SERVER_DEFAULTS, FtpServer } from '../../../services/ftp/server';
-import { curl, DataSocket, ftplib, LAB_DIR, lftp, listener, outcomes, portArgument, startFtp, UNTOUCHED, Wire, type RunningFtp } from './clients';
+import { LAB_DIR } from '../../helpers/paths';
+import { RawSocket } from '../../helpers/socket';
+import { curl, ftplib, lftp, listener, outcomes, portArgument, startFtp, UNTOUCHED, Wire, type RunningFtp } from './clients';
 
 let ftp: RunningFtp;
 let url: string;
@@ -83,6 +85,8 @@ describe('curl', () => {
   // (curl reads listings in TYPE A and turns their CR LF into LF.)
   test('listing: LIST in ls -l form, NLST with -l, hidden upload temp files never shown', async () => {
     await writeFile(path.join(ftp.home('alice'), '.notes.txt.upload-0123456789ab'), 'half');
+    // The mode the listing shows is the file's own: set here, not taken from however the checkout was cloned.
+    await chmod(path.join(ftp.home('alice'), 'notes.txt'), 0o644);
     const list = (await curl(`${url}/`)).stdout.toString();
     expect(list).toMatch(/^-rw-r--r-- +1 alice +alice +\d+ \w{3} [ \d]\d \d\d:\d\d notes\.txt$/m);
     expect(list).toMatch(/^lrwxrwxrwx .* escape -> /m);
@@ -336,7 +340,7 @@ describe('a raw session: the exact replies', () => {
       expect(await wire.command(`PORT ${portArgument('127.0.0.1', client.port)}`)).toBe('200 PORT command successful. Consider using EPSV.');
       expect(await wire.command('TYPE I')).toMatch(/^200/);
       expect(await wire.command('RETR notes.txt')).toBe(`150 Opening BINARY mode data connection for notes.txt (${notes.length} bytes).`);
-      expect((await client.received).equals(notes)).toBe(true);
+      expect((await client.received()).equals(notes)).toBe(true);
       expect(await wire.reply()).toBe('226 Transfer complete.');
       expect(await wire.command('EPRT |2|::1|5000|')).toBe('500 Illegal EPRT command: the data connection can only go back to your own address (127.0.0.1).');
       expect(await wire.command('EPRT |9|x|5000|')).toBe('522 Network protocol not supported, use (1)');
@@ -358,14 +362,14 @@ describe('a raw session: the exact replies', () => {
     await writeFile(path.join(ftp.home('alice'), 'big.bin'), big);
     const wire = await Wire.login(ftp.port);
     await wire.command('TYPE I');
-    const data = await DataSocket.connect(await wire.epsv());
+    const data = await RawSocket.connect(await wire.epsv());
     data.socket.pause(); // read nothing: the server's writes back up, the transfer is still running
     expect(await wire.command('RETR big.bin')).toMatch(/^125 /);
     wire.write('\xff\xf4\xff\xf2ABOR\r\n'); // Telnet IP and Synch, then ABOR (RFC 959 4.1.3)
     expect(await wire.reply()).toBe('426 Transfer aborted by ABOR; data connection closed.');
     expect(await wire.reply()).toBe('226 ABOR successful: the transfer was stopped.');
     data.socket.resume();
-    expect((await data.all()).length).toBeLessThan(big.length);
+    expect((await data.restBytes()).length).toBeLessThan(big.length);
     expect(await wire.command('ABOR')).toBe('226 No transfer to abort.');
     await wire.epsv();
     expect(await wire.command('ABOR')).toBe('226 No transfer in progress; data connection closed.');
@@ -393,7 +397,7 @@ describe('the server object', () => {
 
   test('fromLab refuses a data directory inside lab/; a port in use is a PortInUseError', async () => {
     await expect(FtpServer.fromLab(LAB_DIR, path.join(LAB_DIR, 'data'))).rejects.toThrow(/inside the lab directory/);
-    const other = new FtpServer({ dataDir: scratch });
+    const other = new FtpServer({ dataDir: scratch, log: createLogger('ftp', { sink: silentSink }) });
     await expect(other.listen(ftp.port, '127.0.0.1')).rejects.toBeInstanceOf(PortInUseError);
     await other.close();
   });
@@ -434,7 +438,7 @@ describe('the server object', () => {
     const closing = await startFtp();
     const wire = await Wire.login(closing.port);
     const idle = await Wire.login(closing.port, 'bob');
-    const data = await DataSocket.connect(await wire.epsv());
+    const data = await RawSocket.connect(await wire.epsv());
     expect(await wire.command('STOR half.bin')).toMatch(/^125 /);
     data.socket.write(Buffer.alloc(1000, 1));
     await closing.server.close();

@@ -105,9 +105,9 @@ describe('traversal with curl --path-as-is', () => {
 
   test('a refused path is logged with its reason', async () => {
     await curl('--path-as-is', `${lab.base}/leak.txt`);
-    await lab.logs.waitForLine(/warn refused path .*path=\/leak\.txt .*reason="a link leads out of the root"/);
+    await lab.logs.waitFor(/warn refused path .*path=\/leak\.txt .*reason="a link leads out of the root"/);
     await curl('--path-as-is', `${lab.base}/%00`);
-    await lab.logs.waitForLine(/warn bad request target .*target=\/%00 .*NUL/);
+    await lab.logs.waitFor(/warn bad request target .*target=\/%00 .*NUL/);
   });
 });
 
@@ -153,6 +153,6 @@ describe('what clients refuse to send: raw sockets', () => {
 
   test('a parse error is logged as a request line "-"', async () => {
     await raw(lab.port, 'BREW /coffee HTCPCP/1.0\r\n\r\n');
-    await lab.logs.waitFor(() => lab.logs.clf().some((l) => /^127\.0\.0\.1 - - \[.+\] "-" 400 \d+$/.test(l)));
+    await lab.logs.waitFor(/ http info 127\.0\.0\.1 - - \[.+\] "-" 400 \d+(?: |$)/);
   });
 });

@@ -3,24 +3,22 @@
  * directory, mail put in with the real delivery code (Maildir.deliver), and two real
  * clients: Python's poplib, and a raw TCP socket for the exact bytes.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../../services/common/logger';
 import { Maildir, maildirPath } from '../../../services/common/maildir';
 import type { LabUser } from '../../../services/common/users';
 import { Pop3Server, type Pop3ServerOptions } from '../../../services/pop3/server';
-
-export const LAB_DIR = path.resolve(__dirname, '../../../lab');
+import { LogCollector } from '../../helpers/logs';
+import { LAB_DIR } from '../../helpers/paths';
+import { run } from '../../helpers/process';
+import { RawSocket } from '../../helpers/socket';
+import type { WaitOptions } from '../../helpers/wait';
 
 export function tempDir(): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), 'wirelab-pop3-'));
 }
-
-export { LogCollector } from '../../helpers/logs';
-import { LogCollector } from '../../helpers/logs';
 
 /** Users with passwords unlike their names, so a test can look for the password in the log. */
 export function testUsers(domain = 'lab.test', names = ['alice', 'bob', 'web', 'dan', 'erin', 'frank', 'grace', 'heidi']): LabUser[] {
@@ -37,7 +35,7 @@ export interface RunningPop3 {
   maildir(user: string): Maildir;
   /** Deliver with the real delivery code; resolves with the Maildir unique name. */
   deliver(user: string, message: string | Buffer): Promise<string>;
-  /** Resolves once the server logged the end of the connection from this client port. */
+  /** Resolves with the line the server logged at the end of the connection from this client port. */
   closedLine(localPort: number): Promise<string>;
   stop(): Promise<void>;
 }
@@ -71,7 +69,7 @@ export async function startPop3(options: StartOptions = {}): Promise<RunningPop3
     logs,
     maildir,
     deliver: (user, message) => maildir(user).deliver(Buffer.isBuffer(message) ? message : Buffer.from(message)),
-    closedLine: (localPort) => logs.waitFor(new RegExp(` closed .*client=127\\.0\\.0\\.1:${localPort}\\b`)).then((l) => l.find((x) => x.includes(`:${localPort}`))!),
+    closedLine: async (localPort) => (await logs.waitFor(new RegExp(` closed .*client=127\\.0\\.0\\.1:${localPort}\\b`)))[0]!,
     async stop() {
       await server.close();
       if (!keepData && !serverOptions.dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -129,13 +127,10 @@ print(json.dumps(out))
  * Run poplib: connect, then each op as a method call (`['user', 'alice']`,
  * `['retr', 1]`), one result per op. Without a `quit` op the connection is dropped.
  */
-export function poplib(port: number, ops: PoplibOp[]): Promise<PoplibResult[]> {
-  return new Promise((resolve, reject) => {
-    execFile('python3', ['-c', POPLIB_SCRIPT, String(port), JSON.stringify(ops)], { timeout: 20000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`python3 poplib failed: ${error.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout) as PoplibResult[]);
-    });
-  });
+export async function poplib(port: number, ops: PoplibOp[]): Promise<PoplibResult[]> {
+  const result = await run('python3', ['-c', POPLIB_SCRIPT, String(port), JSON.stringify(ops)]);
+  if (result.code !== 0) throw new Error(`python3 poplib failed (exit ${result.code}):\n${result.stderr}`);
+  return JSON.parse(result.stdout) as PoplibResult[];
 }
 
 /** poplib results as `{ user: ..., pass_: ... }`-like pairs for compact assertions: `[op, ok or error]`. */
@@ -153,103 +148,36 @@ export function session(port: number, user: string, ops: PoplibOp[], options: { 
 // ---------------------------------------------------------------------------
 // A raw socket: the exact bytes, and what well-behaved clients would never send.
 
-export class Wire {
-  private buffer = '';
-  private waiter?: () => void;
-  readonly closed: Promise<void>;
-  private isClosed = false;
-  /** The client's port, as the server logs it (`client=127.0.0.1:PORT`); kept, since a closed socket forgets it. */
-  readonly localPort: number;
-
-  private constructor(readonly socket: net.Socket) {
-    this.localPort = socket.localPort!;
-    socket.setEncoding('latin1');
-    socket.on('data', (text: string) => {
-      this.buffer += text;
-      this.waiter?.();
-    });
-    socket.on('error', () => {});
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.isClosed = true;
-        this.waiter?.();
-        resolve();
-      }),
-    );
-  }
-
-  static connect(port: number, host = '127.0.0.1'): Promise<Wire> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(port, host, () => resolve(new Wire(socket)));
-      socket.once('error', reject);
-    });
-  }
-
+export class Wire extends RawSocket {
   /** Connect and read the greeting. */
   static async open(port: number): Promise<{ wire: Wire; greeting: string }> {
     const wire = await Wire.connect(port);
-    return { wire, greeting: await wire.line() };
-  }
-
-  /** What arrived and has not been read yet. */
-  get unread(): string {
-    return this.buffer;
-  }
-
-  write(text: string): void {
-    this.socket.write(text, 'latin1');
+    return { wire, greeting: await wire.readLine() };
   }
 
   /** Send one command with CRLF and read the status line. */
-  async command(line: string): Promise<string> {
+  async command(line: string, options?: WaitOptions): Promise<string> {
     this.write(line + '\r\n');
-    return this.line();
+    return this.readLine(options);
   }
 
   /** Send one command and read a whole multi-line reply, exactly as it came (status line, lines, final dot). */
-  async multi(line: string): Promise<string> {
+  async multi(line: string, options?: WaitOptions): Promise<string> {
     this.write(line + '\r\n');
-    const status = await this.line();
+    const status = await this.readLine(options);
     if (!status.startsWith('+OK')) return status + '\r\n';
-    return status + '\r\n' + (await this.until('\r\n.\r\n', true));
-  }
-
-  /** The next line, without its CRLF. */
-  async line(): Promise<string> {
-    return (await this.until('\r\n')).slice(0, -2);
-  }
-
-  /**
-   * Everything up to and including `end`. With `atLineStart`, `end` counts only where
-   * a line starts (so the body `.\r\n` right after the status line is found too).
-   */
-  async until(end: string, atLineStart = false): Promise<string> {
-    for (;;) {
-      const source = atLineStart ? '\r\n' + this.buffer : this.buffer;
-      const at = source.indexOf(end);
-      if (at !== -1) {
-        const cut = at + end.length - (atLineStart ? 2 : 0);
-        const out = this.buffer.slice(0, cut);
-        this.buffer = this.buffer.slice(cut);
-        return out;
-      }
-      if (this.isClosed) throw new Error(`connection closed while waiting for ${JSON.stringify(end)}; got ${JSON.stringify(this.buffer)}`);
-      await new Promise<void>((resolve) => (this.waiter = resolve));
-      this.waiter = undefined;
-    }
-  }
-
-  /** Wait for the server to close, and return what came before that. */
-  async rest(): Promise<string> {
-    await this.closed;
-    const out = this.buffer;
-    this.buffer = '';
-    return out;
-  }
-
-  /** Drop the connection without QUIT. */
-  destroy(): void {
-    this.socket.destroy();
+    // The end is a line that is only a dot (RFC 1939 3): `.\r\n` at the start of a line,
+    // which the line right after the status line is too.
+    const body = await this.read(
+      'the end of a multi-line reply (a line with only ".")',
+      (unread) => {
+        const text = unread.toString('latin1');
+        const at = text.startsWith('.\r\n') ? 0 : ((i) => (i < 0 ? -1 : i + 2))(text.indexOf('\r\n.\r\n'));
+        return at < 0 ? undefined : { value: text.slice(0, at + 3), length: at + 3 };
+      },
+      options,
+    );
+    return status + '\r\n' + body;
   }
 }
 

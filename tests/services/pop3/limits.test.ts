@@ -4,11 +4,11 @@
  * After each bad case the server still serves the next client.
  */
 import { unlink } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { PortInUseError } from '../../../services/common/listen';
 import { createLogger, silentSink } from '../../../services/common/logger';
 import { POP3_SERVER_DEFAULTS, Pop3Server } from '../../../services/pop3/server';
+import { listenTcp } from '../../helpers/socket';
 import { message, outcomes, poplib, pw, rawLogin, startPop3, stillServes, Wire, type RunningPop3 } from './clients';
 
 describe('failed logins', () => {
@@ -32,7 +32,7 @@ describe('failed logins', () => {
     expect(await b.wire.command(`PASS ${pw('bob')}`)).toMatch(/^\+OK bob@lab\.test/);
     expect(await b.wire.command('QUIT')).toMatch(/^\+OK goodbye/);
     expect(a.wire.unread).toBe(''); // A's answer is still held back
-    expect(await a.wire.line()).toBe('-ERR [AUTH] wrong user name or password');
+    expect(await a.wire.readLine()).toBe('-ERR [AUTH] wrong user name or password');
     // The log tells the same order: B's PASS and QUIT, then A's PASS.
     const commands = server.logs.matching(/ command .*verb=(PASS|QUIT)/).map((l) => /user=(\w+)|verb=QUIT/.exec(l)![0]);
     expect(commands.slice(-3)).toEqual(['user=bob', 'verb=QUIT', 'user=alice']);
@@ -198,9 +198,8 @@ describe('options', () => {
   });
 
   test('a port in use: PortInUseError naming pop3 and the port', async () => {
-    const holder = net.createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    const port = (holder.address() as net.AddressInfo).port;
+    const holder = await listenTcp();
+    const port = holder.port;
     const server = new Pop3Server({ users: [], log: createLogger('pop3', { sink: silentSink }) });
     try {
       const error = await server.listen(port, '127.0.0.1').catch((e: unknown) => e);
@@ -208,7 +207,7 @@ describe('options', () => {
       expect((error as PortInUseError).message).toContain(`pop3: port ${port}/tcp on 127.0.0.1 is already in use`);
     } finally {
       await server.close();
-      await new Promise<void>((resolve) => holder.close(() => resolve()));
+      await holder.close();
     }
   });
 });
@@ -225,7 +224,7 @@ describe('trouble on the server side', () => {
       expect(await wire.command('RETR 1')).toBe('-ERR [SYS/TEMP] the server could not do that now; try again later');
       expect(server.logs.matching(/ error command failed .*verb=RETR .*ENOENT/)).toHaveLength(1);
       expect(await wire.command('RETR 2')).toMatch(/^\+OK \d+ octets$/);
-      await wire.until('\r\n.\r\n');
+      await wire.readUntil('\r\n.\r\n');
       // QUIT's UPDATE: removing a file that is already gone is what was wanted.
       expect(await wire.command('DELE 1')).toBe('+OK message 1 deleted');
       expect(await wire.command('QUIT')).toBe('+OK goodbye: 1 messages deleted, 1 left');

@@ -66,7 +66,7 @@ test('released by the idle timeout (autologout)', async () => {
     await server.deliver('web', message('idle'));
     const { wire } = await rawLogin(server.port, 'web');
     expect(await wire.command('DELE 1')).toBe('+OK message 1 deleted');
-    await wire.closed; // the server hangs up: no QUIT, so no UPDATE
+    await wire.closed(); // the server hangs up: no QUIT, so no UPDATE
     expect(await server.closedLine(wire.localPort)).toMatch(/reason="idle timeout \(autologout\)" state=TRANSACTION user=web unlocked=true kept=1$/);
     expect(existsSync(lockFile(server, 'web'))).toBe(false);
     expect(await server.maildir('web').list()).toHaveLength(1);

@@ -93,7 +93,7 @@ describe('logging in', () => {
     expect(await wire.command(`PASS ${pw('web')}`)).toBe('-ERR PASS comes right after USER: USER name, then PASS password');
     await wire.command('USER web');
     expect(await wire.command('CAPA')).toBe('+OK Capability list follows');
-    await wire.until('\r\n.\r\n');
+    await wire.readUntil('\r\n.\r\n');
     expect(await wire.command(`PASS ${pw('web')}`)).toBe('-ERR PASS comes right after USER: USER name, then PASS password');
     expect(await wire.command('USER')).toBe('-ERR USER needs a name: USER alice');
     await wire.command('USER web');
@@ -335,7 +335,7 @@ describe('DELE, RSET, QUIT and the UPDATE state', () => {
       expect(await wire.command('STAT')).toBe(`+OK 1 ${two}`);
       expect(await wire.multi('LIST')).toBe(`+OK 1 messages (${two} octets)\r\n2 ${two}\r\n.\r\n`);
       expect(await wire.command('RETR 2')).toBe(`+OK ${two} octets`);
-      await wire.until('\r\n.\r\n');
+      await wire.readUntil('\r\n.\r\n');
       expect(await wire.command('RSET')).toBe(`+OK maildrop has 2 messages (${one + two} octets)`);
       expect(await wire.command('LIST 1')).toBe(`+OK 1 ${one}`);
       expect(await wire.command('QUIT')).toBe('+OK goodbye: 0 messages deleted, 2 left');
@@ -360,7 +360,7 @@ describe('DELE, RSET, QUIT and the UPDATE state', () => {
       // poplib without QUIT: the same.
       const results = await session(server.port, 'alice', [['dele', 1]], { drop: true });
       expect(okOf(results, 'dele')).toBe('+OK message 1 deleted');
-      await server.logs.waitFor(/ closed .*user=alice/, 2);
+      await server.logs.waitFor(/ closed .*user=alice/, { count: 2 });
       expect(await server.maildir('alice').list()).toHaveLength(2);
       await stillServes(server.port, 'alice');
     } finally {

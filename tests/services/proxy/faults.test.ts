@@ -5,11 +5,12 @@
  * when the app dies mid-response; and after each, the next request works again once
  * the app is back. No test sleeps: every wait is for a server's own timer or event.
  */
-import dgram from 'node:dgram';
 import http from 'node:http';
 import { PROXY_SERVER_DEFAULTS, DEFAULT_UPSTREAM, DEFAULT_VIA, ProxyServer } from '../../../services/proxy/server';
 import { createLogger } from '../../../services/common/logger';
 import { answerTimeout } from '../../../services/proxy/errors';
+import { bindUdp } from '../../helpers/socket';
+import { within } from '../../helpers/wait';
 import { APP_ADDRESS, APP_PORT, curl, keepAliveAgent, parseResponse, RawClient, request, ScriptedUpstream, ShopLab, wireLines } from './harness';
 
 let lab: ShopLab;
@@ -54,7 +55,7 @@ describe('502 Bad Gateway (RFC 9110 §15.6.3)', () => {
     expect(res.body).toContain('<h1>502 Bad Gateway</h1>');
     expect(res.body).toContain('The proxy shop.lab.test could not connect to app.lab.test:5000 (connection refused): is the app running?');
     expect(res.body).toContain('RFC 9110 §15.6.3');
-    const line = await lab.proxyLogs.waitForLine(/"GET \/api\/products HTTP\/1\.1" 502/);
+    const [line] = await lab.proxyLogs.waitFor(/"GET \/api\/products HTTP\/1\.1" 502/);
     expect(line).toMatch(/ 502 \d+ conn=c\d+ upstream=172\.28\.0\.82:5000 error=ECONNREFUSED ms=\d+$/);
     expect(wireLines(lab.proxyLogs).at(-1)).toEqual({ kind: 'note', proto: 'http', from: 'shop.lab.test', to: 'app.lab.test:5000', summary: 'connection refused' });
 
@@ -73,7 +74,7 @@ describe('502 Bad Gateway (RFC 9110 §15.6.3)', () => {
     expect(res.body).toContain(
       'The proxy shop.lab.test could not find the address of nothere.lab.test: the lab DNS says there is no such name (NXDOMAIN). Is there an A record for it in lab/zones?',
     );
-    await lost.logs.waitForLine(/"GET \/ HTTP\/1\.1" 502 \d+ conn=c\d+ upstream=nothere\.lab\.test:5000 error=ENOTFOUND/);
+    await lost.logs.waitFor(/"GET \/ HTTP\/1\.1" 502 \d+ conn=c\d+ upstream=nothere\.lab\.test:5000 error=ENOTFOUND/);
     expect(wireLines(lost.logs).map((w) => w.summary)).toEqual([
       'A? nothere.lab.test',
       'NXDOMAIN (no A record for nothere.lab.test)',
@@ -109,10 +110,8 @@ describe('502 Bad Gateway (RFC 9110 §15.6.3)', () => {
   });
 
   test('connectTimeoutMs: a lab DNS that never answers is given up on: EAI_AGAIN', async () => {
-    const silent = dgram.createSocket('udp4'); // receives the query, never answers
-    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));
-    lab.own({ close: () => new Promise<void>((resolve) => silent.close(() => resolve())) });
-    lab.dnsPort = silent.address().port;
+    const silent = lab.own(await bindUdp()); // receives the query, never answers
+    lab.dnsPort = silent.port;
     const patient = await lab.proxyWith({ connectTimeoutMs: 200 });
     const res = await fetch(patient.port, '/');
     expect(res.status).toBe(502);
@@ -130,10 +129,10 @@ describe('504 Gateway Timeout (RFC 9110 §15.6.5)', () => {
     expect(res.body).toContain('<h1>504 Gateway Timeout</h1>');
     expect(res.body).toContain('The app did not answer within 200 ms');
     expect(res.body).toContain('RFC 9110 §15.6.5');
-    await impatient.logs.waitForLine(/"GET \/slow\?ms=20000 HTTP\/1\.1" 504 \d+ conn=c\d+ upstream=172\.28\.0\.82:5000 error=timeout ms=\d+$/);
+    await impatient.logs.waitFor(/"GET \/slow\?ms=20000 HTTP\/1\.1" 504 \d+ conn=c\d+ upstream=172\.28\.0\.82:5000 error=timeout ms=\d+$/);
     expect(wireLines(impatient.logs).at(-1)?.summary).toBe('no response within 200 ms');
     // The proxy hung up on the app, so the app's wait ended too: nobody waits 20 s.
-    await lab.app.logs.waitForLine(/"GET \/slow\?ms=20000 HTTP\/1\.1" - - conn=c\d+ incomplete=true/);
+    await lab.app.logs.waitFor(/"GET \/slow\?ms=20000 HTTP\/1\.1" - - conn=c\d+ incomplete=true/);
 
     const quick = await fetch(impatient.port, '/slow?ms=1');
     expect(quick.status).toBe(200);
@@ -151,23 +150,26 @@ describe('504 Gateway Timeout (RFC 9110 §15.6.5)', () => {
 
 describe('the app dies mid-response', () => {
   test('the client already has "200 OK", so its connection is cut; the next request works once the app is back', async () => {
-    const got = await new Promise<{ status: number; first: string; complete: boolean }>((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port: lab.proxyPort, path: '/drip?ms=30000', agent: false }, (res) => {
-        let first = '';
-        res.setEncoding('utf8');
-        res.once('data', (chunk: string) => {
-          first = chunk;
-          void lab.stopApp(); // closeGraceMs 0: the app's connections are cut at once
+    const got = await within(
+      new Promise<{ status: number; first: string; complete: boolean }>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port: lab.proxyPort, path: '/drip?ms=30000', agent: false }, (res) => {
+          let first = '';
+          res.setEncoding('utf8');
+          res.once('data', (chunk: string) => {
+            first = chunk;
+            void lab.stopApp(); // closeGraceMs 0: the app's connections are cut at once
+          });
+          res.on('error', () => {}); // "aborted": expected
+          res.on('close', () => resolve({ status: res.statusCode!, first, complete: res.complete }));
         });
-        res.on('error', () => {}); // "aborted": expected
-        res.on('close', () => resolve({ status: res.statusCode!, first, complete: res.complete }));
-      });
-      req.on('error', reject);
-    });
+        req.on('error', reject);
+      }),
+      'the /drip response to start, and then be cut off',
+    );
     expect(got.status).toBe(200);
     expect(got.first).toBe('started; the rest follows in 30000 ms\n');
     expect(got.complete).toBe(false);
-    await lab.proxyLogs.waitForLine(/"GET \/drip\?ms=30000 HTTP\/1\.1" 200 \d+ conn=c\d+ upstream=172\.28\.0\.82:5000 status=200 ms=\d+ error=ECONNRESET incomplete=true$/);
+    await lab.proxyLogs.waitFor(/"GET \/drip\?ms=30000 HTTP\/1\.1" 200 \d+ conn=c\d+ upstream=172\.28\.0\.82:5000 status=200 ms=\d+ error=ECONNRESET incomplete=true$/);
     expect(wireLines(lab.proxyLogs).at(-1)?.summary).toBe('connection closed mid-response');
 
     await lab.restartApp({ closeGraceMs: 0 });
@@ -176,7 +178,7 @@ describe('the app dies mid-response', () => {
 
   test('curl says so: "transfer closed with outstanding read data remaining" (exit 18)', async () => {
     const pending = curl('-i', `${lab.base}/drip?ms=30000`);
-    await lab.proxyLogs.waitForLine(/summary="200 OK"/);
+    await lab.proxyLogs.waitFor(/summary="200 OK"/);
     await lab.stopApp();
     const result = await pending;
     expect(result.code).toBe(18);
@@ -191,10 +193,10 @@ describe('the client goes away, the proxy closes', () => {
   test('a client that gives up: the request to the app is abandoned too', async () => {
     const client = await RawClient.connect(lab.proxyPort);
     client.write('GET /slow?ms=30000 HTTP/1.1\r\nHost: shop.lab.test\r\n\r\n');
-    await lab.proxyLogs.waitForLine(/summary="GET \/slow\?ms=30000 HTTP\/1\.1"/);
+    await lab.proxyLogs.waitFor(/summary="GET \/slow\?ms=30000 HTTP\/1\.1"/);
     client.destroy();
-    await lab.proxyLogs.waitForLine(/"GET \/slow\?ms=30000 HTTP\/1\.1" - - conn=c\d+ upstream=172\.28\.0\.82:5000 error=client-closed incomplete=true$/);
-    await lab.app.logs.waitForLine(/"GET \/slow\?ms=30000 HTTP\/1\.1" - - conn=c\d+ incomplete=true/);
+    await lab.proxyLogs.waitFor(/"GET \/slow\?ms=30000 HTTP\/1\.1" - - conn=c\d+ upstream=172\.28\.0\.82:5000 error=client-closed incomplete=true$/);
+    await lab.app.logs.waitFor(/"GET \/slow\?ms=30000 HTTP\/1\.1" - - conn=c\d+ incomplete=true/);
     await expectServed();
   });
 
@@ -202,19 +204,19 @@ describe('the client goes away, the proxy closes', () => {
     const quick = await lab.proxyWith({ closeGraceMs: 0, upstreamTimeoutMs: 60_000 });
     const client = await RawClient.connect(quick.port);
     client.write('GET /slow?ms=30000 HTTP/1.1\r\nHost: shop.lab.test\r\n\r\n');
-    await quick.logs.waitForLine(/summary="GET \/slow\?ms=30000 HTTP\/1\.1"/);
+    await quick.logs.waitFor(/summary="GET \/slow\?ms=30000 HTTP\/1\.1"/);
     await quick.proxy.close();
-    expect(await client.closed).toBe('');
-    await lab.app.logs.waitForLine(/"GET \/slow\?ms=30000 HTTP\/1\.1" - - conn=c\d+ incomplete=true/);
+    expect(await client.rest()).toBe('');
+    await lab.app.logs.waitFor(/"GET \/slow\?ms=30000 HTTP\/1\.1" - - conn=c\d+ incomplete=true/);
   });
 
   test('closeGraceMs: close() lets a request in flight finish, with Connection: close', async () => {
     const graceful = await lab.proxyWith({ closeGraceMs: 10_000 });
     const client = await RawClient.connect(graceful.port);
     client.write('GET /slow?ms=50 HTTP/1.1\r\nHost: shop.lab.test\r\n\r\n');
-    await graceful.logs.waitForLine(/summary="GET \/slow\?ms=50 HTTP\/1\.1"/);
+    await graceful.logs.waitFor(/summary="GET \/slow\?ms=50 HTTP\/1\.1"/);
     const closed = graceful.proxy.close();
-    const res = parseResponse(await client.closed);
+    const res = parseResponse(await client.rest());
     await closed;
     expect(res.status).toBe(200);
     expect(res.body).toBe('answered after 50 ms\n');
@@ -264,10 +266,10 @@ describe('limits and options', () => {
     const strict = await lab.proxyWith({ headersTimeoutMs: 200 });
     const client = await RawClient.connect(strict.port);
     client.write('GET / HTTP/1.1\r\nHost: shop.lab.test\r\n');
-    const res = parseResponse(await client.closed);
+    const res = parseResponse(await client.rest());
     expect(res.status).toBe(408);
     expect(res.body).toContain('within 200 ms');
-    await strict.logs.waitForLine(/"-" 408 \d+ conn=c\d+ error=ERR_HTTP_REQUEST_TIMEOUT/);
+    await strict.logs.waitFor(/"-" 408 \d+ conn=c\d+ error=ERR_HTTP_REQUEST_TIMEOUT/);
   });
 
   test('keepAliveTimeoutMs: announced in Keep-Alive, and the idle connection is closed after it', async () => {
@@ -277,14 +279,14 @@ describe('limits and options', () => {
     const [res] = await client.responses(1);
     expect(res!.status).toBe(200);
     expect(res!.headers['keep-alive']).toBe('timeout=1');
-    const all = await client.closed; // the server's timer closes it; nothing more was sent
+    const all = await client.rest(); // the server's timer closes it; nothing more was sent
     expect(all.match(/HTTP\/1\.1 /g)).toHaveLength(1);
   });
 
   test('a request node:http cannot parse is answered 400 by the proxy, never forwarded', async () => {
     const client = await RawClient.connect(lab.proxyPort);
     client.write('GET / HTTP/1.1\r\nHost: shop.lab.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
-    const res = parseResponse(await client.closed);
+    const res = parseResponse(await client.rest());
     expect(res.status).toBe(400);
     expect(res.body).toContain('not an HTTP request the proxy can read');
     expect(wireLines(lab.proxyLogs)).toEqual([]);

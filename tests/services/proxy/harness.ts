@@ -6,35 +6,29 @@
  * loopback.
  */
 import http from 'node:http';
-import net from 'node:net';
-import path from 'node:path';
+import type net from 'node:net';
 import type { LabDialer } from '../../../services/common/dialer';
-import { createLogger, parseLogLine, type ParsedLogLine } from '../../../services/common/logger';
+import { createLogger } from '../../../services/common/logger';
 import { AppServer, type AppServerOptions } from '../../../services/app/server';
 import { DnsServer } from '../../../services/dns/server';
 import { ProxyServer, type ProxyServerOptions } from '../../../services/proxy/server';
-import { LogCollector } from '../http/harness';
+import { LogCollector } from '../../helpers/logs';
+import { LAB_DIR } from '../../helpers/paths';
+import { listenTcp, type TcpPeer } from '../../helpers/socket';
+import { within, type WaitOptions } from '../../helpers/wait';
 
-export { curl, LogCollector, RawClient, request, parseResponse, type NodeResponse } from '../http/harness';
+export { curl, RawClient, request, parseResponse, type NodeResponse } from '../http/harness';
 
-export const LAB = path.resolve(__dirname, '../../../lab');
 /** app.lab.test in lab/zones/lab.test.zone. */
 export const APP_ADDRESS = '172.28.0.82';
 export const APP_PORT = 5000;
 
-/** A collector's lines of one service, read back into their parts. */
-export function parsed(logs: LogCollector): ParsedLogLine[] {
-  return logs.lines.map((l) => parseLogLine(l)).filter((l): l is ParsedLogLine => l !== undefined);
-}
-
-/** The wire lines (logWire) among them, without the connection id each carries. */
+/** The wire lines (logWire) a service logged, without the connection id each carries. */
 export function wireLines(logs: LogCollector): Record<string, string>[] {
-  return parsed(logs)
-    .filter((l) => l.message === 'wire')
-    .map(({ fields: { conn, ...rest } }) => {
-      expect(conn).toMatch(/^c\d+$/);
-      return rest;
-    });
+  return logs.wire().map(({ conn, ...rest }) => {
+    expect(conn).toMatch(/^c\d+$/);
+    return rest;
+  });
 }
 
 export interface RunningApp {
@@ -81,7 +75,7 @@ export class ShopLab {
 
   static async start(proxyOptions: Partial<ProxyServerOptions> = {}, appOptions: AppServerOptions = {}): Promise<ShopLab> {
     const lab = new ShopLab();
-    lab.dns = DnsServer.fromLab(LAB, { log: createLogger('dns', { sink: () => {} }) });
+    lab.dns = DnsServer.fromLab(LAB_DIR, { log: createLogger('dns', { sink: () => {} }) });
     lab.dnsPort = (await lab.dns.listen(0, '127.0.0.1')).port;
     lab.app = await startApp(appOptions);
     lab.routes.set(`${APP_ADDRESS}:${APP_PORT}`, lab.app.port);
@@ -137,53 +131,79 @@ export class ShopLab {
  * real app never sends (hop-by-hop response headers), or never answering at all.
  */
 export class ScriptedUpstream {
-  readonly connections: net.Socket[] = [];
   /** Every byte received, per connection, as latin1. */
   readonly received: string[] = [];
-  private closedWaiters: (() => void)[] = [];
   private closedCount = 0;
+  private readonly closedWaiters = new Set<() => void>();
 
-  private constructor(
-    private readonly server: net.Server,
-    readonly port: number,
-  ) {}
+  private constructor(private readonly peer: TcpPeer) {}
+
+  get port(): number {
+    return this.peer.port;
+  }
+
+  get connections(): net.Socket[] {
+    return this.peer.connections;
+  }
 
   /** `answer` undefined: accept, read, never answer. */
   static async start(answer?: string): Promise<ScriptedUpstream> {
     let upstream: ScriptedUpstream | undefined;
-    const server = net.createServer((socket) => {
-      const index = upstream!.connections.push(socket) - 1;
-      upstream!.received[index] = '';
+    const peer = await listenTcp((socket) => {
+      const index = upstream!.received.push('') - 1;
       socket.on('data', (chunk: Buffer) => {
         upstream!.received[index] += chunk.toString('latin1');
         if (answer !== undefined && upstream!.received[index]!.includes('\r\n\r\n')) socket.end(answer);
       });
-      socket.on('error', () => {});
       socket.on('close', () => {
         upstream!.closedCount++;
-        upstream!.closedWaiters.forEach((w) => w());
+        for (const wake of [...upstream!.closedWaiters]) wake();
       });
     });
-    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
-    upstream = new ScriptedUpstream(server, port);
+    upstream = new ScriptedUpstream(peer);
     return upstream;
   }
 
   /** Resolves once `count` connections to it have closed. */
-  closed(count = 1): Promise<void> {
-    return new Promise((resolve) => {
-      const check = (): void => {
+  closed(count = 1, options: WaitOptions = {}): Promise<void> {
+    let check!: () => void;
+    const done = new Promise<void>((resolve) => {
+      check = () => {
         if (this.closedCount >= count) resolve();
       };
-      this.closedWaiters.push(check);
-      check();
     });
+    this.closedWaiters.add(check);
+    check();
+    return within(done, `${count} connection(s) to the scripted upstream on port ${this.port} to close`, { ms: options.ms, seen: () => `${this.closedCount} closed` }).finally(() =>
+      this.closedWaiters.delete(check),
+    );
   }
 
   close(): Promise<void> {
-    for (const s of this.connections) s.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return this.peer.close();
   }
+}
+
+/**
+ * POST /echo in two pieces, the second sent only once the first has come back: resolves
+ * with the whole echo when the body streams through, and times out (naming the wait)
+ * when anything on the way holds the body back.
+ */
+export function echoInTwoPieces(port: number, first: string, second: string): Promise<string> {
+  const echoed = new Promise<string>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/echo', agent: false }, (res) => {
+      let all = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        all += chunk;
+        if (all === first) req.end(second);
+      });
+      res.on('end', () => resolve(all));
+    });
+    req.on('error', reject);
+    req.write(first); // chunked: node:http knows no length yet
+  });
+  return within(echoed, `the echo of ${JSON.stringify(first)}, and then of ${JSON.stringify(second)}`);
 }
 
 /** A keep-alive agent for one test, destroyed with it. */

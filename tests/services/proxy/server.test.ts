@@ -9,10 +9,12 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseLogLine } from '../../../services/common/logger';
+import { within } from '../../helpers/wait';
 import {
   APP_ADDRESS,
   APP_PORT,
   curl,
+  echoInTwoPieces,
   keepAliveAgent,
   parseResponse,
   RawClient,
@@ -172,7 +174,7 @@ describe('forwarding', () => {
   test('an absolute URL (a forward-proxy request) is refused with 400, and never forwarded', async () => {
     const client = await RawClient.connect(lab.proxyPort);
     client.write('GET http://example.test/ HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n');
-    const res = parseResponse(await client.closed);
+    const res = parseResponse(await client.rest());
     expect(res.status).toBe(400);
     expect(res.headers['x-proxy-error']).toBe('bad-target');
     expect(res.body).toContain('it is a reverse proxy, not a forward proxy');
@@ -182,19 +184,7 @@ describe('forwarding', () => {
 
 describe('bodies', () => {
   test('a POST body streams through both ways: the first piece comes back before the second is sent', async () => {
-    const echoed = await new Promise<string>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: lab.proxyPort, method: 'POST', path: '/echo', agent: false }, (res) => {
-        let all = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          all += chunk;
-          if (all === 'first piece, ') req.end('second piece');
-        });
-        res.on('end', () => resolve(all));
-      });
-      req.on('error', reject);
-      req.write('first piece, '); // chunked: node:http knows no length yet
-    });
+    const echoed = await echoInTwoPieces(lab.proxyPort, 'first piece, ', 'second piece');
     expect(echoed).toBe('first piece, second piece');
   });
 
@@ -218,9 +208,9 @@ describe('bodies', () => {
   test('Expect: 100-continue goes to the app, and its 100 Continue comes back before the body is sent', async () => {
     const client = await RawClient.connect(lab.proxyPort);
     client.write('POST /echo HTTP/1.1\r\nHost: shop.lab.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
-    await client.until(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    await client.waitFor(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
     client.write('hello');
-    const text = await client.closed;
+    const text = await client.rest();
     const res = parseResponse(text.slice(text.indexOf('\r\n\r\n') + 4));
     expect(res.status).toBe(200);
     expect(res.body).toBe('hello');
@@ -236,14 +226,14 @@ describe('bodies', () => {
     expect(res.headers.connection).toBe('close');
     expect(res.body).toContain('<h1>413 Payload Too Large</h1>');
     expect(res.body).toContain('The request body is larger than the proxy shop.lab.test accepts (1000 bytes)');
-    const line = await small.logs.waitForLine(/"POST \/echo HTTP\/1\.1" 413/);
+    const [line] = await small.logs.waitFor(/"POST \/echo HTTP\/1\.1" 413/);
     expect(line).not.toContain('upstream=');
     expect(wireLines(small.logs)).toEqual([]);
 
     // With Expect: 100-continue the client is told before it uploads anything.
     const client = await RawClient.connect(small.port);
     client.write('POST /echo HTTP/1.1\r\nHost: shop.lab.test\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n');
-    const refused = parseResponse(await client.closed);
+    const refused = parseResponse(await client.rest());
     expect(refused.status).toBe(413);
   });
 
@@ -251,21 +241,24 @@ describe('bodies', () => {
     const silent = lab.own(await ScriptedUpstream.start()); // reads, never answers
     lab.routes.set(`${APP_ADDRESS}:${APP_PORT}`, silent.port);
     const small = await lab.proxyWith({ maxBodyBytes: 1000 });
-    const res = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: small.port, method: 'POST', path: '/echo', agent: false }, (r) => {
-        let body = '';
-        r.setEncoding('utf8');
-        r.on('data', (c: string) => (body += c));
-        r.on('end', () => resolve({ status: r.statusCode!, headers: r.headers, body }));
-      });
-      req.on('error', reject);
-      req.write('a'.repeat(600));
-      req.write('b'.repeat(600));
-    });
+    const res = await within(
+      new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: small.port, method: 'POST', path: '/echo', agent: false }, (r) => {
+          let body = '';
+          r.setEncoding('utf8');
+          r.on('data', (c: string) => (body += c));
+          r.on('end', () => resolve({ status: r.statusCode!, headers: r.headers, body }));
+        });
+        req.on('error', reject);
+        req.write('a'.repeat(600));
+        req.write('b'.repeat(600));
+      }),
+      'the answer to a body that grows past maxBodyBytes',
+    );
     expect(res.status).toBe(413);
     expect(res.headers['x-proxy-error']).toBe('body-too-large');
     await silent.closed(1);
-    await small.logs.waitForLine(/"POST \/echo HTTP\/1\.1" 413 \d+ conn=c\d+ upstream=172\.28\.0\.82:5000 error=body-too-large/);
+    await small.logs.waitFor(/"POST \/echo HTTP\/1\.1" 413 \d+ conn=c\d+ upstream=172\.28\.0\.82:5000 error=body-too-large/);
   });
 });
 
@@ -273,7 +266,7 @@ describe('the log', () => {
   test('wire lines show the lookup in the lab DNS and the second hop, request and response', async () => {
     const res = await request(lab.proxyPort, { path: '/slow?ms=10' });
     expect(res.status).toBe(200);
-    await lab.proxyLogs.waitForLine(/"GET \/slow\?ms=10 HTTP\/1\.1" 200/);
+    await lab.proxyLogs.waitFor(/"GET \/slow\?ms=10 HTTP\/1\.1" 200/);
     expect(wireLines(lab.proxyLogs)).toEqual([
       { kind: 'send', proto: 'dns', from: 'shop.lab.test', to: 'ns.lab.test:53', summary: 'A? app.lab.test' },
       { kind: 'recv', proto: 'dns', from: 'ns.lab.test:53', to: 'shop.lab.test', summary: 'NOERROR app.lab.test A 172.28.0.82' },
@@ -285,16 +278,14 @@ describe('the log', () => {
   test('one common-log-format line per request, with the upstream outcome', async () => {
     await curl(`${lab.base}/health`);
     await curl(`${lab.base}/nothing`);
-    const lines = await lab.proxyLogs
-      .waitFor((all) => all.filter((l) => / proxy info 127\.0\.0\.1 - - \[/.test(l)).length >= 2)
-      .then(() => lab.proxyLogs.lines.filter((l) => / proxy info 127\.0\.0\.1 - - \[/.test(l)));
+    const lines = await lab.proxyLogs.waitFor(/ proxy info 127\.0\.0\.1 - - \[/, { count: 2 });
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(
       /^\S+ proxy info 127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/health HTTP\/1\.1" 200 3 conn=c\d+ upstream=172\.28\.0\.82:5000 status=200 ms=\d+$/,
     );
     expect(lines[1]).toMatch(/"GET \/nothing HTTP\/1\.1" 404 \d+ conn=c\d+ upstream=172\.28\.0\.82:5000 status=404 ms=\d+$/);
     // The app logged the same requests, as coming from the proxy.
-    await lab.app.logs.waitForLine(/ app info 127\.0\.0\.1 - - \[.*"GET \/nothing HTTP\/1\.1" 404/);
+    await lab.app.logs.waitFor(/ app info 127\.0\.0\.1 - - \[.*"GET \/nothing HTTP\/1\.1" 404/);
     expect(parseLogLine(lab.proxyLogs.lines.find((l) => / wire /.test(l))!)?.service).toBe('proxy');
   });
 });
@@ -305,7 +296,7 @@ describe('options', () => {
     lab.dnsPort = 9; // nothing answers there: a lookup would fail
     const res = await request(direct.port, { path: '/health' });
     expect(res.status).toBe(200);
-    await direct.logs.waitForLine(/"GET \/health HTTP\/1\.1" 200/);
+    await direct.logs.waitFor(/"GET \/health HTTP\/1\.1" 200/);
     expect(wireLines(direct.logs).map((w) => w.proto)).toEqual(['http', 'http']);
   });
 
@@ -314,7 +305,7 @@ describe('options', () => {
     const res = await request(edge.port, { path: '/headers' });
     expect(JSON.parse(res.body.toString()).headers.via).toBe('1.1 edge.lab.test');
     expect(res.headers.via).toBe('1.1 edge.lab.test');
-    await edge.logs.waitForLine(/"GET \/headers HTTP\/1\.1" 200/);
+    await edge.logs.waitFor(/"GET \/headers HTTP\/1\.1" 200/);
     expect(wireLines(edge.logs).every((w) => w.from === 'edge.lab.test' || w.to === 'edge.lab.test')).toBe(true);
   });
 });

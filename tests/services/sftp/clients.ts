@@ -4,23 +4,21 @@
  * and two real clients: OpenSSH's `sftp`/`ssh` (what a student types) and ssh2's
  * Client (for exact status codes and for what OpenSSH would never send).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { homeDir } from '../../../services/common/homes';
 import { createLogger } from '../../../services/common/logger';
 import { SftpServer, type SftpServerOptions } from '../../../services/sftp/server';
-
-export const LAB_DIR = path.resolve(__dirname, '../../../lab');
-export const SECRET = 'TOP-SECRET-outside-the-home-7f3a';
-
-export { LogCollector } from '../../helpers/logs';
 import { LogCollector } from '../../helpers/logs';
+import { LAB_DIR } from '../../helpers/paths';
+import { Child, run, type RunResult } from '../../helpers/process';
+import { within } from '../../helpers/wait';
+
+export const SECRET = 'TOP-SECRET-outside-the-home-7f3a';
 
 export interface RunningSftp {
   server: SftpServer;
@@ -78,24 +76,10 @@ export async function startSftp(options: StartOptions = {}): Promise<RunningSftp
 // ---------------------------------------------------------------------------
 // OpenSSH: sftp in batch mode, ssh.
 
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Options every OpenSSH run gets: no user or system config, no known_hosts, never a prompt. */
 const BASE_OPTIONS = ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=10'];
 export const QUIET_OPTIONS = [...BASE_OPTIONS, '-o', 'LogLevel=ERROR'];
 
-export function run(command: string, args: string[], timeoutMs = 30000): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(command, args, { timeout: timeoutMs, encoding: 'utf8' }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 export interface SftpLogin {
   user?: string;
@@ -128,21 +112,16 @@ export function ssh(lab: RunningSftp, args: string[], user = 'alice'): Promise<R
   return run('ssh', [...QUIET_OPTIONS, '-p', String(lab.port), '-i', path.join(lab.keys, user), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', `${user}@127.0.0.1`, ...args]);
 }
 
-/** Start a long-running ssh (for port forwarding); resolves once its stderr shows `ready`. */
-export function sshProcess(lab: RunningSftp, args: string[], ready: RegExp): Promise<{ child: ChildProcess; stderr: () => string; exited: Promise<number | null> }> {
-  const child = spawn('ssh', [...BASE_OPTIONS, '-p', String(lab.port), '-i', path.join(lab.keys, 'alice'), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', ...args, 'alice@127.0.0.1'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let text = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
-      text += chunk;
-      if (ready.test(text)) resolve({ child, stderr: () => text, exited });
-    });
-    void exited.then((code) => reject(new Error(`ssh exited (${code}) before ${ready}: ${text}`)));
-  });
+/** Start a long-running ssh (for port forwarding); resolves once its output shows `ready`. Stop it with stop(). */
+export async function sshProcess(lab: RunningSftp, args: string[], ready: RegExp): Promise<Child> {
+  const child = Child.start('ssh', [...BASE_OPTIONS, '-p', String(lab.port), '-i', path.join(lab.keys, 'alice'), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', ...args, 'alice@127.0.0.1'], { name: 'ssh' });
+  try {
+    await child.waitFor(ready);
+  } catch (err) {
+    await child.stop('SIGKILL');
+    throw err;
+  }
+  return child;
 }
 
 // ---------------------------------------------------------------------------
@@ -179,7 +158,7 @@ export function connect(port: number, login: Ssh2Login = { key: 'alice' }): Prom
 }
 
 export function openSftp(client: Client): Promise<SFTPWrapper> {
-  return new Promise((resolve, reject) => client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
+  return within(new Promise((resolve, reject) => client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp)))), 'an SFTP session (a channel and the sftp subsystem)');
 }
 
 /** A client logged in as alice (by key) with one SFTP session. */
@@ -188,9 +167,12 @@ export async function sftpSession(port: number, login?: Ssh2Login): Promise<{ cl
   return { client, sftp: await openSftp(client) };
 }
 
-/** Promisify an ssh2 SFTP call: resolves with its result, or with `{ code, message }` when the server answered a STATUS error. */
+/**
+ * Promisify an ssh2 SFTP call: resolves with its result, or rejects with `{ code, message }`
+ * when the server answered a STATUS error; a reply that never comes fails naming the call.
+ */
 export function call<T>(fn: (cb: (err: (Error & { code?: number }) | null | undefined, result?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, result) => (err ? reject(err) : resolve(result as T))));
+  return within(new Promise((resolve, reject) => fn((err, result) => (err ? reject(err) : resolve(result as T)))), `the SFTP reply to ${fn.toString()}`);
 }
 
 /** The SFTP status code a call failed with (2 NO_SUCH_FILE, 3 PERMISSION_DENIED, 4 FAILURE, 8 OP_UNSUPPORTED), or 0 when it succeeded. */
@@ -208,10 +190,14 @@ export async function statusOf(promise: Promise<unknown>): Promise<number> {
 export const STATUS = { OK: 0, EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4, OP_UNSUPPORTED: 8 } as const;
 
 export function closeClient(client: Client): Promise<void> {
-  return new Promise((resolve) => {
-    client.once('close', () => resolve());
-    client.end();
-  });
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  client.end();
+  return within(closed, 'the SSH connection to close');
+}
+
+/** Resolves when the client's connection has closed (by the server), within the deadline. */
+export function clientClosed(client: Client): Promise<void> {
+  return within(new Promise<void>((resolve) => client.once('close', () => resolve())), 'the server to close the SSH connection');
 }
 
 // ---------------------------------------------------------------------------
@@ -244,16 +230,4 @@ export async function stillServes(lab: RunningSftp): Promise<void> {
   if (result.code !== 0 || !/notes\.txt/.test(result.stdout)) {
     throw new Error(`the server no longer serves: code ${result.code}\n${result.stdout}\n${result.stderr}`);
   }
-}
-
-/** A free TCP port on 127.0.0.1 (bound and released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

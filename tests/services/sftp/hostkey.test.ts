@@ -7,7 +7,9 @@ import path from 'node:path';
 import { createLogger, silentSink } from '../../../services/common/logger';
 import { fingerprint, hostKeyFile, hostKeyFromText, newEd25519Key } from '../../../services/sftp/hostKey';
 import { SftpServer } from '../../../services/sftp/server';
-import { run, sftpBatch, startSftp } from './clients';
+import { LAB_DIR } from '../../helpers/paths';
+import { run } from '../../helpers/process';
+import { sftpBatch, startSftp } from './clients';
 
 test('made once, kept with mode 0600, and the same after a restart on the same data directory', async () => {
   const first = await startSftp();
@@ -79,8 +81,8 @@ test('a host key given as an option is used as is; a broken key file is an error
 });
 
 test('fingerprint(): SHA-256 of the key blob, base64 without padding, as OpenSSH', async () => {
-  const line = (await readFile(path.resolve(__dirname, '../../../lab/keys/alice.pub'), 'utf8')).split(' ');
-  const keygen = await run('ssh-keygen', ['-lf', path.resolve(__dirname, '../../../lab/keys/alice.pub')]);
+  const line = (await readFile(path.join(LAB_DIR, 'keys/alice.pub'), 'utf8')).split(' ');
+  const keygen = await run('ssh-keygen', ['-lf', path.join(LAB_DIR, 'keys/alice.pub')]);
   expect(keygen.stdout).toContain(fingerprint(Buffer.from(line[1]!, 'base64')));
 });
 

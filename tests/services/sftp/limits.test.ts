@@ -6,13 +6,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readlink, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { utils, type ParsedKey } from 'ssh2';
 import { createLogger, silentSink } from '../../../services/common/logger';
 import { PortInUseError } from '../../../services/common/listen';
 import { SFTP_SERVER_DEFAULTS, SftpServer } from '../../../services/sftp/server';
-import { call, closeClient, connect, LAB_DIR, openSftp, sftpSession, startSftp, STATUS, statusOf, stillServes, type RunningSftp } from './clients';
+import { LAB_DIR } from '../../helpers/paths';
+import { RawSocket } from '../../helpers/socket';
+import { call, clientClosed, closeClient, connect, openSftp, sftpSession, startSftp, STATUS, statusOf, stillServes, type RunningSftp } from './clients';
 
 test('the documented defaults', () => {
   expect(SFTP_SERVER_DEFAULTS).toEqual({
@@ -126,12 +127,8 @@ test('authFailureDelayMs: a wrong password is answered late, and other clients a
 test('loginGraceMs: a connection that never logs in is closed', async () => {
   const lab = await startSftp({ loginGraceMs: 150 });
   try {
-    const socket = net.connect(lab.port, '127.0.0.1');
-    let received = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => (received += d));
-    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    expect(received).toMatch(/^SSH-2\.0-wirelab\r\n/); // the server's version line, then nothing but the close
+    const socket = await RawSocket.connect(lab.port);
+    expect(await socket.rest()).toMatch(/^SSH-2\.0-wirelab\r\n/); // the server's version line, then nothing but the close
     await lab.logs.waitFor(/ warn login grace time over .*limitMs=150$/);
     await lab.logs.waitFor(/ closed .*reason="not logged in in time"$/);
     // One that logs in in time is not cut: a session after the grace time would have passed.
@@ -146,21 +143,16 @@ test('loginGraceMs: a connection that never logs in is closed', async () => {
 
 test('maxConnections: one more is told so and closed before the handshake', async () => {
   const lab = await startSftp({ maxConnections: 2 });
-  const held: net.Socket[] = [];
+  const held: RawSocket[] = [];
   try {
     for (let i = 0; i < 2; i++) {
-      const socket = net.connect(lab.port, '127.0.0.1');
-      socket.on('error', () => {});
-      await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+      const socket = await RawSocket.connect(lab.port);
+      await socket.readLine(); // the server's version line: it has taken the connection
       held.push(socket);
     }
-    await lab.logs.waitFor(/ info connected /, 2);
-    const extra = net.connect(lab.port, '127.0.0.1');
-    let received = '';
-    extra.setEncoding('latin1');
-    extra.on('data', (d: string) => (received += d));
-    await new Promise<void>((resolve) => extra.once('close', () => resolve()));
-    expect(received).toBe('wirelab sftp: too many connections (2); try again later\r\n');
+    await lab.logs.waitFor(/ info connected /, { count: 2 });
+    const extra = await RawSocket.connect(lab.port);
+    expect(await extra.rest()).toBe('wirelab sftp: too many connections (2); try again later\r\n');
     await lab.logs.waitFor(/ warn connection refused .*reason="too many connections" limit=2$/);
     // A place frees up: the next client is served.
     held.pop()!.destroy();
@@ -220,7 +212,7 @@ describe('one logged-in connection', () => {
     try {
       const handle = await call<Buffer>((cb) => sftp.open('five-k.bin', 'r', cb));
       const buffer = Buffer.alloc(5000);
-      const bytesRead = await new Promise<number>((resolve, reject) => sftp.read(handle, buffer, 0, 5000, 0, (err, n) => (err ? reject(err) : resolve(n))));
+      const bytesRead = await call<number>((cb) => sftp.read(handle, buffer, 0, 5000, 0, (err, n) => cb(err, n)));
       expect(bytesRead).toBe(1000);
       await call((cb) => sftp.close(handle, cb));
       // The whole file still arrives, in more requests.
@@ -258,7 +250,7 @@ describe('one logged-in connection', () => {
       expect(await s((cb) => sftp.read(Buffer.from('bogus-handle'), Buffer.alloc(10), 0, 10, 0, cb))).toBe(STATUS.FAILURE);
       // EOF: ssh2 turns it into a read of 0 bytes.
       const handle = await call<Buffer>((cb) => sftp.open('/full/x.txt', 'r', cb));
-      const n = await new Promise<number>((resolve, reject) => sftp.read(handle, Buffer.alloc(10), 0, 10, 100, (err, got) => (err ? reject(err) : resolve(got))));
+      const n = await call<number>((cb) => sftp.read(handle, Buffer.alloc(10), 0, 10, 100, (err, got) => cb(err, got)));
       expect(n).toBe(0);
       await lab.logs.waitFor(/ request .*op=READ path=\/full\/x\.txt offset=100 .*status=EOF$/);
       await call((cb) => sftp.close(handle, cb));
@@ -293,7 +285,7 @@ test('idleTimeoutMs: a logged-in connection with no requests is closed', async (
   const lab = await startSftp({ idleTimeoutMs: 200 });
   try {
     const { client } = await sftpSession(lab.port);
-    await new Promise<void>((resolve) => client.once('close', () => resolve()));
+    await clientClosed(client);
     await lab.logs.waitFor(/ info idle timeout .*limitMs=200$/);
     await lab.logs.waitFor(/ closed .*reason="idle timeout" user=alice$/);
   } finally {

@@ -5,9 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lstat, readFile, readlink, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
-import { freePort, run, sftpBatch, ssh, sshProcess, startSftp, stillServes, type RunningSftp } from './clients';
+import { freePort } from '../../helpers/ports';
+import { run } from '../../helpers/process';
+import { listenTcp, RawSocket } from '../../helpers/socket';
+import { sftpBatch, ssh, sshProcess, startSftp, stillServes, type RunningSftp } from './clients';
 
 let lab: RunningSftp;
 beforeAll(async () => {
@@ -152,23 +154,19 @@ describe('only the sftp subsystem', () => {
 
   test('local forwarding (ssh -N -L) is refused: nothing reaches the target', async () => {
     // The target: a server on another loopback address that records any connection.
-    const reached: net.Socket[] = [];
-    const target = net.createServer((s) => reached.push(s));
-    await new Promise<void>((resolve) => target.listen(0, '127.0.0.2', resolve));
-    const targetPort = (target.address() as net.AddressInfo).port;
+    const target = await listenTcp(undefined, '127.0.0.2');
+    const targetPort = target.port;
     const localPort = await freePort();
     const forward = await sshProcess(lab, ['-v', '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${localPort}:127.0.0.2:${targetPort}`], /Local forwarding listening on 127\.0\.0\.1 port/);
     try {
       // ssh listens locally; a connection to it makes ssh open a direct-tcpip channel, which the server refuses.
-      const local = net.connect(localPort, '127.0.0.1');
-      local.on('error', () => {});
-      await new Promise<void>((resolve) => local.once('close', () => resolve()));
+      const local = await RawSocket.connect(localPort);
+      await local.closed();
       await lab.logs.waitFor(new RegExp(`warn refused .*request=direct-tcpip to=127\\.0\\.0\\.2:${targetPort} `));
-      expect(reached).toHaveLength(0);
+      expect(target.connections).toHaveLength(0);
     } finally {
-      forward.child.kill('SIGTERM');
-      await forward.exited.catch(() => {});
-      target.close();
+      await forward.stop();
+      await target.close();
     }
     await stillServes(lab);
   });

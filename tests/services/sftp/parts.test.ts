@@ -10,8 +10,9 @@ import { checkPublicKey, parsePublicKeys } from '../../../services/sftp/auth';
 import { canonical, checkLength, clientView, linkTargetForJail, MAX_PATH_BYTES, PathTooLongError, shownLinkTarget } from '../../../services/sftp/clientPath';
 import { HandleTable } from '../../../services/sftp/handles';
 import { longname, modeString } from '../../../services/sftp/listing';
+import { LAB_DIR } from '../../helpers/paths';
 
-const KEYS = path.resolve(__dirname, '../../../lab/keys');
+const KEYS = path.join(LAB_DIR, 'keys');
 
 describe('clientPath', () => {
   test('canonical(): REALPATH resolves . and .. as text and never climbs above /', () => {

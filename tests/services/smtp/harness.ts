@@ -4,74 +4,29 @@
  * raw socket for what well-behaved clients refuse to send. No mocks, no sleeps: every
  * wait is for an event (a reply, a log line, a file), with a bound.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { LabDialer } from '../../../services/common/dialer';
 import type { Endpoint } from '../../../services/common/dnsClient';
-import { createLogger, type LogSink } from '../../../services/common/logger';
+import { createLogger } from '../../../services/common/logger';
 import { Maildir, maildirPath } from '../../../services/common/maildir';
 import { SmtpServer, type SmtpServerOptions } from '../../../services/smtp/server';
+import { LogCollector } from '../../helpers/logs';
+import { LAB_DIR } from '../../helpers/paths';
+import { run, type RunResult } from '../../helpers/process';
+import { RawSocket } from '../../helpers/socket';
+import { poll, type WaitOptions } from '../../helpers/wait';
 
-export const REPO = path.resolve(__dirname, '../../..');
-export const LAB = path.join(REPO, 'lab');
 export const SWAKS = '/usr/bin/swaks';
 
 export function tempDir(prefix = 'wirelab-smtp-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
-/** Resolve with `promise`, or reject after `ms` naming what did not happen. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Collects log lines; tests wait for lines instead of sleeping. */
-export class LogCollector {
-  readonly lines: string[] = [];
-  private waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
-
-  readonly sink: LogSink = (line) => {
-    this.lines.push(line);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.test(line)) return true;
-      w.resolve(line);
-      return false;
-    });
-  };
-
-  /** The first line (already written or still to come) that matches, within `ms`. */
-  waitFor(pattern: RegExp, ms = 15000): Promise<string> {
-    const seen = this.lines.find((l) => pattern.test(l));
-    if (seen) return Promise.resolve(seen);
-    return within(new Promise<string>((resolve) => this.waiters.push({ test: (l) => pattern.test(l), resolve })), ms, `a log line matching ${pattern}`);
-  }
-
-  /** Resolves once `count` lines match `pattern` (counting those already written), within `ms`. */
-  waitForCount(pattern: RegExp, count: number, ms = 15000): Promise<void> {
-    const matching = (): number => this.lines.filter((l) => pattern.test(l)).length;
-    if (matching() >= count) return Promise.resolve();
-    return within(new Promise<void>((resolve) => this.waiters.push({ test: (l) => pattern.test(l) && matching() >= count, resolve: () => resolve() })), ms, `${count} log lines matching ${pattern}`);
-  }
-
-  /** The `wire` lines, as `kind proto from -> to: summary`. */
-  wire(): string[] {
-    return this.lines
-      .filter((l) => / wire kind=/.test(l))
-      .map((l) => {
-        const f = (name: string): string => {
-          const m = new RegExp(` ${name}=("(?:[^"\\\\]|\\\\.)*"|\\S+)`).exec(l);
-          return m ? (m[1]!.startsWith('"') ? (JSON.parse(m[1]!) as string) : m[1]!) : '';
-        };
-        return `${f('kind')} ${f('proto')} ${f('from')} -> ${f('to')}: ${f('summary')}`;
-      });
-  }
+/** The `wire` lines a server logged (logWire), as `kind proto from -> to: summary`. */
+export function wireSummaries(logs: LogCollector): string[] {
+  return logs.wire().map((f) => `${f.kind} ${f.proto} ${f.from} -> ${f.to}: ${f.summary}`);
 }
 
 export interface RunningSmtp {
@@ -87,7 +42,7 @@ export interface RunningSmtp {
 export async function startSmtp(options: Omit<SmtpServerOptions, 'dataDir'> = {}, dataDir?: string, ports: { smtp?: number; submission?: number } = { smtp: 0, submission: 0 }): Promise<RunningSmtp> {
   const data = dataDir ?? (await tempDir());
   const logs = new LogCollector();
-  const server = await SmtpServer.fromLab(LAB, data, { log: createLogger('smtp', { sink: logs.sink, level: 'debug' }), ...options });
+  const server = await SmtpServer.fromLab(LAB_DIR, data, { log: createLogger('smtp', { sink: logs.sink, level: 'debug' }), ...options });
   const bound = await server.listen(ports, '127.0.0.1');
   return {
     server,
@@ -116,39 +71,28 @@ export async function inbox(dataDir: string, domain: string, user: string): Prom
 }
 
 /** Poll a Maildir until it holds `count` messages (a file appearing has no event to wait on). */
-export async function waitForInbox(dataDir: string, domain: string, user: string, count = 1, ms = 15000): Promise<string[]> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const messages = await inbox(dataDir, domain, user);
-    if (messages.length >= count) return messages;
-    if (Date.now() > deadline) throw new Error(`${user}@${domain} has ${messages.length} messages, expected ${count}, after ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+export function waitForInbox(dataDir: string, domain: string, user: string, count = 1, options: WaitOptions = {}): Promise<string[]> {
+  return poll(
+    `${count} message(s) in the Maildir of ${user}@${domain}`,
+    async () => {
+      const messages = await inbox(dataDir, domain, user);
+      return messages.length >= count ? messages : undefined;
+    },
+    { ...options, describe: async () => `it has ${(await inbox(dataDir, domain, user)).length}` },
+  );
 }
 
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(file: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(file, args, { encoding: 'latin1', timeout: 30000, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Clients' output read octet for octet, in the C locale. */
+const CLIENT_RUN = { encoding: 'latin1', env: { ...process.env, LC_ALL: 'C' } } as const;
 
 /** Run the real swaks against 127.0.0.1:port. Its transcript (`<~ 250 ...`) is on stdout. */
-export function swaks(port: number, ...args: string[]): Promise<Run> {
-  return run(SWAKS, ['--server', `127.0.0.1:${port}`, '--helo', 'client.lab.test', '--timeout', '20', ...args]);
+export function swaks(port: number, ...args: string[]): Promise<RunResult> {
+  return run(SWAKS, ['--server', `127.0.0.1:${port}`, '--helo', 'client.lab.test', '--timeout', '20', ...args], CLIENT_RUN);
 }
 
 /** Run a Python script (with smtplib) with arguments; it prints what the test checks. */
-export function python(script: string, ...args: string[]): Promise<Run> {
-  return run('python3', ['-c', script, ...args]);
+export function python(script: string, ...args: string[]): Promise<RunResult> {
+  return run('python3', ['-c', script, ...args], CLIENT_RUN);
 }
 
 /**
@@ -191,103 +135,34 @@ export async function smtplibSend(port: number, from: string, to: string, option
   return JSON.parse(result.stdout) as SmtplibResult;
 }
 
-/**
- * A raw TCP client: write exactly the bytes a test wants, and wait for the server's
- * replies. Everything received is kept in `text`; expect() reads on from where the
- * last expect() matched.
- */
-export class RawClient {
-  text = '';
-  closed = false;
-  private at = 0;
-  private notify?: () => void;
-
-  private constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.text += chunk.toString('latin1');
-      this.notify?.();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.notify?.();
-    });
-    socket.on('error', () => {});
-  }
-
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(port, host);
-      socket.once('connect', () => resolve(new RawClient(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  write(data: string | Buffer): void {
-    this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
-  }
-
-  /** Wait for a complete reply line matching `pattern` after what earlier expect()s consumed; resolves with that line. */
-  expect(pattern: RegExp, ms = 10000): Promise<string> {
-    return within(
-      new Promise<string>((resolve, reject) => {
-        const look = (): void => {
-          const rest = this.text.slice(this.at);
-          const lines = rest.split('\r\n');
-          let offset = 0;
-          for (const line of lines.slice(0, -1)) {
-            offset += line.length + 2;
-            if (pattern.test(line)) {
-              this.at += offset;
-              this.notify = undefined;
-              return resolve(line);
-            }
-          }
-          if (this.closed) {
-            this.notify = undefined;
-            reject(new Error(`connection closed without a line matching ${pattern}; received: ${JSON.stringify(this.text)}`));
-          }
-        };
-        this.notify = look;
-        look();
-      }),
-      ms,
-      `a reply matching ${pattern} (received so far: ${JSON.stringify(this.text.slice(-300))})`,
-    );
-  }
-
-  /** Resolves when the server has closed the connection. */
-  waitClosed(ms = 10000): Promise<void> {
-    return within(
-      new Promise<void>((resolve) => {
-        if (this.closed) return resolve();
-        this.socket.once('close', () => resolve());
-      }),
-      ms,
-      'the server to close the connection',
+/** A raw connection that reads SMTP replies: for the exact bytes, and what well-behaved clients refuse to send. */
+export class RawClient extends RawSocket {
+  /**
+   * The next reply line that matches `pattern` (lines before it are passed over); the
+   * next expect() reads on from there.
+   */
+  expect(pattern: RegExp, options?: WaitOptions): Promise<string> {
+    return this.read(
+      `a reply line matching ${pattern}`,
+      (unread) => {
+        const text = unread.toString('latin1');
+        let offset = 0;
+        for (let end = text.indexOf('\r\n'); end !== -1; end = text.indexOf('\r\n', offset)) {
+          const line = text.slice(offset, end);
+          offset = end + 2;
+          if (pattern.test(line)) return { value: line, length: offset };
+        }
+        return undefined;
+      },
+      options,
     );
   }
 
   /** Send a command line (CRLF added) and wait for the final line of its reply (`250 ...`, not `250-...`). */
-  async command(line: string, ms?: number): Promise<string> {
+  async command(line: string, options?: WaitOptions): Promise<string> {
     this.write(`${line}\r\n`);
-    return this.expect(/^\d{3}(?: |$)/, ms);
+    return this.expect(/^\d{3}(?: |$)/, options);
   }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-/** A port that was free a moment ago (for a server that starts later, or a process under test). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -2,7 +2,6 @@
  * The pure parts of the SMTP service: reply parsing, dot-stuffing, the DATA checks,
  * header fields, bounces; and the relay client against a hand-written server.
  */
-import net, { type AddressInfo } from 'node:net';
 import { buildBounce, statusOf } from '../../../services/smtp/bounce';
 import { SmtpClient, SmtpClientError } from '../../../services/smtp/client';
 import { permanentNegative, positiveCompletion, positiveIntermediate, transientNegative } from '../../../services/smtp/codes';
@@ -10,6 +9,7 @@ import { dotStuff } from '../../../services/smtp/dotStuff';
 import { formatDate, hasField, headerEnd, headerSection, prepareMessage, receivedField } from '../../../services/smtp/headers';
 import { formatReply, parseReplies, ReplyParseError, replyText } from '../../../services/smtp/replyParser';
 import { TextCheck } from '../../../services/smtp/textCheck';
+import { listenTcp } from '../../helpers/socket';
 
 describe('parseReplies', () => {
   const EHLO = '250-mail.example.test Nice to meet you\r\n250-PIPELINING\r\n250 SIZE 10485760\r\n';
@@ -163,15 +163,9 @@ describe('bounce', () => {
 });
 
 describe('SmtpClient against a hand-written server', () => {
-  async function serve(onConnection: (socket: net.Socket) => void): Promise<{ port: number; close(): Promise<void> }> {
-    const server = net.createServer(onConnection);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return { port: (server.address() as AddressInfo).port, close: () => new Promise((resolve) => server.close(() => resolve())) };
-  }
-
   test('a reply in pieces, commands and a dot-stuffed message on the wire', async () => {
     let received = '';
-    const server = await serve((socket) => {
+    const server = await listenTcp((socket) => {
       socket.write('220-mail.example.test\r\n22');
       setImmediate(() => socket.write('0 ESMTP\r\n'));
       socket.on('data', (chunk) => {
@@ -192,14 +186,14 @@ describe('SmtpClient against a hand-written server', () => {
   });
 
   test('not SMTP: EPROTO; connection refused: ECONNREFUSED; silence: ETIMEDOUT', async () => {
-    const http = await serve((socket) => socket.write('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    const http = await listenTcp((socket) => socket.write('HTTP/1.1 400 Bad Request\r\n\r\n'));
     const a = await SmtpClient.connect({ host: '127.0.0.1', port: http.port }, { timeoutMs: 5000 });
     await expect(a.read()).rejects.toMatchObject({ code: 'EPROTO' });
     await http.close();
     const refused = await SmtpClient.connect({ host: '127.0.0.1', port: http.port }, { timeoutMs: 5000 }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(SmtpClientError);
     expect(refused).toMatchObject({ code: 'ECONNREFUSED' });
-    const mute = await serve(() => {});
+    const mute = await listenTcp(() => {});
     const b = await SmtpClient.connect({ host: '127.0.0.1', port: mute.port }, { timeoutMs: 100 });
     await expect(b.read()).rejects.toMatchObject({ code: 'ETIMEDOUT', message: 'no reply within 100 ms' });
     await mute.close();

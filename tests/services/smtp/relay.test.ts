@@ -4,15 +4,16 @@
  * zones, and a dialer that routes the lab addresses of the zones (172.28.0.25:25,
  * 172.28.0.26:25) to those ports. Nothing leaves 127.0.0.1.
  */
-import dgram from 'node:dgram';
 import { readdir, readFile, rm } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createLogger, parseLogLine, silentSink } from '../../../services/common/logger';
 import { loadUsers } from '../../../services/common/users';
 import { DnsServer } from '../../../services/dns/server';
 import { RelayQueue, type QueueEntry } from '../../../services/smtp/queue';
-import { freePort, inbox, LAB, loopbackDialer, startSmtp, swaks, tempDir, waitForInbox, type RunningSmtp } from './harness';
+import { LAB_DIR } from '../../helpers/paths';
+import { freePort } from '../../helpers/ports';
+import { bindUdp, listenTcp } from '../../helpers/socket';
+import { inbox, loopbackDialer, startSmtp, swaks, tempDir, waitForInbox, wireSummaries, type RunningSmtp } from './harness';
 
 const ALICE = ['--from', 'alice@lab.test', '--auth', 'PLAIN', '--auth-user', 'alice', '--auth-password', 'alice'];
 
@@ -23,7 +24,7 @@ let routes: Record<string, number>;
 const dialer = () => loopbackDialer({ host: '127.0.0.1', port: dnsPort }, routes);
 
 beforeAll(async () => {
-  dns = DnsServer.fromLab(LAB, { log: createLogger('dns', { sink: silentSink }) });
+  dns = DnsServer.fromLab(LAB_DIR, { log: createLogger('dns', { sink: silentSink }) });
   dnsPort = (await dns.listen(0, '127.0.0.1')).port;
 });
 afterAll(() => dns.close());
@@ -70,7 +71,7 @@ test('alice submits to carol@example.test: MX lookup, second hop, two Received f
   expect(await queueFiles(lab.dataDir)).toEqual([]);
   expect(await inbox(lab.dataDir, 'lab.test', 'alice')).toEqual([]); // no bounce
 
-  const wire = lab.logs.wire();
+  const wire = wireSummaries(lab.logs);
   expect(wire).toEqual(
     expect.arrayContaining([
       'send dns mail.lab.test -> ns.lab.test:53: MX? example.test',
@@ -170,7 +171,7 @@ test.each([
 });
 
 test('a 4xx for one recipient: the other is delivered, that one is retried (retryDelaysMs) and delivered next time', async () => {
-  const users = [...(await loadUsers(LAB)), { name: 'dave', password: 'dave', domain: 'example.test' }];
+  const users = [...(await loadUsers(LAB_DIR)), { name: 'dave', password: 'dave', domain: 'example.test' }];
   const { lab, example } = await startBoth({ retryDelaysMs: [150] }, { users, maxRecipients: 1 });
   expect((await swaks(lab.submission, '--to', 'carol@example.test,dave@example.test', ...ALICE)).stdout).toMatch(/Ok: queued as/);
   await lab.logs.waitFor(/ relay deferred id=\S+ to=dave@example\.test attempt=1 retry_in_ms=150 reason="452 4\.5\.3 Too many recipients/);
@@ -205,24 +206,22 @@ test('maxQueueAgeMs: a message that is too old when an attempt fails again bounc
 });
 
 test('dnsTimeoutMs: a DNS server that never answers is a temporary failure', async () => {
-  const silent = dgram.createSocket('udp4');
-  const port = await new Promise<number>((resolve) => silent.bind(0, '127.0.0.1', () => resolve(silent.address().port)));
+  const silent = await bindUdp();
   try {
-    const lab = await startSmtp({ dialer: loopbackDialer({ host: '127.0.0.1', port }, {}), dnsTimeoutMs: 100, retryDelaysMs: [60_000] });
+    const lab = await startSmtp({ dialer: loopbackDialer({ host: '127.0.0.1', port: silent.port }, {}), dnsTimeoutMs: 100, retryDelaysMs: [60_000] });
     running.push(lab);
     dirs.push(lab.dataDir);
     await swaks(lab.submission, '--to', 'carol@example.test', ...ALICE);
     await lab.logs.waitFor(/ relay deferred id=\S+ to=carol@example\.test attempt=1 retry_in_ms=60000 reason="DNS lookup of MX example\.test failed: no DNS reply/);
     expect(await queueFiles(lab.dataDir)).toHaveLength(2);
   } finally {
-    silent.close();
+    await silent.close();
   }
 });
 
 test('relayTimeoutMs: a server that never greets is a temporary failure', async () => {
-  const mute = net.createServer(() => {}); // accepts, says nothing
-  await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
-  routes['172.28.0.26:25'] = (mute.address() as AddressInfo).port;
+  const mute = await listenTcp(); // accepts, says nothing
+  routes['172.28.0.26:25'] = mute.port;
   try {
     const lab = await startSmtp({ dialer: dialer(), relayTimeoutMs: 150, retryDelaysMs: [60_000] });
     running.push(lab);
@@ -230,7 +229,7 @@ test('relayTimeoutMs: a server that never greets is a temporary failure', async 
     await swaks(lab.submission, '--to', 'carol@example.test', ...ALICE);
     await lab.logs.waitFor(/ relay deferred id=\S+ .* reason="lost the connection to mail\.example\.test: no reply within 150 ms"/);
   } finally {
-    await closeServer(mute);
+    await mute.close();
   }
 });
 
@@ -238,13 +237,12 @@ test('dnsLabel names the DNS server on the wire lines', async () => {
   const { lab, example } = await startBoth({ dnsLabel: 'dns.lab.test:5353' });
   await swaks(lab.submission, '--to', 'carol@example.test', ...ALICE);
   await waitForInbox(example.dataDir, 'example.test', 'carol');
-  expect(lab.logs.wire()).toContain('send dns mail.lab.test -> dns.lab.test:5353: MX? example.test');
+  expect(wireSummaries(lab.logs)).toContain('send dns mail.lab.test -> dns.lab.test:5353: MX? example.test');
 });
 
 test('close() stops the worker: an attempt under way is cut off and the entry stays for the next start', async () => {
-  const mute = net.createServer(() => {});
-  await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
-  routes['172.28.0.26:25'] = (mute.address() as AddressInfo).port;
+  const mute = await listenTcp();
+  routes['172.28.0.26:25'] = mute.port;
   try {
     const lab = await startSmtp({ dialer: dialer(), relayTimeoutMs: 30_000 });
     dirs.push(lab.dataDir);
@@ -256,7 +254,7 @@ test('close() stops the worker: an attempt under way is cut off and the entry st
     const entry = JSON.parse(await readFile(path.join(lab.dataDir, 'mail', 'queue', 'lab.test', files.find((f) => f.endsWith('.json'))!), 'utf8')) as QueueEntry;
     expect(entry.attempts).toBe(0); // a cut-off attempt does not count
   } finally {
-    await closeServer(mute);
+    await mute.close();
   }
 });
 
@@ -276,7 +274,7 @@ test('a queued message with an empty sender (a bounce itself) is never bounced; 
   running.push(lab);
   await lab.logs.waitFor(/ relay failed id=OLDBOUNCE01-1 to=nobody@example\.test status=5\.1\.1/);
   expect(lab.logs.lines.some((l) => / bounce not sent id=OLDBOUNCE01-1 reason="the message has no sender \(it is itself a bounce\)"/.test(l))).toBe(true);
-  expect(lab.logs.wire()).toContain('send smtp mail.lab.test -> mail.example.test:25: MAIL FROM:<>');
+  expect(wireSummaries(lab.logs)).toContain('send smtp mail.lab.test -> mail.example.test:25: MAIL FROM:<>');
   expect(await queueFiles(dataDir)).toEqual([]);
   expect(await inbox(dataDir, 'lab.test', 'alice')).toEqual([]);
 });
@@ -284,7 +282,7 @@ test('a queued message with an empty sender (a bounce itself) is never bounced; 
 test('an old-fashioned server: 502 to EHLO, so HELO; 451 to DATA, so the message waits in the queue', async () => {
   const seen: string[] = [];
   const answers: Record<string, string> = { EHLO: '502 what?', HELO: '250 old.example.test', MAIL: '250 ok', RCPT: '250 ok', DATA: '451 4.3.0 try later', QUIT: '221 bye' };
-  const old = net.createServer((socket) => {
+  const old = await listenTcp((socket) => {
     socket.write('220 old.example.test SMTP\r\n');
     let buffer = '';
     socket.on('data', (chunk: Buffer) => {
@@ -297,8 +295,7 @@ test('an old-fashioned server: 502 to EHLO, so HELO; 451 to DATA, so the message
       }
     });
   });
-  await new Promise<void>((resolve) => old.listen(0, '127.0.0.1', resolve));
-  routes['172.28.0.26:25'] = (old.address() as AddressInfo).port;
+  routes['172.28.0.26:25'] = old.port;
   try {
     const lab = await startSmtp({ dialer: dialer(), retryDelaysMs: [60_000] });
     running.push(lab);
@@ -309,10 +306,6 @@ test('an old-fashioned server: 502 to EHLO, so HELO; 451 to DATA, so the message
     expect(await queueFiles(lab.dataDir)).toHaveLength(2);
   } finally {
     await Promise.all(running.splice(0).map((r) => r.stop())); // let go of the connection before closing the server
-    await closeServer(old);
+    await old.close();
   }
 });
-
-function closeServer(server: net.Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}

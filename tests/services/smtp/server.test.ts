@@ -4,13 +4,14 @@
  * still serves the next client.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createLogger, silentSink } from '../../../services/common/logger';
 import { PortInUseError } from '../../../services/common/listen';
 import { loadUsers } from '../../../services/common/users';
 import { SMTP_SERVER_DEFAULTS, SmtpServer } from '../../../services/smtp/server';
-import { inbox, LAB, RawClient, smtplibSend, startSmtp, stillServes, swaks, tempDir, type RunningSmtp } from './harness';
+import { LAB_DIR } from '../../helpers/paths';
+import { listenTcp } from '../../helpers/socket';
+import { inbox, RawClient, smtplibSend, startSmtp, stillServes, swaks, tempDir, type RunningSmtp } from './harness';
 
 const ALICE = ['--auth', 'PLAIN', '--auth-user', 'alice', '--auth-password', 'alice'];
 
@@ -82,7 +83,7 @@ describe('port 25: mail for the local domain', () => {
     await c.expect(/^220 /);
     await c.command('EHLO raw.lab.test');
     expect(await c.command(`AUTH PLAIN ${Buffer.from('\0alice\0alice').toString('base64')}`)).toBe('500 Error: command not recognized');
-    c.close();
+    c.destroy();
   });
 
   test('maxMessageBytes: over the limit gets 552 after DATA, never 250, and nothing is stored', async () => {
@@ -194,7 +195,7 @@ describe('port 587: submission with AUTH', () => {
     expect(await c.command(`AUTH PLAIN ${wrong}`)).toMatch(/^535 5\.7\.8/);
     expect(await c.command(`AUTH PLAIN ${wrong}`)).toMatch(/^535 5\.7\.8/);
     await c.expect(/^421 4\.7\.0 Too many failed authentication attempts/);
-    await c.waitClosed();
+    await c.closed();
     await stillServes(s);
   });
 });
@@ -245,7 +246,7 @@ describe('options', () => {
     const saved = process.env.WIRELAB_DATA;
     process.env.WIRELAB_DATA = data;
     const nobody = new SmtpServer({ log });
-    const withBob = new SmtpServer({ log, users: (await loadUsers(LAB)).filter((u) => u.name === 'bob') });
+    const withBob = new SmtpServer({ log, users: (await loadUsers(LAB_DIR)).filter((u) => u.name === 'bob') });
     try {
       const a = await nobody.listen({ smtp: 0 });
       expect((await swaks(a.smtp!.port, '--to', 'bob@lab.test', '--from', 'x@example.test')).stdout).toMatch(/<\*\* 550 5\.1\.1/);
@@ -262,9 +263,8 @@ describe('options', () => {
   });
 
   test('listen() opens only the ports asked for; a port in use is named', async () => {
-    const holder = net.createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    const busy = (holder.address() as AddressInfo).port;
+    const holder = await listenTcp();
+    const busy = holder.port;
     const s = await startSmtp({}, undefined, { smtp: 0 });
     const other = new SmtpServer({ log });
     try {
@@ -275,13 +275,13 @@ describe('options', () => {
     } finally {
       await other.close();
       await s.stop();
-      await new Promise<void>((resolve) => holder.close(() => resolve()));
+      await holder.close();
       await rm(s.dataDir, { recursive: true, force: true });
     }
   });
 
   test('fromLab refuses a data directory inside the lab folder', async () => {
-    await expect(SmtpServer.fromLab(LAB, path.join(LAB, 'data'))).rejects.toThrow(/inside the lab directory/);
+    await expect(SmtpServer.fromLab(LAB_DIR, path.join(LAB_DIR, 'data'))).rejects.toThrow(/inside the lab directory/);
   });
 
   test('closeGraceMs: close() tells a client still connected 421 and ends its session', async () => {
@@ -292,9 +292,9 @@ describe('options', () => {
       await c.command('EHLO raw.lab.test');
       await s.stop();
       await c.expect(/^421 .*Server shutting down/);
-      await c.waitClosed();
+      await c.closed();
     } finally {
-      c.close();
+      c.destroy();
       await rm(s.dataDir, { recursive: true, force: true });
     }
   });
