@@ -10,7 +10,7 @@ export interface Exit {
 }
 
 export interface StartOptions {
-  /** The whole environment of the process (nothing is inherited unless given). Default: this process's. */
+  /** The process's whole environment (default: this process's). */
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Default: stdout and stderr collected. 'ignore' for a daemon whose output does not matter. */
@@ -188,8 +188,9 @@ export interface RunOptions extends WaitOptions {
 
 /**
  * Run a client to the end (curl, swaks, lftp, dig, ssh, python3 ...): its exit code and
- * output, whatever the code. A run that outlasts `ms` (default 20 s: whole sessions run
- * here) is killed, and fails naming the command and what it printed.
+ * output, whatever the code. A run that outlasts `ms` (default 20 s, inside Jest's 30 s
+ * for a test: a client may run a whole session) is killed, and fails naming the command
+ * and what it printed.
  */
 export function run(command: string, args: string[], options: RunOptions & { encoding: 'buffer' }): Promise<RunResult<Buffer>>;
 export function run(command: string, args: string[], options?: RunOptions & { encoding?: BufferEncoding }): Promise<RunResult>;
@@ -199,7 +200,8 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
   return new Promise((resolve, reject) => {
     execFile(command, args, { cwd: options.cwd, env: options.env, encoding, timeout: ms, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const text = (out: string | Buffer): string => (Buffer.isBuffer(out) ? out.toString('utf8') : out);
-      if (err?.killed) reject(new Error(`${[command, ...args].join(' ').slice(0, 300)} did not finish within ${ms} ms; its output so far:\n${text(stdout)}${text(stderr)}`));
+      if ((err?.code as unknown) === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') reject(new Error(`${command} printed more than 64 MiB`));
+      else if (err?.killed) reject(new Error(`${[command, ...args].join(' ').slice(0, 300)} did not finish within ${ms} ms; its output so far:\n${text(stdout)}${text(stderr)}`));
       else resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr: text(stderr) });
     });
   });
@@ -208,8 +210,9 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
 /**
  * The built CLI (dist/lab-runner/cli.js) as a user runs it: from the checkout, without
  * colour. `env` adds to this process's environment (a variable set to undefined is
- * removed). A run that outlasts `ms` (default 60 s) fails naming the command.
+ * removed). A run that outlasts `ms` (default 25 s, inside Jest's 30 s) fails naming
+ * the command.
  */
 export function wirelab(args: string[], options: { env?: Record<string, string | undefined>; ms?: number } = {}): Promise<RunResult> {
-  return run(process.execPath, [built('lab-runner/cli.js'), ...args], { cwd: REPO_DIR, env: { ...process.env, NO_COLOR: '1', ...options.env }, ms: options.ms ?? 60000 });
+  return run(process.execPath, [built('lab-runner/cli.js'), ...args], { cwd: REPO_DIR, env: { ...process.env, NO_COLOR: '1', ...options.env }, ms: options.ms ?? 25000 });
 }

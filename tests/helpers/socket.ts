@@ -84,11 +84,6 @@ export class RawSocket {
     return this.received.subarray(this.at).toString('latin1');
   }
 
-  /** The other end (or we) closed the connection. */
-  get closedNow(): boolean {
-    return this.isClosed;
-  }
-
   write(data: string | Buffer): void {
     this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
   }

@@ -2,10 +2,11 @@
  * The helpers' waits: each has a deadline, and one that runs out says what it waited
  * for and what came instead. Real sockets and processes, short deadlines.
  */
+import type net from 'node:net';
 import { LogCollector } from './logs';
 import { built } from './paths';
 import { Child, startMain } from './process';
-import { listenTcp, RawSocket } from './socket';
+import { listenTcp, RawSocket, type TcpPeer } from './socket';
 import { poll, within } from './wait';
 
 describe('LogCollector', () => {
@@ -38,58 +39,51 @@ describe('LogCollector', () => {
 });
 
 describe('RawSocket', () => {
+  const peers: TcpPeer[] = [];
+  afterEach(() => Promise.all(peers.splice(0).map((p) => p.close())));
+  /** A server for one test: listenTcp(), closed after the test. */
+  async function serve(onConnection?: (socket: net.Socket) => void): Promise<TcpPeer> {
+    const peer = await listenTcp(onConnection);
+    peers.push(peer);
+    return peer;
+  }
+
   test('reads lines and patterns in order, sees the close, and half-closes', async () => {
     // An echo that answers once our side is done sending: proof of the half-close.
-    const peer = await listenTcp((socket) => {
+    const peer = await serve((socket) => {
       socket.write('hello\r\nworld\r\n');
       const got: Buffer[] = [];
       socket.on('data', (c: Buffer) => got.push(c));
       socket.on('end', () => socket.end(Buffer.concat(got)));
     });
-    try {
-      const client = await RawSocket.connect(peer.port);
-      expect(await client.readLine()).toBe('hello');
-      expect(await client.readUntil(/or/)).toBe('wor');
-      client.end('bytes \xff\x00');
-      expect(await client.rest()).toBe('ld\r\nbytes \xff\x00');
-      expect(client.text).toBe('hello\r\nworld\r\nbytes \xff\x00');
-    } finally {
-      await peer.close();
-    }
+    const client = await RawSocket.connect(peer.port);
+    expect(await client.readLine()).toBe('hello');
+    expect(await client.readUntil(/or/)).toBe('wor');
+    client.end('bytes \xff\x00');
+    expect(await client.rest()).toBe('ld\r\nbytes \xff\x00');
+    expect(client.text).toBe('hello\r\nworld\r\nbytes \xff\x00');
   });
 
   test('a read that runs out names what it waited for, from where, and what came', async () => {
-    const peer = await listenTcp((socket) => socket.write('220 ready\r\n'));
-    try {
-      const client = await RawSocket.connect(peer.port);
-      await client.readLine();
-      const err = await client.readUntil('250 ', { ms: 50 }).catch((e: unknown) => e);
-      expect((err as Error).message).toBe(`timed out after 50 ms waiting for "250 " from 127.0.0.1:${peer.port}\nreceived 11 octets from 127.0.0.1:${peer.port}; unread: ""`);
-      client.destroy();
-    } finally {
-      await peer.close();
-    }
+    const peer = await serve((socket) => socket.write('220 ready\r\n'));
+    const client = await RawSocket.connect(peer.port);
+    await client.readLine();
+    const err = await client.readUntil('250 ', { ms: 50 }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(`timed out after 50 ms waiting for "250 " from 127.0.0.1:${peer.port}\nreceived 11 octets from 127.0.0.1:${peer.port}; unread: ""`);
+    client.destroy();
   });
 
   test('a read the close cuts short fails at once, with what did come', async () => {
-    const peer = await listenTcp((socket) => socket.end('partial'));
-    try {
-      const client = await RawSocket.connect(peer.port);
-      await expect(client.readLine()).rejects.toThrow(`the connection closed while waiting for "\\r\\n"; received 7 octets from 127.0.0.1:${peer.port}, then the close; unread: "partial"`);
-    } finally {
-      await peer.close();
-    }
+    const peer = await serve((socket) => socket.end('partial'));
+    const client = await RawSocket.connect(peer.port);
+    await expect(client.readLine()).rejects.toThrow(`the connection closed while waiting for "\\r\\n"; received 7 octets from 127.0.0.1:${peer.port}, then the close; unread: "partial"`);
   });
 
   test('waitFor looks at everything received and consumes nothing', async () => {
-    const peer = await listenTcp((socket) => socket.end('HTTP/1.1 200 OK\r\n\r\nbody'));
-    try {
-      const client = await RawSocket.connect(peer.port);
-      expect(await client.waitFor(/\r\n\r\n/)).toMatch(/^HTTP\/1\.1 200 OK/);
-      expect(await client.rest()).toBe('HTTP/1.1 200 OK\r\n\r\nbody');
-    } finally {
-      await peer.close();
-    }
+    const peer = await serve((socket) => socket.end('HTTP/1.1 200 OK\r\n\r\nbody'));
+    const client = await RawSocket.connect(peer.port);
+    expect(await client.waitFor(/\r\n\r\n/)).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(await client.rest()).toBe('HTTP/1.1 200 OK\r\n\r\nbody');
   });
 
   test('a connection refused is the socket error, ECONNREFUSED', async () => {
