@@ -2,7 +2,7 @@ import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:chil
 import path from 'node:path';
 import { LogCollector } from './logs';
 import { built, LAB_DIR, REPO_DIR } from './paths';
-import { within, type WaitOptions } from './wait';
+import { pointAtCaller, within, type WaitOptions } from './wait';
 
 export interface Exit {
   code: number | null;
@@ -86,13 +86,14 @@ export class Child {
 
   /** The first line of its output that matches, as a match (for the groups). */
   async waitFor(pattern: RegExp, options: WaitOptions = {}): Promise<RegExpExecArray> {
+    const asked = new Error();
     const decided = new AbortController(); // whichever comes first, the other wait ends with it
     const line = this.output.waitFor(pattern, { ...options, signal: decided.signal }).then((lines) => lines[0]!);
     const died = this.exited.then((exit) => {
       // Output may still be in the pipes when 'exit' comes: one more look before failing.
       const match = this.output.matching(pattern)[0];
       if (match) return match;
-      throw new Error(`${this.name} exited (${describeExit(exit)}) before printing a line matching ${pattern}; ${this.output.tail()}`);
+      throw pointAtCaller(new Error(`${this.name} exited (${describeExit(exit)}) before printing a line matching ${pattern}; ${this.output.tail()}`), asked);
     });
     line.catch(() => {}); // the loser's rejection is nobody's business
     died.catch(() => {});

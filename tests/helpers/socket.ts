@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { within, type WaitOptions } from './wait';
+import { pointAtCaller, within, type WaitOptions } from './wait';
 
 export interface ConnectOptions extends WaitOptions {
   /** Default 127.0.0.1. */
@@ -182,6 +182,7 @@ export class RawSocket {
    * and the close. Rejects when the connection closes first, or after the deadline.
    */
   private until<T>(what: string, check: () => T | undefined, options: WaitOptions): Promise<T> {
+    const asked = new Error();
     let wake!: () => void;
     const found = new Promise<T>((resolve, reject) => {
       let settled = false; // a read's check consumes: it must not run again once it found its value
@@ -189,7 +190,7 @@ export class RawSocket {
         if (settled) return;
         const value = check();
         if (value !== undefined) resolve(value);
-        else if (this.isClosed) reject(new Error(`the connection closed while waiting for ${what}; ${this.describe()}`));
+        else if (this.isClosed) reject(pointAtCaller(new Error(`the connection closed while waiting for ${what}; ${this.describe()}`), asked));
         else return;
         settled = true;
       };

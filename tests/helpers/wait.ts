@@ -27,17 +27,19 @@ export class WaitTimeout extends Error {
 /**
  * `promise`, or a WaitTimeout after `ms` saying `timed out after MS ms waiting for WHAT`,
  * followed by `seen()` (what did come: the last lines, the bytes so far). The timer
- * does not outlive the race.
+ * does not outlive the race. The failure points at the test's line that asked for the
+ * wait, not at this timer.
  */
 export function within<T>(promise: Promise<T>, what: string, options: WaitOptions & { seen?: () => string } = {}): Promise<T> {
   const ms = options.ms ?? WAIT_MS;
   const { signal } = options;
+  const asked = new Error(); // its stack is where the test asked for the wait
   let timer: NodeJS.Timeout | undefined;
   let abort: (() => void) | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const seen = options.seen?.();
-      reject(new WaitTimeout(`timed out after ${ms} ms waiting for ${what}${seen ? `\n${seen}` : ''}`));
+      reject(pointAtCaller(new WaitTimeout(`timed out after ${ms} ms waiting for ${what}${seen ? `\n${seen}` : ''}`), asked));
     }, ms);
     abort = () => reject(signal?.reason);
     signal?.addEventListener('abort', abort, { once: true });
@@ -49,11 +51,23 @@ export function within<T>(promise: Promise<T>, what: string, options: WaitOption
 }
 
 /**
+ * `err` with the stack of `asked` (an Error made where the test asked for the wait),
+ * less the frames inside the helpers: Jest then shows the test's line.
+ */
+export function pointAtCaller(err: Error, asked: Error): Error {
+  const frames = (asked.stack ?? '').split('\n').slice(1);
+  const outside = frames.filter((f) => !/[\\/]tests[\\/]helpers[\\/](?!.*\.test\.ts)/.test(f));
+  err.stack = [`${err.name}: ${err.message}`, ...(outside.length > 0 ? outside : frames)].join('\n');
+  return err;
+}
+
+/**
  * Check until `check` returns a value, for a state that has no event to wait on (a file
  * that appears, a count in a folder). `describe` says what was last seen, for the
  * timeout's message.
  */
 export async function poll<T>(what: string, check: () => Promise<T | undefined>, options: WaitOptions & { everyMs?: number; describe?: () => Promise<string> } = {}): Promise<T> {
+  const asked = new Error();
   const ms = options.ms ?? WAIT_MS;
   const deadline = Date.now() + ms;
   for (;;) {
@@ -61,7 +75,7 @@ export async function poll<T>(what: string, check: () => Promise<T | undefined>,
     if (value !== undefined) return value;
     if (Date.now() >= deadline) {
       const seen = options.describe ? `\n${await options.describe()}` : '';
-      throw new WaitTimeout(`timed out after ${ms} ms waiting for ${what}${seen}`);
+      throw pointAtCaller(new WaitTimeout(`timed out after ${ms} ms waiting for ${what}${seen}`), asked);
     }
     await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 25));
   }

@@ -25,6 +25,9 @@ describe('LogCollector', () => {
     logs.add('closed conn=c1');
     const err = await logs.waitFor(/closed conn=c\d+/, { count: 2, ms: 50 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'WaitTimeout' });
+    // Its stack starts at this line, where the wait was asked for, not in the helpers' timer.
+    const stack = (err as Error).stack!;
+    expect(stack.slice(stack.indexOf('\n    at '))).toMatch(/^\n {4}at .*[\\/]waits\.test\.ts:\d+:\d+\)?\n/);
     expect((err as Error).message).toBe(
       'timed out after 50 ms waiting for 2 log lines matching /closed conn=c\\d+/\n1 of 2 matched; the last 8 of 11 lines:\n  line 4\n  line 5\n  line 6\n  line 7\n  line 8\n  line 9\n  line 10\n  closed conn=c1',
     );
