@@ -1,13 +1,14 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DockerBackend } from '../../lab-runner/backends/docker/backend';
 import { compose } from '../../lab-runner/backends/docker/compose';
 import { freeLabPorts } from '../helpers/docker';
+import { built } from '../helpers/paths';
+import { wirelab as runWirelab, type RunResult } from '../helpers/process';
+import { listenTcp } from '../helpers/socket';
 
 /**
  * The lab in Docker, for real: built by `npm run images`, started with Compose on free
@@ -19,21 +20,14 @@ import { freeLabPorts } from '../helpers/docker';
  */
 
 const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../..');
-const CLI = path.join(ROOT, 'dist/lab-runner/cli.js');
 const enabled = process.env.WIRELAB_DOCKER_TESTS === '1';
 const PROJECT = 'wirelabtest';
 
 const suite = enabled ? describe : describe.skip;
 if (!enabled) console.warn('Docker tests skipped: set WIRELAB_DOCKER_TESTS=1 (with dockerd running and `npm run images` done) to run them');
 
-/** `wirelab ARGS` as a person runs it; resolves with its exit code and what it printed. */
-async function wirelab(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return run(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 * 1024 * 1024 }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (err: { code?: number; stdout?: string; stderr?: string }) => ({ code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' }),
-  );
-}
+/** `wirelab ARGS` as a person runs it, with `env` added; a Docker lab may take minutes to come up. */
+const wirelab = (args: string[], env: Record<string, string> = {}, ms = 240_000): Promise<RunResult> => runWirelab(args, { env, ms });
 
 /** `docker compose run --rm client ...` on this file's lab. */
 const inClient = (args: string[]) => compose(['run', '--rm', '-T', ...args], { project: PROJECT });
@@ -44,7 +38,7 @@ suite('the lab in Docker', () => {
   jest.setTimeout(300_000);
 
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error('build first: npm run build');
+    built('lab-runner/cli.js'); // fails, saying to run `npm run build`, when it is missing
     ports = await freeLabPorts();
     Object.assign(process.env, ports); // Compose and every wirelab started here read them, as from .env
     lab = new DockerBackend({ project: PROJECT });
@@ -202,9 +196,8 @@ suite('the lab in Docker', () => {
       await run('docker', ['network', 'rm', network]);
     }
     // A program on this machine holds the HTTP port that a second lab (on its own network) wants.
-    const holder = net.createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    const held = (holder.address() as net.AddressInfo).port;
+    const holder = await listenTcp();
+    const held = holder.port;
     try {
       const second = { ...(await freeLabPorts()), LAB_PREFIX: '10.99.9', LAB_HTTP_PORT: String(held) };
       const busy = await wirelab(['up', '--backend', 'docker', '--project', `${PROJECT}3`], second);
@@ -215,7 +208,7 @@ suite('the lab in Docker', () => {
       const left = await run('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${PROJECT}3`]);
       expect(left.stdout.trim()).toBe('');
     } finally {
-      holder.close();
+      await holder.close();
     }
   });
 
@@ -239,8 +232,8 @@ suite('the lab in Docker', () => {
   });
 
   test('every scenario passes on the docker backend, unchanged', async () => {
-    const { code, stdout, stderr } = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse']);
-    if (code !== 0) throw new Error(`wirelab run --backend docker failed:\n${stdout}\n${stderr}`);
+    const { code, stdout, stderr } = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse'], {}, 280_000);
+    if (code !== 0) throw new Error(`wirelab run --backend docker failed (exit ${code}):\n${stdout}\n${stderr}`);
     expect(stdout).toMatch(/total\s+(\d+)\/\1\s+all \d+ passed/);
   });
 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { LINKTYPE } from '../../../lab-runner/packets/link';
 import { writePcapng, type CapturedPacket } from '../../../lab-runner/packets/pcapng';
 import { portFilter } from '../../../lab-runner/packets/capture';
-import { dig } from '../../services/dns-clients';
+import { dig } from '../../services/dns/clients';
 import { curl } from '../../services/http/harness';
 import { captureWhile, compareWithTshark, ncProbe, rootOnly, runProgram, useScratch } from './helpers';
 

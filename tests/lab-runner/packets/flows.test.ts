@@ -10,7 +10,7 @@ import path from 'node:path';
 import { encode } from 'dns-packet';
 import { portFilter } from '../../../lab-runner/packets/capture';
 import { conversations, findConversations, packetInfo, packetRows, packetsCarrying, selectPackets, type Conversation, type Endpoint, type FlowQuery } from '../../../lab-runner/packets/flows';
-import { query } from '../../services/dns-clients';
+import { query } from '../../services/dns/clients';
 import { curl } from '../../services/http/harness';
 import { captureWhile, ncProbe, rootOnly, tsharkRows, useScratch } from './helpers';
 

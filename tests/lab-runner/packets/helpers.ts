@@ -6,7 +6,7 @@ import path from 'node:path';
 import { PacketCapture, type CaptureOptions } from '../../../lab-runner/packets/capture';
 import { decodePacket, type DecodedPacket } from '../../../lab-runner/packets/decode';
 import { readCapture } from '../../../lab-runner/packets/pcapng';
-import { startLab as startDns, type RunningServer as DnsServer } from '../../services/dns-clients';
+import { startLab as startDns, type RunningServer as DnsServer } from '../../services/dns/clients';
 import { startServer as startHttp, type RunningServer as HttpServer } from '../../services/http/harness';
 
 /**

@@ -5,8 +5,8 @@
  */
 import { execFile } from 'node:child_process';
 import net from 'node:net';
-import { ftplib, startFtp, type RunningFtp } from '../ftp-clients';
-import { poplib, startPop3, type RunningPop3 } from '../pop3-clients';
+import { ftplib, startFtp, type RunningFtp } from '../ftp/clients';
+import { poplib, startPop3, type RunningPop3 } from '../pop3/clients';
 
 interface Server {
   port: number;

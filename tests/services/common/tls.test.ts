@@ -122,7 +122,7 @@ describe('a service on TLS with the lab CA', () => {
     // One line for each of the two clients; no fault is on (the previous test's lines say fault=tls1.0-only).
     await server.logs.waitFor(
       /web warn tls handshake failed client=127\.0\.0\.1:\d+ reason="unsupported protocol" code=ERR_SSL_UNSUPPORTED_PROTOCOL why="the client offered only TLS versions this server refuses \(it speaks TLS 1\.2 and 1\.3\)"$/,
-      2,
+      { count: 2 },
     );
   });
 
@@ -167,7 +167,7 @@ describe('STARTTLS through ServiceTls.upgrade()', () => {
     expect(openssl.output).toContain('Peer certificate: CN = mail.lab.test');
     const python = await run('python3', ['-c', SMTPLIB_STARTTLS, String(server.port), '127.0.0.1', server.caFile]);
     expect(python).toMatchObject({ code: 0, stdout: 'ok TLSv1.3\n' });
-    await server.logs.waitFor(/tls started protocol=TLSv1\.3/, 2);
+    await server.logs.waitFor(/tls started protocol=TLSv1\.3/, { count: 2 });
   });
 
   test('SNI picks the certificate after STARTTLS too', async () => {

@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { testCertificate, type TestCertificate } from '../../helpers/tls';
-import { startFtp, type RunningFtp } from '../ftp-clients';
+import { startFtp, type RunningFtp } from './clients';
 
 let cert: TestCertificate;
 beforeAll(() => (cert = testCertificate()));

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
 import { testCertificate, type TestCertificate } from '../../helpers/tls';
-import { pw, startPop3, Wire, type RunningPop3 } from '../pop3-clients';
+import { pw, startPop3, Wire, type RunningPop3 } from './clients';
 
 let cert: TestCertificate;
 beforeAll(() => (cert = testCertificate()));

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { readFile, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client, SFTPWrapper } from 'ssh2';
-import { call, closeClient, sftpBatch, sftpSession, startSftp, stillServes, type RunningSftp } from '../sftp-clients';
+import { call, closeClient, sftpBatch, sftpSession, startSftp, stillServes, type RunningSftp } from './clients';
 
 /** Debian's python3-paramiko belongs to the system's Python. */
 const PYTHON = '/usr/bin/python3';
