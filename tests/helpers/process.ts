@@ -15,6 +15,8 @@ export interface StartOptions {
   cwd?: string;
   /** Default: stdout and stderr collected. 'ignore' for a daemon whose output does not matter. */
   stdio?: 'pipe' | 'ignore';
+  /** Default 'ignore'; 'pipe' for a program that runs until its input ends (write to and end `child.process.stdin`). */
+  stdin?: 'pipe' | 'ignore';
   /** How failures name it; default: the command and its first argument. */
   name?: string;
 }
@@ -67,7 +69,7 @@ export class Child {
   }
 
   static start(command: string, args: string[], options: StartOptions = {}): Child {
-    const spawnOptions: SpawnOptions = { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', options.stdio ?? 'pipe', options.stdio ?? 'pipe'] };
+    const spawnOptions: SpawnOptions = { cwd: options.cwd, env: options.env ?? process.env, stdio: [options.stdin ?? 'ignore', options.stdio ?? 'pipe', options.stdio ?? 'pipe'] };
     return new Child(spawn(command, args, spawnOptions), options.name ?? [command, ...args.slice(0, 1)].join(' '));
   }
 

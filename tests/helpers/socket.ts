@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import { pointAtCaller, within, type WaitOptions } from './wait';
 
 export interface ConnectOptions extends WaitOptions {
@@ -7,6 +8,8 @@ export interface ConnectOptions extends WaitOptions {
   host?: string;
   /** Connect from this address: another loopback address, such as 127.0.0.2, is "a third host". */
   localAddress?: string;
+  /** Connect from this port (default: one the kernel picks). */
+  localPort?: number;
 }
 
 /** How much of what arrived a failed wait shows. */
@@ -54,7 +57,7 @@ export class RawSocket {
   /** Connect to `host:port` (127.0.0.1 by default) within the deadline. */
   static async connect<T extends RawSocket>(this: new (socket: net.Socket) => T, port: number, options: ConnectOptions = {}): Promise<T> {
     const host = options.host ?? '127.0.0.1';
-    const socket = net.connect({ port, host, localAddress: options.localAddress });
+    const socket = net.connect({ port, host, localAddress: options.localAddress, localPort: options.localPort });
     const connected = new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
@@ -163,6 +166,29 @@ export class RawSocket {
     const out = this.received.subarray(this.at);
     this.at += out.length;
     return out;
+  }
+
+  /**
+   * STARTTLS from the client's side (SMTP's STARTTLS, POP3's STLS, FTP's AUTH TLS): once
+   * the server has said go ahead, a TLS handshake on this connection, within the
+   * deadline. Resolves with a RawSocket on the TLS side; this one reads nothing more
+   * (what comes now is TLS records).
+   */
+  async startTls(options: tls.ConnectionOptions & WaitOptions = {}): Promise<RawSocket> {
+    const { ms, signal: _signal, ...tlsOptions } = options;
+    this.socket.removeAllListeners('data');
+    const secure = tls.connect({ ...tlsOptions, socket: this.socket });
+    const handshake = new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', resolve);
+      secure.once('error', reject);
+    });
+    try {
+      await within(handshake, `a TLS handshake with ${this.peer}`, { ms });
+    } catch (err) {
+      secure.destroy();
+      throw err;
+    }
+    return new RawSocket(secure);
   }
 
   /** What a failed wait shows: what arrived, and what of it is unread. */
