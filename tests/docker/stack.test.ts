@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { DockerBackend } from '../../lab-runner/backends/docker/backend';
 import { compose } from '../../lab-runner/backends/docker/compose';
 import { freeLabPorts } from '../helpers/docker';
 import { built } from '../helpers/paths';
-import { wirelab as runWirelab, type RunResult } from '../helpers/process';
+import { run, succeeds, wirelab as runWirelab, type RunResult } from '../helpers/process';
 import { listenTcp } from '../helpers/socket';
 
 /**
@@ -19,7 +17,6 @@ import { listenTcp } from '../helpers/socket';
  * is skipped, saying so.
  */
 
-const run = promisify(execFile);
 const enabled = process.env.WIRELAB_DOCKER_TESTS === '1';
 const PROJECT = 'wirelabtest';
 
@@ -67,16 +64,16 @@ suite('the lab in Docker', () => {
   });
 
   test('from the host, through the published ports', async () => {
-    const { stdout } = await run('dig', ['+short', '@127.0.0.1', '-p', ports.LAB_DNS_PORT!, 'www.lab.test']);
+    const { stdout } = await succeeds('dig', ['+short', '@127.0.0.1', '-p', ports.LAB_DNS_PORT!, 'www.lab.test']);
     expect(stdout.trim()).toBe('172.28.0.80');
-    const page = await run('curl', ['-s', '--noproxy', '*', `http://127.0.0.1:${ports.LAB_HTTP_PORT}/`]);
+    const page = await succeeds('curl', ['-s', '--noproxy', '*', `http://127.0.0.1:${ports.LAB_HTTP_PORT}/`]);
     expect(page.stdout).toContain('<h1>');
   });
 
   test('every service runs on Node 24', async () => {
     for (const service of ['dns', 'http', 'smtp', 'pop3', 'ftp', 'sftp']) {
       const container = await lab.containers.container(service);
-      const { stdout } = await run('docker', ['exec', container.id, 'node', '-p', 'process.version']);
+      const { stdout } = await succeeds('docker', ['exec', container.id, 'node', '-p', 'process.version']);
       expect([service, stdout.trim()]).toEqual([service, expect.stringMatching(/^v24\./)]);
     }
   });
@@ -128,7 +125,7 @@ suite('the lab in Docker', () => {
 
   test('pause freezes a service, disconnect takes it off the lab network; both come back', async () => {
     const url = `http://127.0.0.1:${ports.LAB_HTTP_PORT}/`;
-    const page = () => run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', '--noproxy', '*', url]).then((r) => r.stdout, (e: { stdout?: string }) => `failed ${e.stdout ?? ''}`);
+    const page = () => run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', '--noproxy', '*', url]).then((r) => (r.code === 0 ? r.stdout : `failed ${r.stdout}`));
     await lab.control('http', 'pause');
     expect((await lab.containers.status('http')).info?.state).toBe('paused');
     expect(await page()).toMatch(/^failed/); // the port accepts, the frozen process never answers
@@ -187,13 +184,13 @@ suite('the lab in Docker', () => {
   test('a Docker network on the lab addresses, and a port in use, are named with the way out', async () => {
     // A network that is not a lab, on the addresses LAB_PREFIX moves the lab to.
     const network = `wirelabtest-in-the-way-${process.pid}`;
-    await run('docker', ['network', 'create', '--subnet', '10.99.8.0/24', network]);
+    await succeeds('docker', ['network', 'create', '--subnet', '10.99.8.0/24', network]);
     try {
       const taken = await wirelab(['up', '--backend', 'docker', '--project', `${PROJECT}3`], { LAB_PREFIX: '10.99.8' });
       expect(taken.code).toBe(2);
       expect(taken.stderr).toContain(`the lab network 10.99.8.0/24 overlaps another: the Docker network ${network} already uses 10.99.8.0/24`);
     } finally {
-      await run('docker', ['network', 'rm', network]);
+      await succeeds('docker', ['network', 'rm', network]);
     }
     // A program on this machine holds the HTTP port that a second lab (on its own network) wants.
     const holder = await listenTcp();
@@ -205,7 +202,7 @@ suite('the lab in Docker', () => {
       expect(busy.stderr).toContain(`http's port ${held}/tcp on 127.0.0.1 is already in use: another program holds it`);
       expect(busy.stderr).toContain('LAB_HTTP_PORT=');
       // Nothing of the half-made lab is left.
-      const left = await run('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${PROJECT}3`]);
+      const left = await succeeds('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${PROJECT}3`]);
       expect(left.stdout.trim()).toBe('');
     } finally {
       await holder.close();

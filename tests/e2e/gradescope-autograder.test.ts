@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gradescopeSpec } from '../helpers/gradescope';
 import { FIXTURES_DIR, REPO_DIR } from '../helpers/paths';
-import { run, type RunOptions, type RunResult } from '../helpers/process';
+import { succeeds } from '../helpers/process';
 
 /**
  * examples/gradescope/run_autograder as Gradescope runs it: in a folder laid out like
@@ -13,13 +13,6 @@ import { run, type RunOptions, type RunResult } from '../helpers/process';
  */
 
 const EXAMPLE = path.join(REPO_DIR, 'examples/gradescope');
-
-/** A program run to the end, which must succeed: its output, or a failure that shows it. */
-async function succeeds(command: string, args: string[], options: RunOptions & { encoding?: BufferEncoding } = {}): Promise<RunResult> {
-  const result = await run(command, args, options);
-  if (result.code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.code}:\n${result.stdout}${result.stderr}`);
-  return result;
-}
 
 let tmp: string;
 beforeAll(async () => {

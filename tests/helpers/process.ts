@@ -216,6 +216,13 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
   });
 }
 
+/** run(), for a command that must succeed (docker, a setup script): fails naming it, its exit code and its output otherwise. */
+export async function succeeds(command: string, args: string[], options: RunOptions & { encoding?: BufferEncoding } = {}): Promise<RunResult> {
+  const result = await run(command, args, options);
+  if (result.code !== 0) throw new Error(`${[command, ...args].join(' ').slice(0, 300)} exited ${result.code}:\n${result.stdout}${result.stderr}`);
+  return result;
+}
+
 /**
  * The built CLI (dist/lab-runner/cli.js) as a user runs it: from the checkout, without
  * colour. `env` adds to this process's environment (a variable set to undefined is
