@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { encode } from 'dns-packet';
 import { portFilter } from '../../../lab-runner/packets/capture';
+import { nowMs } from '../../../lab-runner/wire';
 import { conversations, findConversations, packetInfo, packetRows, packetsCarrying, selectPackets, type Conversation, type Endpoint, type FlowQuery } from '../../../lab-runner/packets/flows';
 import { freePort } from '../../helpers/ports';
 import { Child, run } from '../../helpers/process';
@@ -14,9 +15,6 @@ import { RawSocket } from '../../helpers/socket';
 import { query, UdpClient } from '../../services/dns/clients';
 import { curl } from '../../services/http/harness';
 import { captureWhile, ncProbe, rootOnly, tsharkRows, useScratch } from './helpers';
-
-/** Epoch milliseconds, sub-millisecond: the runner's clock for transcripts (its wire layer's nowMs). */
-const nowMs = (): number => performance.timeOrigin + performance.now();
 
 const lab = useScratch({ http: true, dns: true });
 
