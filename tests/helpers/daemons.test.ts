@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { curl, parseResponse } from '../services/http/harness';
 import { startDnsmasq, startNginx } from './daemons';
+import { run, stopLeftovers } from './process';
+import { poll } from './wait';
 
 /** curl's answer: status and body. */
 async function get(url: string): Promise<{ status: number; body: string }> {
@@ -55,4 +57,24 @@ test('dnsmasq answers on its port, and is stopped by its PID', async () => {
   expect(dnsmasq.port).toBeGreaterThan(0);
   await dnsmasq.stop();
   expect(dnsmasq.child.running).toBe(false);
+});
+
+/** The processes of `pids` still running (gone, or a zombie nobody reaps, counts as ended). */
+async function running(pids: number[]): Promise<number[]> {
+  const { stdout } = await run('ps', ['-o', 'pid=,stat=', '-p', pids.join(',')]);
+  return stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([pid, stat]) => pid && !stat?.startsWith('Z'))
+    .map(([pid]) => Number(pid));
+}
+
+test('nginx left running by a test is stopped after it, its workers too (a SIGKILL to the master would leave them behind)', async () => {
+  const nginx = await startNginx({ server: 'location / { return 204; }' });
+  const workers = (await run('ps', ['-o', 'pid=', '--ppid', String(nginx.child.pid)])).stdout.split('\n').filter(Boolean).map(Number);
+  expect(workers.length).toBeGreaterThan(0);
+  await stopLeftovers(); // what runs after this file's tests
+  expect(nginx.child.running).toBe(false);
+  await poll('nginx\'s workers to end', async () => ((await running(workers)).length === 0 ? true : undefined), { describe: async () => `still running: ${await running(workers)}` });
+  await nginx.stop(); // already stopped: only its folder goes
 });

@@ -25,10 +25,17 @@ export interface StartOptions {
 const live = new Set<Child>();
 
 // A test that fails before it stops what it started must not leave it running, nor keep
-// Jest waiting for it: whatever is left is killed after the file's tests.
-afterAll(async () => {
-  await Promise.all([...live].map((child) => child.stop('SIGKILL')));
-});
+// Jest waiting for it: whatever is left is stopped after the file's tests. This hook is
+// declared before the file's own afterAll hooks, so it runs first: SIGTERM, as their
+// stop() would send (a daemon's master, nginx's, then takes its workers down with it;
+// after a SIGKILL they would live on, holding Jest's output pipes open), and SIGKILL
+// for what outlasts it.
+afterAll(() => stopLeftovers());
+
+/** Stops every child of this file still running: SIGTERM, then SIGKILL for what outlasts 2 s. */
+export async function stopLeftovers(): Promise<void> {
+  await Promise.all([...live].map((child) => child.stop('SIGTERM', { ms: 2000 }).catch(() => child.stop('SIGKILL'))));
+}
 
 /**
  * A program a test runs: a service's main.js, the CLI, a daemon from Debian. Its output
