@@ -121,8 +121,9 @@ async function memoryFinding(target: TargetProcess, report: Report, options: Opt
 
 /**
  * Which input of the batch did it? Each is sent alone to a fresh server and checked.
- * The first one that does it again is the finding; if none does alone, the whole batch
- * is (the connections together), as found.
+ * The first one that does it again is the finding. If none does alone, it takes several
+ * connections at once (a race): the batch's connections are halved, sent together to a
+ * fresh server, as long as a half still does it, so what is saved is small.
  */
 async function isolate(
   protocol: Protocol,
@@ -131,14 +132,31 @@ async function isolate(
   target: () => TargetProcess,
   restart: () => Promise<void>,
 ): Promise<{ input: Input; finding: Finding }> {
-  for (const input of batch) {
+  const attempt = async (input: Input): Promise<Finding | undefined> => {
     const errorsBefore = target().errors.length;
     await sendInput(protocol, target().portOf(protocol), input);
     const again = await check(target(), protocol, errorsBefore);
+    await restart();
+    return again;
+  };
+  for (const input of batch) {
+    const again = await attempt(input);
     if (again) return { input, finding: again };
-    if (target().died) await restart();
   }
-  return { input: { connections: batch.flatMap((i) => i.connections) }, finding: { ...finding, note: `${finding.note} (not again with any input alone: these connections together)` } };
+  let together = batch.flatMap((i) => i.connections);
+  let seen = finding;
+  halving: while (together.length > 1) {
+    const middle = Math.ceil(together.length / 2);
+    for (const half of [together.slice(0, middle), together.slice(middle)]) {
+      const again = await attempt({ connections: half });
+      if (again) {
+        [together, seen] = [half, again];
+        continue halving;
+      }
+    }
+    break;
+  }
+  return { input: { connections: together }, finding: { ...seen, note: `${seen.note} (not with any input alone: these ${together.length} connections at once)` } };
 }
 
 /** Which input of the batch makes live memory grow when sent again and again to a fresh server? Undefined when none does alone. */

@@ -4,7 +4,7 @@ import { Client as SshClient } from 'ssh2';
 import { responseParser } from '../../lab-runner/executors/http/parse';
 import { singleLine } from '../../lab-runner/executors/pop3/protocol';
 import { smtpReply } from '../../lab-runner/executors/smtp/protocol';
-import type { ReplyParser } from '../../lab-runner/wire';
+import { takeLine, type ReplyParser } from '../../lab-runner/wire';
 import { rcodeOf } from '../../services/dns/codes';
 import { frame, splitFrames } from '../../services/dns/framing';
 import { sshString, uint32 } from '../../services/sftp/packets';
@@ -162,6 +162,40 @@ async function pop3Health(port: number, deadlineMs: number): Promise<void> {
 
 const POP3_SESSION = lines('CAPA', 'USER alice', 'PASS alice', 'STAT', 'LIST', 'UIDL 1', 'RETR 1', 'TOP 1 2', 'DELE 1', 'NOOP', 'RSET', 'QUIT');
 
+/** An IMAP command's completion (RFC 9051 2.2.2): the lines up to the one that starts with `tag`; the reply is that line. */
+const tagged =
+  (tag: string): ReplyParser<string> =>
+  (data) => {
+    for (let at = 0; ; ) {
+      const next = takeLine(data, at);
+      if (!next) return undefined;
+      at = next.end;
+      if (next.line.startsWith(`${tag} `)) return { reply: next.line, raw: data.subarray(0, at), rest: data.subarray(at) };
+    }
+  };
+
+async function imapHealth(port: number, deadlineMs: number): Promise<void> {
+  await converse(port, deadlineMs, async (c) => {
+    const greeting = await c.reply(tagged('*'), 'IMAP greeting', deadlineMs);
+    expectThat(greeting.startsWith('* OK'), `IMAP greeting should be * OK, got ${greeting}`);
+    // bob, not alice: the fuzzed sessions log in as alice.
+    for (const [tag, command] of [['h1', 'LOGIN bob bob'], ['h2', 'SELECT INBOX'], ['h3', 'LOGOUT']] as const) {
+      await c.write(`${tag} ${command}\r\n`);
+      const done = await c.reply(tagged(tag), `IMAP reply to ${command}`, deadlineMs);
+      expectThat(done.startsWith(`${tag} OK`), `IMAP ${command} should end with ${tag} OK, got ${done}`);
+    }
+  });
+}
+
+const appended = 'From: <carol@example.test>\r\nSubject: fuzz\r\n\r\nHello.\r\n';
+const IMAP_SESSION = [
+  ...lines('a1 CAPABILITY', 'a2 LOGIN alice {5}'),
+  Buffer.from('alice\r\n'),
+  ...lines('a3 LIST "" *', 'a4 SELECT INBOX', `a5 APPEND INBOX (\\Seen) {${appended.length}+}`),
+  Buffer.from(appended + '\r\n'),
+  ...lines('a6 FETCH 1:* (FLAGS UID BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODYSTRUCTURE)', 'a7 SEARCH UNSEEN SINCE 1-Jan-2026', 'a8 STORE 1 +FLAGS (\\Flagged)', 'a9 UID COPY 1:* Trash', 'a10 CREATE Fuzz.Sub', 'a11 IDLE', 'DONE', 'a12 EXPUNGE', 'a13 LOGOUT'),
+];
+
 // ---------------------------------------------------------------------------
 // File transfer
 
@@ -268,6 +302,7 @@ export const PROTOCOLS: readonly Protocol[] = [
   { name: 'smtp', services: ['smtp', 'dns'], port: 'smtp', transport: 'tcp', greeting: true, session: SMTP_SESSION, health: (port, ms) => smtpHealth(port, ms) },
   { name: 'submission', services: ['smtp', 'dns'], port: 'submission', transport: 'tcp', greeting: true, session: SUBMISSION_SESSION, health: (port, ms) => smtpHealth(port, ms, 'bob') },
   { name: 'pop3', services: ['pop3', 'dns'], port: 'pop3', transport: 'tcp', greeting: true, session: POP3_SESSION, health: pop3Health },
+  { name: 'imap', services: ['imap', 'dns'], port: 'imap', transport: 'tcp', greeting: true, session: IMAP_SESSION, health: imapHealth },
   { name: 'ftp', services: ['ftp', 'dns'], port: 'ftp', transport: 'tcp', greeting: true, session: FTP_SESSION, health: ftpHealth },
   { name: 'sftp', services: ['sftp', 'dns'], port: 'sftp', transport: 'tcp', greeting: true, session: sshSession(), health: sftpHealth },
 ];

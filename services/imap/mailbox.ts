@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -106,9 +107,13 @@ function newUidValidity(): number {
   return lastValidity;
 }
 
-/** Write a file whole or not at all: aside, then rename over the old one. */
+/**
+ * Write a file whole or not at all: aside, then rename over the old one. Each writer has
+ * its own aside file: two sessions of one user may write at once (a new user's first
+ * logins), and a shared name would be renamed away under the other.
+ */
 async function replaceFile(file: string, text: string): Promise<void> {
-  const aside = `${file}.${process.pid}.tmp`;
+  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(aside, text, { mode: 0o600 });
   await rename(aside, file);
 }

@@ -39,7 +39,7 @@ export const garbage = (maxLength = 300): fc.Arbitrary<Buffer> =>
   fc
     .oneof(
       fc.uint8Array({ maxLength }),
-      fc.array(fc.oneof(fc.constantFrom('\r\n', '\n', '\r', '\0', '\xff', '\xc3(', ' ', ':', '.', '..', '/', '%'), fc.string({ maxLength: 12 })), { maxLength: maxLength / 8 }).map((parts) => Buffer.from(parts.join(''), 'latin1')),
+      fc.array(fc.oneof(fc.constantFrom('\r\n', '\n', '\r', '\0', '\xff', '\xc3(', ' ', ':', '.', '..', '/', '%'), fc.string({ maxLength: 12 })), { maxLength: Math.ceil(maxLength / 8) }).map((parts) => Buffer.from(parts.join(''), 'latin1')),
     )
     .map((bytes) => Buffer.from(bytes));
 
