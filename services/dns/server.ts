@@ -49,7 +49,7 @@ export interface DnsServerOptions {
   maxTcpMessage?: number;
 }
 
-const DEFAULTS = {
+export const DNS_SERVER_DEFAULTS = {
   maxUdpPayload: DEFAULT_EDNS_PAYLOAD,
   tcpIdleTimeoutMs: 5000,
   maxTcpConnections: 100,
@@ -70,7 +70,7 @@ interface Peer {
 
 export class DnsServer {
   private readonly log: Logger;
-  private readonly limits: typeof DEFAULTS;
+  private readonly limits: typeof DNS_SERVER_DEFAULTS;
   private zones: Zone[] = [];
   private udp?: dgram.Socket;
   private tcp?: net.Server;
@@ -79,10 +79,10 @@ export class DnsServer {
   constructor(private readonly options: DnsServerOptions = {}) {
     this.log = options.log ?? createLogger('dns');
     this.limits = {
-      maxUdpPayload: options.maxUdpPayload ?? DEFAULTS.maxUdpPayload,
-      tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? DEFAULTS.tcpIdleTimeoutMs,
-      maxTcpConnections: options.maxTcpConnections ?? DEFAULTS.maxTcpConnections,
-      maxTcpMessage: options.maxTcpMessage ?? DEFAULTS.maxTcpMessage,
+      maxUdpPayload: options.maxUdpPayload ?? DNS_SERVER_DEFAULTS.maxUdpPayload,
+      tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? DNS_SERVER_DEFAULTS.tcpIdleTimeoutMs,
+      maxTcpConnections: options.maxTcpConnections ?? DNS_SERVER_DEFAULTS.maxTcpConnections,
+      maxTcpMessage: options.maxTcpMessage ?? DNS_SERVER_DEFAULTS.maxTcpMessage,
     };
   }
 
