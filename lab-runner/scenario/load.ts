@@ -234,8 +234,8 @@ function allowedKeys(keys: (string | number)[]): string | undefined {
   return undefined;
 }
 
-/** Where a path of keys is in the file; the nearest existing parent when it is missing. */
-function positionOf(doc: Document, lc: LineCounter, keys: (string | number)[], missingKey?: string): Problem {
+/** Where a path of keys is in the file; the nearest existing parent when it is missing. (The quiz loader uses it too.) */
+export function positionOf(doc: Document, lc: LineCounter, keys: (string | number)[], missingKey?: string): Problem {
   let node: unknown = doc.contents;
   for (const key of keys) {
     const next = isMap(node) || isSeq(node) ? node.get(key, true) : undefined;
