@@ -192,14 +192,19 @@ export class ConsoleServer {
         else void this.watchLab(true);
         return;
       }
+      const allowed: string[] = [];
       for (const [method, pattern, handler] of this.routes) {
         const m = pattern.exec(url.pathname);
         if (!m) continue;
-        if (req.method !== method) throw new HttpError(405, `${url.pathname} takes ${method}`);
+        if (req.method !== method) {
+          allowed.push(method);
+          continue;
+        }
         const value = await handler(req, res, m.slice(1), url);
         if (!res.headersSent) this.json(res, 200, value);
         return;
       }
+      if (allowed.length) throw new HttpError(405, `${url.pathname} takes ${allowed.join(' or ')}`);
       throw new HttpError(404, `nothing at ${url.pathname}`);
     } catch (err) {
       const status = err instanceof HttpError ? err.status : err instanceof BusyError ? 429 : err instanceof TypeError || err instanceof TryError ? 400 : 500;

@@ -128,9 +128,13 @@ export function StepView({ step, endedAt }: { step: StepResult; endedAt?: number
         </span>
         <span class="name">{step.name}</span>
         <code class="what">{step.summary}</code>
-        <span class="pts">
-          {step.points}/{step.maxPoints}
-        </span>
+        {step.maxPoints ? (
+          <span class="pts">
+            {step.points}/{step.maxPoints}
+          </span>
+        ) : (
+          <span class="pts" />
+        )}
         <span class="dur">
           {step.durationMs} ms{step.attempts > 1 ? ` · ${step.attempts} tries` : ''}
         </span>
