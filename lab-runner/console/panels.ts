@@ -76,6 +76,8 @@ export const PANEL_HINTS: Partial<Record<string, PanelHints>> = {
     presets: [
       { label: 'HTTP by hand', input: { host: 'www.lab.test', port: 80, lines: ['GET / HTTP/1.0', 'Host: www.lab.test', ''] } },
       { label: 'SMTP greeting', input: { host: 'mail.lab.test', port: 25, lines: ['QUIT'] } },
+      // Until the imap executor lands: IMAP typed by hand, tagged commands and their tagged answers (RFC 9051).
+      { label: 'IMAP by hand: bob\'s INBOX', input: { host: 'mail.lab.test', port: 143, lines: ['a1 LOGIN bob bob', 'a2 SELECT INBOX', 'a3 LOGOUT'], until: 'a3 OK' } },
     ],
   },
   smtp: {

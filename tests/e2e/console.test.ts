@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { openUrl, type OpenedPage } from '../helpers/browser';
 import { ROOT, startUp, type UpLab } from '../helpers/cli';
+import { STACK } from '../../lab-runner/wire';
 
 /**
  * The lab console in a real browser (Debian's chromium, driven by playwright-core), on
@@ -77,8 +78,8 @@ test('with the token the Lab page loads: the topology, each service and its heal
   await page.goto(url);
   expect(new URL(page.url()).search).toBe(''); // the token left the address bar
   await page.locator('li.service[data-service="app"] .health', { hasText: 'up' }).waitFor();
-  expect(await page.locator('li.service').count()).toBe(10);
-  expect(await page.locator('svg.topology g.host').count()).toBe(8);
+  expect(await page.locator('li.service').count()).toBe(STACK.length);
+  expect(await page.locator('svg.topology g.host').count()).toBe(new Set(STACK.map((s) => s.host)).size);
   expect(await page.locator('svg.topology g.host[data-host="www.lab.test"]').innerHTML()).toContain('172.28.0.80');
   const interactive = await page.evaluate(() => performance.getEntriesByName('console-interactive')[0]?.startTime);
   console.log(`console: the first page was interactive ${Math.round(interactive!)} ms after navigation started`);

@@ -95,6 +95,15 @@ test('Try it refuses what is not a protocol to try, and bad input', async () => 
   expect(notJson.status).toBe(400);
 });
 
+test("the raw TCP panel's IMAP preset talks IMAP to mail.lab.test:143", async () => {
+  const panels = (await c.api('GET', '/api/panels')).json();
+  const preset = panels.find((p: { action: string }) => p.action === 'tcp').presets.find((p: { label: string }) => p.label.startsWith('IMAP'));
+  const step = (await c.api('POST', '/api/try', { action: 'tcp', input: preset.input })).json().step;
+  expect(step.status).toBe('passed');
+  expect(step.output.received).toMatch(/^a2 OK \[READ-WRITE\]/m);
+  expect(step.output.received).toMatch(/^a3 OK/m);
+});
+
 test('Inspect: the bytes the HTTP request will be, before it is sent', async () => {
   const r = await c.api('POST', '/api/inspect', { input: { method: 'post', url: 'http://www.lab.test/api/notes', json: { a: 1 } } });
   const text = 'POST /api/notes HTTP/1.1\r\nHost: www.lab.test\r\nUser-Agent: wirelab/0.1\r\nAccept: */*\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"a":1}';

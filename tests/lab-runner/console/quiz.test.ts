@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 import { answerFromRun, isRight, rightAnswer } from '../../../lab-runner/console/quiz/answer';
 import { giftEscape, giftExport, giftQuestion } from '../../../lab-runner/console/quiz/gift';
@@ -160,7 +161,9 @@ describe('the shipped quizzes', () => {
   test('quiz.schema.json is the schema the loader uses (regenerate with `npm run schema`), and every shipped quiz is valid against it', () => {
     const committed = JSON.parse(readFileSync(path.join(ROOT, 'quiz.schema.json'), 'utf8'));
     expect(committed).toEqual(JSON.parse(JSON.stringify(quizJsonSchema())));
-    const validate = new Ajv2020({ allErrors: true, strict: false }).compile(committed);
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    addFormats(ajv);
+    const validate = ajv.compile(committed);
     for (const file of files) {
       validate(parse(readFileSync(path.join(QUIZZES, file), 'utf8')));
       expect([file, validate.errors ?? []]).toEqual([file, []]);
