@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, parseDocument } from 'yaml';
-import { findScenarioFiles, parseScenario, positionOf, ScenarioError, type Problem, type Scenario } from '../../scenario/load';
+import { findScenarioFiles, parseScenario, positionOf, readSourceFile, ScenarioError, type Problem, type Scenario } from '../../scenario/load';
 import { quizFileSchema, type QuizData } from './schema';
 
 /**
@@ -21,13 +20,7 @@ export interface Quiz extends QuizData {
 }
 
 export async function loadQuizFile(file: string): Promise<Quiz> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ScenarioError(file, [{ line: 1, column: 1, message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
-  }
-  return parseQuiz(text, file);
+  return parseQuiz(await readSourceFile(file), file);
 }
 
 export function parseQuiz(text: string, file: string): Quiz {
