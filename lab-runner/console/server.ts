@@ -145,7 +145,7 @@ export class ConsoleServer {
     });
     const address = this.server.address() as AddressInfo;
     this.port = this.options.publicPort ?? address.port;
-    this.statusTimer = setInterval(() => void this.watchLab(), this.limits.statusIntervalMs);
+    this.statusTimer = setInterval(() => void this.watchLab(), this.limits.statusIntervalMs).unref();
     this.log.info('listening', { address: `${address.address}:${address.port}`, url: this.url.replace(/token=.*/, 'token=…') });
     return address;
   }
