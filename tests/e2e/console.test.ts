@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { openUrl, type OpenedPage } from '../helpers/browser';
-import { ROOT, startUp, type UpLab } from '../helpers/cli';
+import { startUp, type UpLab } from '../helpers/cli';
+import { REPO_DIR } from '../helpers/paths';
 import { STACK } from '../../lab-runner/wire';
 
 /**
@@ -17,7 +18,7 @@ import { STACK } from '../../lab-runner/wire';
  * and the two speed figures are measured and printed (not asserted: a benchmark will).
  */
 
-const SHOTS = path.join(ROOT, 'docs/console');
+const SHOTS = path.join(REPO_DIR, 'docs/console');
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let up: UpLab;

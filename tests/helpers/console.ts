@@ -1,5 +1,6 @@
 import http from 'node:http';
 import path from 'node:path';
+import { REPO_DIR } from './paths';
 import { ConsoleServer, type ConsoleLimits } from '../../lab-runner/console/server';
 import { startLab, SCENARIOS_DIR } from './lab';
 
@@ -9,7 +10,7 @@ import { startLab, SCENARIOS_DIR } from './lab';
  * Cookie a test gives (fetch would not let a test lie about Host).
  */
 
-export const QUIZZES_DIR = path.resolve(__dirname, '../../quizzes');
+export const QUIZZES_DIR = path.join(REPO_DIR, 'quizzes');
 
 export interface Reply {
   status: number;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { REPO_DIR } from '../../helpers/paths';
 import { PUBLIC_DIR } from '../../../lab-runner/console/build';
 import { LADDER_CSS } from '../../../lab-runner/report/style';
 
@@ -8,8 +9,7 @@ import { LADDER_CSS } from '../../../lab-runner/report/style';
  * and nothing in them that would fetch from anywhere but the console itself.
  */
 
-const ROOT = path.resolve(__dirname, '../../..');
-const read = (name: string): string => readFileSync(path.join(ROOT, PUBLIC_DIR, name), 'utf8');
+const read = (name: string): string => readFileSync(path.join(REPO_DIR, PUBLIC_DIR, name), 'utf8');
 
 /** Namespace names are identifiers in the DOM API, never fetched. */
 const NAMESPACES = new Set(['http://www.w3.org/2000/svg', 'http://www.w3.org/1999/xhtml', 'http://www.w3.org/1998/Math/MathML', 'http://www.w3.org/1999/xlink', 'http://www.w3.org/XML/1998/namespace']);

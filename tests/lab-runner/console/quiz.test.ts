@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { REPO_DIR } from '../../helpers/paths';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
@@ -8,7 +9,7 @@ import { giftEscape, giftExport, giftQuestion } from '../../../lab-runner/consol
 import { loadQuizzes, parseQuiz } from '../../../lab-runner/console/quiz/load';
 import { questionSchema, quizJsonSchema } from '../../../lab-runner/console/quiz/schema';
 import type { ScenarioResult, StepResult } from '../../../lab-runner/result';
-import { wirelab } from '../../helpers/cli';
+import { wirelab } from '../../helpers/process';
 
 /**
  * Quiz files: the loader's messages (file, line, what is wrong), the right answer taken
@@ -16,8 +17,7 @@ import { wirelab } from '../../helpers/cli';
  * shipped quiz (its probes run on a fresh lab by `wirelab quiz export`).
  */
 
-const ROOT = path.resolve(__dirname, '../../..');
-const QUIZZES = path.join(ROOT, 'quizzes');
+const QUIZZES = path.join(REPO_DIR, 'quizzes');
 
 const problemsOf = (text: string): string[] => {
   try {
@@ -159,7 +159,7 @@ describe('the shipped quizzes', () => {
   });
 
   test('quiz.schema.json is the schema the loader uses (regenerate with `npm run schema`), and every shipped quiz is valid against it', () => {
-    const committed = JSON.parse(readFileSync(path.join(ROOT, 'quiz.schema.json'), 'utf8'));
+    const committed = JSON.parse(readFileSync(path.join(REPO_DIR, 'quiz.schema.json'), 'utf8'));
     expect(committed).toEqual(JSON.parse(JSON.stringify(quizJsonSchema())));
     const ajv = new Ajv2020({ allErrors: true, strict: false });
     addFormats(ajv);
