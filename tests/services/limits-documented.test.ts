@@ -1,6 +1,6 @@
 /**
- * SECURITY.md lists every limit of every service with its default, in one table per
- * defaults object (`*_DEFAULTS`, TLS_LIMITS). This test reads the objects the servers use
+ * SECURITY.md lists every limit of every service and of the console with its default, in
+ * one table per defaults object (`*_DEFAULTS`, TLS_LIMITS, CONSOLE_LIMITS). This test reads the objects the servers use
  * and the tables, so the two cannot drift: a new limit, a changed default or a row for
  * a limit that is gone fails here, and the failure prints the table as it should be.
  */
@@ -18,6 +18,7 @@ import { IMAP_SERVER_DEFAULTS } from '../../services/imap/server';
 import { POP3_SERVER_DEFAULTS } from '../../services/pop3/server';
 import { PROXY_SERVER_DEFAULTS } from '../../services/proxy/server';
 import { SFTP_SERVER_DEFAULTS } from '../../services/sftp/server';
+import { CONSOLE_LIMITS } from '../../lab-runner/console/server';
 import { SMTP_SERVER_DEFAULTS } from '../../services/smtp/server';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -40,6 +41,7 @@ const OBJECTS: Record<string, Defaults> = {
   IMAP_SERVER_DEFAULTS,
   FTP_SERVER_DEFAULTS,
   SFTP_SERVER_DEFAULTS,
+  CONSOLE_LIMITS,
 };
 
 /** A default as the table shows it: `60000 (1 min)`, `16384 (16 KiB)`, `` `lab.test` ``. */
@@ -83,7 +85,7 @@ describe.each(Object.entries(OBJECTS))('SECURITY.md documents %s', (name, defaul
   });
 });
 
-test('every defaults object a service exports is in the list above', () => {
+test('every defaults object a service or the console exports is in the list above', () => {
   const exported: string[] = [];
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir)) {
@@ -93,5 +95,6 @@ test('every defaults object a service exports is in the list above', () => {
     }
   };
   walk(path.join(ROOT, 'services'));
+  walk(path.join(ROOT, 'lab-runner', 'console'));
   expect(exported.sort()).toEqual(Object.keys(OBJECTS).sort());
 });
