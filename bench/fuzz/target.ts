@@ -73,9 +73,14 @@ function childMain(): void {
       process.on('message', (request: { type: string }) => {
         if (request.type !== 'memory') return;
         // --expose-gc: measure what is still referenced, not garbage waiting for collection.
-        (globalThis as { gc?: () => void }).gc?.();
-        const { rss, heapUsed, external } = process.memoryUsage();
-        send({ type: 'memory', rss, live: heapUsed + external });
+        // Buffers are freed by callbacks after a collection: collect again once they ran.
+        const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+        gc();
+        setImmediate(() => {
+          gc();
+          const { rss, heapUsed, external } = process.memoryUsage();
+          send({ type: 'memory', rss, live: heapUsed + external });
+        });
       });
       const stop = (): void => void running.stop().finally(() => process.exit(0));
       process.once('SIGTERM', stop);
