@@ -31,7 +31,7 @@ interface Started {
 }
 
 function start(env: Record<string, string>): Started {
-  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', WIRELAB_LAB: LAB, SMTP_HOST: '127.0.0.1', SUBMISSION_PORT: '', LAB_DNS: '127.0.0.1:9', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', WIRELAB_LAB: LAB, SMTP_HOST: '127.0.0.1', SUBMISSION_PORT: '', SMTPS_PORT: '', LAB_DNS: '127.0.0.1:9', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const started: Started = {
     child,
     stdout: '',
