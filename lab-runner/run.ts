@@ -41,8 +41,9 @@ export async function runScenarios(scenarios: Scenario[], backend: Backend, list
 export async function runScenario(scenario: Scenario, backend: Backend, listener: RunListener = {}): Promise<ScenarioResult> {
   listener.scenarioStart?.(scenario);
   const started = performance.now();
-  // Each scenario starts with every service up, whatever the last one stopped.
+  // Each scenario starts with every service up, whatever the last one stopped, and with no certificate lesson on.
   for (const s of await backend.status()) if (s.state === 'stopped') await backend.control(s.name, 'start');
+  await backend.clearTlsFaults?.();
   const vars: Record<string, unknown> = { ...scenario.vars };
   /** Variables a failed step should have saved: steps that use them are skipped. */
   const lost = new Map<string, string>();
