@@ -316,6 +316,7 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
     const status = req.method === 'GET' || req.method === 'HEAD' ? Status.MovedPermanently : Status.PermanentRedirect;
     const body = Buffer.from(`${STATUS_CODES[status]}: this site is served over HTTPS now, at ${location}\n`);
     ex.logFields.location = location;
+    ex.bytes = req.method === 'HEAD' ? 0 : body.length;
     res.writeHead(status, { Location: location, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });
     res.end(req.method === 'HEAD' ? undefined : body);
   }

@@ -71,7 +71,7 @@ export function receivedField(r: ReceivedInfo): string {
  */
 export function cipherBits(cipher: string): string {
   const name = cipher.toUpperCase();
-  const bits = /CHACHA20|256/.test(name) ? 256 : /128/.test(name) ? 128 : undefined;
+  const bits = /AES_?256|CHACHA20|CAMELLIA_?256|ARIA_?256/.test(name) ? 256 : /AES_?128|CAMELLIA_?128|ARIA_?128/.test(name) ? 128 : undefined;
   return bits === undefined ? 'unknown bits' : `${bits}/${bits} bits`;
 }
 

@@ -7,13 +7,16 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import type { LabDialer } from '../../services/common/dialer';
 import type { Endpoint } from '../../services/common/dnsClient';
+import { caCertificateFile } from '../../services/common/certificates';
 import { createLogger, type LogSink } from '../../services/common/logger';
 import { Maildir, maildirPath } from '../../services/common/maildir';
-import { SmtpServer, type SmtpServerOptions } from '../../services/smtp/server';
+import { ServiceTls } from '../../services/common/tls';
+import { SmtpServer, type SmtpPort, type SmtpServerOptions } from '../../services/smtp/server';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const LAB = path.join(REPO, 'lab');
@@ -78,25 +81,49 @@ export interface RunningSmtp {
   server: SmtpServer;
   smtp: number;
   submission: number;
+  /** 465, when the server was started with TLS and this port. */
+  smtps: number;
   dataDir: string;
   logs: LogCollector;
   stop(): Promise<void>;
 }
 
 /** An SmtpServer for lab.test (or options.domain) with the lab's users, on free ports of 127.0.0.1. */
-export async function startSmtp(options: Omit<SmtpServerOptions, 'dataDir'> = {}, dataDir?: string, ports: { smtp?: number; submission?: number } = { smtp: 0, submission: 0 }): Promise<RunningSmtp> {
+export async function startSmtp(
+  options: Omit<SmtpServerOptions, 'dataDir'> = {},
+  dataDir?: string,
+  ports: Partial<Record<SmtpPort, number>> = { smtp: 0, submission: 0 },
+  logs = new LogCollector(),
+): Promise<RunningSmtp> {
   const data = dataDir ?? (await tempDir());
-  const logs = new LogCollector();
   const server = await SmtpServer.fromLab(LAB, data, { log: createLogger('smtp', { sink: logs.sink, level: 'debug' }), ...options });
   const bound = await server.listen(ports, '127.0.0.1');
   return {
     server,
     smtp: bound.smtp?.port ?? 0,
     submission: bound.submission?.port ?? 0,
+    smtps: bound.smtps?.port ?? 0,
     dataDir: data,
     logs,
     stop: () => server.close(),
   };
+}
+
+/**
+ * The same, with TLS from a lab CA made in its data directory (as the lab's mail servers
+ * have it): STARTTLS on 25 and 587, SMTPS on 465. `caFile` is what clients are told to trust.
+ */
+export async function startSmtpWithTls(
+  options: Omit<SmtpServerOptions, 'dataDir' | 'tls'> = {},
+  ports: Partial<Record<SmtpPort, number>> = { smtp: 0, submission: 0, smtps: 0 },
+  service = 'smtp',
+): Promise<RunningSmtp & { tls: ServiceTls; caFile: string }> {
+  const dataDir = await tempDir();
+  const logs = new LogCollector();
+  const hostname = options.hostname ?? `mail.${options.domain ?? 'lab.test'}`;
+  const tls = await ServiceTls.load({ dataDir, service, hosts: [hostname], log: createLogger('smtp', { sink: logs.sink, level: 'debug' }) });
+  const running = await startSmtp({ ...options, tls }, dataDir, ports, logs);
+  return { ...running, tls, caFile: caCertificateFile(dataDir) };
 }
 
 /** A good delivery on port 25 after a bad case: the server is still serving. */
@@ -202,7 +229,11 @@ export class RawClient {
   private at = 0;
   private notify?: () => void;
 
-  private constructor(readonly socket: net.Socket) {
+  private constructor(public socket: net.Socket) {
+    this.listen(socket);
+  }
+
+  private listen(socket: net.Socket): void {
     socket.on('data', (chunk: Buffer) => {
       this.text += chunk.toString('latin1');
       this.notify?.();
@@ -212,6 +243,30 @@ export class RawClient {
       this.notify?.();
     });
     socket.on('error', () => {});
+  }
+
+  /**
+   * After the server's go-ahead (220 to STARTTLS): the TLS handshake as the client, then
+   * everything goes on inside TLS; `text` holds only what came inside it from here on.
+   */
+  startTls(options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    return within(
+      new Promise<tls.TLSSocket>((resolve, reject) => {
+        const secure = tls.connect({ socket: plain, ...options }, () => {
+          this.text = '';
+          this.at = 0;
+          this.socket = secure;
+          this.listen(secure);
+          resolve(secure);
+        });
+        secure.once('error', reject);
+      }),
+      10000,
+      'the TLS handshake',
+    );
   }
 
   static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
