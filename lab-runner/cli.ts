@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultDataDir, defaultLabDir } from '../services/common/paths';
+import { caCertificateFile } from '../services/common/tlsFaults';
 import { EmbeddedBackend } from './backends/embedded';
 import { NetworkBackend } from './backends/network-backend';
 import type { Backend, ServiceStatus } from './backends/types';
@@ -147,7 +148,9 @@ program
     }
     // What services say about themselves: the SSH host key fingerprint to compare with ssh's prompt.
     for (const s of backend.status()) for (const [key, value] of Object.entries(s.info ?? {})) console.log(`${s.name} ${key}: ${value}`);
-    console.log(c.dim(`data: ${opts.data}\ntry:  dig @127.0.0.1 -p ${STACK[0]!.ports.dns!.embedded} www.lab.test   ·   curl http://127.0.0.1:8080/\nCtrl+C stops the lab.`));
+    const https = backend.status().find((s) => s.name === 'http')?.endpoints.https;
+    const ca = path.resolve(caCertificateFile(opts.data));
+    console.log(c.dim(`data: ${opts.data}\ntls:  the lab CA is ${ca} (\`wirelab ca\` says how to trust it)\ntry:  dig @127.0.0.1 -p ${STACK[0]!.ports.dns!.embedded} www.lab.test   ·   curl http://127.0.0.1:8080/   ·   curl --cacert ${ca} https://localhost:${https?.split(':').pop() ?? 8443}/\nCtrl+C stops the lab.`));
     await stopped;
     console.log('stopping the lab...');
     await backend.stop();
