@@ -14,7 +14,7 @@
  *   WIRELAB_SERVICE   its name in the lab, for its certificate fault             default: proxy
  */
 import { directDialer } from '../common/dialer';
-import { envFlag, envOptionalPort } from '../common/env';
+import { envFlag, envHost, envOptionalPort, envPort } from '../common/env';
 import { createLogger } from '../common/logger';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
@@ -36,10 +36,8 @@ function milliseconds(name: string): number | undefined {
 
 async function main(): Promise<void> {
   const log = createLogger('proxy');
-  const portText = process.env.PROXY_PORT || '80';
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PROXY_PORT must be a port number (0-65535), got ${JSON.stringify(portText)}`);
-  const host = process.env.PROXY_HOST || '0.0.0.0';
+  const port = envPort('PROXY_PORT', 80);
+  const host = envHost('PROXY_HOST');
   const server = new ProxyServer({
     dialer: directDialer(endpoint('LAB_DNS', '172.28.0.53:53')),
     upstream: endpoint('PROXY_UPSTREAM', 'app.lab.test:5000'),

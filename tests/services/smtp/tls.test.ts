@@ -28,6 +28,14 @@ async function start(options: Parameters<typeof startSmtpWithTls>[0] = {}): Prom
   return s;
 }
 
+/** A raw client on `port`, past the greeting and EHLO; `text` holds the EHLO reply. */
+async function afterEhlo(port: number): Promise<RawClient> {
+  const c = await RawClient.connect(port);
+  await c.expect(/^220 /);
+  await c.command('EHLO raw.lab.test');
+  return c;
+}
+
 const ALICE = ['--auth', 'PLAIN', '--auth-user', 'alice', '--auth-password', 'alice', '--from', 'alice@lab.test'];
 
 /** The Received fields of a stored message, each unfolded onto one line. */
@@ -132,13 +140,9 @@ print(json.dumps(out))
 describe('the rules of STARTTLS (RFC 3207)', () => {
   test('before TLS, AUTH gets 530 5.7.0 Must issue a STARTTLS command first, and EHLO does not offer it', async () => {
     const s = await start();
-    const c = await RawClient.connect(s.submission);
-    await c.expect(/^220 /);
-    c.write('EHLO raw.lab.test\r\n');
-    const ehlo = await c.expect(/^250 /);
+    const c = await afterEhlo(s.submission);
     expect(c.text).toContain('250-STARTTLS');
     expect(c.text).not.toMatch(/250[- ]AUTH/);
-    expect(ehlo).toBeDefined();
     expect(await c.command('AUTH PLAIN AGFsaWNlAGFsaWNl')).toBe('530 5.7.0 Must issue a STARTTLS command first');
     await s.logs.waitFor(/ info refused .*code=530 reply="530 5\.7\.0 Must issue a STARTTLS command first"/);
     c.close();
@@ -146,10 +150,7 @@ describe('the rules of STARTTLS (RFC 3207)', () => {
 
   test('allowPlaintextLogin (the lab\'s lesson): AUTH in clear is taken, and STARTTLS is still offered', async () => {
     const s = await start({ allowPlaintextLogin: true });
-    const c = await RawClient.connect(s.submission);
-    await c.expect(/^220 /);
-    c.write('EHLO raw.lab.test\r\n');
-    await c.expect(/^250 /);
+    const c = await afterEhlo(s.submission);
     expect(c.text).toContain('250-STARTTLS');
     expect(c.text).toContain('250-AUTH PLAIN LOGIN');
     expect(await c.command('AUTH PLAIN AGFsaWNlAGFsaWNl')).toMatch(/^235 /);
@@ -158,9 +159,7 @@ describe('the rules of STARTTLS (RFC 3207)', () => {
 
   test('after the upgrade the session starts again: MAIL before EHLO gets 503, the login made in clear is gone', async () => {
     const s = await start({ allowPlaintextLogin: true });
-    const c = await RawClient.connect(s.submission);
-    await c.expect(/^220 /);
-    await c.command('EHLO raw.lab.test');
+    const c = await afterEhlo(s.submission);
     expect(await c.command('AUTH PLAIN AGFsaWNlAGFsaWNl')).toMatch(/^235 /);
     expect(await c.command('STARTTLS')).toMatch(/^220 /);
     await c.startTls({ ca: await readFile(s.caFile), servername: 'mail.lab.test' });
@@ -176,9 +175,7 @@ describe('the rules of STARTTLS (RFC 3207)', () => {
   test('a second STARTTLS inside TLS is refused (503), on 587 and on 465; STARTTLS with an argument is a syntax error', async () => {
     const s = await start();
     const ca = await readFile(s.caFile);
-    const c = await RawClient.connect(s.submission);
-    await c.expect(/^220 /);
-    await c.command('EHLO raw.lab.test');
+    const c = await afterEhlo(s.submission);
     expect(await c.command('STARTTLS now')).toMatch(/^501 /);
     expect(await c.command('STARTTLS')).toMatch(/^220 /);
     await c.startTls({ ca, servername: 'mail.lab.test' });
@@ -197,9 +194,7 @@ describe('the rules of STARTTLS (RFC 3207)', () => {
 
   test('commands pipelined behind STARTTLS in the same packet are thrown away, never run inside TLS', async () => {
     const s = await start({ allowPlaintextLogin: true });
-    const c = await RawClient.connect(s.submission);
-    await c.expect(/^220 /);
-    await c.command('EHLO raw.lab.test');
+    const c = await afterEhlo(s.submission);
     // An attacker on the path appends these to the client's STARTTLS (CVE-2011-0411):
     // run inside the TLS session they would log in, and start a transaction, as the client.
     c.write('STARTTLS\r\nEHLO injected.lab.test\r\nAUTH PLAIN AGFsaWNlAGFsaWNl\r\nMAIL FROM:<alice@lab.test>\r\n');
