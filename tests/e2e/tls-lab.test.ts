@@ -91,6 +91,8 @@ test("FTP: lftp with ftp:ssl-force, curl ftps:// (990), Python's ftplib.FTP_TLS 
   expect(lftp.stdout).toMatch(/notes\.txt/);
   const implicit = await run('curl', ['-sS', '--cacert', ca, '-u', 'alice:alice', `ftps://localhost:${portOf('ftp', 'ftps')}/`]);
   expect(implicit.stdout).toMatch(/notes\.txt/);
+  const authTls = await run('curl', ['-sS', '--cacert', ca, '--ssl-reqd', '-u', 'alice:alice', `ftp://localhost:${ftp}/notes.txt`]);
+  expect(authTls.code).toBe(0);
   const script = String.raw`
 import ftplib, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[2])

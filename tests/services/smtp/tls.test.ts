@@ -10,7 +10,8 @@ import { readFile, rm } from 'node:fs/promises';
 import { setFault } from '../../../services/common/tlsFaults';
 import { cipherBits } from '../../../services/smtp/headers';
 import { run } from '../../helpers/tls';
-import { inbox, RawClient, startSmtpWithTls, swaks, python, type RunningSmtp } from '../smtp-harness';
+import { SmtpServer } from '../../../services/smtp/server';
+import { inbox, RawClient, startSmtpWithTls, swaks, python, tempDir, type RunningSmtp } from '../smtp-harness';
 
 type TlsSmtp = Awaited<ReturnType<typeof startSmtpWithTls>>;
 
@@ -261,6 +262,16 @@ describe('versions, and the certificate lessons', () => {
     await c.waitClosed();
     await s.logs.waitFor(/ warn tls handshake failed .*code=ERR_TLS_HANDSHAKE_TIMEOUT.*why="the client did not finish its handshake in time"/);
   });
+});
+
+test('465 needs the tls option: listen() says so instead of opening a port that cannot speak', async () => {
+  const dataDir = await tempDir();
+  try {
+    const server = new SmtpServer({ dataDir });
+    await expect(server.listen({ smtps: 0 })).rejects.toThrow('smtp: the smtps port (465) needs the tls option (the lab CA)');
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
 });
 
 test('cipherBits: the key size from the cipher suite name, as Postfix writes it', () => {
