@@ -40,7 +40,7 @@ export class LabSmtpConnection extends SMTPConnection {
     super.handler_AUTH(command, callback);
   }
 
-  /** EHLO does not offer AUTH in clear where AUTH waits for TLS, as a client must not send a password where it is not offered. */
+  /** Where AUTH waits for TLS, EHLO in clear does not offer it (as Postfix's smtpd_tls_auth_only): a client sees it only once its password would be safe. */
   override handler_EHLO(command: Buffer, callback: () => void): void {
     if (!this.waitsForTls()) return super.handler_EHLO(command, callback);
     const options = this._server.options;
