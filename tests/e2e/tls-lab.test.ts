@@ -131,6 +131,16 @@ describe('the lab step tls-fault', () => {
     expect((await curlWww()).code).toBe(0);
   });
 
+  test("a run on the lab as it is (the console's Try it) leaves the lesson on; the next scenario clears it", async () => {
+    await lab.backend.control('http', 'tls-fault', { fault: 'expired' });
+    const look = parseScenario(`title: look\nsteps:\n  - name: look\n    lab: { action: status, service: http }\n    expect: { info.tlsFault: expired }\n`, 'look.yaml');
+    const asItIs = await runScenario(look, lab.backend, {}, { asItIs: true });
+    expect(asItIs.steps.map((s) => [s.status, s.error])).toEqual([['passed', undefined]]);
+    expect((await curlWww()).code).toBe(60);
+    expect((await runScenario(look, lab.backend)).status).toBe('failed'); // a scenario starts with no lesson on
+    expect((await curlWww()).code).toBe(0);
+  });
+
   test('fault none undoes it within a scenario', async () => {
     const result = await scenario(`  - name: on
     lab: { action: tls-fault, service: smtp, fault: wrong-name }
