@@ -18,15 +18,17 @@ const raw = fc.array(fc.tuple(names, value), { maxLength: 10 }).map((pairs) => p
 const pairs = (list: readonly string[]): [string, string][] => Array.from({ length: list.length / 2 }, (_, i) => [list[2 * i]!, list[2 * i + 1]!]);
 
 describe('requests to the app, responses to the client', () => {
-  test('no hop-by-hop header goes on; every end-to-end one does, in its order; Host, X-Forwarded-* and Via are the proxy\'s, once each', () => {
+  test('no hop-by-hop header goes on; every end-to-end one does, in its order; Host, X-Forwarded-* (the scheme the client used) and Via are the proxy\'s, once each', () => {
     holds(
-      fc.property(raw, fc.constantFrom('GET', 'OPTIONS', 'TRACE', 'POST'), fc.ipV4(), (headers, method, client) => {
-        const out = pairs(requestHeaders(headers, { method, client, httpVersion: '1.1', via: 'shop.lab.test', upstreamHost: 'app.lab.test:5000', originalHost: 'shop.lab.test' }));
+      fc.property(raw, fc.constantFrom('GET', 'OPTIONS', 'TRACE', 'POST'), fc.ipV4(), fc.constantFrom('http' as const, 'https' as const), (headers, method, client, proto) => {
+        const out = pairs(requestHeaders(headers, { method, client, httpVersion: '1.1', via: 'shop.lab.test', upstreamHost: 'app.lab.test:5000', originalHost: 'shop.lab.test', proto }));
         const isHopByHop = hopByHopFilter(headers);
         const own = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via']);
         for (const [name] of out) expect(isHopByHop(name)).toBe(false);
         for (const name of own) expect(out.filter(([n]) => n.toLowerCase() === name).length).toBe(1);
         expect(out.find(([n]) => n === 'X-Forwarded-For')![1].endsWith(client)).toBe(true);
+        // The scheme is the one the client used, whatever X-Forwarded-Proto it sent.
+        expect(out.find(([n]) => n === 'X-Forwarded-Proto')![1]).toBe(proto);
         const passed = pairs(headers).filter(([n]) => !isHopByHop(n) && !own.has(n.toLowerCase()) && n.toLowerCase() !== 'max-forwards');
         expect(out.filter(([n]) => !own.has(n.toLowerCase()) && n.toLowerCase() !== 'max-forwards')).toEqual(passed);
         // Max-Forwards counts down on OPTIONS and TRACE, never below 0.
