@@ -4,7 +4,7 @@
  *   APP_PORT   default 5000 (the embedded lab uses 8082)
  *   APP_HOST   default 0.0.0.0: every address of the container
  */
-import { createLogger } from '../common/logger';
+import { createLogger, flushLogs } from '../common/logger';
 import { closeOnSignals } from '../common/shutdown';
 import { AppServer } from './server';
 
@@ -21,6 +21,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  flushLogs(); // the log lines before the failure come before its message
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`${message.startsWith('app:') ? message : `app: ${message}`}\n`);
   process.exit(1);

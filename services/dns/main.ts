@@ -7,7 +7,7 @@
  * DNS_PORT     UDP and TCP port (default 53)
  * DNS_HOST     address to bind (default 0.0.0.0: every interface of the container)
  */
-import { createLogger } from '../common/logger';
+import { createLogger, flushLogs } from '../common/logger';
 import { defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { DnsServer } from './server';
@@ -29,6 +29,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  flushLogs(); // the log lines before the failure come before its message
   // A ZoneFileError reads `lab/zones/lab.test.zone:12: ...`; a PortInUseError names the port.
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`${message.startsWith('dns:') ? message : `dns: ${message}`}\n`);

@@ -6,7 +6,7 @@
  *   HTTP_PORT     default 80 (the embedded lab uses 8080)
  *   HTTP_HOST     default 0.0.0.0: every address of the container
  */
-import { createLogger } from '../common/logger';
+import { createLogger, flushLogs } from '../common/logger';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { HttpServer } from './server';
@@ -22,6 +22,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  flushLogs(); // the log lines before the failure come before its message
   process.stderr.write(`http: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -8,7 +8,7 @@
  *   LAB_DNS           the lab DNS server, host:port                              default: 172.28.0.53:53
  */
 import { directDialer } from '../common/dialer';
-import { createLogger } from '../common/logger';
+import { createLogger, flushLogs } from '../common/logger';
 import { closeOnSignals } from '../common/shutdown';
 import { ProxyServer } from './server';
 
@@ -44,6 +44,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  flushLogs(); // the log lines before the failure come before its message
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`${message.startsWith('proxy:') ? message : `proxy: ${message}`}\n`);
   process.exit(1);

@@ -11,7 +11,7 @@
  * On start it prints the host key's fingerprint: compare it with what `ssh`/`sftp` show
  * on the first connection ("The authenticity of host ... can't be established").
  */
-import { createLogger } from '../common/logger';
+import { createLogger, flushLogs } from '../common/logger';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { SftpServer } from './server';
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  flushLogs(); // the log lines before the failure come before its message
   // A PortInUseError names the port; a users.yaml or key error names the file.
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`${message.startsWith('sftp:') ? message : `sftp: ${message}`}\n`);

@@ -12,7 +12,7 @@
  *   LAB_DNS          the lab DNS server, host:port, for MX       default: 172.28.0.53:53
  */
 import { directDialer } from '../common/dialer';
-import { createLogger } from '../common/logger';
+import { createLogger, flushLogs } from '../common/logger';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { SmtpServer } from './server';
@@ -47,6 +47,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  flushLogs(); // the log lines before the failure come before its message
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`${message.startsWith('smtp:') ? message : `smtp: ${message}`}\n`);
   process.exit(1);
