@@ -10,7 +10,7 @@ import { defaultDataDir } from '../common/paths';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
 import { loadAliases, type Aliases } from './aliases';
 import { REPLY, SmtpReplyError } from './codes';
-import { LabSmtpServer } from './connection';
+import { GreetingPolicy, LabSmtpServer } from './connection';
 import { LocalMailboxes, splitAddress } from './delivery';
 import { isBarePostmaster, PARAMETERS, unknownParameter } from './envelope';
 import { libraryLogger } from './libraryLog';
@@ -79,6 +79,21 @@ export interface SmtpServerOptions {
   dnsLabel?: string;
   /** How long close() lets sessions finish before it tells them 421 and cuts them. Default: 2000. */
   closeGraceMs?: number;
+  /**
+   * How long the server waits before greeting a client it does not trust yet; a client
+   * that talks meanwhile gets `421 You talk too soon` (connection.ts, GreetingPolicy); 0
+   * greets at once. Default: 100 (smtp-server's wait: long for a program, nothing for a person).
+   */
+  greetingDelayMs?: number;
+  /**
+   * How long a client address that waited for its greeting is greeted at once, counted
+   * again from each of its connections; 0 tests every connection. Default: 10000: a
+   * client sending message after message is never slowed, and the lesson shows again
+   * to anyone who tries it after ten seconds of quiet.
+   */
+  greetingTrustMs?: number;
+  /** Client addresses remembered as trusted at most (the least recent are forgotten first). Default: 10000. */
+  maxTrustedClients?: number;
 }
 
 /** The defaults of the options, as documented on SmtpServerOptions. */
@@ -97,6 +112,9 @@ export const SMTP_SERVER_DEFAULTS = {
   dnsTimeoutMs: 5000,
   dnsLabel: 'ns.lab.test:53',
   closeGraceMs: 2000,
+  greetingDelayMs: 100,
+  greetingTrustMs: 10_000,
+  maxTrustedClients: 10_000,
 };
 
 /** The two ports: `smtp` (25, mail for us) and `submission` (587, mail from our users). */
@@ -119,6 +137,8 @@ export class SmtpServer {
   private worker?: RelayWorker;
   private readonly servers = new Map<SmtpPort, SMTPServer>();
   private readonly connections = new Map<string, Connection>();
+  /** Who is greeted at once, and who waits (both ports share what it remembers). */
+  private readonly greeting: GreetingPolicy;
 
   constructor(options: SmtpServerOptions = {}) {
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
@@ -132,6 +152,7 @@ export class SmtpServer {
     this.queue = new RelayQueue(path.join(dataDir, 'mail', 'queue', this.domain));
     if (this.o.maxCommandLineLength < 3) throw new Error('maxCommandLineLength must leave room for a command and its CRLF');
     if (!this.o.retryDelaysMs.length) throw new Error('retryDelaysMs needs at least one delay');
+    this.greeting = new GreetingPolicy(this.o.greetingDelayMs, this.o.greetingTrustMs, this.o.maxTrustedClients);
   }
 
   /** A server for a domain of the lab folder: its users from lab/users.yaml, its state in `dataDir`. */
@@ -195,32 +216,35 @@ export class SmtpServer {
 
   private createServer(port: SmtpPort): SMTPServer {
     const o = this.o;
-    const server = new LabSmtpServer({
-      name: this.hostname,
-      banner: 'wirelab',
-      size: o.maxMessageBytes, // advertised in EHLO; MAIL FROM:<...> SIZE=n over it gets 552 at once
-      // Every reply carries an enhanced status code (RFC 3463), so EHLO says so (RFC 2034).
-      hideENHANCEDSTATUSCODES: false,
-      // No TLS in the lab, on purpose: the lesson "passwords in plain text" needs it.
-      // Port 25 takes no logins at all: it does not offer AUTH.
-      disabledCommands: port === 'smtp' ? ['STARTTLS', 'AUTH'] : ['STARTTLS'],
-      authMethods: ['PLAIN', 'LOGIN'],
-      allowInsecureAuth: true,
-      authRequiredMessage: '5.7.0 Authentication required: log in first with AUTH PLAIN or AUTH LOGIN (RFC 4954)',
-      maxClients: o.maxConnections,
-      socketTimeout: o.idleTimeoutMs,
-      closeTimeout: o.closeGraceMs,
-      maxCommandLength: o.maxCommandLineLength - 2, // smtp-server counts without the CRLF
-      // Never ask the host's resolver who a client is: the lab talks to no DNS but its own.
-      disableReverseLookup: true,
-      logger: libraryLogger((cid) => (cid ? this.conn(cid).log : this.log)),
-      onConnect: (session, callback) => this.onConnect(port, session, callback),
-      onAuth: (auth, session, callback) => this.onAuth(port, auth, session, callback),
-      onMailFrom: (address, session, callback) => this.answer(callback, () => this.onMailFrom(port, address, session)),
-      onRcptTo: (address, session, callback) => this.answer(callback, () => this.onRcptTo(port, address, session)),
-      onData: (stream, session, callback) => this.onData(port, stream, session, callback),
-      onClose: (session) => this.onClose(session),
-    });
+    const server = new LabSmtpServer(
+      {
+        name: this.hostname,
+        banner: 'wirelab',
+        size: o.maxMessageBytes, // advertised in EHLO; MAIL FROM:<...> SIZE=n over it gets 552 at once
+        // Every reply carries an enhanced status code (RFC 3463), so EHLO says so (RFC 2034).
+        hideENHANCEDSTATUSCODES: false,
+        // No TLS in the lab, on purpose: the lesson "passwords in plain text" needs it.
+        // Port 25 takes no logins at all: it does not offer AUTH.
+        disabledCommands: port === 'smtp' ? ['STARTTLS', 'AUTH'] : ['STARTTLS'],
+        authMethods: ['PLAIN', 'LOGIN'],
+        allowInsecureAuth: true,
+        authRequiredMessage: '5.7.0 Authentication required: log in first with AUTH PLAIN or AUTH LOGIN (RFC 4954)',
+        maxClients: o.maxConnections,
+        socketTimeout: o.idleTimeoutMs,
+        closeTimeout: o.closeGraceMs,
+        maxCommandLength: o.maxCommandLineLength - 2, // smtp-server counts without the CRLF
+        // Never ask the host's resolver who a client is: the lab talks to no DNS but its own.
+        disableReverseLookup: true,
+        logger: libraryLogger((cid) => (cid ? this.conn(cid).log : this.log)),
+        onConnect: (session, callback) => this.onConnect(port, session, callback),
+        onAuth: (auth, session, callback) => this.onAuth(port, auth, session, callback),
+        onMailFrom: (address, session, callback) => this.answer(callback, () => this.onMailFrom(port, address, session)),
+        onRcptTo: (address, session, callback) => this.answer(callback, () => this.onRcptTo(port, address, session)),
+        onData: (stream, session, callback) => this.onData(port, stream, session, callback),
+        onClose: (session) => this.onClose(session),
+      },
+      this.greeting,
+    );
     // A connection's socket error arrives here; without a listener it would end the process.
     server.on('error', (err) => this.log.debug('connection error', { error: err.message }));
     return server;

@@ -214,9 +214,10 @@ export class RawClient {
     socket.on('error', () => {});
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+  /** `from`: the local address to connect from (another loopback address is another client). */
+  static connect(port: number, host = '127.0.0.1', from?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect(port, host);
+      const socket = net.connect({ port, host, localAddress: from });
       socket.once('connect', () => resolve(new RawClient(socket)));
       socket.once('error', reject);
     });
