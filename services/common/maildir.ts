@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,6 +59,9 @@ export interface DeliverOptions {
 export function maildirPath(dataDir: string, domain: string, user: string): string {
   return path.join(dataDir, 'mail', domain, user, 'Maildir');
 }
+
+/** Messages up to this size are read synchronously (see Maildir.read()). */
+export const SYNC_READ_BYTES = 256 * 1024;
 
 export class Maildir {
   constructor(readonly dir: string) {}
@@ -131,9 +134,17 @@ export class Maildir {
     return undefined;
   }
 
-  /** The message's octets, wherever it is now; an ENOENT error when it is gone. */
+  /**
+   * The message's octets, wherever it is now; an ENOENT error when it is gone. A message
+   * up to SYNC_READ_BYTES is read right here, synchronously, as Dovecot reads: it is in
+   * the page cache (just delivered, or just listed) and comes in microseconds, where
+   * readFile() takes four trips through Node's file thread pool (open, stat, read,
+   * close), each one waiting its turn on a busy machine. A POP3 RETR or an IMAP FETCH
+   * of a small message answered three to five times slower that way. Bigger messages
+   * are read without holding the event loop.
+   */
   read(message: MaildirMessage): Promise<Buffer> {
-    return this.wherever(message, (file) => readFile(file));
+    return this.wherever(message, readMessageFile);
   }
 
   /** Delete the message, wherever it is now; already gone is what was wanted. */
@@ -160,6 +171,17 @@ export class Maildir {
       }
     }
   }
+}
+
+/** A message file's octets: synchronously up to SYNC_READ_BYTES, else through the thread pool. */
+async function readMessageFile(file: string): Promise<Buffer> {
+  const fd = openSync(file, 'r'); // ENOENT here, as from readFile()
+  try {
+    if (fstatSync(fd).size <= SYNC_READ_BYTES) return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return readFile(file);
 }
 
 /** Delivery order of two unique names: by time, then by the Q counter. */
