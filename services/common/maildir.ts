@@ -75,10 +75,10 @@ export class Maildir {
    * SMTP server answers 250 only after this resolves.
    */
   async deliver(message: Buffer | Readable, options: DeliverOptions = {}): Promise<string> {
-    await this.create();
     const unique = uniqueName();
     const tmp = path.join(this.dir, 'tmp', unique);
-    const file = await open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+    // The folders are made when they are missing (a user who never got mail), not checked every time.
+    const file = await this.ensuring(() => open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
     try {
       if (Buffer.isBuffer(message)) await file.write(message);
       else for await (const chunk of message) await file.write(chunk as Buffer);
@@ -91,9 +91,20 @@ export class Maildir {
     await file.close();
     if (options.mtime) await utimes(tmp, options.mtime, options.mtime);
     const target = options.flags === undefined ? path.join('new', unique) : path.join('cur', `${unique}:2,${options.flags}`);
-    await rename(tmp, path.join(this.dir, target));
+    await this.ensuring(() => rename(tmp, path.join(this.dir, target)));
     await syncDir(path.dirname(path.join(this.dir, target))); // and the rename itself survives a crash
     return unique;
+  }
+
+  /** `action`, and if a folder of the Maildir is missing (ENOENT), make them and do it once more. */
+  private async ensuring<T>(action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await this.create();
+      return action();
+    }
   }
 
   /** Every message in new/ and cur/, oldest first. */

@@ -35,9 +35,9 @@ test('the lines of one turn go out in one write, in order, each one as the runne
 test('a burst past maxBytes is written at once, not held for the end of the turn; flush() writes what waits', async () => {
   const writes: string[] = [];
   const sink = bufferedSink((text) => writes.push(text), 100);
-  for (let i = 0; i < 5; i++) sink(`line ${i} ${'x'.repeat(30)}`);
+  for (let i = 0; i < 5; i++) sink(`line ${i} ${'x'.repeat(30)}`, 'info');
   expect(writes.length).toBeGreaterThan(0); // 5 lines of ~38 bytes: past 100 twice
-  sink('last');
+  sink('last', 'info');
   sink.flush();
   expect(writes.join('').split('\n').filter(Boolean).map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['line 0', 'line 1', 'line 2', 'line 3', 'line 4', 'last']);
 });

@@ -1,14 +1,11 @@
 /**
- * Reading mail without waiting on the file thread pool: Maildir.read() takes a small
- * message synchronously and a big one through the pool, the same bytes either way; a
- * folder whose new/, cur/ and UID list have not changed is not read again at every
+ * A folder whose new/, cur/ and UID list have not changed is not read again at every
  * command (changeStamp), and a change made at any moment is still seen at the next
  * command. Real clients: the raw IMAP wire, and the real delivery code.
  */
 import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Maildir, SYNC_READ_BYTES } from '../../../services/common/maildir';
 import { changeStamp } from '../../../services/imap/mailbox';
 import { ImapWire, message, startImap, type RunningImap } from './clients';
 
@@ -16,22 +13,6 @@ let imap: RunningImap | undefined;
 afterEach(async () => {
   await imap?.stop();
   imap = undefined;
-});
-
-test('Maildir.read(): a message up to SYNC_READ_BYTES and one over it come back byte for byte', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-maildir-'));
-  try {
-    const maildir = new Maildir(dir);
-    for (const size of [0, 1000, SYNC_READ_BYTES, SYNC_READ_BYTES + 1, 3 * SYNC_READ_BYTES]) {
-      const bytes = Buffer.alloc(size, size % 251);
-      const unique = await maildir.deliver(bytes);
-      const [stored] = (await maildir.list()).filter((m) => m.uid === unique);
-      expect((await maildir.read(stored!)).equals(bytes)).toBe(true);
-    }
-    await expect(maildir.read({ uid: 'gone', file: 'new/gone', size: 0 })).rejects.toMatchObject({ code: 'ENOENT' });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 });
 
 test('changeStamp: a folder changed less than a second ago is never taken as unchanged', async () => {
