@@ -234,7 +234,7 @@ describe('limits and options', () => {
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 5000,
-      maxConnections: 200,
+      maxConnections: 1000,
       closeGraceMs: 2000,
       upstreamKeepAlive: 32,
       dnsCacheMs: 60_000,

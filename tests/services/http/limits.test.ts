@@ -33,7 +33,7 @@ test('the documented defaults', () => {
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000,
     keepAliveTimeoutMs: 5_000,
-    maxConnections: 200,
+    maxConnections: 1000,
     tokenTtlSeconds: 3600,
     closeGraceMs: 2000,
     fileCacheBytes: 16 * 1024 * 1024,
