@@ -6,11 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import path from 'node:path';
 import { bufferedSink, createLogger, parseLogLine } from '../../../services/common/logger';
-import { query, UdpClient } from '../dns-clients';
+import { built, LAB_DIR } from '../../helpers/paths';
+import { query, UdpClient } from '../dns/clients';
 
-const DIST = path.resolve(__dirname, '../../../dist');
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 test('the lines of one turn go out in one write, in order, each one as the runner reads it', async () => {
@@ -54,7 +53,7 @@ async function stderrOf(args: string[], env: NodeJS.ProcessEnv = {}, whileRunnin
 }
 
 test('process.exit() in the middle of a burst: every line is on stderr', async () => {
-  const logger = path.join(DIST, 'services', 'common', 'logger.js');
+  const logger = built('services/common/logger.js');
   const script = `const { createLogger } = require(${JSON.stringify(logger)}); const log = createLogger('dns'); for (let i = 0; i < 2000; i++) log.info('query', { n: i }); process.exit(3);`;
   const { code, stderr } = await stderrOf(['-e', script]);
   expect(code).toBe(3);
@@ -65,8 +64,8 @@ test('process.exit() in the middle of a burst: every line is on stderr', async (
 
 test('SIGTERM to a running service: its last queries and "shutting down" are all in its log', async () => {
   const { code, stderr } = await stderrOf(
-    [path.join(DIST, 'services', 'dns', 'main.js')],
-    { DNS_PORT: '0', DNS_HOST: '127.0.0.1', WIRELAB_LAB: path.resolve(__dirname, '../../../lab') },
+    [built('services/dns/main.js')],
+    { DNS_PORT: '0', DNS_HOST: '127.0.0.1', WIRELAB_LAB: LAB_DIR },
     async (child) => {
       // `dns listening on 127.0.0.1:PORT (udp+tcp), ...` on stdout says where it is.
       let out = '';

@@ -4,7 +4,7 @@
  * question back byte for byte, truncation by transport, a log line for every query.
  */
 import { FLAG } from '../../../services/dns/codes';
-import { edns, query, startLab, TcpClient, UdpClient, type RunningServer } from '../dns-clients';
+import { edns, query, startLab, TcpClient, UdpClient, type RunningServer } from './clients';
 
 let lab: RunningServer;
 afterEach(async () => {
@@ -25,7 +25,8 @@ test('the same query again: the same answer, with the ID of this query; every qu
     }
     expect(replies.map((r) => r.readUInt16BE(0))).toEqual([0x0101, 0x0202, 0x0303]);
     expect(new Set(replies.map(afterId)).size).toBe(1);
-    expect(lab.lines.filter((l) => / info query client=127\.0\.0\.1:\d+ transport=udp name=www\.lab\.test type=A rcode=NOERROR answers=1$/.test(l))).toHaveLength(3);
+    await lab.logs.waitFor(/ info query client=127\.0\.0\.1:\d+ transport=udp name=www\.lab\.test type=A rcode=NOERROR answers=1$/, { count: 3 });
+    expect(lab.logs.matching(/ info query .*name=www\.lab\.test type=A /)).toHaveLength(3);
   } finally {
     await client.close();
   }

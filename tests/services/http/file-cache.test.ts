@@ -7,7 +7,8 @@
  */
 import { cp, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { curl, LAB, request, startServer, tempDir, type RunningServer } from './harness';
+import { LAB_DIR } from '../../helpers/paths';
+import { curl, request, startServer, tempDir, type RunningServer } from './harness';
 
 let lab: RunningServer | undefined;
 let dir: string;
@@ -21,7 +22,7 @@ afterEach(async () => {
 async function startOnCopy(options: Parameters<typeof startServer>[0] = {}): Promise<{ www: string; get: (p: string, headers?: Record<string, string>) => ReturnType<typeof request> }> {
   dir = await tempDir('wirelab-filecache-');
   const labCopy = path.join(dir, 'lab');
-  await cp(LAB, labCopy, { recursive: true });
+  await cp(LAB_DIR, labCopy, { recursive: true });
   lab = await startServer(options, labCopy, path.join(dir, 'data'));
   const port = lab.port;
   return { www: path.join(labCopy, 'www'), get: (p, headers) => request(port, { path: p, headers }) };

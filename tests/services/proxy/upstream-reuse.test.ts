@@ -6,7 +6,7 @@
  * app's request lines carry the connection they came on, the proxy's wire lines the lookups.
  */
 import net from 'node:net';
-import { APP_ADDRESS, APP_PORT, request, ShopLab, wireLines } from '../proxy-harness';
+import { APP_ADDRESS, APP_PORT, request, ShopLab, wireLines } from './harness';
 
 let lab: ShopLab;
 afterEach(async () => {
@@ -16,8 +16,8 @@ afterEach(async () => {
 /** The connection id of each request line the app logged for `target`. */
 async function appConnections(target: string, count: number): Promise<string[]> {
   const pattern = new RegExp(`"GET ${target.replace(/[?]/g, '\\$&')} HTTP/1\\.1" \\d{3} \\d+ conn=(c\\d+)`);
-  await lab.app.logs.waitFor((lines) => lines.filter((l) => pattern.test(l)).length >= count);
-  return lab.app.logs.lines.filter((l) => pattern.test(l)).map((l) => pattern.exec(l)![1]!);
+  const lines = await lab.app.logs.waitFor(pattern, { count });
+  return lines.map((l) => pattern.exec(l)![1]!);
 }
 
 test('requests one after the other reach the app on one kept connection; the answers are the same', async () => {
@@ -45,7 +45,7 @@ test('the app restarted between two requests: the second is answered, on a new c
 test('the app\'s address is looked up once, then kept: the wire lines show one lookup for three requests', async () => {
   lab = await ShopLab.start();
   for (let i = 0; i < 3; i++) await request(lab.proxyPort, { path: '/health' });
-  await lab.proxyLogs.waitFor((lines) => lines.filter((l) => /"GET \/health HTTP\/1\.1" 200/.test(l)).length >= 3);
+  await lab.proxyLogs.waitFor(/"GET \/health HTTP\/1\.1" 200/, { count: 3 });
   const protos = wireLines(lab.proxyLogs).map((w) => `${w.proto} ${w.kind}`);
   expect(protos).toEqual(['dns send', 'dns recv', ...Array(3).fill(['http send', 'http recv']).flat()]);
 });
@@ -53,7 +53,7 @@ test('the app\'s address is looked up once, then kept: the wire lines show one l
 test('dnsCacheMs 0: a lookup for every request', async () => {
   lab = await ShopLab.start({ dnsCacheMs: 0 });
   for (let i = 0; i < 2; i++) await request(lab.proxyPort, { path: '/health' });
-  await lab.proxyLogs.waitFor((lines) => lines.filter((l) => /"GET \/health HTTP\/1\.1" 200/.test(l)).length >= 2);
+  await lab.proxyLogs.waitFor(/"GET \/health HTTP\/1\.1" 200/, { count: 2 });
   expect(wireLines(lab.proxyLogs).filter((w) => w.proto === 'dns' && w.kind === 'send')).toHaveLength(2);
 });
 
