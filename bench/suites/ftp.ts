@@ -40,7 +40,7 @@ export async function ftpSuite(rec: Recorder, lab: string): Promise<void> {
   try {
     const vsftpd = await startVsftpd(vs, p.vsftpd, root);
     started.push(vsftpd);
-    const ours = await startOurs('ftp', { dir, lab, env: { FTP_PORT: String(p.ours), FTP_HOST: HOST }, ready: [{ kind: 'tcp', port: p.ours }] });
+    const ours = await startOurs('ftp', { dir, lab, env: { FTP_PORT: String(p.ours), FTPS_PORT: '', FTP_HOST: HOST }, ready: [{ kind: 'tcp', port: p.ours }] });
     started.push(ours);
     const timeout = (settings.seconds + 60) * 1000;
     const login = { ours: [HOST, p.ours, 'alice', 'alice'], vsftpd: [HOST, p.vsftpd, 'anonymous', 'bench@lab.test'] };

@@ -23,7 +23,7 @@ export function mailboxSuite(proto: 'pop3' | 'imap') {
   return async (rec: Recorder, lab: string): Promise<void | string> => {
     if (!existsSync(path.join(packageRoot(), 'dist', 'services', proto, 'main.js'))) return `the lab has no ${proto} service yet`;
     const { dir, settings } = rec;
-    const p = await ports(['ours', 'dovecot']);
+    const p = await ports(['ours', 'oursTls', 'dovecot']);
     const mails = messages();
     // Ours: bob's Maildir in its data folder. Dovecot: one of its own, owned by the mail user.
     const ourBox = maildirPath(oursData(dir, proto), 'lab.test', 'bob');
@@ -42,8 +42,8 @@ export function mailboxSuite(proto: 'pop3' | 'imap') {
       started.push(dovecot);
       const env: Record<string, string> =
         proto === 'pop3'
-          ? { POP3_PORT: String(p.ours), POP3_HOST: HOST, MAIL_DOMAIN: 'lab.test' }
-          : { IMAP_PORT: String(p.ours), IMAP_HOST: HOST, MAIL_DOMAIN: 'lab.test', IMAP_PLAINTEXT_LOGIN: 'yes' };
+          ? { POP3_PORT: String(p.ours), POP3S_PORT: '', POP3_HOST: HOST, MAIL_DOMAIN: 'lab.test' }
+          : { IMAP_PORT: String(p.ours), IMAPS_PORT: String(p.oursTls), IMAP_HOST: HOST, MAIL_DOMAIN: 'lab.test', IMAP_PLAINTEXT_LOGIN: 'yes' };
       const ours = await startOurs(proto, { dir, lab, env, ready: [{ kind: 'tcp', port: p.ours }] });
       started.push(ours);
       const count = settings.quick ? 200 : 1000;

@@ -35,7 +35,7 @@ export async function smtpSuite(rec: Recorder, lab: string): Promise<void> {
       dir,
       lab,
       // LAB_DNS only for mail to other domains, which the bench does not send.
-      env: { SMTP_PORT: String(p.ours), SUBMISSION_PORT: '', SMTP_HOST: HOST, MAIL_DOMAIN: 'lab.test', LAB_DNS: `${HOST}:${p.dns}` },
+      env: { SMTP_PORT: String(p.ours), SUBMISSION_PORT: '', SMTPS_PORT: '', SMTP_HOST: HOST, MAIL_DOMAIN: 'lab.test', LAB_DNS: `${HOST}:${p.dns}` },
       ready: [{ kind: 'tcp', port: p.ours }],
     });
     started.push(ours);
