@@ -8,6 +8,7 @@ import { interpolate, MissingVariableError } from './scenario/interpolate';
 import { getPath } from './scenario/path';
 import type { Scenario, Step } from './scenario/load';
 import { attachSecrets, type RunResult, type ScenarioResult, type StepResult } from './result';
+import type { KeylogFile } from './tls/keylog';
 
 /**
  * The engine: run each scenario's steps in order against a backend. For each step:
@@ -15,17 +16,23 @@ import { attachSecrets, type RunResult, type ScenarioResult, type StepResult } f
  * asked), check the expectations, save variables, award points.
  */
 
+/** How a run goes, beyond its scenarios and backend. */
+export interface RunOptions {
+  /** `--keylog FILE`: the secrets of every TLS session the steps open (SSLKEYLOGFILE format). */
+  keylog?: KeylogFile;
+}
+
 export interface RunListener {
   scenarioStart?(scenario: Scenario): void;
   stepEnd?(scenario: Scenario, step: StepResult): void;
   scenarioEnd?(result: ScenarioResult): void;
 }
 
-export async function runScenarios(scenarios: Scenario[], backend: Backend, listener: RunListener = {}): Promise<RunResult> {
+export async function runScenarios(scenarios: Scenario[], backend: Backend, listener: RunListener = {}, options: RunOptions = {}): Promise<RunResult> {
   const startedAt = new Date();
   const results: ScenarioResult[] = [];
   for (const scenario of scenarios) {
-    results.push(await runScenario(scenario, backend, listener));
+    results.push(await runScenario(scenario, backend, listener, options));
   }
   return {
     backend: backend.name,
@@ -38,7 +45,7 @@ export async function runScenarios(scenarios: Scenario[], backend: Backend, list
   };
 }
 
-export async function runScenario(scenario: Scenario, backend: Backend, listener: RunListener = {}): Promise<ScenarioResult> {
+export async function runScenario(scenario: Scenario, backend: Backend, listener: RunListener = {}, options: RunOptions = {}): Promise<ScenarioResult> {
   listener.scenarioStart?.(scenario);
   const started = performance.now();
   // Each scenario starts with every service up, whatever the last one stopped.
@@ -63,7 +70,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
       const missing = step.uses.find((u) => lost.has(u));
       const result = missing
         ? skipped(scenario, step, `needs \${${missing}}, which "${lost.get(missing)}" did not save`)
-        : await runStep(scenario, step, vars, backend, session, mark);
+        : await runStep(scenario, step, vars, backend, session, mark, options);
       mark = new Date();
       if (result.status !== 'passed') for (const name of Object.keys(step.save)) lost.set(name, step.name);
       learnSecrets();
@@ -125,6 +132,7 @@ async function runStep(
   backend: Backend,
   session: Session,
   since: Date,
+  options: RunOptions,
 ): Promise<StepResult> {
   const executor = executorFor(step.action);
   const result: StepResult = { ...base(scenario, step), summary: step.action, status: 'error', durationMs: 0, attempts: 0 };
@@ -170,7 +178,7 @@ async function runStep(
     const wire = new Wire(since.getTime()); // one clock for the client's events and the services'
     const signal = AbortSignal.timeout(step.timeoutMs);
     try {
-      const output = await executor.run(parsed.data, { network: backend.network(), backend, wire, signal, session });
+      const output = await executor.run(parsed.data, { network: backend.network(), backend, wire, signal, session, keylog: options.keylog });
       result.output = output;
       result.transcript = await transcriptOf(wire);
       judge(output);
@@ -208,11 +216,15 @@ async function runStep(
   return finish();
 }
 
-/** The output of an action that failed: a StepError's message and code; anything else is a bug, shown by name. */
+/**
+ * The output of an action that failed: a StepError's message and code, and what it had
+ * learnt (a refused certificate's `tls`); anything else is a bug, shown by name.
+ */
 function failureOf(err: unknown): FailureOutput {
   const error = err instanceof StepError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? { error, code } : { error };
+  const learnt = err instanceof StepError && err.output?.tls ? { tls: err.output.tls as FailureOutput['tls'] } : {};
+  return { error, ...(typeof code === 'string' ? { code } : {}), ...learnt };
 }
 
 /** What every lab service the step's transcript touched logged while the step ran. */

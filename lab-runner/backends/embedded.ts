@@ -1,6 +1,8 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { caCertificateFile } from '../../services/common/certificates';
 import { createLogger, type Level } from '../../services/common/logger';
+import { defaultDataDir } from '../../services/common/paths';
 import { LabNetwork, STACK, type Endpoint, type ServicePlan } from '../wire';
 import { SERVICE_FACTORIES, type RunningService } from './services';
 import type { Backend, LabAction, ServiceStatus, Targets } from './types';
@@ -71,7 +73,8 @@ export class EmbeddedBackend implements Backend {
       const plan = STACK.find((s) => s.name === name)!;
       endpoints.set(name, { [Object.keys(plan.ports)[0]!]: target });
     }
-    this.net = LabNetwork.fromEndpoints(endpoints);
+    // The runner trusts this lab's CA, as a student's machine does once told to (`wirelab ca`).
+    this.net = LabNetwork.fromEndpoints(endpoints, { caFile: caCertificateFile(this.options.dataDir) });
   }
 
   async stop(): Promise<void> {
@@ -183,14 +186,14 @@ export class EmbeddedBackend implements Backend {
   }
 }
 
-/** Where the embedded lab listens when started with its standard ports: for the exploring clients. */
-export function standardEmbeddedNetwork(dnsOverride?: Endpoint): LabNetwork {
+/** Where the embedded lab listens when started with its standard ports (`wirelab up`, data in `dataDir`): for the exploring clients. */
+export function standardEmbeddedNetwork(dnsOverride?: Endpoint, dataDir = defaultDataDir()): LabNetwork {
   const endpoints = new Map<string, Record<string, Endpoint>>();
   for (const plan of STACK) {
     endpoints.set(plan.name, Object.fromEntries(Object.entries(plan.ports).map(([k, p]) => [k, { host: '127.0.0.1', port: p.embedded }])));
   }
   if (dnsOverride) endpoints.set('dns', { dns: dnsOverride });
-  return LabNetwork.fromEndpoints(endpoints, { allowLoopback: true });
+  return LabNetwork.fromEndpoints(endpoints, { allowLoopback: true, caFile: caCertificateFile(dataDir) });
 }
 
 /**

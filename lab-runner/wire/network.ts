@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { RecordType } from 'dns-packet';
 import { dnsExchange } from './dns';
@@ -11,7 +12,18 @@ import type { Endpoint, Route } from './route';
  * DNS server (recorded on the wire, never the host's resolver); an address and a
  * lab port are then routed to wherever that service really listens: 127.0.0.1:8080
  * for www.lab.test:80 when embedded, the same address inside Docker.
+ *
+ * It also knows whom a client in this lab trusts: the lab CA (`caFile`, made by the
+ * services at their first start in the data folder), which TLS clients use unless a
+ * step says otherwise.
  */
+export interface LabNetworkOptions {
+  /** Also let loopback addresses through as they are (the exploring clients do). */
+  allowLoopback?: boolean;
+  /** The lab CA's certificate (PEM file): what the runner's TLS clients trust. */
+  caFile?: string;
+}
+
 export class LabNetwork {
   private readonly routes = new Map<string, Route>();
   private readonly hostsByAddress = new Map<string, string>();
@@ -20,8 +32,7 @@ export class LabNetwork {
     /** Where the lab DNS really listens. */
     readonly dns: Route,
     routes: Iterable<[address: string, port: number, route: Route]>,
-    /** Also let loopback addresses through as they are (the exploring clients do). */
-    private readonly allowLoopback = false,
+    private readonly options: LabNetworkOptions = {},
   ) {
     for (const [address, port, route] of routes) this.routes.set(`${address}:${port}`, route);
     for (const s of STACK) this.hostsByAddress.set(s.address, s.host);
@@ -31,7 +42,7 @@ export class LabNetwork {
    * A network for a lab whose services listen at `endpoints` (service -> port name ->
    * real endpoint). Every lab port of every service in the plan gets a route.
    */
-  static fromEndpoints(endpoints: Map<string, Record<string, Endpoint>>, options: { allowLoopback?: boolean } = {}): LabNetwork {
+  static fromEndpoints(endpoints: Map<string, Record<string, Endpoint>>, options: LabNetworkOptions = {}): LabNetwork {
     const routes: [string, number, Route][] = [];
     let dns: Route | undefined;
     for (const service of STACK) {
@@ -46,14 +57,14 @@ export class LabNetwork {
       }
     }
     if (!dns) throw new Error('the lab network needs a DNS server');
-    return new LabNetwork(dns, routes, options.allowLoopback);
+    return new LabNetwork(dns, routes, options);
   }
 
   /** Where to connect for `address:port` in the lab. Anything else is refused: the runner talks only to the lab. */
   route(address: string, port: number): Route {
     const route = this.routes.get(`${address}:${port}`);
     if (route) return route;
-    if (this.allowLoopback && isLoopback(address)) return { host: address, port, label: `${address}:${port}` };
+    if (this.options.allowLoopback && isLoopback(address)) return { host: address, port, label: `${address}:${port}` };
     const host = this.hostsByAddress.get(address);
     const what = host ? `${host} (${address}) has no service on port ${port}` : `${address} is not an address in the lab network`;
     throw new StepError(`cannot reach ${address}:${port}: ${what}. Scenarios name lab hosts and their standard ports, e.g. www.lab.test:80.`, 'ENOTLAB');
@@ -65,7 +76,7 @@ export class LabNetwork {
    */
   async resolve(name: string, wire: Wire, signal: AbortSignal, type: Extract<RecordType, 'A' | 'AAAA'> = 'A'): Promise<string> {
     if (net.isIP(name)) return name;
-    if (this.allowLoopback && name === 'localhost') return '127.0.0.1';
+    if (this.options.allowLoopback && name === 'localhost') return '127.0.0.1';
     const { response } = await dnsExchange(this.dns, { name, type, transport: 'udp', recursion: true }, wire, signal);
     const rcode = (response as { rcode?: string }).rcode ?? 'NOERROR';
     const address = (response.answers?.find((a) => a.type === type) as { data?: unknown } | undefined)?.data;
@@ -79,6 +90,26 @@ export class LabNetwork {
   async locate(host: string, port: number, wire: Wire, signal: AbortSignal): Promise<Route & { address: string }> {
     const address = await this.resolve(host, wire, signal);
     return { ...this.route(address, port), address };
+  }
+
+  /**
+   * The lab CA's certificate, read as each TLS connection starts (a lab reset makes a
+   * new CA); undefined when this network knows of none, or it is not made yet: a client
+   * then trusts what Node trusts (its own list, and NODE_EXTRA_CA_CERTS).
+   */
+  trustedCa(): Buffer | undefined {
+    if (!this.options.caFile) return undefined;
+    try {
+      return readFileSync(this.options.caFile);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /** Where the lab CA's certificate is (it may not be made yet). */
+  get caFile(): string | undefined {
+    return this.options.caFile;
   }
 
   /** The lab host name of an address, when it is one of the lab's. */

@@ -1,13 +1,18 @@
+import type net from 'node:net';
 import { z } from 'zod';
-import { connect, Connection } from '../../wire';
-import { outputSchema, type Executor } from '../types';
+import { startTls, type TlsSettings } from '../../tls/client';
+import { connect, Connection, StepError, type Route, type TlsHandshake } from '../../wire';
+import { splitTls, tlsWithMode } from '../tls/settings';
+import { outputSchema, type ExecContext, type Executor } from '../types';
 import { positiveCompletion, positiveIntermediate } from '../../../services/smtp/codes';
 import { dotStuff } from '../../../services/smtp/dotStuff';
 import { composeMessage, smtpReply, type SmtpReply } from './protocol';
 
 /**
- * `smtp:` — a whole SMTP conversation: EHLO, AUTH if asked, MAIL, RCPT for each
- * recipient, DATA, QUIT (RFC 5321); or raw lines typed one by one. See README.md.
+ * `smtp:` — a whole SMTP conversation: EHLO, STARTTLS and EHLO again if asked, AUTH if
+ * asked, MAIL, RCPT for each recipient, DATA, QUIT (RFC 5321, RFC 3207); or raw lines
+ * typed one by one. With `tls: implicit` the connection is TLS from the first byte
+ * (SMTPS, port 465, RFC 8314). See README.md.
  */
 
 const address = z.string().regex(/^[^\s<>]*$/, 'an address without <>, e.g. alice@lab.test');
@@ -15,13 +20,18 @@ const address = z.string().regex(/^[^\s<>]*$/, 'an address without <>, e.g. alic
 export const smtpSchema = z
   .object({
     host: z.string().default('mail.lab.test').describe('The SMTP server, a lab host.'),
-    port: z.number().int().min(1).max(65535).default(25).describe('25 to deliver (MX), 587 to submit with AUTH.'),
+    port: z.number().int().min(1).max(65535).optional().describe('25 to deliver (MX), 587 to submit with AUTH, 465 for submission in TLS. Default: 25, or 465 with tls: implicit.'),
+    starttls: z
+      .union([z.boolean(), z.literal('required')])
+      .default(false)
+      .describe('Ask for TLS after EHLO (RFC 3207). true: when the server offers it, else go on in clear; required: else stop, sending nothing more.'),
+    tls: tlsWithMode(['implicit'], 'implicit: TLS from the first byte (SMTPS, port 465). And the TLS settings: ca, servername, insecure, minVersion, maxVersion.'),
     helo: z.string().default('client.lab.test').describe('The name the client gives in EHLO.'),
     auth: z
       .object({ user: z.string(), password: z.string(), mechanism: z.enum(['PLAIN', 'LOGIN']).default('PLAIN') })
       .strict()
       .optional()
-      .describe('Log in before sending (RFC 4954). The lab has no TLS: the transcript shows the password, base64 encoded.'),
+      .describe('Log in before sending (RFC 4954). In clear, the transcript shows the password, only base64 encoded.'),
     from: address.optional().describe('The envelope sender (MAIL FROM); "" for the null sender <>.'),
     to: z.union([address, z.array(address)]).optional().describe('The envelope recipients (RCPT TO).'),
     subject: z.string().optional(),
@@ -31,7 +41,7 @@ export const smtpSchema = z
     lines: z
       .array(z.string())
       .optional()
-      .describe('Raw mode: lines sent one by one, each followed by its reply; after a 354, lines are message text until ".".'),
+      .describe('Raw mode: lines sent one by one, each followed by its reply; after a 354, lines are message text until "."; after STARTTLS and its 220, TLS.'),
   })
   .strict()
   .refine((v) => v.lines !== undefined || (v.from !== undefined && v.to !== undefined), { message: 'give from and to, or raw lines' })
@@ -46,8 +56,18 @@ export const smtpOutput = outputSchema({
   code: z.number().optional().describe("The last reply's code before QUIT."),
   replies: z.array(reply.extend({ command: z.string() })).describe('Every command and its reply, in order; (connect) for the greeting.'),
   greeting: reply.optional(),
-  ehlo: reply.optional(),
-  extensions: z.array(z.string()).optional().describe('The EHLO reply lines after the first: PIPELINING, AUTH PLAIN LOGIN...'),
+  ehlo: reply.optional().describe('The reply to EHLO; after STARTTLS, to the EHLO sent inside TLS.'),
+  extensions: z.array(z.string()).optional().describe('The EHLO reply lines after the first: PIPELINING, AUTH PLAIN LOGIN... (after STARTTLS, what is offered inside TLS).'),
+  starttls: z
+    .strictObject({
+      offered: z.boolean().describe('The EHLO in clear offered STARTTLS.'),
+      extensions: z.array(z.string()).describe('What the EHLO in clear offered.'),
+      code: z.number().optional().describe('The reply to STARTTLS: 220 to go ahead.'),
+      text: z.string().optional(),
+      secure: z.boolean().describe('The conversation went on inside TLS.'),
+    })
+    .optional()
+    .describe('With starttls: what the server offered in clear, and whether the conversation went into TLS.'),
   auth: z
     .strictObject({
       mechanism: z.enum(['PLAIN', 'LOGIN']),
@@ -75,30 +95,67 @@ export const smtpExecutor: Executor<SmtpInput, SmtpOutput> = {
   name: 'smtp',
   schema: smtpSchema,
   output: smtpOutput,
-  describe: (input) => (input.lines ? `SMTP ${input.host}:${input.port}` : `SMTP ${input.from || '<>'} -> ${[input.to].flat().join(', ')} via ${input.host}:${input.port}`),
+  describe: (input) => {
+    const where = `${input.host}:${portOf(input)}${splitTls(input.tls).mode ? ' (TLS)' : input.starttls ? ' (STARTTLS)' : ''}`;
+    return input.lines ? `SMTP ${where}` : `SMTP ${input.from || '<>'} -> ${[input.to].flat().join(', ')} via ${where}`;
+  },
   async run(input, ctx) {
-    const route = await ctx.network.locate(input.host, input.port, ctx.wire, ctx.signal);
-    const smtp = new Connection(await connect(route, ctx.wire, ctx.signal, 'smtp'), route, ctx.wire, 'smtp');
+    const { mode, settings } = splitTls(input.tls);
+    const route = await ctx.network.locate(input.host, portOf(input), ctx.wire, ctx.signal);
+    const socket = await connect(route, ctx.wire, ctx.signal, 'smtp');
+    const tlsTo = (plain: net.Socket) => secureSocket(plain, route, input.host, settings, ctx);
+    let handshake: TlsHandshake | undefined;
+    const smtp = new Connection(mode === 'implicit' ? await tlsTo(socket).then((s) => ((handshake = s.handshake), s.socket)) : socket, route, ctx.wire, 'smtp');
     const read = (): Promise<SmtpReply> => smtp.read(smtpReply, { describe }, ctx.signal);
     const command = async (line: string): Promise<SmtpReply> => {
       smtp.send(line);
       return read();
     };
     const replies: SmtpOutput['replies'] = [];
-    const output: SmtpOutput = { address: route.address, replies };
+    const output: SmtpOutput = { address: route.address, replies, ...(handshake ? { tls: handshake } : {}) };
     const note = (cmd: string, reply: SmtpReply): SmtpReply => {
       replies.push({ command: cmd, ...view(reply) });
       output.code = reply.code;
       return reply;
     };
+    /** STARTTLS's 220: the handshake, on the same connection (RFC 3207 4). */
+    const upgrade = async (): Promise<void> => {
+      await smtp.upgrade(async (plain) => {
+        const secure = await tlsTo(plain);
+        output.tls = secure.handshake;
+        return secure.socket;
+      });
+    };
     try {
       output.greeting = view(note('(connect)', await read()));
       if (input.lines) {
-        await raw(input.lines, smtp, read, note);
+        await raw(input.lines, smtp, read, note, upgrade);
         return output;
       }
 
-      const ehlo = note(`EHLO ${input.helo}`, await command(`EHLO ${input.helo}`));
+      let ehlo = note(`EHLO ${input.helo}`, await command(`EHLO ${input.helo}`));
+      if (input.starttls && !smtp.secure) {
+        const extensions = ehlo.lines.slice(1);
+        const offered = extensions.some((e) => /^STARTTLS\b/i.test(e));
+        output.starttls = { offered, extensions, secure: false };
+        if (offered) {
+          const go = note('STARTTLS', await command('STARTTLS'));
+          Object.assign(output.starttls, { code: go.code, text: go.text });
+          if (go.code === 220) {
+            await upgrade();
+            output.starttls.secure = true;
+            // RFC 3207 4.2: what the server said in clear is forgotten; ask again, inside TLS.
+            ehlo = note(`EHLO ${input.helo}`, await command(`EHLO ${input.helo}`));
+          }
+        }
+        if (!smtp.secure && input.starttls === 'required') {
+          await quit(output, command, note);
+          const why = offered ? `refused STARTTLS (${output.starttls.code} ${output.starttls.text})` : 'does not offer STARTTLS';
+          throw new StepError(`${route.label} ${why}: this client requires TLS, so it said QUIT and sent nothing more in clear`, 'ETLS', {
+            tls: { authorized: false, error: 'ETLS', message: `STARTTLS ${offered ? 'refused' : 'not offered'}`, chain: [] },
+          });
+        }
+      }
       output.ehlo = view(ehlo);
       output.extensions = ehlo.lines.slice(1);
       if (input.auth) {
@@ -137,6 +194,19 @@ export const smtpExecutor: Executor<SmtpInput, SmtpOutput> = {
   },
 };
 
+/** 25, or 465 for SMTPS. */
+function portOf(input: SmtpInput): number {
+  return input.port ?? (splitTls(input.tls).mode === 'implicit' ? 465 : 25);
+}
+
+/** TLS as an SMTP client starts it: the host's name asked for (SNI) and checked. */
+function secureSocket(plain: net.Socket, route: Route, host: string, settings: TlsSettings, ctx: ExecContext) {
+  return startTls(plain, { route, host, settings }, ctx).catch((err: unknown) => {
+    plain.destroy();
+    throw err;
+  });
+}
+
 async function quit(output: SmtpOutput, command: (l: string) => Promise<SmtpReply>, note: (c: string, r: SmtpReply) => SmtpReply): Promise<SmtpOutput> {
   const last = output.code;
   try {
@@ -171,8 +241,17 @@ async function authenticate(auth: NonNullable<SmtpInput['auth']>, command: (l: s
   return { mechanism: auth.mechanism, code: reply.code, text: reply.text, sent, decoded, reply };
 }
 
-/** Raw lines: a reply after each, except while sending message text after a 354. */
-async function raw(lines: string[], smtp: Connection, read: () => Promise<SmtpReply>, note: (c: string, r: SmtpReply) => SmtpReply): Promise<void> {
+/**
+ * Raw lines: a reply after each, except while sending message text after a 354. A
+ * STARTTLS answered 220 is followed by the TLS handshake, as a client must.
+ */
+async function raw(
+  lines: string[],
+  smtp: Connection,
+  read: () => Promise<SmtpReply>,
+  note: (c: string, r: SmtpReply) => SmtpReply,
+  upgrade: () => Promise<void>,
+): Promise<void> {
   let inData = false;
   for (const line of lines) {
     smtp.send(line);
@@ -181,5 +260,6 @@ async function raw(lines: string[], smtp: Connection, read: () => Promise<SmtpRe
     const reply = note(line, await read());
     inData = reply.code === 354;
     if (reply.code === 221 || reply.code === 421) break; // the server says goodbye
+    if (/^STARTTLS$/i.test(line.trim()) && reply.code === 220 && !smtp.secure) await upgrade();
   }
 }
