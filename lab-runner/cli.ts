@@ -18,6 +18,7 @@ import { colorsFor } from './report/colors';
 import { summaryTable, terminalListener } from './report/terminal';
 import { maskingListener, maskSecrets, renderReport, REPORT_FORMATS, type ReportFormat } from './report';
 import { runScenarios } from './run';
+import { KeylogFile } from './tls/keylog';
 import { findScenarioFiles, loadScenarioFile, ScenarioError, type Scenario } from './scenario/load';
 import { scenarioJsonSchema } from './scenario/schema';
 
@@ -58,6 +59,7 @@ program
   )
   .option('--target <service=host:port>', "send a service's traffic to another server (repeatable)", parseTarget)
   .option('--trace', "print every step's exchange")
+  .option('--keylog <file>', "append the secrets of every TLS session the steps open (SSLKEYLOGFILE format): Wireshark decrypts a capture of the run with it")
   .addOption(new Option('--report <format>', 'report format (secrets are masked in every one)').choices([...REPORT_FORMATS]).default('terminal'))
   .option('--out <file>', 'write the report to this file instead of standard output (junit.xml, results.json, report.html...)')
   .addOption(freePortsOption())
@@ -70,6 +72,7 @@ program
   .action(async (paths: string[], opts) => {
     if (opts.backend === 'docker') {
       if (opts.target) throw new UsageError('--target sends a service\'s traffic to another server on this machine: use it with the embedded backend');
+      if (opts.keylog) throw new UsageError('--keylog writes where the runner runs, and with --backend docker that is the client container: use it with the embedded backend, or inside the client (`wirelab run --backend network --keylog /tmp/keys`)');
       process.exitCode = await runOnDocker(paths, opts);
       return;
     }
@@ -83,7 +86,8 @@ program
     try {
       await backend.start();
       write(c.dim(`wirelab: ${scenarios.length} scenario(s) on the ${backend.name} lab\n`));
-      const result = await runScenarios(scenarios, backend, maskingListener(terminalListener({ colors: c, write, trace: opts.trace })));
+      const keylog = opts.keylog ? new KeylogFile(opts.keylog) : undefined;
+      const result = await runScenarios(scenarios, backend, maskingListener(terminalListener({ colors: c, write, trace: opts.trace })), { keylog });
       write(summaryTable(maskSecrets(result), c));
       await writeReport(result, opts.report, opts.out, write, c);
       if (opts.resultFile) await writeFile(opts.resultFile, renderReport('json', result));

@@ -97,7 +97,6 @@ export const ftpExecutor: Executor<FtpInput, FtpOutput> = {
     const client = new Client(30000); // the step's own timeout closes it sooner
     const server = route.label;
     const tlsStart: TlsStart = { route, host: input.host, settings };
-    recordControl(client, ctx, server);
     const onAbort = (): void => client.close();
     ctx.signal.addEventListener('abort', onAbort);
     const output: FtpOutput = { address: route.address, loggedIn: false };
@@ -152,6 +151,7 @@ async function open(client: Client, route: Route, mode: 'explicit' | 'implicit' 
   const plain = await connect(route, ctx.wire, ctx.signal, 'ftp');
   let handshake = mode === 'implicit' ? await secure(plain).catch((err: unknown) => (plain.destroy(), Promise.reject(err))) : undefined;
   if (!handshake) ftp.socket = plain;
+  recordControl(client, ctx, route.label); // now that basic-ftp holds the connection (it said QUIT to the one it made itself)
   const welcome = await ftp.handle(undefined, (res, task) => {
     if (res instanceof Error) task.reject(res);
     else if (res.code >= 200 && res.code < 300) task.resolve(res);

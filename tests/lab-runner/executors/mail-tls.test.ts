@@ -1,0 +1,129 @@
+import { pop3Executor } from '../../../lab-runner/executors/pop3';
+import { smtpExecutor } from '../../../lab-runner/executors/smtp';
+import type { WireEvent } from '../../../lab-runner/wire';
+import { startTlsLab, type TlsLab } from './tls-lab';
+
+/**
+ * `smtp:` with STARTTLS (RFC 3207) and SMTPS (RFC 8314), `pop3:` with STLS (RFC 2595)
+ * and POP3S, against real servers with the lab's certificates: what is said in clear,
+ * the handshake, what is said inside TLS; and the clients that require TLS stopping
+ * before they give anything away.
+ */
+
+let lab: TlsLab;
+beforeAll(async () => {
+  lab = await startTlsLab();
+});
+afterAll(() => lab.close());
+afterEach(() => lab.fault('pop3', undefined));
+
+/** The conversation as lines: `kind [encrypted] summary`, DNS left out. */
+const talk = (events: WireEvent[]): string[] =>
+  events.filter((e) => e.protocol !== 'dns').map((e) => `${e.kind}${e.encrypted ? ' [tls]' : ''} ${e.kind === 'tls' ? e.tls!.version ?? e.tls!.error : e.summary}`);
+
+const mail = { from: 'alice@lab.test', to: 'bob@lab.test', subject: 'inside TLS', body: 'hello' };
+
+test('smtp starttls: EHLO in clear, STARTTLS, the handshake, EHLO again inside TLS, then AUTH and the message', async () => {
+  const { output, error, events } = await lab.run(smtpExecutor, { port: 587, starttls: true, auth: { user: 'alice', password: 'alice' }, ...mail });
+  expect(error).toBeUndefined();
+  expect(talk(events)).toEqual([
+    'connect connect from port ' + events.find((e) => e.kind === 'connect')!.local!.port,
+    'recv 220 mail.lab.test ESMTP',
+    'send EHLO client.lab.test',
+    expect.stringMatching(/^recv 250 mail\.lab\.test .*\(\+\d+ lines\)$/),
+    'send STARTTLS',
+    'recv 220 Ready to start TLS',
+    'tls TLSv1.3',
+    'send [tls] EHLO client.lab.test',
+    expect.stringMatching(/^recv \[tls\] 250 mail\.lab\.test/),
+    expect.stringMatching(/^send \[tls\] AUTH PLAIN /),
+    'recv [tls] 235 Authentication successful',
+    'send [tls] MAIL FROM:<alice@lab.test>',
+    'recv [tls] 250 Accepted',
+    'send [tls] RCPT TO:<bob@lab.test>',
+    'recv [tls] 250 Accepted',
+    'send [tls] DATA',
+    'recv [tls] 354 End data with <CR><LF>.<CR><LF>',
+    expect.stringMatching(/^send \[tls\] \(message, \d+ bytes\) \.$/),
+    expect.stringMatching(/^recv \[tls\] 250 OK: message queued/),
+    'send [tls] QUIT',
+    'recv [tls] 221 Bye',
+  ]);
+  // What was offered in clear, and inside TLS.
+  expect(output!.starttls).toEqual({ offered: true, extensions: expect.arrayContaining(['STARTTLS']), code: 220, text: 'Ready to start TLS', secure: true });
+  expect(output!.extensions).toEqual(expect.arrayContaining(['AUTH LOGIN PLAIN']));
+  expect(output!.extensions).not.toContain('STARTTLS');
+  expect(output).toMatchObject({ sent: true, auth: { code: 235 }, tls: { version: 'TLSv1.3', servername: 'mail.lab.test', authorized: true } });
+  expect(lab.mail.at(-1)).toMatchObject({ secure: true, user: 'alice', to: ['bob@lab.test'] });
+});
+
+test('smtp without starttls: AUTH in clear is refused by a server that wants TLS first', async () => {
+  const { output } = await lab.run(smtpExecutor, { port: 587, auth: { user: 'alice', password: 'alice' }, ...mail });
+  expect(output).toMatchObject({ auth: { code: 538, text: 'Error: Must issue a STARTTLS command first' } });
+  expect(output!.tls).toBeUndefined();
+});
+
+test('smtp tls: implicit is SMTPS on 465: the handshake comes before the greeting', async () => {
+  const { output, events } = await lab.run(smtpExecutor, { tls: 'implicit', auth: { user: 'alice', password: 'alice' }, ...mail });
+  expect(talk(events).slice(0, 3)).toEqual([expect.stringMatching(/^connect /), 'tls TLSv1.3', 'recv [tls] 220 mail.lab.test ESMTP']);
+  expect(events.find((e) => e.kind === 'connect')!.to).toBe('mail.lab.test:465');
+  expect(output).toMatchObject({ sent: true, tls: { authorized: true } });
+  expect(output!.starttls).toBeUndefined();
+  expect(lab.mail.at(-1)).toMatchObject({ secure: true });
+});
+
+test('smtp starttls: true with a server that offers none carries on in clear; required says QUIT and sends nothing', async () => {
+  const carried = await lab.run(smtpExecutor, { port: 25, starttls: true, ...mail, subject: 'sent in clear' });
+  expect(carried.output).toMatchObject({ sent: true, starttls: { offered: false, secure: false } });
+  expect(carried.events.some((e) => e.encrypted)).toBe(false);
+  expect(lab.mail.at(-1)).toMatchObject({ secure: false, message: expect.stringContaining('Subject: sent in clear') });
+
+  const before = lab.mail.length;
+  const required = await lab.run(smtpExecutor, { port: 25, starttls: 'required', ...mail });
+  expect(required.error!.code).toBe('ETLS');
+  expect(required.error!.message).toBe('mail.lab.test:25 does not offer STARTTLS: this client requires TLS, so it said QUIT and sent nothing more in clear');
+  expect(required.error!.output).toEqual({ tls: { authorized: false, error: 'ETLS', message: 'STARTTLS not offered', chain: [] } });
+  expect(talk(required.events).filter((l) => l.startsWith('send'))).toEqual(['send EHLO client.lab.test', 'send QUIT']);
+  expect(lab.mail.length).toBe(before);
+});
+
+test('smtp raw lines: STARTTLS answered 220 is followed by the handshake', async () => {
+  const { output, events } = await lab.run(smtpExecutor, { port: 587, lines: ['EHLO me.lab.test', 'STARTTLS', 'EHLO me.lab.test', 'QUIT'] });
+  expect(talk(events).slice(4, 8)).toEqual(['send STARTTLS', 'recv 220 Ready to start TLS', 'tls TLSv1.3', 'send [tls] EHLO me.lab.test']);
+  expect(output).toMatchObject({ tls: { authorized: true } });
+});
+
+test('pop3 stls: STLS in clear, the handshake, then USER/PASS inside TLS', async () => {
+  const { output, error, events } = await lab.run(pop3Executor, { user: 'bob', password: 'bob', stls: true, retrieve: 'none' });
+  expect(error).toBeUndefined();
+  expect(talk(events).slice(0, 7)).toEqual([
+    expect.stringMatching(/^connect /),
+    expect.stringMatching(/^recv \+OK /),
+    'send STLS',
+    expect.stringMatching(/^recv \+OK /),
+    'tls TLSv1.3',
+    'send [tls] USER bob',
+    expect.stringMatching(/^recv \[tls\] \+OK /),
+  ]);
+  expect(output).toMatchObject({ stls: { ok: true, secure: true }, loggedIn: true, tls: { servername: 'mail.lab.test', authorized: true } });
+});
+
+test('pop3 without stls: the lab server takes no password in clear (this one is set so)', async () => {
+  const { output } = await lab.run(pop3Executor, { user: 'bob', password: 'bob', retrieve: 'none' });
+  expect(output).toMatchObject({ loggedIn: false });
+});
+
+test('pop3 tls: implicit is POP3S on 995', async () => {
+  const { output, events } = await lab.run(pop3Executor, { user: 'bob', password: 'bob', tls: 'implicit', retrieve: 'none' });
+  expect(events.find((e) => e.kind === 'connect')!.to).toBe('mail.lab.test:995');
+  expect(talk(events).slice(1, 3)).toEqual(['tls TLSv1.3', expect.stringMatching(/^recv \[tls\] \+OK /)]);
+  expect(output).toMatchObject({ loggedIn: true, tls: { authorized: true } });
+});
+
+test('pop3 under a certificate fault: the failure says why, and no password was sent', async () => {
+  await lab.fault('pop3', 'expired');
+  const { error, events } = await lab.run(pop3Executor, { user: 'bob', password: 'bob', stls: 'required' });
+  expect(error!.code).toBe('CERT_HAS_EXPIRED');
+  expect(events.some((e) => e.summary.startsWith('PASS'))).toBe(false);
+  expect(error!.output!.tls).toMatchObject({ authorized: false, error: 'CERT_HAS_EXPIRED', servername: 'mail.lab.test' });
+});
