@@ -1,0 +1,64 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { httpExecutor } from '../../../lab-runner/executors/http';
+import { smtpExecutor } from '../../../lab-runner/executors/smtp';
+import { PacketCapture, portFilter } from '../../../lab-runner/packets';
+import { KeylogFile } from '../../../lab-runner/tls/keylog';
+import { findService } from '../../../lab-runner/wire';
+import { run } from '../../helpers/tls';
+import { startTlsLab, type TlsLab } from '../executors/tls-lab';
+
+/**
+ * `--keylog`: the steps' TLS sessions go to the key log, and Wireshark (tshark) reads a
+ * capture of them in clear with it: an HTTPS request, and SMTP after STARTTLS with its
+ * AUTH line. Without the key log the same capture shows no request at all.
+ */
+
+let lab: TlsLab;
+let dir: string;
+beforeAll(async () => {
+  lab = await startTlsLab();
+  dir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-keylog-steps-'));
+});
+afterAll(async () => {
+  await lab.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Where the lab routes a service's lab port: the real port to capture and to decode. */
+function realPort(service: string, port: number): number {
+  return lab.network.route(findService(service)!.address, port).port;
+}
+
+const canCapture = process.getuid?.() === 0 && ['/usr/bin/tcpdump', '/usr/bin/tshark'].every((tool) => existsSync(tool));
+
+(canCapture ? test : test.skip)('tshark decrypts the HTTPS request and the SMTP AUTH inside STARTTLS with the key log, and nothing without it', async () => {
+  const httpsPort = realPort('http', 443);
+  const submissionPort = realPort('smtp', 587);
+  const capture = path.join(dir, 'steps.pcapng');
+  const keylogFile = path.join(dir, 'steps.keylog');
+  const keylog = new KeylogFile(keylogFile);
+  const packets = await PacketCapture.start({ filter: portFilter([httpsPort, submissionPort]), file: capture });
+  try {
+    expect((await lab.run(httpExecutor, { url: 'https://www.lab.test/a-secret-path' }, { keylog })).output).toMatchObject({ status: 200 });
+    const mail = await lab.run(smtpExecutor, { port: 587, starttls: true, auth: { user: 'alice', password: 'alice' }, from: 'alice@lab.test', to: 'bob@lab.test', subject: 'keys', body: 'b' }, { keylog });
+    expect(mail.output).toMatchObject({ sent: true });
+  } finally {
+    await packets.stop();
+  }
+  expect((await readFile(keylogFile, 'utf8')).split('\n').filter((l) => l.startsWith('CLIENT_TRAFFIC_SECRET_0'))).toHaveLength(2);
+
+  const tshark = (extra: string[], filter: string, fields: string[]): Promise<string> =>
+    run('tshark', ['-r', capture, '-d', `tcp.port==${httpsPort},tls`, '-d', `tcp.port==${submissionPort},smtp`, ...extra, '-Y', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])]).then((r) => r.stdout);
+  const withKeys = ['-o', `tls.keylog_file:${keylogFile}`];
+  expect(await tshark(withKeys, 'http.request', ['http.request.uri', 'http.host'])).toBe('/a-secret-path\twww.lab.test\n');
+  expect(await tshark([], 'http.request', ['http.request.uri'])).toBe('');
+  // SMTP: what went in clear before STARTTLS anyone reads; the rest, AUTH's password included, only with the keys.
+  // (tshark takes a command's first four letters as the command: STARTTLS is "STAR" "TLS".)
+  const commands = (extra: string[]): Promise<string[]> => tshark(extra, 'smtp.req', ['smtp.req.command']).then((out) => out.trim().split('\n'));
+  expect(await commands([])).toEqual(['EHLO', 'STAR']);
+  expect(await commands(withKeys)).toEqual(['EHLO', 'STAR', 'EHLO', 'AUTH', 'MAIL', 'RCPT', 'DATA', 'QUIT']);
+  expect(await tshark(withKeys, 'smtp.req.command == "AUTH"', ['smtp.req.parameter'])).toBe('PLAIN AGFsaWNlAGFsaWNl\n');
+});
