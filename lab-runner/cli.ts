@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultDataDir, defaultLabDir } from '../services/common/paths';
 import { EmbeddedBackend } from './backends/embedded';
+import { registerLab } from './backends/running';
 import { NetworkBackend } from './backends/network-backend';
 import type { Backend, ServiceStatus } from './backends/types';
 import { DockerBackend } from './backends/docker/backend';
@@ -45,6 +46,10 @@ function parseTarget(value: string, previous: Targets = {}): Targets {
   return { ...previous, [service!]: { host, port } };
 }
 
+/** The explorers' choice of lab: see findLab in explore.ts. */
+const dnsOption = () =>
+  new Option('--dns <host:port>', "the lab DNS to resolve names with; the explorer talks to the lab `wirelab up` started with that DNS (default: the one `wirelab up` started, else 127.0.0.1:5353)");
+const labPortsOption = () => new Option('--lab-ports <file>', 'where a lab\'s services listen: the file `wirelab up` prints');
 const labOption = () => new Option('--lab <dir>', 'the lab world to serve').default(defaultLabDir(), 'lab/');
 const freePortsOption = () => new Option('--free-ports', 'listen on free ports instead of the standard embedded ones');
 
@@ -151,10 +156,23 @@ program
     }
     // What services say about themselves: the SSH host key fingerprint to compare with ssh's prompt.
     for (const s of backend.status()) for (const [key, value] of Object.entries(s.info ?? {})) console.log(`${s.name} ${key}: ${value}`);
-    console.log(c.dim(`data: ${opts.data}\ntry:  dig @127.0.0.1 -p ${STACK[0]!.ports.dns!.embedded} www.lab.test   ·   curl http://127.0.0.1:8080/\nCtrl+C stops the lab.`));
-    await stopped;
-    console.log('stopping the lab...');
-    await backend.stop();
+    let registered: ReturnType<typeof registerLab> | undefined;
+    try {
+      // The explorers (`wirelab http`, ...) read where this lab really listens from this file.
+      try {
+        registered = registerLab(backend.status(), opts.data);
+      } catch (err) {
+        console.log(c.yellow(`the explorers cannot be told where this lab listens (${(err as Error).message}): give them the addresses above`));
+      }
+      console.log(c.dim(`data: ${opts.data}${registered ? `\nports: ${registered.file}` : ''}`));
+      console.log(c.dim(tryLines(backend.status()).join('\n')));
+      console.log(c.dim('Ctrl+C stops the lab.'));
+      await stopped;
+      console.log('stopping the lab...');
+    } finally {
+      registered?.remove();
+      await backend.stop();
+    }
   });
 
 program
@@ -210,7 +228,8 @@ program
   .description('ask the lab DNS a question and print the exchange')
   .argument('<name>', 'the name to look up')
   .argument('[type]', 'record type', 'A')
-  .option('--server <host:port>', 'the DNS server to ask', '127.0.0.1:5353')
+  .option('--server <host:port>', 'the DNS server to ask (default: the lab `wirelab up` started, else 127.0.0.1:5353)')
+  .addOption(labPortsOption())
   .option('--tcp', 'use TCP instead of UDP')
   .option('--norec', 'clear the RD (recursion desired) bit')
   .option('--raw', 'show the bytes as a hex dump')
@@ -227,7 +246,8 @@ program
   .option('-d, --data <body>', 'request body')
   .option('--json <json>', 'request body as JSON (sets Content-Type)')
   .option('--follow', 'follow redirects')
-  .option('--dns <host:port>', 'the lab DNS to resolve names with', '127.0.0.1:5353')
+  .addOption(dnsOption())
+  .addOption(labPortsOption())
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (url: string, opts) => {
     process.exitCode = await exploreHttp(url, opts);
@@ -245,7 +265,8 @@ program
   .option('--user <name>', 'log in with AUTH (PLAIN unless --login)')
   .option('--password <password>', 'password for --user')
   .option('--login', 'use AUTH LOGIN instead of AUTH PLAIN')
-  .option('--dns <host:port>', 'the lab DNS to resolve names with', '127.0.0.1:5353')
+  .addOption(dnsOption())
+  .addOption(labPortsOption())
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (opts) => {
     process.exitCode = await exploreSmtp(opts);
@@ -260,7 +281,8 @@ program
   .option('--port <port>', 'POP3 port', '110')
   .option('--retrieve <which>', 'all, none, first, last, or a message number', 'all')
   .option('--delete', 'delete the retrieved messages (at QUIT)')
-  .option('--dns <host:port>', 'the lab DNS to resolve names with', '127.0.0.1:5353')
+  .addOption(dnsOption())
+  .addOption(labPortsOption())
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (opts) => {
     process.exitCode = await explorePop3(opts);
@@ -280,7 +302,8 @@ program
   .addOption(new Option('--command <cmd>', 'the data connection command').choices(['EPSV', 'PASV', 'EPRT', 'PORT']))
   .option('--host <host>', 'FTP server', 'ftp.lab.test')
   .option('--port <port>', 'FTP port', '21')
-  .option('--dns <host:port>', 'the lab DNS to resolve names with', '127.0.0.1:5353')
+  .addOption(dnsOption())
+  .addOption(labPortsOption())
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (opts) => {
     process.exitCode = await exploreFtp(opts);
@@ -297,7 +320,8 @@ program
   .option('--put <local[:remote]>', 'upload a local file (repeatable)', collect)
   .option('--host <host>', 'SSH server', 'files.lab.test')
   .option('--port <port>', 'SSH port', '22')
-  .option('--dns <host:port>', 'the lab DNS to resolve names with', '127.0.0.1:5353')
+  .addOption(dnsOption())
+  .addOption(labPortsOption())
   .action(async (opts) => {
     process.exitCode = await exploreSftp(opts);
   });
@@ -311,6 +335,18 @@ program
     if (opts.out) await writeFile(opts.out, text);
     else process.stdout.write(text);
   });
+
+/** What to try on a lab that is up, with the ports it really got. */
+function tryLines(statuses: ServiceStatus[]): string[] {
+  const where = (service: string, port: string): [string, string] => splitHostPort(statuses.find((s) => s.name === service)?.endpoints[port] ?? '', 0).map(String) as [string, string];
+  const [dnsHost, dnsPort] = where('dns', 'dns');
+  const [httpHost, httpPort] = where('http', 'http');
+  const [smtpHost, smtpPort] = where('smtp', 'smtp');
+  return [
+    `try:  dig @${dnsHost} -p ${dnsPort} www.lab.test   ·   curl http://${httpHost}:${httpPort}/   ·   swaks --server ${smtpHost}:${smtpPort} --to bob@lab.test`,
+    `      wirelab http http://www.lab.test/   ·   wirelab dns lab.test MX   (the explorers find this lab; another terminal's lab: --dns ${dnsHost}:${dnsPort})`,
+  ];
+}
 
 function printDockerStatus(statuses: ServiceStatus[]): void {
   const rows = statuses.map((s) => [s.name, s.host, s.info?.address ?? '', s.info?.health ?? s.info?.state ?? s.state, s.info?.published ?? '']);

@@ -40,6 +40,8 @@ export interface StepResult {
   logs?: Record<string, string[]>;
   /** Who sees the result in a grading report (absent: visible). */
   visibility?: Visibility;
+  /** The run was stopped (`wirelab grade`'s time limit) while this step ran, or before it: `error` says why. */
+  stopped?: 'during' | 'before';
   /** The scenario's secret values known so far: see {@link ScenarioResult.secrets}. */
   readonly secrets?: readonly string[];
 }
@@ -64,8 +66,26 @@ export interface ScenarioResult {
   readonly secrets?: readonly string[];
 }
 
+/**
+ * A lab service the run replaced with another server (`--target http=127.0.0.1:9000`, or
+ * a student's server in `wirelab grade`): the reports draw it under its lab name and say
+ * it was the target, and where it really was.
+ */
+export interface TargetInfo {
+  /** The lab service replaced: `http`. */
+  service: string;
+  /** Its lab name and port, as scenarios and the ladder diagrams name it: `www.lab.test:80`. */
+  label: string;
+  /** Where the server really was: `127.0.0.1:9000`. */
+  address: string;
+}
+
 export interface RunResult {
   backend: string;
+  /** Services replaced by another server (absent: none). */
+  targets?: TargetInfo[];
+  /** Why the run was stopped before its end, and where: `time limit 20 s reached during "GET /" (file:line)`. */
+  stopped?: string;
   startedAt: string;
   durationMs: number;
   passed: boolean;

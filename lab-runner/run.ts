@@ -1,13 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Backend } from './backends/types';
+import type { Backend, ServiceStatus } from './backends/types';
 import { evaluate } from './expect/evaluate';
 import { executorFor } from './executors/registry';
 import type { FailureOutput, Session } from './executors/types';
-import { mergeByTime, serviceWireEvents, STACK, StepError, Wire, type WireEvent } from './wire';
+import { findService, mergeByTime, serviceWireEvents, STACK, StepError, Wire, type WireEvent } from './wire';
 import { interpolate, MissingVariableError } from './scenario/interpolate';
 import { getPath } from './scenario/path';
 import type { Scenario, Step } from './scenario/load';
-import { attachSecrets, type RunResult, type ScenarioResult, type StepResult } from './result';
+import { attachSecrets, type RunResult, type ScenarioResult, type StepResult, type TargetInfo } from './result';
 import type { KeylogFile } from './tls/keylog';
 
 /**
@@ -16,16 +16,21 @@ import type { KeylogFile } from './tls/keylog';
  * asked), check the expectations, save variables, award points.
  */
 
-/** How a run goes, beyond its scenarios and backend. */
-export interface RunOptions {
-  /** `--keylog FILE`: the secrets of every TLS session the steps open (SSLKEYLOGFILE format). */
-  keylog?: KeylogFile;
-}
-
 export interface RunListener {
   scenarioStart?(scenario: Scenario): void;
   stepEnd?(scenario: Scenario, step: StepResult): void;
   scenarioEnd?(result: ScenarioResult): void;
+}
+
+export interface RunOptions {
+  /**
+   * Stops the whole run when it fires (`wirelab grade`'s time limit for a submission):
+   * the step running is stopped, and every step after it is an error that says why
+   * (the signal's reason, an Error's message). Default: the run goes to its end.
+   */
+  signal?: AbortSignal;
+  /** `--keylog FILE`: the secrets of every TLS session the steps open (SSLKEYLOGFILE format). */
+  keylog?: KeylogFile;
 }
 
 export async function runScenarios(scenarios: Scenario[], backend: Backend, listener: RunListener = {}, options: RunOptions = {}): Promise<RunResult> {
@@ -34,8 +39,12 @@ export async function runScenarios(scenarios: Scenario[], backend: Backend, list
   for (const scenario of scenarios) {
     results.push(await runScenario(scenario, backend, listener, options));
   }
+  const targets = targetsOf(await backend.status());
+  const stopped = results.flatMap((r) => r.steps).find((s) => s.stopped);
   return {
     backend: backend.name,
+    ...(targets.length ? { targets } : {}),
+    ...(stopped ? { stopped: `${stopReason(options.signal)} ${stopped.stopped} "${stopped.name}" (${stopped.file}:${stopped.line})` } : {}),
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
     passed: results.every((r) => r.status === 'passed'),
@@ -49,7 +58,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
   listener.scenarioStart?.(scenario);
   const started = performance.now();
   // Each scenario starts with every service up, whatever the last one stopped.
-  for (const s of await backend.status()) if (s.state === 'stopped') await backend.control(s.name, 'start');
+  if (!options.signal?.aborted) for (const s of await backend.status()) if (s.state === 'stopped') await backend.control(s.name, 'start');
   const vars: Record<string, unknown> = { ...scenario.vars };
   /** Variables a failed step should have saved: steps that use them are skipped. */
   const lost = new Map<string, string>();
@@ -68,9 +77,11 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
   try {
     for (const step of scenario.steps) {
       const missing = step.uses.find((u) => lost.has(u));
-      const result = missing
-        ? skipped(scenario, step, `needs \${${missing}}, which "${lost.get(missing)}" did not save`)
-        : await runStep(scenario, step, vars, backend, session, mark, options);
+      const result = options.signal?.aborted
+        ? notRun(scenario, step, `not run: ${stopReason(options.signal)}`)
+        : missing
+          ? skipped(scenario, step, `needs \${${missing}}, which "${lost.get(missing)}" did not save`)
+          : await runStep(scenario, step, vars, backend, session, mark, options.signal, options.keylog);
       mark = new Date();
       if (result.status !== 'passed') for (const name of Object.keys(step.save)) lost.set(name, step.name);
       learnSecrets();
@@ -95,6 +106,16 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
   attachSecrets(result, secrets);
   listener.scenarioEnd?.(result);
   return result;
+}
+
+/** The services the backend sent to another server, under their lab names. */
+export function targetsOf(statuses: ServiceStatus[]): TargetInfo[] {
+  return statuses
+    .filter((s) => s.state === 'target')
+    .flatMap((s) => {
+      const plan = findService(s.name);
+      return Object.entries(s.endpoints).map(([port, address]) => ({ service: s.name, label: `${s.host}:${plan?.ports[port]?.lab ?? port}`, address }));
+    });
 }
 
 function base(scenario: Scenario, step: Step): Omit<StepResult, 'status' | 'durationMs' | 'attempts' | 'summary'> {
@@ -125,6 +146,17 @@ function skipped(scenario: Scenario, step: Step, why: string): StepResult {
   return { ...base(scenario, step), summary: step.action, status: 'skipped', durationMs: 0, attempts: 0, error: why };
 }
 
+/** A step the run was stopped before: an error (it earned nothing), with why. */
+function notRun(scenario: Scenario, step: Step, why: string): StepResult {
+  return { ...base(scenario, step), summary: step.action, status: 'error', durationMs: 0, attempts: 0, error: why, stopped: 'before' };
+}
+
+/** Why the run was stopped: the stop signal's reason, in words. */
+function stopReason(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'the run was stopped';
+}
+
 async function runStep(
   scenario: Scenario,
   step: Step,
@@ -132,7 +164,8 @@ async function runStep(
   backend: Backend,
   session: Session,
   since: Date,
-  options: RunOptions,
+  stop?: AbortSignal,
+  keylog?: KeylogFile,
 ): Promise<StepResult> {
   const executor = executorFor(step.action);
   const result: StepResult = { ...base(scenario, step), summary: step.action, status: 'error', durationMs: 0, attempts: 0 };
@@ -176,9 +209,9 @@ async function runStep(
   for (let attempt = 1; attempt <= attempts; attempt++) {
     result.attempts = attempt;
     const wire = new Wire(since.getTime()); // one clock for the client's events and the services'
-    const signal = AbortSignal.timeout(step.timeoutMs);
+    const signal = stop ? AbortSignal.any([AbortSignal.timeout(step.timeoutMs), stop]) : AbortSignal.timeout(step.timeoutMs);
     try {
-      const output = await executor.run(parsed.data, { network: backend.network(), backend, wire, signal, session, keylog: options.keylog });
+      const output = await executor.run(parsed.data, { network: backend.network(), backend, wire, signal, session, keylog });
       result.output = output;
       result.transcript = await transcriptOf(wire);
       judge(output);
@@ -194,8 +227,13 @@ async function runStep(
         result.checks = [];
       }
     }
+    if (stop?.aborted && result.status !== 'passed') {
+      // The run was stopped while this step ran: that, not the step's own timeout, is why it did not pass.
+      Object.assign(result, { status: 'error', error: `stopped: ${stopReason(stop)}`, checks: [], stopped: 'during' });
+      break;
+    }
     if (result.status === 'passed') break;
-    if (attempt < attempts) await delay(step.retry!.intervalMs);
+    if (attempt < attempts) await delay(step.retry!.intervalMs, undefined, { signal: stop }).catch(() => undefined);
   }
 
   if (result.status === 'passed') {

@@ -2,7 +2,6 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { caCertificateFile } from '../../services/common/certificates';
 import { createLogger, type Level } from '../../services/common/logger';
-import { defaultDataDir } from '../../services/common/paths';
 import { LabNetwork, STACK, type Endpoint, type ServicePlan } from '../wire';
 import { SERVICE_FACTORIES, type RunningService } from './services';
 import type { Backend, LabAction, ServiceStatus, Targets } from './types';
@@ -122,12 +121,11 @@ export class EmbeddedBackend implements Backend {
 
   status(): ServiceStatus[] {
     const own = [...this.slots.values()].map((slot) => this.statusOf(slot));
-    const targets = Object.entries(this.options.targets ?? {}).map(([name, t]) => ({
-      name,
-      host: STACK.find((s) => s.name === name)?.host ?? name,
-      state: 'target' as const,
-      endpoints: { [name]: `${t.host}:${t.port}` },
-    }));
+    const targets = Object.entries(this.options.targets ?? {}).map(([name, t]) => {
+      const plan = STACK.find((s) => s.name === name)!;
+      // Keyed by the main port's name, as every service's endpoints are: the target stands in on that port.
+      return { name, host: plan.host, state: 'target' as const, endpoints: { [Object.keys(plan.ports)[0]!]: `${t.host}:${t.port}` } };
+    });
     return [...own, ...targets];
   }
 
@@ -184,16 +182,6 @@ export class EmbeddedBackend implements Backend {
     slot.running = await factory({ labDir: this.options.labDir, dataDir: this.options.dataDir, log, dialer }, wanted, this.options.host ?? '127.0.0.1');
     slot.ports = slot.running.ports;
   }
-}
-
-/** Where the embedded lab listens when started with its standard ports (`wirelab up`, data in `dataDir`): for the exploring clients. */
-export function standardEmbeddedNetwork(dnsOverride?: Endpoint, dataDir = defaultDataDir()): LabNetwork {
-  const endpoints = new Map<string, Record<string, Endpoint>>();
-  for (const plan of STACK) {
-    endpoints.set(plan.name, Object.fromEntries(Object.entries(plan.ports).map(([k, p]) => [k, { host: '127.0.0.1', port: p.embedded }])));
-  }
-  if (dnsOverride) endpoints.set('dns', { dns: dnsOverride });
-  return LabNetwork.fromEndpoints(endpoints, { allowLoopback: true, caFile: caCertificateFile(dataDir) });
 }
 
 /**

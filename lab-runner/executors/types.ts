@@ -21,6 +21,14 @@ export interface ExecContext {
 
 export interface Session {
   resources: Map<string, { close(): void }>;
+  /**
+   * The Message-IDs of the mail this scenario's `smtp:` steps sent: a `pop3:` step's
+   * `delete: retrieved` deletes only those (and their bounces), never mail that was in
+   * the mailbox before (a student's own, in a lab they are using).
+   */
+  sentMessageIds?: Set<string>;
+  /** A person at their own mailbox (`wirelab pop3 --delete`): every retrieved message is theirs to delete. */
+  ownsMailbox?: boolean;
 }
 
 /** A result is a plain object whose fields expectations and `save` read by path. */

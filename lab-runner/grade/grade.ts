@@ -6,7 +6,8 @@ import { EmbeddedBackend } from '../backends/embedded';
 import type { RunResult, StepResult } from '../result';
 import { runScenarios } from '../run';
 import { loadScenarioFile, ScenarioError, type Scenario } from '../scenario/load';
-import { columnsOf, gradebookCsv, type Gradebook, type GradebookEntry, type GradeStatus } from './gradebook';
+import { canvasCsv, columnsOf, gradebookCsv, outcomeOf, type Gradebook, type GradebookColumn, type GradebookEntry, type GradeStatus } from './gradebook';
+import { loadRoster, RosterError, type Roster } from './roster';
 import { DEFAULT_SCENARIOS, loadSubmission, SubmissionError, type Submission } from './submission';
 import { startTarget, StartError, type RunningTarget } from './target';
 
@@ -25,6 +26,16 @@ export interface GradeOptions {
   jobs?: number;
   /** How long a student's server may take to answer after it is started (ms). Default: 10000. */
   startupTimeoutMs?: number;
+  /**
+   * How long one submission's scenarios may run, in all (ms): when it runs out, the step
+   * running is stopped, the rest are not run, and the submission keeps the points it
+   * earned, marked time-limit. Default: 15000 (see DEFAULT_TIME_LIMIT_MS).
+   */
+  timeLimitMs?: number;
+  /** A roster CSV (roster.ts): folder -> the learning platform's student id. Default: none. */
+  roster?: string;
+  /** canvas.csv's assignment column: `Title (12345)` as Canvas exports it. Default: the scenario's title, or "wirelab" for several. */
+  assignment?: string;
   /** Where the scenario names of submission.yaml are looked up. Default: wirelab's scenarios/. */
   scenariosDir?: string;
   /** The lab world each submission's lab serves. Default: wirelab's lab/ (or $WIRELAB_LAB). */
@@ -37,6 +48,13 @@ export interface GradeOptions {
 
 export const DEFAULT_JOBS = 2;
 export const DEFAULT_STARTUP_TIMEOUT_MS = 10_000;
+/**
+ * A correct server goes through http-basics' 9 steps in about 0.3 s here, so 15 s leaves
+ * a slow one (a second or more per request) room to finish; a server that accepts
+ * connections and never answers would otherwise wait out each step's 5 s timeout in
+ * turn (35 s for http-basics), and a class of them with --jobs 2, ten minutes.
+ */
+export const DEFAULT_TIME_LIMIT_MS = 15_000;
 export const DEFAULT_OUT = 'grades';
 
 /** The class cannot be graded at all (no such folder, no submissions, bad options): a usage error. */
@@ -54,10 +72,16 @@ export async function gradeClass(dir: string, options: GradeOptions = {}): Promi
   const startupTimeoutMs = options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
   if (!Number.isInteger(jobs) || jobs < 1) throw new GradeError(`jobs must be a whole number of at least 1, got ${jobs}`);
   if (!Number.isFinite(startupTimeoutMs) || startupTimeoutMs <= 0) throw new GradeError(`the startup timeout must be a positive number of milliseconds, got ${startupTimeoutMs}`);
+  const timeLimitMs = options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS;
+  if (!Number.isFinite(timeLimitMs) || timeLimitMs <= 0) throw new GradeError(`the time limit must be a positive number of milliseconds, got ${timeLimitMs}`);
+  const roster = options.roster ? await loadRoster(options.roster).catch((err: unknown) => {
+    throw err instanceof RosterError ? new GradeError(`--roster: ${err.message}`) : err;
+  }) : undefined;
   const folders = await submissionFolders(dir, out);
   const context: Context = {
     out,
     startupTimeoutMs,
+    timeLimitMs,
     scenariosDir: options.scenariosDir ?? path.join(packageRoot(), 'scenarios'),
     labDir: options.labDir ?? defaultLabDir(),
     scenarios: new Map(),
@@ -76,6 +100,7 @@ export async function gradeClass(dir: string, options: GradeOptions = {}): Promi
       entries[index] = await gradeOne(folder, context).catch((err: unknown) => ({
         student: path.basename(folder),
         status: 'error' as const,
+        outcome: 'failed' as const,
         score: 0,
         max: 0,
         scenarios: [],
@@ -88,23 +113,42 @@ export async function gradeClass(dir: string, options: GradeOptions = {}): Promi
   };
   await Promise.all(Array.from({ length: Math.min(jobs, folders.length) }, worker));
 
+  const columns = columnsOf(entries);
   const book: Gradebook = {
     submissionsDir: path.resolve(dir),
     out,
     gradedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
-    columns: columnsOf(entries),
-    students: entries,
+    timeLimitMs,
+    columns,
+    students: roster ? withRoster(entries, roster, columns) : entries,
+    ...(roster ? { roster: { file: roster.file, columns: roster.columns, notInRoster: entries.filter((e) => !roster.students.has(e.student)).map((e) => e.student) } } : {}),
   };
   await mkdir(out, { recursive: true });
   await writeFile(path.join(out, 'gradebook.json'), JSON.stringify(book, null, 2) + '\n');
   await writeFile(path.join(out, 'gradebook.csv'), gradebookCsv(book));
+  if (roster) await writeFile(path.join(out, 'canvas.csv'), canvasCsv(book, options.assignment ?? (columns.length === 1 ? columns[0]!.title : 'wirelab')));
   return book;
+}
+
+/**
+ * The entries with who each student is in the learning platform, then a row of 0 for
+ * each student the roster names who handed in no folder (an import must not leave them
+ * out), in the roster's order.
+ */
+function withRoster(entries: GradebookEntry[], roster: Roster, columns: GradebookColumn[]): GradebookEntry[] {
+  const named = entries.map((e) => (roster.students.has(e.student) ? { ...e, roster: roster.students.get(e.student)! } : e));
+  const max = columns.reduce((sum, c) => sum + c.maxPoints, 0);
+  const missing = [...roster.students]
+    .filter(([folder]) => !entries.some((e) => e.student === folder))
+    .map(([folder, student]): GradebookEntry => ({ student: folder, roster: student, status: 'missing', outcome: 'failed', score: 0, max, scenarios: [], reason: `no submission: the roster names ${folder}, and there is no such folder`, durationMs: 0, files: [] }));
+  return [...named, ...missing];
 }
 
 interface Context {
   out: string;
   startupTimeoutMs: number;
+  timeLimitMs: number;
   scenariosDir: string;
   labDir: string;
   /** Scenario files loaded so far, by name: each is read once for the whole class. */
@@ -148,6 +192,7 @@ async function gradeOne(folder: string, context: Context): Promise<GradebookEntr
     return {
       student,
       status,
+      outcome: outcomeOf({ status, score: run.points, max: run.maxPoints }),
       score: run.points,
       max: run.maxPoints,
       scenarios: run.scenarios.map((s, i) => ({ file: names[i] ?? s.file, title: s.title, points: s.points, maxPoints: s.maxPoints })),
@@ -199,8 +244,15 @@ async function gradeOne(folder: string, context: Context): Promise<GradebookEntr
     } catch (err) {
       return await finish('error', submission.scenarios, scenarios, undefined, `the lab did not start (not the student's fault; grade again): ${(err as Error).message}`);
     }
-    const result = await runScenarios(scenarios, backend);
-    return await finish('graded', submission.scenarios, scenarios, result);
+    // The submission's own time limit, for all its scenarios: a server that never answers cannot wait out every step's timeout.
+    const limit = new AbortController();
+    const timer = setTimeout(() => limit.abort(new Error(`time limit ${seconds(context.timeLimitMs)} s reached`)), context.timeLimitMs);
+    try {
+      const result = await runScenarios(scenarios, backend, {}, { signal: limit.signal });
+      return await finish(result.stopped ? 'time-limit' : 'graded', submission.scenarios, scenarios, result, result.stopped);
+    } finally {
+      clearTimeout(timer);
+    }
   } finally {
     await backend?.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
@@ -215,6 +267,9 @@ async function gradeOne(folder: string, context: Context): Promise<GradebookEntr
     }
   }
 }
+
+/** Milliseconds as seconds to a tenth: 2000 -> 2, 1500 -> 1.5. */
+const seconds = (ms: number): number => Math.round(ms / 100) / 10;
 
 /** The scenarios a submission names, each file loaded once for the class. */
 async function scenariosFor(names: string[], context: Context): Promise<Scenario[]> {

@@ -1,4 +1,4 @@
-import type { StepResult, Visibility } from '../result';
+import type { RunResult, StepResult, Visibility } from '../result';
 import type { WireEvent } from '../wire';
 
 /**
@@ -49,4 +49,15 @@ export function transcriptSummary(events: WireEvent[]): string {
       return `${e.at.toFixed(1).padStart(7)} ms  ${e.from} ${arrow} ${e.to}  ${meta}  ${e.kind === 'send' || e.kind === 'recv' ? '' : `${e.kind}: `}${e.summary}`;
     })
     .join('\n');
+}
+
+/**
+ * What a reader must know about the run as a whole, a line each: each replaced service
+ * (`target: www.lab.test:80 (http) was the server at 127.0.0.1:9000`), and why the run
+ * stopped before its end (`stopped: time limit 15 s reached during "..."`).
+ */
+export function runNotes(result: Pick<RunResult, 'targets' | 'stopped'>): string[] {
+  const lines = (result.targets ?? []).map((t) => `target: ${t.label} (${t.service}) was the server at ${t.address}`);
+  if (result.stopped) lines.push(`stopped: ${result.stopped}`);
+  return lines;
 }

@@ -1,5 +1,5 @@
 import type { RunResult, ScenarioResult, StepResult, Visibility } from '../result';
-import { explain, seconds, visibilityOf } from './explain';
+import { explain, seconds, runNotes, visibilityOf } from './explain';
 
 /**
  * results.json as the Gradescope autograder specification defines it
@@ -107,7 +107,7 @@ function outputOf(step: StepResult): string {
 
 /** The points of each step a student may see now, by scenario; the others are only counted. */
 function overview(result: RunResult): string {
-  const lines: string[] = [];
+  const lines: string[] = runNotes(result);
   let others = 0;
   for (const scenario of result.scenarios) {
     const shown = scenario.steps.filter((step) => (step.visibility ?? visibilityOf(scenario)) === 'visible');

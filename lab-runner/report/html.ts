@@ -1,7 +1,7 @@
 import { eventBytes, type WireEvent } from '../wire';
-import type { RunResult, ScenarioResult, StepResult } from '../result';
+import type { RunResult, ScenarioResult, StepResult, TargetInfo } from '../result';
 import { problemsOf, visibilityOf } from './explain';
-import { ladderSvg } from './ladder';
+import { ladderSvg, targetColumns } from './ladder';
 import { esc, ms } from './markup';
 import { LADDER_CSS, PAGE_CSS, THEME_CSS } from './style';
 import { hexdump } from './transcript';
@@ -55,6 +55,8 @@ export function htmlReport(result: RunResult): string {
     <li><span class="dot error"></span>${plural(countOf('error'), 'error')}</li>
     <li><span class="dot skipped"></span>${countOf('skipped')} skipped</li>
     <li class="dim">${esc(when)} · ${esc(result.backend)} lab · ${(result.durationMs / 1000).toFixed(1)} s</li>
+${(result.targets ?? []).map((t) => `    <li class="target">target: <b>${esc(t.label)}</b> (${esc(t.service)}) was the server at <code>${esc(t.address)}</code></li>`).join('\n')}
+${result.stopped ? `    <li class="stopped">stopped: ${esc(result.stopped)}</li>` : ''}
   </ul>
 </header>
 <nav class="tools">
@@ -66,7 +68,7 @@ export function htmlReport(result: RunResult): string {
   ${steps.some((s) => s.transcript.some((e) => e.kind === 'tls')) ? TLS_LEGEND : ''}</span>
 </nav>
 <main>
-${result.scenarios.map((s, i) => scenarioHtml(s, `s${i + 1}`)).join('\n')}
+${result.scenarios.map((s, i) => scenarioHtml(s, `s${i + 1}`, result.targets)).join('\n')}
 </main>
 <footer>Made by wirelab. Click a scenario to open it, a message in a diagram to see its bytes.</footer>
 <script>${SCRIPT}</script>
@@ -75,7 +77,7 @@ ${result.scenarios.map((s, i) => scenarioHtml(s, `s${i + 1}`)).join('\n')}
 `;
 }
 
-function scenarioHtml(scenario: ScenarioResult, id: string): string {
+function scenarioHtml(scenario: ScenarioResult, id: string, targets?: TargetInfo[]): string {
   const pct = scenario.maxPoints ? Math.round((scenario.points / scenario.maxPoints) * 100) : 100;
   const open = scenario.status === 'passed' ? '' : ' open';
   return `<details class="scenario sc-${scenario.status}" id="${id}"${open}>
@@ -90,7 +92,7 @@ function scenarioHtml(scenario: ScenarioResult, id: string): string {
 <div class="scenario-body">
 ${scenario.description ? `<p class="desc">${esc(scenario.description.trim())}</p>` : ''}
 <ol class="steps">
-${scenario.steps.map((step, j) => stepHtml(step, `${id}-${j + 1}`, scenario)).join('\n')}
+${scenario.steps.map((step, j) => stepHtml(step, `${id}-${j + 1}`, scenario, targets)).join('\n')}
 </ol>
 </div>
 </details>`;
@@ -98,7 +100,7 @@ ${scenario.steps.map((step, j) => stepHtml(step, `${id}-${j + 1}`, scenario)).jo
 
 const ICON = { passed: '✓', failed: '✗', error: '!', skipped: '–' } as const;
 
-function stepHtml(step: StepResult, id: string, scenario: ScenarioResult): string {
+function stepHtml(step: StepResult, id: string, scenario: ScenarioResult, targets?: TargetInfo[]): string {
   const visibility = step.visibility ?? visibilityOf(scenario);
   const problems = problemsOf(step);
   const showHint = step.hint && (step.status === 'failed' || step.status === 'error');
@@ -124,7 +126,7 @@ ${showHint ? `<p class="hint"><b>Hint</b> ${esc(step.hint!)}</p>` : ''}
       .join('')}</ul>`);
   }
   if (step.transcript.length) {
-    parts.push(`<figure class="ladder">${ladderSvg(step.transcript, id)}</figure>`);
+    parts.push(`<figure class="ladder">${ladderSvg(step.transcript, id, { targets: targetColumns(step.transcript, targets) })}</figure>`);
     parts.push(`<details class="raw" id="${id}-raw"><summary>Raw transcript <span class="dim">(${step.transcript.length} events)</span></summary>
 <ol class="events">
 ${step.transcript.map((e, k) => eventHtml(e, `${id}-e${k + 1}`)).join('\n')}

@@ -60,6 +60,8 @@ function addSuite(root: XMLBuilder, scenario: ScenarioResult, id: number, result
   const props = suite.ele('properties');
   const property = (name: string, value: string): void => void props.ele('property', { name, value });
   property('backend', result.backend);
+  for (const t of result.targets ?? []) property('target', `${t.label} (${t.service}) at ${t.address}`);
+  if (result.stopped) property('stopped', result.stopped);
   property('points', `${scenario.points}/${scenario.maxPoints}`);
   property('visibility', visibilityOf(scenario));
   if (scenario.tags.length) property('tags', scenario.tags.join(','));

@@ -1,3 +1,4 @@
+import type { TargetInfo } from '../result';
 import type { WireEvent } from '../wire';
 import { esc, fit, ms } from './markup';
 
@@ -38,10 +39,35 @@ export function ladderHosts(events: WireEvent[]): string[] {
 /** The width a diagram tries to stay within, in pixels: the page's content width. */
 const LADDER_WIDTH = 1080;
 const CHAR = 7.25; // width of a 12px monospace character
+const MARK_CHAR = 6.7; // width of an 11px monospace character
 const GUTTER = 64; // the time column on the left
-const TOP = 58; // below the host boxes
+const PLAIN_TOP = 58; // below the host boxes
+const TARGET_TOP = 74; // below host boxes with a target's line
 const ROW = 30;
 const MARK_ROW = 22;
+
+export interface LadderOptions {
+  /**
+   * Hosts whose server was replaced (`--target`, a student's server being graded): lab
+   * host -> where the server really was (`www.lab.test` -> `127.0.0.1:9000`). The column
+   * keeps its lab name and is marked as the target, with that address.
+   */
+  targets?: Record<string, string>;
+}
+
+/**
+ * The columns of a transcript to mark as targets: each replaced service's lab host, and
+ * where its server really was: the far end of the step's own connection to it when the
+ * step made one (what the kernel saw), else the address the run was given.
+ */
+export function targetColumns(events: WireEvent[], targets: readonly TargetInfo[] = []): Record<string, string> {
+  const marks: Record<string, string> = {};
+  for (const t of targets) {
+    const reached = events.find((e) => e.kind === 'connect' && e.to === t.label && e.remote)?.remote;
+    marks[splitEndpoint(t.label).host] = reached ? `${reached.address}:${reached.port}` : t.address;
+  }
+  return marks;
+}
 
 /**
  * A transcript as an SVG ladder diagram: one column per host (the client first), a
@@ -51,15 +77,20 @@ const MARK_ROW = 22;
  * message sent inside TLS carries a padlock: encrypted on the wire. Each message is a `<g data-event="ID-eN">`, so a page
  * can show the event's bytes when it is clicked; `id` prefixes those ids.
  */
-export function ladderSvg(all: WireEvent[], id: string): string {
+export function ladderSvg(all: WireEvent[], id: string, options: LadderOptions = {}): string {
   const events = all.slice(0, MAX_LADDER_EVENTS);
   const order = ladderHosts(events);
+  const targets = options.targets ?? {};
+  // A target's box has a third line: "target: 127.0.0.1:9000".
+  const TOP = order.some((h) => targets[h]) ? TARGET_TOP : PLAIN_TOP;
   const isMessage = (e: WireEvent): boolean => e.kind === 'send' || e.kind === 'recv';
   const longest = Math.max(12, ...events.filter(isMessage).map((e) => e.summary.length));
   // Wide enough for the labels, narrow enough that the hosts fit the page (a label that does not fit is cut; its tooltip has it all).
   const fitsPage = order.length > 1 ? (LADDER_WIDTH - GUTTER - 32 - 160) / (order.length - 1) : Infinity;
-  const spacing = Math.round(Math.max(170, Math.min(340, longest * CHAR + 36, fitsPage)));
-  const boxWidth = Math.min(spacing - 16, Math.max(110, ...order.map((h) => h.length * CHAR + 24)));
+  // A target's box is wide enough for its "target: 127.0.0.1:9000" line.
+  const markWidth = Math.max(0, ...order.filter((h) => targets[h]).map((h) => `target: ${targets[h]}`.length * MARK_CHAR + 16));
+  const spacing = Math.round(Math.max(170, markWidth + 16, Math.min(340, longest * CHAR + 36, fitsPage)));
+  const boxWidth = Math.min(spacing - 16, Math.max(110, markWidth, ...order.map((h) => h.length * CHAR + 24)));
   const columns: Column[] = order.map((host, i) => ({ host, ports: [], x: GUTTER + boxWidth / 2 + 8 + i * spacing }));
   const column = (endpoint: string): Column => {
     const { host, port } = splitEndpoint(endpoint);
@@ -97,12 +128,19 @@ ${marker(from.x, to.x, y, e.kind, e.summary, width)}</g>`);
   const height = y + 24;
   const heads = columns
     .map(
-      (c) => `<g class="host" data-host="${esc(c.host)}">
+      (c) => {
+        const target = targets[c.host];
+        const mark = target
+          ? `<title>${esc(`${c.host} is the target: the server at ${target} stood in for the lab's own`)}</title>
+<text x="${c.x}" y="58" class="target-mark">${esc(fit(`target: ${target}`, Math.floor((boxWidth - 10) / MARK_CHAR)))}</text>`
+          : '';
+        return `<g class="host${target ? ' target' : ''}" data-host="${esc(c.host)}"${target ? ` data-target="${esc(target)}"` : ''}>
 <line x1="${c.x}" y1="${TOP - 8}" x2="${c.x}" y2="${height - 6}" class="lifeline"/>
-<rect x="${c.x - boxWidth / 2}" y="6" width="${boxWidth}" height="${TOP - 14}" rx="7" class="hostbox${c.host === 'client' ? ' client' : ''}"/>
+<rect x="${c.x - boxWidth / 2}" y="6" width="${boxWidth}" height="${TOP - 14}" rx="7" class="hostbox${c.host === 'client' ? ' client' : ''}${target ? ' target' : ''}"/>
 <text x="${c.x}" y="26" class="hostname">${esc(fit(c.host, Math.floor((boxWidth - 12) / CHAR)))}</text>
 <text x="${c.x}" y="42" class="ports">${esc(fit(c.ports.length ? c.ports.map((p) => ':' + p).join(' ') : c.host === 'client' ? 'you' : '', Math.floor((boxWidth - 10) / 6.6)))}</text>
-</g>`,
+${mark}</g>`;
+      },
     )
     .join('\n');
   const more = all.length > events.length ? `<text x="${GUTTER}" y="${height - 4}" class="note">… ${all.length - events.length} more events in the raw transcript</text>` : '';

@@ -33,6 +33,9 @@ header.top { display: flex; flex-wrap: wrap; align-items: center; gap: 12px 36px
 .pct { font-weight: 600; color: #cfd9e3; }
 .facts { list-style: none; display: flex; flex-wrap: wrap; gap: 4px 18px; margin: 0; padding: 0; color: #cfd9e3; font-size: 14px; }
 .facts .dim { color: #8fa3b8; }
+.facts .target { color: #ffd58a; }
+.facts .target code { font: 13px var(--mono); }
+.facts .stopped { color: #ff9b8f; }
 .dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin-right: 6px; }
 .dot.passed { background: #3fb950; } .dot.failed { background: #f85149; } .dot.error { background: #e3a008; } .dot.skipped { background: #c9b458; }
 nav.tools { display: flex; flex-wrap: wrap; align-items: center; gap: 10px 14px; padding: 12px 32px; border-bottom: 1px solid var(--line); background: var(--card); font-size: 14px; }
@@ -111,6 +114,8 @@ export const LADDER_CSS = `
 .ladder-svg .hostbox.client { fill: #e7efff; stroke: #9db6e6; }
 .ladder-svg .hostname { font: 600 12.5px var(--mono); text-anchor: middle; fill: var(--ink); }
 .ladder-svg .ports { font: 11px var(--mono); text-anchor: middle; fill: var(--dim); }
+.ladder-svg .hostbox.target { fill: #fff4e0; stroke: #d99a2b; stroke-width: 1.5; }
+.ladder-svg .target-mark { font: 600 11px var(--mono); text-anchor: middle; fill: #8a5a00; }
 .ladder-svg .lifeline { stroke: #c3ccd6; stroke-width: 1.5; stroke-dasharray: 5 4; }
 .ladder-svg .time { font: 10.5px var(--mono); text-anchor: end; fill: #94a3b3; }
 .ladder-svg .label { font: 12px var(--mono); text-anchor: middle; fill: var(--ink); paint-order: stroke; stroke: #fbfcfd; stroke-width: 5px; stroke-linejoin: round; }

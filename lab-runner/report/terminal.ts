@@ -2,6 +2,7 @@ import type { RunListener } from '../run';
 import type { RunResult, StepResult } from '../result';
 import type { Scenario } from '../scenario/load';
 import type { Colors } from './colors';
+import { runNotes } from './explain';
 import { formatTranscript } from './transcript';
 
 /**
@@ -66,5 +67,6 @@ export function summaryTable(result: RunResult, c: Colors): string {
   const failed = result.scenarios.filter((s) => s.status !== 'passed').length;
   const verdict = failed ? c.red(`${failed} of ${result.scenarios.length} failed`) : c.green(`all ${result.scenarios.length} passed`);
   lines.push(c.bold(`${'total'.padEnd(width)}  ${`${result.points}/${result.maxPoints}`.padStart(7)}  `) + verdict + c.dim(`  (${(result.durationMs / 1000).toFixed(1)} s)`));
+  for (const line of runNotes(result)) lines.push(c.yellow(line));
   return lines.join('\n') + '\n';
 }

@@ -30,7 +30,7 @@ export {
 export { StepError } from './errors';
 export { FTP_PASSIVE_PORTS, LAB_PREFIX, PROXY_TIMEOUT_MS, STACK, findService, mainPort, type PortPlan, type ServicePlan } from './plan';
 export type { Endpoint, Route } from './route';
-export { LabNetwork, isLoopback, splitHostPort, type LabNetworkOptions } from './network';
+export { LabNetwork, isLoopback, splitHostPort, type NetworkOptions } from './network';
 export { connect, recordConnect } from './tcp';
 export { Connection, takeLine, type ReadOptions, type ReplyParser } from './connection';
 export { dnsExchange, dnsRecorder } from './dns';

@@ -7,6 +7,19 @@ import { STACK } from './plan';
 import type { Wire } from './recorder';
 import type { Endpoint, Route } from './route';
 
+export interface NetworkOptions {
+  /** Also let loopback addresses through as they are (the exploring clients do). */
+  allowLoopback?: boolean;
+  /**
+   * Only some of the lab is known (an explorer given a DNS server and nothing else, or
+   * one that cannot tell which of several labs is meant): why a lab address (or the DNS)
+   * cannot be routed, and what to do instead. A route is never guessed.
+   */
+  unrouted?: string;
+  /** The lab CA's certificate (PEM file): what the runner's TLS clients trust unless a step says otherwise. */
+  caFile?: string;
+}
+
 /**
  * The lab network as the runner sees it. Names are resolved by asking the lab's own
  * DNS server (recorded on the wire, never the host's resolver); an address and a
@@ -14,35 +27,33 @@ import type { Endpoint, Route } from './route';
  * for www.lab.test:80 when embedded, the same address inside Docker.
  *
  * It also knows whom a client in this lab trusts: the lab CA (`caFile`, made by the
- * services at their first start in the data folder), which TLS clients use unless a
- * step says otherwise.
+ * services at their first start in the data folder).
  */
-export interface LabNetworkOptions {
-  /** Also let loopback addresses through as they are (the exploring clients do). */
-  allowLoopback?: boolean;
-  /** The lab CA's certificate (PEM file): what the runner's TLS clients trust. */
-  caFile?: string;
-}
-
 export class LabNetwork {
   private readonly routes = new Map<string, Route>();
   private readonly hostsByAddress = new Map<string, string>();
 
   constructor(
-    /** Where the lab DNS really listens. */
-    readonly dns: Route,
+    /** Where the lab DNS really listens; unknown only with `options.unrouted`. */
+    private readonly dnsRoute: Route | undefined,
     routes: Iterable<[address: string, port: number, route: Route]>,
-    private readonly options: LabNetworkOptions = {},
+    private readonly options: NetworkOptions = {},
   ) {
     for (const [address, port, route] of routes) this.routes.set(`${address}:${port}`, route);
     for (const s of STACK) this.hostsByAddress.set(s.address, s.host);
+  }
+
+  /** Where the lab DNS really listens. */
+  get dns(): Route {
+    if (!this.dnsRoute) throw new StepError(`where the lab DNS listens is not known: ${this.options.unrouted ?? 'no DNS route'}`, 'ENOROUTE');
+    return this.dnsRoute;
   }
 
   /**
    * A network for a lab whose services listen at `endpoints` (service -> port name ->
    * real endpoint). Every lab port of every service in the plan gets a route.
    */
-  static fromEndpoints(endpoints: Map<string, Record<string, Endpoint>>, options: LabNetworkOptions = {}): LabNetwork {
+  static fromEndpoints(endpoints: Map<string, Record<string, Endpoint>>, options: NetworkOptions = {}): LabNetwork {
     const routes: [string, number, Route][] = [];
     let dns: Route | undefined;
     for (const service of STACK) {
@@ -56,7 +67,7 @@ export class LabNetwork {
         if (service.name === 'dns' && portName === 'dns') dns = route;
       }
     }
-    if (!dns) throw new Error('the lab network needs a DNS server');
+    if (!dns && !options.unrouted) throw new Error('the lab network needs a DNS server');
     return new LabNetwork(dns, routes, options);
   }
 
@@ -66,6 +77,7 @@ export class LabNetwork {
     if (route) return route;
     if (this.options.allowLoopback && isLoopback(address)) return { host: address, port, label: `${address}:${port}` };
     const host = this.hostsByAddress.get(address);
+    if (host && this.options.unrouted) throw new StepError(`where ${host}:${port} listens is not known: ${this.options.unrouted}`, 'ENOROUTE');
     const what = host ? `${host} (${address}) has no service on port ${port}` : `${address} is not an address in the lab network`;
     throw new StepError(`cannot reach ${address}:${port}: ${what}. Scenarios name lab hosts and their standard ports, e.g. www.lab.test:80.`, 'ENOTLAB');
   }

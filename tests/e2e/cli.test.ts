@@ -1,32 +1,15 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
+import { CLI, ROOT, startUp, wirelab } from '../helpers/cli';
 import { startLab } from '../helpers/lab';
 
 /**
  * The `wirelab` command as a user runs it: the built CLI (npm test builds first),
  * its exit status, what it prints, and the files it writes.
  */
-
-const ROOT = path.resolve(__dirname, '../..');
-const CLI = path.join(ROOT, 'dist/lab-runner/cli.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function wirelab(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 let tmp: string;
 beforeAll(async () => {
@@ -210,19 +193,15 @@ describe('exploring clients and wirelab up', () => {
 
   test('wirelab up prints the hosts and ports, and Ctrl+C stops it cleanly', async () => {
     const data = path.join(tmp, 'up-data');
-    const child = spawn(process.execPath, [CLI, 'up', '--free-ports', '--quiet', '--data', data], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    while (!out.includes('Ctrl+C stops the lab')) await once(child.stdout, 'data');
+    const up = await startUp(['--free-ports', '--quiet', '--data', data], { WIRELAB_RUNTIME_DIR: path.join(tmp, 'run') });
+    const out = up.output();
     expect(out).toMatch(/dns\s+ns\.lab\.test\s+53 → 127\.0\.0\.1:\d+/);
     expect(out).toMatch(/http\s+www\.lab\.test\s+80 → 127\.0\.0\.1:\d+/);
     expect(out).toMatch(/smtp\s+mail\.lab\.test\s+25 → 127\.0\.0\.1:\d+\s+587 → 127\.0\.0\.1:\d+/);
     expect(out).toMatch(/pop3-example\s+mail\.example\.test\s+110 → 127\.0\.0\.1:\d+/);
     expect(out).toMatch(/sftp\s+files\.lab\.test\s+22 → 127\.0\.0\.1:\d+/);
     expect(out).toMatch(/^sftp fingerprint: SHA256:[A-Za-z0-9+/]{43}$/m);
-    child.kill('SIGINT');
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(0);
+    expect(await up.stop()).toBe(0);
     // The lab seeded its state into the data directory; reset removes it.
     expect(existsSync(path.join(data, 'http/notes.json'))).toBe(true);
     const reset = await wirelab(['reset', '--data', data]);

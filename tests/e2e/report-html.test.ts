@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { RunResult } from '../../lab-runner/result';
 import { maskSecrets, renderReport } from '../../lab-runner/report';
 import { splitEndpoint } from '../../lab-runner/report/ladder';
+import { openFile, type OpenedPage } from '../helpers/browser';
 import { forbiddenForms, reportFixture } from './report-fixture';
 
 /**
@@ -16,56 +16,32 @@ import { forbiddenForms, reportFixture } from './report-fixture';
  * opens, the ladder diagrams have a column per host and an arrow per message.
  */
 
-const CHROMIUM = process.env.WIRELAB_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/wirelab-report.png';
 
 let result: RunResult;
 let dir: string;
 let file: string;
-let browser: Browser;
+let opened: OpenedPage;
 let page: Page;
-/** Requests the page made besides its own file: there must be none. */
-const refused: string[] = [];
-const problems: string[] = [];
-const dialogs: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set WIRELAB_CHROMIUM`);
   result = await reportFixture();
   dir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-html-'));
   file = path.join(dir, 'report.html');
   await writeFile(file, renderReport('html', result));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const url = pathToFileURL(file).href;
-  await page.route('**/*', (route) => {
-    if (route.request().url() === url) return route.continue();
-    refused.push(route.request().url());
-    return route.abort();
-  });
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('dialog', (d) => {
-    dialogs.push(d.message());
-    void d.dismiss();
-  });
-  await page.goto(url, { waitUntil: 'load' });
+  opened = await openFile(file);
+  page = opened.page;
 }, 90000);
 
 afterAll(async () => {
-  await browser?.close();
+  await opened?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 test('the page loads with no network, no script error, and nothing a server sent runs', async () => {
-  expect(refused).toEqual([]);
-  expect(problems).toEqual([]);
-  expect(dialogs).toEqual([]);
+  expect(opened.refused).toEqual([]);
+  expect(opened.problems).toEqual([]);
+  expect(opened.dialogs).toEqual([]);
   expect(await page.locator('script').count()).toBe(1);
   expect(await page.locator('img').count()).toBe(0);
   expect(await page.title()).toBe(`wirelab report: ${result.points}/${result.maxPoints} points`);

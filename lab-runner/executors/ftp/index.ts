@@ -103,8 +103,8 @@ export const ftpExecutor: Executor<FtpInput, FtpOutput> = {
     try {
       try {
         const opened = await open(client, route, mode, tlsStart, ctx);
-        output.greeting = { code: opened.welcome.code, text: opened.welcome.message };
-        if (opened.authTls) output.authTls = { code: opened.authTls.code, text: opened.authTls.message };
+        output.greeting = { code: opened.welcome.code, text: replyText(opened.welcome) };
+        if (opened.authTls) output.authTls = { code: opened.authTls.code, text: replyText(opened.authTls) };
         if (opened.handshake) output.tls = opened.handshake;
         await client.sendIgnoringError('OPTS UTF8 ON');
         await client.login(input.user, input.password);
@@ -113,14 +113,14 @@ export const ftpExecutor: Executor<FtpInput, FtpOutput> = {
       } catch (err) {
         if (err instanceof StepError) throw err;
         if (!(err instanceof FTPError)) throw asStepError(err, server, ctx);
-        output.login = { code: err.code, text: err.message };
+        output.login = { code: err.code, text: replyText(err) };
         return output;
       }
       client.prepareTransfer = transferStrategy(input, ctx, server, tlsStart);
       const results: Result[] = [];
       for (const a of input.actions) {
         const done = await perform(client, a, ctx, server).catch((err: unknown) => {
-          if (err instanceof FTPError) return { ok: false, code: err.code, text: err.message };
+          if (err instanceof FTPError) return { ok: false, code: err.code, text: replyText(err) };
           throw asStepError(err, server, ctx);
         });
         results.push({ action: Object.keys(a)[0]!, ...done });
@@ -256,13 +256,13 @@ async function perform(client: Client, a: Action, ctx: ExecContext, server: stri
     const res = await client.downloadTo(sink, a.download);
     const content = Buffer.concat(chunks);
     done(content.length, `download ${a.download}`);
-    return { ok: true, code: res.code, text: res.message, content: content.toString('utf8'), size: content.length };
+    return { ok: true, code: res.code, text: replyText(res), content: content.toString('utf8'), size: content.length };
   }
   if ('upload' in a) {
     const bytes = Buffer.from(a.upload.content, 'utf8');
     const res = await client.uploadFrom(Readable.from([bytes]).pipe(new PassThrough()), a.upload.path);
     done(bytes.length, `upload ${a.upload.path}`);
-    return { ok: true, code: res.code, text: res.message, size: bytes.length };
+    return { ok: true, code: res.code, text: replyText(res), size: bytes.length };
   }
   if ('size' in a) return { ok: true, size: await client.size(a.size) };
   const res =
@@ -271,5 +271,14 @@ async function perform(client: Client, a: Action, ctx: ExecContext, server: stri
     : 'delete' in a ? await client.remove(a.delete)
     : 'rename' in a ? await client.rename(a.rename.from, a.rename.to)
     : await client.cd(a.cd);
-  return { ok: true, code: res.code, text: res.message };
+  return { ok: true, code: res.code, text: replyText(res) };
+}
+
+/**
+ * A reply's text without its code: basic-ftp keeps the whole reply (`550 No such
+ * file`), and the output has the code on its own. A multi-line reply (`211-...`,
+ * `211 End`) loses the code at the start of its lines (RFC 959 4.2).
+ */
+export function replyText(reply: { code: number; message: string }): string {
+  return reply.message.replace(new RegExp(`^${reply.code}[ -]?`, 'gm'), '').trim();
 }

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { startTls } from '../../tls/client';
 import { connect, Connection, StepError, type TlsHandshake } from '../../wire';
 import { splitTls, tlsWithMode } from '../tls/settings';
-import { outputSchema, type Executor } from '../types';
+import { outputSchema, type Executor, type Session } from '../types';
 import { multiLine, numbered, singleLine, type Pop3Reply } from './protocol';
-import { parseMessage } from './message';
+import { parseMessage, sentBy } from './message';
 
 /**
  * `pop3:` — log in to a mailbox, list it, retrieve messages, delete some, quit
@@ -31,7 +31,9 @@ export const pop3Schema = z
     delete: z
       .union([z.enum(['all', 'none', 'retrieved']), z.array(z.number().int().min(1))])
       .default('none')
-      .describe('Which messages to DELE before QUIT: none, all, retrieved, or a list of numbers.'),
+      .describe(
+        'Which messages to DELE before QUIT: none; retrieved (those this scenario sent, and their bounces: any other mail stays); all (every message, whoever sent it); or a list of numbers.',
+      ),
     commands: z.array(z.string()).default([]).describe('Extra command lines to send (after login, or instead of it with login: false).'),
     login: z.boolean().default(true).describe('Send USER and PASS. false: send `commands` without logging in.'),
     quit: z.boolean().default(true).describe('End with QUIT (which commits deletions). false: just drop the connection.'),
@@ -72,6 +74,7 @@ export const pop3Output = outputSchema({
   retrieved: z.array(retrieval).optional(),
   message: retrieval.optional().describe('The last of `retrieved`.'),
   deleted: z.array(z.number()).optional(),
+  kept: z.array(z.number()).optional().describe('delete: retrieved: the retrieved messages left in the mailbox because this scenario did not send them.'),
   replies: z.array(status.extend({ command: z.string(), lines: z.array(z.string()).optional() })).optional().describe('The extra `commands` and their replies.'),
   quit: status.optional(),
 });
@@ -141,7 +144,7 @@ export const pop3Executor: Executor<Pop3Input, Pop3Output> = {
         const pass = user.ok ? await command(`PASS ${input.password}`) : user;
         output.login = { ok: pass.ok, text: pass.text };
         output.loggedIn = pass.ok;
-        if (pass.ok) Object.assign(output, await session(input, command));
+        if (pass.ok) Object.assign(output, await session(input, command, ctx.session));
         await run(input.commands);
         output.replies = replies;
       }
@@ -157,7 +160,7 @@ export const pop3Executor: Executor<Pop3Input, Pop3Output> = {
 };
 
 /** STAT, UIDL, LIST, then RETR and DELE as asked. */
-async function session(input: Pop3Input, command: (line: string) => Promise<Pop3Reply>): Promise<Partial<Pop3Output>> {
+async function session(input: Pop3Input, command: (line: string) => Promise<Pop3Reply>, scenario: Session): Promise<Partial<Pop3Output>> {
   const stat = await command('STAT');
   const [count, size] = stat.text.split(' ').map(Number);
   const uids = new Map(numbered((await command('UIDL')).lines ?? []));
@@ -179,9 +182,16 @@ async function session(input: Pop3Input, command: (line: string) => Promise<Pop3
     const raw = (reply.lines ?? []).join('\r\n') + '\r\n';
     retrieved.push({ number, uid: uids.get(number), size: Buffer.byteLength(raw), raw, ...parseMessage(raw) });
   }
+  // `retrieved` deletes only what this scenario sent: run against a lab a student uses, their own mail stays.
+  const got = retrieved.filter((m) => 'raw' in m);
+  const ours = (m: (typeof got)[number]): boolean => Boolean(scenario.ownsMailbox) || sentBy(m.raw, scenario.sentMessageIds);
+  const kept = input.delete === 'retrieved' ? got.filter((m) => !ours(m)).map((m) => m.number) : undefined;
   const toDelete =
-    input.delete === 'all' ? numbers : input.delete === 'none' ? [] : input.delete === 'retrieved' ? wanted : input.delete;
+    input.delete === 'all' ? numbers
+    : input.delete === 'none' ? []
+    : input.delete === 'retrieved' ? got.filter(ours).map((m) => m.number)
+    : input.delete;
   const deleted: number[] = [];
   for (const number of toDelete) if ((await command(`DELE ${number}`)).ok) deleted.push(number);
-  return { count, size, messages, retrieved, message: retrieved[retrieved.length - 1], deleted };
+  return { count, size, messages, retrieved, message: retrieved[retrieved.length - 1], deleted, ...(kept ? { kept } : {}) };
 }

@@ -47,3 +47,20 @@ export function parseMessage(text: string): ParsedMessage {
     to: headers.to,
   };
 }
+
+/**
+ * Whether a retrieved message is one the scenario sent: its Message-ID is one of `sent`
+ * (the ids its `smtp:` steps gave their messages), or it is a delivery report (a bounce,
+ * RFC 3464: `multipart/report; report-type=delivery-status`) about one of them: a bounce
+ * returns the failed message's header, Message-ID included. A reply a person wrote to
+ * one of them is theirs, not the scenario's.
+ */
+export function sentBy(raw: string, sent: ReadonlySet<string> | undefined): boolean {
+  if (!sent?.size) return false;
+  const { headers, body } = parseMessage(raw);
+  if (headers['message-id'] && sent.has(headers['message-id'])) return true;
+  const report = /^multipart\/report\b/i.test(headers['content-type'] ?? '') && /report-type="?delivery-status/i.test(headers['content-type'] ?? '');
+  return report && [...sent].some((id) => new RegExp(`^message-id:[ \\t]*${escapeRegExp(id)}[ \\t]*$`, 'im').test(body));
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -6,7 +6,9 @@ import { splitTls, tlsWithMode } from '../tls/settings';
 import { outputSchema, type ExecContext, type Executor } from '../types';
 import { positiveCompletion, positiveIntermediate } from '../../../services/smtp/codes';
 import { dotStuff } from '../../../services/smtp/dotStuff';
-import { composeMessage, smtpReply, type SmtpReply } from './protocol';
+import { randomBytes } from 'node:crypto';
+import { parseMessage } from '../pop3/message';
+import { composeMessage, newMessageId, smtpReply, type SmtpReply } from './protocol';
 
 /**
  * `smtp:` — a whole SMTP conversation: EHLO, STARTTLS and EHLO again if asked, AUTH if
@@ -83,6 +85,10 @@ export const smtpOutput = outputSchema({
   rejected: z.array(z.string()).optional(),
   data: reply.optional().describe('The reply to DATA when it refused, else the reply after the message.'),
   sent: z.boolean().optional().describe('The server took the message (250 after the final ".").'),
+  messageId: z
+    .string()
+    .optional()
+    .describe('The Message-ID of the message: the one the executor gave it, or the one `data:` or `headers:` wrote. A later `pop3:` step\'s `delete: retrieved` deletes only messages with these.'),
   quit: reply.optional(),
 });
 
@@ -129,7 +135,9 @@ export const smtpExecutor: Executor<SmtpInput, SmtpOutput> = {
     try {
       output.greeting = view(note('(connect)', await read()));
       if (input.lines) {
-        await raw(input.lines, smtp, read, note, upgrade);
+        const taken = await raw(input.lines, smtp, read, note, upgrade);
+        for (const id of taken) remember(ctx, id);
+        if (taken.length) output.messageId = taken[taken.length - 1];
         return output;
       }
 
@@ -182,11 +190,16 @@ export const smtpExecutor: Executor<SmtpInput, SmtpOutput> = {
         output.data = view(go);
         return await quit(output, command, note);
       }
-      const message = input.data ?? composeMessage({ from: input.from!, to: recipients, subject: input.subject, headers: input.headers, body: input.body });
+      // A mail program names each message it writes (RFC 5322 3.6.4); unless the scenario wrote one, so does this one.
+      const named = Object.keys(input.headers).some((h) => h.toLowerCase() === 'message-id');
+      const messageId = input.data !== undefined || named ? undefined : newMessageId(input.helo, randomBytes(6).toString('hex'));
+      const message = input.data ?? composeMessage({ from: input.from!, to: recipients, subject: input.subject, headers: input.headers, body: input.body, messageId });
       smtp.write(dotStuff(Buffer.from(message, 'utf8')), `(message, ${Buffer.byteLength(message)} bytes) .`);
       const done = note('(end of data)', await read());
       output.data = view(done);
       output.sent = positiveCompletion(done.code);
+      output.messageId = messageId ?? parseMessage(message).headers['message-id'];
+      if (output.sent) remember(ctx, output.messageId);
       return await quit(output, command, note);
     } finally {
       smtp.close();
@@ -205,6 +218,11 @@ function secureSocket(plain: net.Socket, route: Route, host: string, settings: T
     plain.destroy();
     throw err;
   });
+}
+
+/** The scenario sent this message: its later `pop3:` steps may delete it (Session.sentMessageIds). */
+function remember(ctx: ExecContext, messageId: string | undefined): void {
+  if (messageId) (ctx.session.sentMessageIds ??= new Set()).add(messageId);
 }
 
 async function quit(output: SmtpOutput, command: (l: string) => Promise<SmtpReply>, note: (c: string, r: SmtpReply) => SmtpReply): Promise<SmtpOutput> {
@@ -251,15 +269,27 @@ async function raw(
   read: () => Promise<SmtpReply>,
   note: (c: string, r: SmtpReply) => SmtpReply,
   upgrade: () => Promise<void>,
-): Promise<void> {
+): Promise<string[]> {
   let inData = false;
+  let text: string[] = [];
+  /** The Message-IDs of the messages the server took (250 after "."). */
+  const taken: string[] = [];
   for (const line of lines) {
     smtp.send(line);
-    if (inData && line !== '.') continue;
+    if (inData && line !== '.') {
+      text.push(line);
+      continue;
+    }
     if (!smtp.open) break;
     const reply = note(line, await read());
+    if (inData && positiveCompletion(reply.code)) {
+      const id = parseMessage(text.join('\r\n')).headers['message-id'];
+      if (id) taken.push(id);
+    }
     inData = reply.code === 354;
+    text = [];
     if (reply.code === 221 || reply.code === 421) break; // the server says goodbye
     if (/^STARTTLS$/i.test(line.trim()) && reply.code === 220 && !smtp.secure) await upgrade();
   }
+  return taken;
 }

@@ -29,10 +29,21 @@ export const smtpReply: ReplyParser<SmtpReply> = (data) => {
   return { reply: { code: reply!.code, lines: reply!.lines, text: reply!.lines.join(' ') }, raw: data.subarray(0, at), rest: data.subarray(at) };
 };
 
-/** A simple RFC 5322 message from its parts, as a mail client writes it. */
-export function composeMessage(parts: { from: string; to: string[]; subject?: string; headers?: Record<string, string>; body?: string; date?: Date }): string {
+/**
+ * A simple RFC 5322 message from its parts, as a mail client writes it: From, To, Date,
+ * the Message-ID when given (RFC 5322 3.6.4: a mail program names each message it
+ * writes), Subject, the other headers, a blank line, the body.
+ */
+export function composeMessage(parts: { from: string; to: string[]; subject?: string; headers?: Record<string, string>; body?: string; date?: Date; messageId?: string }): string {
   const lines = [`From: <${parts.from}>`, `To: ${parts.to.map((t) => `<${t}>`).join(', ')}`, `Date: ${(parts.date ?? new Date()).toUTCString().replace('GMT', '+0000')}`];
+  if (parts.messageId !== undefined) lines.push(`Message-ID: ${parts.messageId}`);
   if (parts.subject !== undefined) lines.push(`Subject: ${parts.subject}`);
   for (const [name, value] of Object.entries(parts.headers ?? {})) lines.push(`${name}: ${value}`);
   return `${lines.join('\r\n')}\r\n\r\n${parts.body ?? ''}`;
 }
+
+/** A new Message-ID, `<time.random@host>` (RFC 5322 3.6.4: unique, the right side a domain the writer uses). */
+export function newMessageId(host: string, random: string, date = new Date()): string {
+  return `<${date.getTime().toString(36)}.${random}@${host}>`;
+}
+

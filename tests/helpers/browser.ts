@@ -1,0 +1,51 @@
+import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+/**
+ * A report file in a real browser: Debian's chromium driven by playwright-core, with
+ * every request but the file itself refused (a report must need no network), and what
+ * went wrong on the page collected for the test to check.
+ */
+
+export const CHROMIUM = process.env.WIRELAB_CHROMIUM ?? '/usr/bin/chromium';
+
+export interface OpenedPage {
+  browser: Browser;
+  page: Page;
+  /** Requests the page made besides its own file: there must be none. */
+  refused: string[];
+  /** Console errors and warnings, and uncaught errors. */
+  problems: string[];
+  /** alert() and friends: a server's reply must never run. */
+  dialogs: string[];
+  close(): Promise<void>;
+}
+
+export async function openFile(file: string): Promise<OpenedPage> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set WIRELAB_CHROMIUM`);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  const refused: string[] = [];
+  const problems: string[] = [];
+  const dialogs: string[] = [];
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const url = pathToFileURL(file).href;
+  await page.route('**/*', (route) => {
+    if (route.request().url() === url) return route.continue();
+    refused.push(route.request().url());
+    return route.abort();
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  await page.goto(url, { waitUntil: 'load' });
+  return { browser, page, refused, problems, dialogs, close: () => browser.close() };
+}
