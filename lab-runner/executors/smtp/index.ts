@@ -1,13 +1,14 @@
 import type net from 'node:net';
 import { z } from 'zod';
 import { startTls, type TlsSettings } from '../../tls/client';
-import { connect, Connection, StepError, type Route, type TlsHandshake } from '../../wire';
+import { CLIENT, connect, Connection, StepError, type Route, type TlsHandshake } from '../../wire';
 import { splitTls, tlsWithMode } from '../tls/settings';
 import { outputSchema, type ExecContext, type Executor } from '../types';
 import { positiveCompletion, positiveIntermediate } from '../../../services/smtp/codes';
 import { dotStuff } from '../../../services/smtp/dotStuff';
 import { randomBytes } from 'node:crypto';
 import { parseMessage } from '../pop3/message';
+import { startStripper, STRIPPED } from './middlebox';
 import { composeMessage, newMessageId, smtpReply, type SmtpReply } from './protocol';
 
 /**
@@ -28,6 +29,10 @@ export const smtpSchema = z
       .default(false)
       .describe('Ask for TLS after EHLO (RFC 3207). true: when the server offers it, else go on in clear; required: else stop, sending nothing more.'),
     tls: tlsWithMode(['implicit'], 'implicit: TLS from the first byte (SMTPS, port 465). And the TLS settings: ca, servername, insecure, minVersion, maxVersion.'),
+    middlebox: z
+      .enum(['strip-starttls'])
+      .optional()
+      .describe(`An attacker on the path: strip-starttls relays the connection and writes ${STRIPPED} over STARTTLS in the EHLO reply, as some firewalls did.`),
     helo: z.string().default('client.lab.test').describe('The name the client gives in EHLO.'),
     auth: z
       .object({ user: z.string(), password: z.string(), mechanism: z.enum(['PLAIN', 'LOGIN']).default('PLAIN') })
@@ -106,106 +111,131 @@ export const smtpExecutor: Executor<SmtpInput, SmtpOutput> = {
     return input.lines ? `SMTP ${where}` : `SMTP ${input.from || '<>'} -> ${[input.to].flat().join(', ')} via ${where}`;
   },
   async run(input, ctx) {
-    const { mode, settings } = splitTls(input.tls);
     const route = await ctx.network.locate(input.host, portOf(input), ctx.wire, ctx.signal);
-    const socket = await connect(route, ctx.wire, ctx.signal, 'smtp');
-    const tlsTo = (plain: net.Socket) => secureSocket(plain, route, input.host, settings, ctx);
-    let handshake: TlsHandshake | undefined;
-    const smtp = new Connection(mode === 'implicit' ? await tlsTo(socket).then((s) => ((handshake = s.handshake), s.socket)) : socket, route, ctx.wire, 'smtp');
-    const read = (): Promise<SmtpReply> => smtp.read(smtpReply, { describe }, ctx.signal);
-    const command = async (line: string): Promise<SmtpReply> => {
-      smtp.send(line);
-      return read();
-    };
-    const replies: SmtpOutput['replies'] = [];
-    const output: SmtpOutput = { address: route.address, replies, ...(handshake ? { tls: handshake } : {}) };
-    const note = (cmd: string, reply: SmtpReply): SmtpReply => {
-      replies.push({ command: cmd, ...view(reply) });
-      output.code = reply.code;
-      return reply;
-    };
-    /** STARTTLS's 220: the handshake, on the same connection (RFC 3207 4). */
-    const upgrade = async (): Promise<void> => {
-      await smtp.upgrade(async (plain) => {
-        const secure = await tlsTo(plain);
-        output.tls = secure.handshake;
-        return secure.socket;
-      });
-    };
+    const box = input.middlebox ? await middlebox(route, ctx) : undefined;
     try {
-      output.greeting = view(note('(connect)', await read()));
-      if (input.lines) {
-        const taken = await raw(input.lines, smtp, read, note, upgrade);
-        for (const id of taken) remember(ctx, id);
-        if (taken.length) output.messageId = taken[taken.length - 1];
-        return output;
-      }
-
-      let ehlo = note(`EHLO ${input.helo}`, await command(`EHLO ${input.helo}`));
-      if (input.starttls && !smtp.secure) {
-        const extensions = ehlo.lines.slice(1);
-        const offered = extensions.some((e) => /^STARTTLS\b/i.test(e));
-        output.starttls = { offered, extensions, secure: false };
-        if (offered) {
-          const go = note('STARTTLS', await command('STARTTLS'));
-          Object.assign(output.starttls, { code: go.code, text: go.text });
-          if (go.code === 220) {
-            await upgrade();
-            output.starttls.secure = true;
-            // RFC 3207 4.2: what the server said in clear is forgotten; ask again, inside TLS.
-            ehlo = note(`EHLO ${input.helo}`, await command(`EHLO ${input.helo}`));
-          }
-        }
-        if (!smtp.secure && input.starttls === 'required') {
-          await quit(output, command, note);
-          const why = offered ? `refused STARTTLS (${output.starttls.code} ${output.starttls.text})` : 'does not offer STARTTLS';
-          throw new StepError(`${route.label} ${why}: this client requires TLS, so it said QUIT and sent nothing more in clear`, 'ETLS', {
-            tls: { authorized: false, error: 'ETLS', message: `STARTTLS ${offered ? 'refused' : 'not offered'}`, chain: [] },
-          });
-        }
-      }
-      output.ehlo = view(ehlo);
-      output.extensions = ehlo.lines.slice(1);
-      if (input.auth) {
-        const { reply, ...auth } = await authenticate(input.auth, command);
-        output.auth = auth;
-        note('AUTH', reply);
-        if (!positiveCompletion(auth.code)) return await quit(output, command, note);
-      }
-      const mail = note(`MAIL FROM:<${input.from}>`, await command(`MAIL FROM:<${input.from}>`));
-      output.mail = view(mail);
-      if (!positiveCompletion(mail.code)) return await quit(output, command, note);
-      const recipients = [input.to!].flat();
-      const rcpt: NonNullable<SmtpOutput['rcpt']> = [];
-      for (const to of recipients) {
-        const reply = note(`RCPT TO:<${to}>`, await command(`RCPT TO:<${to}>`));
-        rcpt.push({ to, ...view(reply) });
-      }
-      output.rcpt = rcpt;
-      output.accepted = rcpt.filter((r) => positiveCompletion(r.code)).map((r) => r.to);
-      output.rejected = rcpt.filter((r) => !positiveCompletion(r.code)).map((r) => r.to);
-      if (!output.accepted.length) return await quit(output, command, note);
-      const go = note('DATA', await command('DATA'));
-      if (!positiveIntermediate(go.code)) {
-        output.data = view(go);
-        return await quit(output, command, note);
-      }
-      // A mail program names each message it writes (RFC 5322 3.6.4); unless the scenario wrote one, so does this one.
-      const named = Object.keys(input.headers).some((h) => h.toLowerCase() === 'message-id');
-      const messageId = input.data !== undefined || named ? undefined : newMessageId(input.helo, randomBytes(6).toString('hex'));
-      const message = input.data ?? composeMessage({ from: input.from!, to: recipients, subject: input.subject, headers: input.headers, body: input.body, messageId });
-      smtp.write(dotStuff(Buffer.from(message, 'utf8')), `(message, ${Buffer.byteLength(message)} bytes) .`);
-      const done = note('(end of data)', await read());
-      output.data = view(done);
-      output.sent = positiveCompletion(done.code);
-      output.messageId = messageId ?? parseMessage(message).headers['message-id'];
-      if (output.sent) remember(ctx, output.messageId);
-      return await quit(output, command, note);
+      return await converse(input, ctx, route, box ? { ...route, host: '127.0.0.1', port: box.port } : route);
     } finally {
-      smtp.close();
+      await box?.close();
     }
   },
 };
+
+/** The conversation, over a connection to `via` (the server, or a middlebox in front of it). */
+async function converse(input: SmtpInput, ctx: ExecContext, route: Route & { address: string }, via: Route): Promise<SmtpOutput> {
+  const { mode, settings } = splitTls(input.tls);
+  const socket = await connect(via, ctx.wire, ctx.signal, 'smtp');
+  const tlsTo = (plain: net.Socket) => secureSocket(plain, route, input.host, settings, ctx);
+  let handshake: TlsHandshake | undefined;
+  const smtp = new Connection(mode === 'implicit' ? await tlsTo(socket).then((s) => ((handshake = s.handshake), s.socket)) : socket, route, ctx.wire, 'smtp');
+  const read = (): Promise<SmtpReply> => smtp.read(smtpReply, { describe }, ctx.signal);
+  const command = async (line: string): Promise<SmtpReply> => {
+    smtp.send(line);
+    return read();
+  };
+  const replies: SmtpOutput['replies'] = [];
+  const output: SmtpOutput = { address: route.address, replies, ...(handshake ? { tls: handshake } : {}) };
+  const note = (cmd: string, reply: SmtpReply): SmtpReply => {
+    replies.push({ command: cmd, ...view(reply) });
+    output.code = reply.code;
+    return reply;
+  };
+  /** STARTTLS's 220: the handshake, on the same connection (RFC 3207 4). */
+  const upgrade = async (): Promise<void> => {
+    await smtp.upgrade(async (plain) => {
+      const secure = await tlsTo(plain);
+      output.tls = secure.handshake;
+      return secure.socket;
+    });
+  };
+  try {
+    output.greeting = view(note('(connect)', await read()));
+    if (input.lines) {
+      const taken = await raw(input.lines, smtp, read, note, upgrade);
+      for (const id of taken) remember(ctx, id);
+      if (taken.length) output.messageId = taken[taken.length - 1];
+      return output;
+    }
+
+    let ehlo = note(`EHLO ${input.helo}`, await command(`EHLO ${input.helo}`));
+    if (input.starttls && !smtp.secure) {
+      const extensions = ehlo.lines.slice(1);
+      const offered = extensions.some((e) => /^STARTTLS\b/i.test(e));
+      output.starttls = { offered, extensions, secure: false };
+      if (offered) {
+        const go = note('STARTTLS', await command('STARTTLS'));
+        Object.assign(output.starttls, { code: go.code, text: go.text });
+        if (go.code === 220) {
+          await upgrade();
+          output.starttls.secure = true;
+          // RFC 3207 4.2: what the server said in clear is forgotten; ask again, inside TLS.
+          ehlo = note(`EHLO ${input.helo}`, await command(`EHLO ${input.helo}`));
+        }
+      }
+      if (!smtp.secure && input.starttls === 'required') {
+        await quit(output, command, note);
+        const why = offered ? `refused STARTTLS (${output.starttls.code} ${output.starttls.text})` : 'does not offer STARTTLS';
+        throw new StepError(`${route.label} ${why}: this client requires TLS, so it said QUIT and sent nothing more in clear`, 'ETLS', {
+          tls: { authorized: false, error: 'ETLS', message: `STARTTLS ${offered ? 'refused' : 'not offered'}`, chain: [] },
+        });
+      }
+    }
+    output.ehlo = view(ehlo);
+    output.extensions = ehlo.lines.slice(1);
+    if (input.auth) {
+      const { reply, ...auth } = await authenticate(input.auth, command);
+      output.auth = auth;
+      note('AUTH', reply);
+      if (!positiveCompletion(auth.code)) return await quit(output, command, note);
+    }
+    const mail = note(`MAIL FROM:<${input.from}>`, await command(`MAIL FROM:<${input.from}>`));
+    output.mail = view(mail);
+    if (!positiveCompletion(mail.code)) return await quit(output, command, note);
+    const recipients = [input.to!].flat();
+    const rcpt: NonNullable<SmtpOutput['rcpt']> = [];
+    for (const to of recipients) {
+      const reply = note(`RCPT TO:<${to}>`, await command(`RCPT TO:<${to}>`));
+      rcpt.push({ to, ...view(reply) });
+    }
+    output.rcpt = rcpt;
+    output.accepted = rcpt.filter((r) => positiveCompletion(r.code)).map((r) => r.to);
+    output.rejected = rcpt.filter((r) => !positiveCompletion(r.code)).map((r) => r.to);
+    if (!output.accepted.length) return await quit(output, command, note);
+    const go = note('DATA', await command('DATA'));
+    if (!positiveIntermediate(go.code)) {
+      output.data = view(go);
+      return await quit(output, command, note);
+    }
+    // A mail program names each message it writes (RFC 5322 3.6.4); unless the scenario wrote one, so does this one.
+    const named = Object.keys(input.headers).some((h) => h.toLowerCase() === 'message-id');
+    const messageId = input.data !== undefined || named ? undefined : newMessageId(input.helo, randomBytes(6).toString('hex'));
+    const message = input.data ?? composeMessage({ from: input.from!, to: recipients, subject: input.subject, headers: input.headers, body: input.body, messageId });
+    smtp.write(dotStuff(Buffer.from(message, 'utf8')), `(message, ${Buffer.byteLength(message)} bytes) .`);
+    const done = note('(end of data)', await read());
+    output.data = view(done);
+    output.sent = positiveCompletion(done.code);
+    output.messageId = messageId ?? parseMessage(message).headers['message-id'];
+    if (output.sent) remember(ctx, output.messageId);
+    return await quit(output, command, note);
+  } finally {
+    smtp.close();
+  }
+}
+
+/**
+ * The strip-starttls box (middlebox.ts) between the client and `route`: the client
+ * connects to it as if to the server (the transcript still says mail.lab.test:25), and
+ * notes say what the box did.
+ */
+async function middlebox(route: Route, ctx: ExecContext) {
+  const note = (summary: string): void => ctx.wire.record({ kind: 'note', protocol: 'smtp', from: route.label, to: CLIENT, summary });
+  const box = await startStripper(route, {
+    onStrip: (line) => note(`on the path, a middlebox wrote ${STRIPPED} over "${line}" in the EHLO reply`),
+    onTls: () => note('on the path, a middlebox relays TLS records: nothing it can read, nothing to strip'),
+  });
+  note(`the connection goes through a middlebox on the path (strip-starttls), 127.0.0.1:${box.port}`);
+  return box;
+}
 
 /** 25, or 465 for SMTPS. */
 function portOf(input: SmtpInput): number {

@@ -1,5 +1,6 @@
 import { pop3Executor } from '../../../lab-runner/executors/pop3';
 import { smtpExecutor } from '../../../lab-runner/executors/smtp';
+import { stripStartTls } from '../../../lab-runner/executors/smtp/middlebox';
 import type { WireEvent } from '../../../lab-runner/wire';
 import { startTlsLab, type TlsLab } from './tls-lab';
 
@@ -126,4 +127,41 @@ test('pop3 under a certificate fault: the failure says why, and no password was 
   expect(error!.code).toBe('CERT_HAS_EXPIRED');
   expect(events.some((e) => e.summary.startsWith('PASS'))).toBe(false);
   expect(error!.output!.tls).toMatchObject({ authorized: false, error: 'CERT_HAS_EXPIRED', servername: 'mail.lab.test' });
+});
+
+test('stripStartTls: STARTTLS struck out of an EHLO reply, letter for letter; nothing else touched', () => {
+  expect(stripStartTls('250-mail.lab.test\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n')).toBe('250-mail.lab.test\r\n250-XXXXXXXA\r\n250 AUTH PLAIN\r\n');
+  expect(stripStartTls('250-PIPELINING\r\n250 STARTTLS\r\n')).toBe('250-PIPELINING\r\n250 XXXXXXXA\r\n');
+  expect(stripStartTls('220 STARTTLS is great\r\n250-STARTTLSX\r\n')).toBe('220 STARTTLS is great\r\n250-STARTTLSX\r\n');
+});
+
+describe('a middlebox on the path that strips STARTTLS', () => {
+  const via = { middlebox: 'strip-starttls', from: 'alice@lab.test', to: 'bob@lab.test', body: 'hello' };
+
+  test('starttls: true never learns TLS was offered, and sends the mail in clear', async () => {
+    const { output, events } = await lab.run(smtpExecutor, { port: 587, starttls: true, subject: 'stripped', ...via });
+    expect(output).toMatchObject({ sent: true, starttls: { offered: false, secure: false, extensions: expect.arrayContaining(['XXXXXXXA']) } });
+    expect(events.some((e) => e.kind === 'tls' || e.encrypted)).toBe(false);
+    expect(events.filter((e) => e.kind === 'note').map((e) => e.summary)).toEqual([
+      expect.stringMatching(/^the connection goes through a middlebox on the path \(strip-starttls\), 127\.0\.0\.1:\d+$/),
+      'on the path, a middlebox wrote XXXXXXXA over "250 STARTTLS" in the EHLO reply',
+    ]);
+    // The server did offer it: the box changed the reply on its way.
+    expect(events.find((e) => e.kind === 'recv' && e.summary.startsWith('250 '))!.text).toContain('250 XXXXXXXA\r\n');
+    expect(lab.mail.at(-1)).toMatchObject({ secure: false, message: expect.stringContaining('Subject: stripped') });
+  });
+
+  test('starttls: required says QUIT: the attacker gets no mail', async () => {
+    const before = lab.mail.length;
+    const { error } = await lab.run(smtpExecutor, { port: 587, starttls: 'required', subject: 'never sent', ...via });
+    expect(error!.code).toBe('ETLS');
+    expect(lab.mail.length).toBe(before);
+  });
+
+  test('SMTPS (465) leaves the box nothing to strip: TLS from the first byte', async () => {
+    const { output, events } = await lab.run(smtpExecutor, { tls: 'implicit', subject: 'through the box, in TLS', ...via });
+    expect(output).toMatchObject({ sent: true, tls: { authorized: true } });
+    expect(events.filter((e) => e.kind === 'note').map((e) => e.summary)).toContain('on the path, a middlebox relays TLS records: nothing it can read, nothing to strip');
+    expect(lab.mail.at(-1)).toMatchObject({ secure: true });
+  });
 });
