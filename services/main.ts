@@ -19,6 +19,7 @@ const SERVICES: Record<string, () => unknown> = {
   app: () => require('./app/main'),
   smtp: () => require('./smtp/main'),
   pop3: () => require('./pop3/main'),
+  imap: () => require('./imap/main'),
   ftp: () => require('./ftp/main'),
   sftp: () => require('./sftp/main'),
 };

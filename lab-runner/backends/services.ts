@@ -2,6 +2,7 @@ import { DnsServer } from '../../services/dns/server';
 import { HttpServer } from '../../services/http/server';
 import { SmtpServer } from '../../services/smtp/server';
 import { Pop3Server } from '../../services/pop3/server';
+import { ImapServer } from '../../services/imap/server';
 import { FtpServer } from '../../services/ftp/server';
 import { SftpServer } from '../../services/sftp/server';
 import { ProxyServer } from '../../services/proxy/server';
@@ -77,6 +78,13 @@ export const SERVICE_FACTORIES: Record<string, ServiceFactory> = {
   },
   smtp: smtpFor('lab.test'),
   pop3: pop3For('lab.test'),
+  async imap(env, ports, host) {
+    // No certificate yet (the lab's CA is to come: then STARTTLS on 143 and TLS on 993, with
+    // `tls`). Until then IMAP takes plain-text logins, like POP3: the lab's lesson.
+    const server = await ImapServer.fromLab(env.labDir, env.dataDir, { log: env.log, allowPlaintextLogin: true });
+    const address = await server.listen(ports.imap, host);
+    return { ports: { imap: address.port }, close: () => server.close() };
+  },
   'smtp-example': smtpFor('example.test'),
   'pop3-example': pop3For('example.test'),
   async ftp(env, ports, host) {

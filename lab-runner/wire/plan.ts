@@ -84,6 +84,16 @@ export const STACK: readonly ServicePlan[] = [
     description: 'POP3 for the lab.test mailboxes',
   },
   {
+    name: 'imap',
+    host: 'mail.lab.test',
+    address: at(25),
+    ports: {
+      imap: { lab: 143, embedded: 1143, transport: 'tcp' },
+      imaps: { lab: 993, embedded: 1993, transport: 'tcp' },
+    },
+    description: 'IMAP for the lab.test mailboxes: 143 (STARTTLS), 993 (TLS) once the lab has its certificates',
+  },
+  {
     name: 'smtp-example',
     host: 'mail.example.test',
     address: at(26),

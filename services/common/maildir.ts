@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -10,12 +10,15 @@ import type { Readable } from 'node:stream';
  * flushed to disk, then renamed into new/: rename is atomic, so a reader sees the
  * whole message or nothing, and a crash leaves at most a file in tmp/.
  *
- * SMTP delivers here; POP3 reads, and deletes at QUIT. Shared by both services so the
- * rules live in one place.
+ * SMTP delivers here; POP3 reads, and deletes at QUIT; IMAP reads, moves new/ to cur/,
+ * keeps flags in the names (`cur/<unique>:2,FS`), and deletes. Shared by all three so
+ * the rules live in one place, and so each sees what the others did: a message is found
+ * by its unique name wherever it is now (new/ or cur/, whatever its flags), so a rename
+ * by IMAP does not hide it from a POP3 session that listed it before.
  */
 
 export interface MaildirMessage {
-  /** The unique name without the `:2,flags` info part: stable for the message's life (POP3's UIDL). */
+  /** The unique name without the `:2,flags` info part: stable for the message's life (POP3's UIDL, IMAP's uidlist). */
   uid: string;
   /** Where it is now: `new/...` or `cur/...`. */
   file: string;
@@ -23,6 +26,34 @@ export interface MaildirMessage {
 }
 
 let counter = 0;
+let lastMicros = 0;
+
+/**
+ * A new unique name: <seconds>.M<microseconds>P<pid>Q<counter>.<host>, unique on this host
+ * (maildir(5)). Seconds and microseconds are one reading of the clock, never the same
+ * twice in this process, the microseconds written with six digits: so the names sort, as
+ * text and by compareUnique alike, in delivery order (Dovecot numbers new mail in the
+ * order of the names too, and IMAP's UIDs follow delivery order).
+ */
+export function uniqueName(): string {
+  const micros = (lastMicros = Math.max(Math.floor((performance.timeOrigin + performance.now()) * 1000), lastMicros + 1));
+  const seconds = Math.floor(micros / 1_000_000);
+  const fraction = String(micros % 1_000_000).padStart(6, '0');
+  return `${seconds}.M${fraction}P${process.pid}Q${++counter}.${os.hostname().replace(/[/:]/g, '_')}`;
+}
+
+/** A file name's unique part: what comes before `:2,` (maildir(5), "info"). */
+export function uniqueOf(fileName: string): string {
+  return fileName.split(':')[0]!;
+}
+
+/** Where to put a message: new/ (mail that has arrived), or cur/ with flags (IMAP's APPEND, COPY). */
+export interface DeliverOptions {
+  /** The info part's flags (`FS`): the message goes to cur/ as `<unique>:2,<flags>`. Default: new/, no flags. */
+  flags?: string;
+  /** The file's modification time: IMAP's INTERNALDATE. Default: now. */
+  mtime?: Date;
+}
 
 /** The lab's mailbox folder of a user: `<dataDir>/mail/<domain>/<user>/Maildir`. */
 export function maildirPath(dataDir: string, domain: string, user: string): string {
@@ -40,12 +71,9 @@ export class Maildir {
    * Deliver a message; resolves with its unique name once it is safely in new/. The
    * SMTP server answers 250 only after this resolves.
    */
-  async deliver(message: Buffer | Readable): Promise<string> {
+  async deliver(message: Buffer | Readable, options: DeliverOptions = {}): Promise<string> {
     await this.create();
-    // time.M<microseconds>P<pid>Q<counter>.host: unique on this host (maildir(5)).
-    const now = process.hrtime.bigint();
-    const seconds = Math.floor(Date.now() / 1000);
-    const unique = `${seconds}.M${(now / 1000n) % 1000000n}P${process.pid}Q${++counter}.${os.hostname().replace(/[/:]/g, '_')}`;
+    const unique = uniqueName();
     const tmp = path.join(this.dir, 'tmp', unique);
     const file = await open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
     try {
@@ -58,8 +86,10 @@ export class Maildir {
       throw err;
     }
     await file.close();
-    await rename(tmp, path.join(this.dir, 'new', unique));
-    await syncDir(path.join(this.dir, 'new')); // and the rename itself survives a crash
+    if (options.mtime) await utimes(tmp, options.mtime, options.mtime);
+    const target = options.flags === undefined ? path.join('new', unique) : path.join('cur', `${unique}:2,${options.flags}`);
+    await rename(tmp, path.join(this.dir, target));
+    await syncDir(path.dirname(path.join(this.dir, target))); // and the rename itself survives a crash
     return unique;
   }
 
@@ -78,25 +108,62 @@ export class Maildir {
         if (name.startsWith('.')) continue;
         const file = path.join(sub, name);
         const info = await stat(path.join(this.dir, file)).catch(() => undefined);
-        if (info?.isFile()) messages.push({ uid: name.split(':')[0]!, file, size: info.size });
+        if (info?.isFile()) messages.push({ uid: uniqueOf(name), file, size: info.size });
       }
     }
     // Names start with the delivery time, then a counter: sorting by them is delivery order.
     return messages.sort((a, b) => compareUnique(a.uid, b.uid));
   }
 
-  read(message: MaildirMessage): Promise<Buffer> {
-    return readFile(path.join(this.dir, message.file));
+  /**
+   * Where the message with this unique name is now (`new/<unique>` or
+   * `cur/<unique>:2,<flags>`), or undefined when it is gone. Another program may have
+   * moved it since it was listed: IMAP moves new mail to cur/ and renames a message to
+   * change its flags.
+   */
+  async locate(unique: string): Promise<string | undefined> {
+    // new/ first: a message only ever moves from new/ to cur/, so it cannot slip past.
+    for (const sub of ['new', 'cur']) {
+      const names = await readdir(path.join(this.dir, sub)).catch(() => [] as string[]);
+      const name = names.find((n) => n === unique || n.startsWith(`${unique}:`));
+      if (name) return path.join(sub, name);
+    }
+    return undefined;
   }
 
+  /** The message's octets, wherever it is now; an ENOENT error when it is gone. */
+  read(message: MaildirMessage): Promise<Buffer> {
+    return this.wherever(message, (file) => readFile(file));
+  }
+
+  /** Delete the message, wherever it is now; already gone is what was wanted. */
   async remove(message: MaildirMessage): Promise<void> {
-    await unlink(path.join(this.dir, message.file)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err; // already gone is what we wanted
+    await this.wherever(message, (file) => unlink(file)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
     });
+  }
+
+  /**
+   * Do `action` on the message's file; if it has moved since it was listed (ENOENT),
+   * find it by its unique name and try there (remembering the new place), a few times:
+   * another session may be renaming it just then.
+   */
+  private async wherever<T>(message: MaildirMessage, action: (file: string) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await action(path.join(this.dir, message.file));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 3) throw err;
+        const now = await this.locate(message.uid);
+        if (now === undefined) throw err;
+        message.file = now; // moved (new/ to cur/, or new flags): look there
+      }
+    }
   }
 }
 
-function compareUnique(a: string, b: string): number {
+/** Delivery order of two unique names: by time, then by the Q counter. */
+export function compareUnique(a: string, b: string): number {
   const key = (u: string): [number, number] => {
     const m = /^(\d+)\..*?Q(\d+)/.exec(u);
     return m ? [Number(m[1]), Number(m[2])] : [0, 0];

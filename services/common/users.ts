@@ -33,3 +33,16 @@ export function checkPassword(users: readonly LabUser[], name: string, password:
   const ok = timingSafeEqual(digest(user?.password ?? '\0no user\0'), digest(password));
   return user && ok ? user : undefined;
 }
+
+/**
+ * A mail login (POP3, IMAP): the name is `alice` or `alice@lab.test`, since many mail
+ * clients send the whole address. Only users of `domain` log in; the password is checked
+ * even for a foreign domain, so the answer takes as long either way.
+ */
+export function checkMailLogin(users: readonly LabUser[], domain: string, name: string, password: string): LabUser | undefined {
+  const at = name.lastIndexOf('@');
+  const local = at === -1 ? name : name.slice(0, at);
+  const ours = at === -1 || name.slice(at + 1).toLowerCase() === domain.toLowerCase();
+  const user = checkPassword(users, local, password);
+  return ours ? user : undefined;
+}

@@ -70,9 +70,18 @@ export class Maildrop {
     return this.visible().reduce((sum, m) => sum + m.size, 0);
   }
 
-  /** The message's lines, without line ends (the reply adds CRLF and dot-stuffing). */
-  async lines(message: Pop3Message): Promise<Buffer[]> {
-    return messageLines(await this.maildir.read(message.stored));
+  /**
+   * The message's lines, without line ends (the reply adds CRLF and dot-stuffing);
+   * undefined when it is gone: IMAP shares the Maildir and may have expunged it since
+   * login. (A message IMAP only renamed, for its flags, is found under its new name.)
+   */
+  async lines(message: Pop3Message): Promise<Buffer[] | undefined> {
+    try {
+      return messageLines(await this.maildir.read(message.stored));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   /** RSET (RFC 1939 5): unmark every message. */

@@ -7,7 +7,7 @@ import { Maildir, maildirPath } from '../common/maildir';
 import { checkDataDir, defaultDataDir } from '../common/paths';
 import { SessionHost } from '../common/sessionHost';
 import type { TlsStarter } from '../common/tls';
-import { checkPassword, loadUsers, type LabUser } from '../common/users';
+import { checkMailLogin, loadUsers, type LabUser } from '../common/users';
 import { LineFramer, parseCommand } from './lines';
 import { MaildropLock } from './lock';
 import { Maildrop } from './maildrop';
@@ -315,13 +315,7 @@ class Connection extends LineSession<string, Reply> implements Session {
   // Session: what the handlers in verbs.ts use.
 
   authenticate(name: string, password: string): LabUser | undefined {
-    // `alice` or `alice@lab.test`: many mail clients send the whole address as the name.
-    const at = name.lastIndexOf('@');
-    const local = at === -1 ? name : name.slice(0, at);
-    const ours = at === -1 || name.slice(at + 1).toLowerCase() === this.domain.toLowerCase();
-    // Checked even for a foreign domain, so the answer takes as long either way.
-    const user = checkPassword(this.config.users, local, password);
-    return ours ? user : undefined;
+    return checkMailLogin(this.config.users, this.domain, name, password);
   }
 
   async loginFailed(name: string): Promise<Reply> {

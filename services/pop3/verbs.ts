@@ -164,7 +164,8 @@ export const VERBS: Readonly<Record<string, Verb>> = {
     run: async (s, arg) => {
       const m = pick(s, arg);
       if ('ok' in m) return m;
-      return ok(`${m.size} octets`, await drop(s).lines(m));
+      const lines = await drop(s).lines(m);
+      return lines ? ok(`${m.size} octets`, lines) : gone(m);
     },
   },
 
@@ -176,7 +177,8 @@ export const VERBS: Readonly<Record<string, Verb>> = {
       if (!/^\d{1,9}$/.test(count) || extra.length > 0) return err('TOP needs a message number and a number of lines: TOP 1 10');
       const m = pick(s, number);
       if ('ok' in m) return m;
-      return ok('top of message follows', topOf(await drop(s).lines(m), Number(count)));
+      const lines = await drop(s).lines(m);
+      return lines ? ok('top of message follows', topOf(lines, Number(count))) : gone(m);
     },
   },
 
@@ -214,6 +216,11 @@ export const VERBS: Readonly<Record<string, Verb>> = {
   // RFC 1939 5, NOOP: nothing, but it shows the server is alive (and resets the idle timer).
   NOOP: { states: TRANS, run: () => ok('') },
 };
+
+/** A listed message that is no longer on disk: an IMAP session (on the same Maildir) expunged it. */
+function gone(m: Pop3Message): Reply {
+  return err(`message ${m.number} is gone: another program (an IMAP client) deleted it since you logged in`);
+}
 
 /** The session's maildrop: always there in TRANSACTION, where these commands run. */
 function drop(s: Session): Maildrop {

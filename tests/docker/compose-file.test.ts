@@ -3,6 +3,7 @@ import path from 'node:path';
 import Ajv2019 from 'ajv/dist/2019';
 import { parse } from 'yaml';
 import { portVariable, PASSIVE_PORTS_VARIABLE } from '../../lab-runner/backends/docker/settings';
+import { SHARES_NETWORK_WITH } from '../../lab-runner/backends/docker/control';
 import { STACK } from '../../lab-runner/wire';
 
 /**
@@ -93,8 +94,8 @@ describe('compose.yaml', () => {
     const published = Object.values(load(text).services as Record<string, { ports?: string[] }>).flatMap((s) => s.ports ?? []);
     for (const p of published) expect(p).toMatch(/^127\.0\.0\.1:/);
     for (const service of STACK) {
-      // POP3 shares its SMTP container's network: its port is published there.
-      const owner = service.name.startsWith('pop3') ? service.name.replace('pop3', 'smtp') : service.name;
+      // POP3 and IMAP share their SMTP container's network: their ports are published there.
+      const owner = Object.entries(SHARES_NETWORK_WITH).find(([, sharing]) => sharing.includes(service.name))?.[0] ?? service.name;
       for (const [portName, port] of Object.entries(service.ports)) {
         const variable = portVariable(service.name, portName);
         const writes = new RegExp(`"127\\.0\\.0\\.1:\\$\\{${variable}:-${port.embedded}\\}:${port.lab}(/tcp|/udp)?"`);

@@ -3,7 +3,7 @@
  * idle timeout, too many connections, option checks, a broken maildrop, close().
  * After each bad case the server still serves the next client.
  */
-import { unlink } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { PortInUseError } from '../../services/common/listen';
@@ -217,21 +217,26 @@ describe('options', () => {
 });
 
 describe('trouble on the server side', () => {
-  test('a message file removed behind the server: -ERR [SYS/TEMP], logged, the session goes on', async () => {
+  test('a message file removed behind the server (an IMAP expunge): -ERR that says so; one that cannot be read: -ERR [SYS/TEMP], logged; the session goes on', async () => {
     const server = await startPop3();
     try {
       await server.deliver('bob', message('one'));
       await server.deliver('bob', message('two'));
+      await server.deliver('bob', message('three'));
       const { wire } = await rawLogin(server.port, 'bob');
-      const [first] = await server.maildir('bob').list();
+      const [first, second] = await server.maildir('bob').list();
       await unlink(path.join(server.maildir('bob').dir, first!.file));
-      expect(await wire.command('RETR 1')).toBe('-ERR [SYS/TEMP] the server could not do that now; try again later');
-      expect(server.logs.matching(/ error command failed .*verb=RETR .*ENOENT/)).toHaveLength(1);
-      expect(await wire.command('RETR 2')).toMatch(/^\+OK \d+ octets$/);
+      expect(await wire.command('RETR 1')).toBe('-ERR message 1 is gone: another program (an IMAP client) deleted it since you logged in');
+      // A directory where the file was: the disk fails in a way nobody meant.
+      await unlink(path.join(server.maildir('bob').dir, second!.file));
+      await mkdir(path.join(server.maildir('bob').dir, second!.file));
+      expect(await wire.command('RETR 2')).toBe('-ERR [SYS/TEMP] the server could not do that now; try again later');
+      expect(server.logs.matching(/ error command failed .*verb=RETR .*EISDIR/)).toHaveLength(1);
+      expect(await wire.command('RETR 3')).toMatch(/^\+OK \d+ octets$/);
       await wire.until('\r\n.\r\n');
       // QUIT's UPDATE: removing a file that is already gone is what was wanted.
       expect(await wire.command('DELE 1')).toBe('+OK message 1 deleted');
-      expect(await wire.command('QUIT')).toBe('+OK goodbye: 1 messages deleted, 1 left');
+      expect(await wire.command('QUIT')).toBe('+OK goodbye: 1 messages deleted, 2 left');
       await stillServes(server.port, 'bob');
     } finally {
       await server.stop();

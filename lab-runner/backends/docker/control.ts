@@ -17,11 +17,11 @@ export type DockerAction = LabAction | 'pause' | 'unpause' | 'disconnect' | 'con
 export const DOCKER_SOCKET = '/var/run/docker.sock';
 
 /**
- * POP3 runs in its own container but shares its SMTP container's network (compose.yaml:
- * network_mode service:smtp), so mail.lab.test is one address for both. When the SMTP
- * container stops or restarts, that network is gone: its POP3 must be restarted too.
+ * POP3 and IMAP run in their own containers but share their SMTP container's network
+ * (compose.yaml: network_mode service:smtp), so mail.lab.test is one address for all.
+ * When the SMTP container stops or restarts, that network is gone: they must be restarted too.
  */
-export const SHARES_NETWORK_WITH: Record<string, string[]> = { smtp: ['pop3'], 'smtp-example': ['pop3-example'] };
+export const SHARES_NETWORK_WITH: Record<string, string[]> = { smtp: ['pop3', 'imap'], 'smtp-example': ['pop3-example'] };
 
 export function dockerAvailable(): boolean {
   return existsSync(DOCKER_SOCKET);
