@@ -51,6 +51,10 @@ const dnsOption = () =>
   new Option('--dns <host:port>', "the lab DNS to resolve names with; the explorer talks to the lab `wirelab up` started with that DNS (default: the one `wirelab up` started, else 127.0.0.1:5353)");
 const labPortsOption = () => new Option('--lab-ports <file>', 'where a lab\'s services listen: the file `wirelab up` prints');
 const labOption = () => new Option('--lab <dir>', 'the lab world to serve').default(defaultLabDir(), 'lab/');
+// The explorers' TLS options, with curl's names where curl has them.
+const cacertOption = () => new Option('--cacert <file>', 'TLS: trust this CA certificate (PEM) instead of the lab CA');
+const insecureOption = () => new Option('-k, --insecure', 'TLS: carry on whatever is wrong with the certificate (the transcript still says what)');
+const keylogOption = () => new Option('--keylog <file>', 'TLS: append the session keys (SSLKEYLOGFILE format), so Wireshark decrypts a capture');
 const freePortsOption = () => new Option('--free-ports', 'listen on free ports instead of the standard embedded ones');
 
 program
@@ -248,6 +252,9 @@ program
   .option('--follow', 'follow redirects')
   .addOption(dnsOption())
   .addOption(labPortsOption())
+  .addOption(cacertOption())
+  .addOption(insecureOption())
+  .addOption(keylogOption())
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (url: string, opts) => {
     process.exitCode = await exploreHttp(url, opts);
@@ -261,12 +268,17 @@ program
   .option('--subject <text>', 'Subject header')
   .option('--body <text>', 'message text')
   .option('--host <host>', 'SMTP server', 'mail.lab.test')
-  .option('--port <port>', '25 to deliver, 587 to submit with --user', '25')
+  .option('--port <port>', '25 to deliver, 587 to submit with --user, 465 with --tls (default 25, or 465 with --tls)')
+  .option('--starttls', 'STARTTLS after EHLO (RFC 3207), and stop if the server does not offer it')
+  .option('--tls', 'TLS from the first byte (SMTPS, port 465)')
   .option('--user <name>', 'log in with AUTH (PLAIN unless --login)')
   .option('--password <password>', 'password for --user')
   .option('--login', 'use AUTH LOGIN instead of AUTH PLAIN')
   .addOption(dnsOption())
   .addOption(labPortsOption())
+  .addOption(cacertOption())
+  .addOption(insecureOption())
+  .addOption(keylogOption())
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (opts) => {
     process.exitCode = await exploreSmtp(opts);
@@ -278,11 +290,16 @@ program
   .requiredOption('--user <name>', 'mailbox user, e.g. bob')
   .requiredOption('--password <password>', 'password')
   .option('--host <host>', 'POP3 server', 'mail.lab.test')
-  .option('--port <port>', 'POP3 port', '110')
+  .option('--port <port>', 'POP3 port (default 110, or 995 with --tls)')
+  .option('--stls', 'STLS before logging in (RFC 2595), and stop if the server refuses it')
+  .option('--tls', 'TLS from the first byte (POP3S, port 995)')
   .option('--retrieve <which>', 'all, none, first, last, or a message number', 'all')
   .option('--delete', 'delete the retrieved messages (at QUIT)')
   .addOption(dnsOption())
   .addOption(labPortsOption())
+  .addOption(cacertOption())
+  .addOption(insecureOption())
+  .addOption(keylogOption())
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (opts) => {
     process.exitCode = await explorePop3(opts);
@@ -301,9 +318,13 @@ program
   .option('--active', 'active mode: the server connects back (EPRT/PORT)')
   .addOption(new Option('--command <cmd>', 'the data connection command').choices(['EPSV', 'PASV', 'EPRT', 'PORT']))
   .option('--host <host>', 'FTP server', 'ftp.lab.test')
-  .option('--port <port>', 'FTP port', '21')
+  .option('--port <port>', 'FTP port (default 21, or 990 with --tls implicit)')
+  .addOption(new Option('--tls <mode>', 'FTP inside TLS: explicit (AUTH TLS, PBSZ 0, PROT P) or implicit (port 990)').choices(['explicit', 'implicit']))
   .addOption(dnsOption())
   .addOption(labPortsOption())
+  .addOption(cacertOption())
+  .addOption(insecureOption())
+  .addOption(keylogOption())
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (opts) => {
     process.exitCode = await exploreFtp(opts);
