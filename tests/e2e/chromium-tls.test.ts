@@ -104,6 +104,7 @@ test.each([
   ['expired', 'net::ERR_CERT_DATE_INVALID'],
   ['wrong-name', 'net::ERR_CERT_COMMON_NAME_INVALID'],
   ['self-signed', 'net::ERR_CERT_AUTHORITY_INVALID'],
+  ['missing-intermediate', 'net::ERR_CERT_AUTHORITY_INVALID'],
 ] as [TlsFault, string][])('under the %s lesson Chromium shows its error page: %s', async (fault, code) => {
   await setFault(server.dataDir, 'http', fault);
   // A new browser context: no session to resume from the good certificate.
@@ -114,11 +115,25 @@ test.each([
     (err: Error) => err.message,
   );
   expect(error).toContain(code);
-  // What the student sees: Chromium's warning page, naming the error.
+  // What the student sees: Chromium's warning page, naming the error (once it has replaced the failed load).
+  const shown = code.replace('net::', 'NET::');
+  await page.waitForFunction(`document.body !== null && document.body.innerText.includes(${JSON.stringify(shown)})`, undefined, { timeout: 10000 });
   const warning = (await page.evaluate('document.body.innerText')) as string;
   expect(warning).toMatch(/^Your connection is not private\n/);
   expect(warning).toContain(`from www.lab.test`);
-  expect(warning).toContain(code.replace('net::', 'NET::'));
+  expect(warning).toContain(shown);
+  await context.close();
+});
+
+test('under the tls1.0-only lesson there is no version in common: Chromium says so, no warning page to click through', async () => {
+  await setFault(server.dataDir, 'http', 'tls1.0-only');
+  const context = await trusting.newContext();
+  const page = await context.newPage();
+  const error = await page.goto('https://www.lab.test/').then(
+    () => undefined,
+    (err: Error) => err.message,
+  );
+  expect(error).toContain('net::ERR_SSL_VERSION_OR_CIPHER_MISMATCH');
   await context.close();
 });
 
