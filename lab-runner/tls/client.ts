@@ -167,6 +167,17 @@ function refusal(handshake: TlsHandshake, start: TlsStart, how: 'failed' | 'refu
   return new StepError(message, handshake.error, { tls: handshake });
 }
 
+/**
+ * The client asked for TLS in the plain protocol (STARTTLS, STLS), the server did not
+ * give it, and the client requires it: it stops, and the step fails with code ETLS
+ * (`tls.error` too), having said `why` (`refused STLS (-ERR ...)`).
+ */
+export function tlsRequired(server: string, why: string, message: string): StepError {
+  return new StepError(`${server} ${why}: this client requires TLS, so it said QUIT and sent nothing more in clear`, 'ETLS', {
+    tls: { authorized: false, error: 'ETLS', message, chain: [] },
+  });
+}
+
 interface SavedSession {
   session: Buffer;
   close(): void;

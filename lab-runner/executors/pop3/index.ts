@@ -1,8 +1,8 @@
 import type net from 'node:net';
 import { z } from 'zod';
-import { startTls } from '../../tls/client';
-import { connect, Connection, StepError, type TlsHandshake } from '../../wire';
-import { splitTls, tlsWithMode } from '../tls/settings';
+import { startTls, tlsRequired } from '../../tls/client';
+import { connect, Connection, type TlsHandshake } from '../../wire';
+import { splitTls, tlsWithMode, upgradeSchema } from '../tls/settings';
 import { outputSchema, type Executor, type Session } from '../types';
 import { multiLine, numbered, singleLine, type Pop3Reply } from './protocol';
 import { parseMessage, sentBy } from './message';
@@ -17,10 +17,7 @@ export const pop3Schema = z
   .object({
     host: z.string().default('mail.lab.test').describe('The POP3 server, a lab host.'),
     port: z.number().int().min(1).max(65535).optional().describe('Default: 110, or 995 with tls: implicit.'),
-    stls: z
-      .union([z.boolean(), z.literal('required')])
-      .default(false)
-      .describe('Ask for TLS before logging in (STLS, RFC 2595). true: if the server refuses, go on in clear; required: else stop, sending no password.'),
+    stls: upgradeSchema('Ask for TLS before logging in (STLS, RFC 2595). true: if the server refuses, go on in clear; required: else stop, sending no password.'),
     tls: tlsWithMode(['implicit'], 'implicit: TLS from the first byte (POP3S, port 995). And the TLS settings: ca, servername, insecure, minVersion, maxVersion.'),
     user: z.string().min(1),
     password: z.string(),
@@ -122,9 +119,7 @@ export const pop3Executor: Executor<Pop3Input, Pop3Output> = {
         output.stls = { ok: stls.ok, text: stls.text, secure: pop.secure };
         if (!pop.secure && input.stls === 'required') {
           await command('QUIT').catch(() => undefined);
-          throw new StepError(`${route.label} refused STLS (-ERR ${stls.text}): this client requires TLS, so it said QUIT and sent no password`, 'ETLS', {
-            tls: { authorized: false, error: 'ETLS', message: 'STLS refused', chain: [] },
-          });
+          throw tlsRequired(route.label, `refused STLS (-ERR ${stls.text})`, 'STLS refused');
         }
       }
       if (handshake) output.tls = handshake;

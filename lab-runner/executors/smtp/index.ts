@@ -1,8 +1,8 @@
 import type net from 'node:net';
 import { z } from 'zod';
-import { startTls, type TlsSettings } from '../../tls/client';
-import { CLIENT, connect, Connection, StepError, type Route, type TlsHandshake } from '../../wire';
-import { splitTls, tlsWithMode } from '../tls/settings';
+import { startTls, tlsRequired, type TlsSettings } from '../../tls/client';
+import { CLIENT, connect, Connection, type Route, type TlsHandshake } from '../../wire';
+import { splitTls, tlsWithMode, upgradeSchema } from '../tls/settings';
 import { outputSchema, type ExecContext, type Executor } from '../types';
 import { positiveCompletion, positiveIntermediate } from '../../../services/smtp/codes';
 import { dotStuff } from '../../../services/smtp/dotStuff';
@@ -24,10 +24,7 @@ export const smtpSchema = z
   .object({
     host: z.string().default('mail.lab.test').describe('The SMTP server, a lab host.'),
     port: z.number().int().min(1).max(65535).optional().describe('25 to deliver (MX), 587 to submit with AUTH, 465 for submission in TLS. Default: 25, or 465 with tls: implicit.'),
-    starttls: z
-      .union([z.boolean(), z.literal('required')])
-      .default(false)
-      .describe('Ask for TLS after EHLO (RFC 3207). true: when the server offers it, else go on in clear; required: else stop, sending nothing more.'),
+    starttls: upgradeSchema('Ask for TLS after EHLO (RFC 3207). true: when the server offers it, else go on in clear; required: else stop, sending nothing more.'),
     tls: tlsWithMode(['implicit'], 'implicit: TLS from the first byte (SMTPS, port 465). And the TLS settings: ca, servername, insecure, minVersion, maxVersion.'),
     middlebox: z
       .enum(['strip-starttls'])
@@ -175,9 +172,7 @@ async function converse(input: SmtpInput, ctx: ExecContext, route: Route & { add
       if (!smtp.secure && input.starttls === 'required') {
         await quit(output, command, note);
         const why = offered ? `refused STARTTLS (${output.starttls.code} ${output.starttls.text})` : 'does not offer STARTTLS';
-        throw new StepError(`${route.label} ${why}: this client requires TLS, so it said QUIT and sent nothing more in clear`, 'ETLS', {
-          tls: { authorized: false, error: 'ETLS', message: `STARTTLS ${offered ? 'refused' : 'not offered'}`, chain: [] },
-        });
+        throw tlsRequired(route.label, why, `STARTTLS ${offered ? 'refused' : 'not offered'}`);
       }
     }
     output.ehlo = view(ehlo);

@@ -24,6 +24,14 @@ export const tlsSettingsSchema = z
   })
   .strict();
 
+/**
+ * STARTTLS (SMTP), STLS (POP3): ask for TLS in the middle of the plain protocol. true:
+ * when the server offers it, else go on in clear; required: else stop (ETLS).
+ */
+export function upgradeSchema(what: string) {
+  return z.union([z.boolean(), z.literal('required')]).default(false).describe(what);
+}
+
 /** `tls:` of a line protocol: a mode word, or settings with an optional mode. */
 export function tlsWithMode<const M extends readonly [string, ...string[]]>(modes: M, what: string) {
   const mode = z.enum(modes);
