@@ -104,7 +104,7 @@ export async function startTls(socket: net.Socket, start: TlsStart, ctx: TlsClie
  */
 export function clientOptions(start: TlsStart, network: TlsClientContext['network']): tls.ConnectionOptions {
   const settings = start.settings ?? {};
-  const servername = settings.servername ?? (net.isIP(start.host) ? undefined : start.host);
+  const servername = servernameOf(start);
   const identity = servername ?? start.host;
   return {
     ...(servername ? { servername } : {}),
@@ -135,10 +135,14 @@ export function followTls(secure: tls.TLSSocket, start: TlsStart, ctx: TlsClient
   });
 }
 
+/** The name to ask for: the step's `servername`, else the host it named, unless that is an address. */
+function servernameOf(start: TlsStart): string | undefined {
+  return start.settings?.servername ?? (net.isIP(start.host) ? undefined : start.host);
+}
+
 /** Describe a finished handshake and record it. */
 function judge(secure: tls.TLSSocket, start: TlsStart, ctx: TlsClientContext): TlsHandshake {
-  const servername = start.settings?.servername ?? (net.isIP(start.host) ? undefined : start.host);
-  const handshake = handshakeOf(describeTls(secure, servername ?? start.host));
+  const handshake = handshakeOf(describeTls(secure, servernameOf(start) ?? start.host));
   record(handshake, start, ctx);
   return handshake;
 }
@@ -234,7 +238,7 @@ function failedHandshake(err: HandshakeError, servername: string | undefined, ti
 }
 
 /** describeTls's view, in the shape a step's output and a transcript carry. */
-export function handshakeOf(d: TlsDescription): TlsHandshake {
+function handshakeOf(d: TlsDescription): TlsHandshake {
   const chain = d.chain.map(certificateOf);
   return {
     ...(d.protocol ? { version: d.protocol } : {}),
