@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM } from '../helpers/browser';
 import { setFault, type TlsFault } from '../../services/common/tlsFaults';
 import { startHttpsServer, type TlsTestServer } from '../helpers/tls';
 
@@ -18,7 +19,6 @@ import { startHttpsServer, type TlsTestServer } from '../helpers/tls';
  * --host-resolver-rules, so the URL (and so SNI and the name checked) is the lab's.
  */
 
-const CHROMIUM = process.env.WIRELAB_CHROMIUM ?? '/usr/bin/chromium';
 const CERTUTIL = '/usr/bin/certutil';
 
 let server: TlsTestServer;

@@ -17,6 +17,7 @@ import { DnsServer } from '../../../services/dns/server';
 import { FtpServer } from '../../../services/ftp/server';
 import { Pop3Server } from '../../../services/pop3/server';
 import { LogCollector } from '../../helpers/logs';
+import { LAB_DIR } from '../../helpers/paths';
 
 /**
  * A small TLS lab for the executors' tests, on 127.0.0.1 and free ports: the lab DNS,
@@ -28,8 +29,6 @@ import { LogCollector } from '../../helpers/logs';
  * STARTTLS. The runner reaches them through a LabNetwork that routes the lab's names and
  * ports there and trusts the lab CA, as the embedded backend's does.
  */
-
-export const LAB_DIR = path.resolve(__dirname, '../../../lab');
 
 export interface TlsLab {
   dataDir: string;
