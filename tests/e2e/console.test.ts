@@ -14,11 +14,13 @@ import { STACK } from '../../lab-runner/wire';
  * and is refused without it; a DNS query shows its answer and ladder; stopping app on
  * the Lab page makes shop answer 502 in Try it; a scenario's steps arrive as they
  * finish; a quiz is answered right and wrong; everything by keyboard too. axe-core
- * checks every page. The screenshots in the README are taken here, from the real page,
- * and the two speed figures are measured and printed (not asserted: a benchmark will).
+ * checks every page. The screenshots in the README are taken here, from the real page
+ * (`WIRELAB_SCREENSHOTS=1 npx jest tests/e2e/console` writes them into docs/console; a
+ * plain test run writes them to a temporary folder, so `npm test` leaves the checkout as
+ * it was), and the two speed figures are measured and printed (not asserted).
  */
 
-const SHOTS = path.join(REPO_DIR, 'docs/console');
+const SHOTS = process.env.WIRELAB_SCREENSHOTS ? path.join(REPO_DIR, 'docs/console') : path.join(os.tmpdir(), `wirelab-console-shots-${process.pid}`);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let up: UpLab;
@@ -45,6 +47,7 @@ afterAll(async () => {
   await opened?.close();
   await up?.stop();
   if (data) await rm(data, { recursive: true, force: true });
+  if (!process.env.WIRELAB_SCREENSHOTS) await rm(SHOTS, { recursive: true, force: true });
 });
 
 /** axe-core in the page: the serious and critical violations, as lines a failure prints. */
