@@ -28,7 +28,7 @@ export {
   type WireKind,
 } from './recorder';
 export { StepError } from './errors';
-export { FTP_PASSIVE_PORTS, LAB_PREFIX, PROXY_TIMEOUT_MS, STACK, findService, mainPort, type PortPlan, type ServicePlan } from './plan';
+export { FTP_PASSIVE_PORTS, LAB_PREFIX, PROXY_TIMEOUT_MS, STACK, findService, hasTls, mainPort, type PortPlan, type ServicePlan } from './plan';
 export type { Endpoint, Route } from './route';
 export { LabNetwork, isLoopback, splitHostPort, type NetworkOptions } from './network';
 export { connect, recordConnect } from './tcp';
