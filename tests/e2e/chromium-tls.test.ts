@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM } from '../helpers/browser';
-import { setFault, type TlsFault } from '../../services/common/tlsFaults';
-import { startHttpsServer, type TlsTestServer } from '../helpers/tls';
+import type { TlsFault } from '../../services/common/tlsFaults';
+import { startLab, type Lab } from '../helpers/lab';
 
 /**
  * A real browser and the lab CA: Debian's Chromium, whose certificate store (NSS, in
@@ -15,24 +15,27 @@ import { startHttpsServer, type TlsTestServer } from '../helpers/tls';
  * a secure context, and "secure" in its own security state. Under a certificate lesson
  * it shows its error page instead, with Chromium's own error; and without the CA in its
  * store (a second, empty one) the same lab is untrusted: the trust comes from the CA,
- * not from a flag. www.lab.test is sent to the server's port on 127.0.0.1 by
+ * not from a flag. The server is the embedded lab's www (its HTTPS port, its lab CA, its
+ * `tls-fault` lessons); www.lab.test is sent to that port on 127.0.0.1 by
  * --host-resolver-rules, so the URL (and so SNI and the name checked) is the lab's.
  */
 
 const CERTUTIL = '/usr/bin/certutil';
 
-let server: TlsTestServer;
+let lab: Lab;
+let httpsPort: number;
 let home: string;
 beforeAll(async () => {
   for (const tool of [CHROMIUM, CERTUTIL]) if (!existsSync(tool)) throw new Error(`${tool} is missing: apt-get install -y chromium libnss3-tools`);
-  server = await startHttpsServer({ service: 'http', hosts: ['www.lab.test'] });
+  lab = await startLab({ only: ['dns', 'http'] });
+  httpsPort = Number(lab.backend.status().find((s) => s.name === 'http')!.endpoints.https!.split(':').pop());
   home = await mkdtemp(path.join(os.tmpdir(), 'wirelab-chromium-'));
 });
 afterAll(async () => {
-  await server?.close();
+  await lab?.stop();
   if (home) await rm(home, { recursive: true, force: true });
 });
-afterEach(() => setFault(server.dataDir, 'http', undefined));
+afterEach(() => lab.fault('http', 'none'));
 
 /** A home folder whose NSS database trusts `caFile` (or nothing) for websites, as `certutil` sets it up. */
 async function nssHome(name: string, caFile?: string): Promise<string> {
@@ -55,8 +58,8 @@ async function launch(userHome: string): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--no-first-run',
-      // The lab's name, this server's port: what the lab DNS and the embedded backend's routes do for the runner.
-      `--host-resolver-rules=MAP www.lab.test:443 127.0.0.1:${server.port}`,
+      // The lab's name, the lab's HTTPS port: what the lab DNS and the embedded backend's routes do for the runner.
+      `--host-resolver-rules=MAP www.lab.test:443 127.0.0.1:${httpsPort}`,
     ],
   });
 }
@@ -83,7 +86,7 @@ async function visit(browser: Browser, url: string): Promise<{ page: Page; state
 
 let trusting: Browser;
 beforeAll(async () => {
-  trusting = await launch(await nssHome('trusting', server.caFile));
+  trusting = await launch(await nssHome('trusting', lab.caFile));
 }, 60000);
 afterAll(() => trusting?.close());
 
@@ -91,7 +94,7 @@ test('with the lab CA in its store, Chromium loads https://www.lab.test/ as secu
   const { page, state, status, error } = await visit(trusting, 'https://www.lab.test/');
   expect(error).toBeUndefined();
   expect(status).toBe(200);
-  expect(await page.evaluate('document.body.innerText')).toBe('hello www.lab.test\n');
+  expect(await page.title()).toBe('The lab · wirelab');
   expect(await page.evaluate('window.isSecureContext')).toBe(true);
   expect(state).toMatchObject({
     securityState: 'secure',
@@ -106,7 +109,7 @@ test.each([
   ['self-signed', 'net::ERR_CERT_AUTHORITY_INVALID'],
   ['missing-intermediate', 'net::ERR_CERT_AUTHORITY_INVALID'],
 ] as [TlsFault, string][])('under the %s lesson Chromium shows its error page: %s', async (fault, code) => {
-  await setFault(server.dataDir, 'http', fault);
+  await lab.fault('http', fault);
   // A new browser context: no session to resume from the good certificate.
   const context = await trusting.newContext();
   const page = await context.newPage();
@@ -126,7 +129,7 @@ test.each([
 });
 
 test('under the tls1.0-only lesson there is no version in common: Chromium says so, no warning page to click through', async () => {
-  await setFault(server.dataDir, 'http', 'tls1.0-only');
+  await lab.fault('http', 'tls1.0-only');
   const context = await trusting.newContext();
   const page = await context.newPage();
   const error = await page.goto('https://www.lab.test/').then(

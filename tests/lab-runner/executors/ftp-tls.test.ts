@@ -1,19 +1,19 @@
 import { ftpExecutor } from '../../../lab-runner/executors/ftp';
 import type { WireEvent } from '../../../lab-runner/wire';
-import { startTlsLab, type TlsLab } from './tls-lab';
+import { startLab, type Lab } from '../../helpers/lab';
 
 /**
- * `ftp:` inside TLS (RFC 4217) against the lab's FTP server with the lab's certificates:
+ * `ftp:` inside TLS (RFC 4217) against the embedded lab's FTP server (21 and 990):
  * AUTH TLS and the handshake before USER/PASS, PBSZ 0 and PROT P, each data connection
  * a TLS connection of its own (resuming the control connection's session), in passive
  * and in active mode; and implicit FTPS on 990.
  */
 
-let lab: TlsLab;
+let lab: Lab;
 beforeAll(async () => {
-  lab = await startTlsLab();
+  lab = await startLab();
 });
-afterAll(() => lab.close());
+afterAll(() => lab.stop());
 
 const control = (events: WireEvent[]): string[] =>
   events.filter((e) => e.protocol === 'ftp' || e.kind === 'tls').map((e) => `${e.kind}${e.encrypted ? ' [tls]' : ''} ${e.kind === 'tls' ? e.to : e.summary}`);
@@ -21,7 +21,7 @@ const control = (events: WireEvent[]): string[] =>
 const actions = [{ upload: { path: 'secret.txt', content: 'for alice only\n' } }, { download: 'secret.txt' }, { list: '/' }];
 
 test('tls: explicit: AUTH TLS in clear, the handshake, then everything inside TLS, data connections too', async () => {
-  const { output, error, events } = await lab.run(ftpExecutor, { user: 'alice', password: 'alice', tls: 'explicit', actions });
+  const { output, error, events } = await lab.step(ftpExecutor, { user: 'alice', password: 'alice', tls: 'explicit', actions });
   expect(error).toBeUndefined();
   const lines = control(events);
   expect(lines.slice(0, 6)).toEqual([
@@ -46,11 +46,11 @@ test('tls: explicit: AUTH TLS in clear, the handshake, then everything inside TL
     tls: { version: 'TLSv1.3', servername: 'ftp.lab.test', authorized: true, resumed: false },
     results: [{ ok: true, code: 226 }, { ok: true, content: 'for alice only\n' }, { ok: true, names: expect.arrayContaining(['secret.txt']) }],
   });
-  await lab.logs.ftp.waitFor(/ info tls started /);
+  await lab.log('ftp').waitFor(/ info tls started /);
 });
 
 test('tls: explicit in active mode: the server connects back, and the client is still TLS\'s client', async () => {
-  const { output, error, events } = await lab.run(ftpExecutor, { user: 'bob', password: 'bob', tls: 'explicit', mode: 'active', actions: [{ list: '/' }] });
+  const { output, error, events } = await lab.step(ftpExecutor, { user: 'bob', password: 'bob', tls: 'explicit', mode: 'active', actions: [{ list: '/' }] });
   expect(error).toBeUndefined();
   expect(output).toMatchObject({ results: [{ ok: true }] });
   const data = events.filter((e) => e.kind === 'tls' && e.to !== 'ftp.lab.test:21');
@@ -59,27 +59,29 @@ test('tls: explicit in active mode: the server connects back, and the client is 
 });
 
 test('tls: implicit is FTPS on 990: TLS before the greeting', async () => {
-  const { output, events } = await lab.run(ftpExecutor, { user: 'alice', password: 'alice', tls: 'implicit', actions: [{ download: 'secret.txt' }] });
+  const { output, events } = await lab.step(ftpExecutor, { user: 'alice', password: 'alice', tls: 'implicit', actions: [{ download: 'secret.txt' }] });
   expect(events.find((e) => e.kind === 'connect')!.to).toBe('ftp.lab.test:990');
   expect(control(events).slice(1, 3)).toEqual(['tls ftp.lab.test:990', expect.stringMatching(/^recv \[tls\] 220 /)]);
   expect(output).toMatchObject({ loggedIn: true, tls: { authorized: true }, results: [{ ok: true, content: 'for alice only\n' }] });
   expect(output!.authTls).toBeUndefined();
 });
 
-test('without TLS the lab FTP server set to want it refuses the login in clear', async () => {
-  const { output, events } = await lab.run(ftpExecutor, { user: 'alice', password: 'alice' });
-  expect(output).toMatchObject({ loggedIn: false, login: { code: 530 } });
-  expect(events.some((e) => e.encrypted)).toBe(false);
+test('without TLS, port 21 keeps the lesson: the login goes in clear, and the transcript shows it unencrypted', async () => {
+  const { output, events } = await lab.step(ftpExecutor, { user: 'alice', password: 'alice' });
+  expect(output).toMatchObject({ loggedIn: true });
+  expect(output!.tls).toBeUndefined();
+  expect(events.find((e) => e.summary === 'PASS alice')).toMatchObject({ kind: 'send' });
+  expect(events.some((e) => e.encrypted || e.kind === 'tls')).toBe(false);
 });
 
 test('a certificate fault stops the client before USER: nothing of the login leaves it', async () => {
   await lab.fault('ftp', 'wrong-name');
   try {
-    const { error, events } = await lab.run(ftpExecutor, { user: 'alice', password: 'alice', tls: 'explicit' });
+    const { error, events } = await lab.step(ftpExecutor, { user: 'alice', password: 'alice', tls: 'explicit' });
     expect(error!.code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
     expect(error!.output!.tls).toMatchObject({ authorized: false, servername: 'ftp.lab.test', certificate: { san: ['DNS:wrong-name.lab.test'] } });
     expect(events.some((e) => /^(USER|PASS)/.test(e.summary))).toBe(false);
   } finally {
-    await lab.fault('ftp', undefined);
+    await lab.fault('ftp', 'none');
   }
 });

@@ -5,7 +5,7 @@ import { colorsFor } from '../../../lab-runner/report/colors';
 import { ladderSvg } from '../../../lab-runner/report/ladder';
 import { formatTranscript } from '../../../lab-runner/report/transcript';
 import type { WireEvent } from '../../../lab-runner/wire';
-import { startTlsLab, type TlsLab } from '../executors/tls-lab';
+import { startLab, type Lab } from '../../helpers/lab';
 
 /**
  * The handshake as a step of its own in every report, from real transcripts (an HTTPS
@@ -14,17 +14,17 @@ import { startTlsLab, type TlsLab } from '../executors/tls-lab';
  * a padlock on what went inside TLS, and the JSON keeping it all.
  */
 
-let lab: TlsLab;
+let lab: Lab;
 let fetched: WireEvent[];
 let refused: WireEvent[];
 beforeAll(async () => {
-  lab = await startTlsLab();
-  fetched = (await lab.run(httpExecutor, { url: 'https://www.lab.test/' })).events;
+  lab = await startLab();
+  fetched = (await lab.step(httpExecutor, { url: 'https://www.lab.test/' })).events;
   await lab.fault('http', 'expired');
-  refused = (await lab.run(httpExecutor, { url: 'https://www.lab.test/' })).events;
-  await lab.fault('http', undefined);
+  refused = (await lab.step(httpExecutor, { url: 'https://www.lab.test/' })).events;
+  await lab.fault('http', 'none');
 });
-afterAll(() => lab.close());
+afterAll(() => lab.stop());
 
 const plain = colorsFor({ isTTY: false } as NodeJS.WriteStream);
 

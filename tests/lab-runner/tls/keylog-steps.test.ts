@@ -8,7 +8,7 @@ import { PacketCapture, portFilter } from '../../../lab-runner/packets';
 import { KeylogFile } from '../../../lab-runner/tls/keylog';
 import { findService } from '../../../lab-runner/wire';
 import { run } from '../../helpers/tls';
-import { startTlsLab, type TlsLab } from '../executors/tls-lab';
+import { startLab, type Lab } from '../../helpers/lab';
 
 /**
  * `--keylog`: the steps' TLS sessions go to the key log, and Wireshark (tshark) reads a
@@ -16,20 +16,20 @@ import { startTlsLab, type TlsLab } from '../executors/tls-lab';
  * AUTH line. Without the key log the same capture shows no request at all.
  */
 
-let lab: TlsLab;
+let lab: Lab;
 let dir: string;
 beforeAll(async () => {
-  lab = await startTlsLab();
+  lab = await startLab();
   dir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-keylog-steps-'));
 });
 afterAll(async () => {
-  await lab.close();
+  await lab.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
 /** Where the lab routes a service's lab port: the real port to capture and to decode. */
 function realPort(service: string, port: number): number {
-  return lab.network.route(findService(service)!.address, port).port;
+  return lab.backend.network().route(findService(service)!.address, port).port;
 }
 
 const canCapture = process.getuid?.() === 0 && ['/usr/bin/tcpdump', '/usr/bin/tshark'].every((tool) => existsSync(tool));
@@ -42,8 +42,8 @@ const canCapture = process.getuid?.() === 0 && ['/usr/bin/tcpdump', '/usr/bin/ts
   const keylog = new KeylogFile(keylogFile);
   const packets = await PacketCapture.start({ filter: portFilter([httpsPort, submissionPort]), file: capture });
   try {
-    expect((await lab.run(httpExecutor, { url: 'https://www.lab.test/a-secret-path' }, { keylog })).output).toMatchObject({ status: 200 });
-    const mail = await lab.run(smtpExecutor, { port: 587, starttls: true, auth: { user: 'alice', password: 'alice' }, from: 'alice@lab.test', to: 'bob@lab.test', subject: 'keys', body: 'b' }, { keylog });
+    expect((await lab.step(httpExecutor, { url: 'https://www.lab.test/hello.txt?a-secret' }, { keylog })).output).toMatchObject({ status: 200 });
+    const mail = await lab.step(smtpExecutor, { port: 587, starttls: true, auth: { user: 'alice', password: 'alice' }, from: 'alice@lab.test', to: 'bob@lab.test', subject: 'keys', body: 'b' }, { keylog });
     expect(mail.output).toMatchObject({ sent: true });
   } finally {
     await packets.stop();
@@ -53,7 +53,7 @@ const canCapture = process.getuid?.() === 0 && ['/usr/bin/tcpdump', '/usr/bin/ts
   const tshark = (extra: string[], filter: string, fields: string[]): Promise<string> =>
     run('tshark', ['-r', capture, '-d', `tcp.port==${httpsPort},tls`, '-d', `tcp.port==${submissionPort},smtp`, ...extra, '-Y', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])]).then((r) => r.stdout);
   const withKeys = ['-o', `tls.keylog_file:${keylogFile}`];
-  expect(await tshark(withKeys, 'http.request', ['http.request.uri', 'http.host'])).toBe('/a-secret-path\twww.lab.test\n');
+  expect(await tshark(withKeys, 'http.request', ['http.request.uri', 'http.host'])).toBe('/hello.txt?a-secret\twww.lab.test\n');
   expect(await tshark([], 'http.request', ['http.request.uri'])).toBe('');
   // SMTP: what went in clear before STARTTLS anyone reads; the rest, AUTH's password included, only with the keys.
   // (tshark takes a command's first four letters as the command: STARTTLS is "STAR" "TLS".)
