@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startUp } from '../helpers/cli';
@@ -101,6 +101,16 @@ describe('wirelab run', () => {
       expect(stdout).not.toContain('hunter2');
       expect(stdout).toContain('****');
     }
+  });
+
+  test('--keylog: every TLS session of the run appends its secrets, in a file only its owner reads', async () => {
+    const keys = path.join(tmp, 'keys.txt');
+    const { code, stdout } = await wirelab(['run', '--free-ports', '--keylog', keys, 'scenarios/mail-encrypted-ports.yaml']);
+    expect([code, stdout]).toEqual([0, expect.stringMatching(/all 1 passed/)]);
+    // SMTPS and POP3S: two TLS 1.3 sessions, each with its own client traffic secret.
+    const lines = (await readFile(keys, 'utf8')).split('\n');
+    expect(lines.filter((l) => /^CLIENT_TRAFFIC_SECRET_0 [0-9a-f]{64} [0-9a-f]{96}$/.test(l))).toHaveLength(2);
+    expect((await stat(keys)).mode & 0o777).toBe(0o600);
   });
 
   test('a --target that is not SERVICE=HOST:PORT is a usage error', async () => {

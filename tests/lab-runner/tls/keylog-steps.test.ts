@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ftpExecutor } from '../../../lab-runner/executors/ftp';
 import { httpExecutor } from '../../../lab-runner/executors/http';
+import { pop3Executor } from '../../../lab-runner/executors/pop3';
 import { smtpExecutor } from '../../../lab-runner/executors/smtp';
 import { PacketCapture, portFilter } from '../../../lab-runner/packets';
 import { KeylogFile } from '../../../lab-runner/tls/keylog';
@@ -12,8 +14,9 @@ import { startLab, type Lab } from '../../helpers/lab';
 
 /**
  * `--keylog`: the steps' TLS sessions go to the key log, and Wireshark (tshark) reads a
- * capture of them in clear with it: an HTTPS request, and SMTP after STARTTLS with its
- * AUTH line. Without the key log the same capture shows no request at all.
+ * capture of them in clear with it: an HTTPS request, SMTP after STARTTLS with its AUTH
+ * line, POP3 after STLS and FTP after AUTH TLS with their PASS. Without the key log the
+ * same capture shows nothing said inside TLS.
  */
 
 let lab: Lab;
@@ -61,4 +64,28 @@ const canCapture = process.getuid?.() === 0 && ['/usr/bin/tcpdump', '/usr/bin/ts
   expect(await commands([])).toEqual(['EHLO', 'STAR']);
   expect(await commands(withKeys)).toEqual(['EHLO', 'STAR', 'EHLO', 'AUTH', 'MAIL', 'RCPT', 'DATA', 'QUIT']);
   expect(await tshark(withKeys, 'smtp.req.command == "AUTH"', ['smtp.req.parameter'])).toBe('PLAIN AGFsaWNlAGFsaWNl\n');
+});
+
+(canCapture ? test : test.skip)('tshark decrypts POP3 after STLS and FTP after AUTH TLS with the key log: the passwords sent inside TLS', async () => {
+  const pop3Port = realPort('pop3', 110);
+  const ftpPort = realPort('ftp', 21);
+  const capture = path.join(dir, 'upgrades.pcapng');
+  const keylogFile = path.join(dir, 'upgrades.keylog');
+  const keylog = new KeylogFile(keylogFile);
+  const packets = await PacketCapture.start({ filter: portFilter([pop3Port, ftpPort]), file: capture });
+  try {
+    expect((await lab.step(pop3Executor, { user: 'bob', password: 'bob', stls: 'required', retrieve: 'none' }, { keylog })).output).toMatchObject({ loggedIn: true });
+    expect((await lab.step(ftpExecutor, { user: 'alice', password: 'alice', tls: 'explicit' }, { keylog })).output).toMatchObject({ loggedIn: true });
+  } finally {
+    await packets.stop();
+  }
+  const tshark = (extra: string[], filter: string, field: string): Promise<string[]> =>
+    run('tshark', ['-r', capture, '-d', `tcp.port==${pop3Port},pop`, '-d', `tcp.port==${ftpPort},ftp`, ...extra, '-Y', filter, '-T', 'fields', '-e', field]).then((r) => r.stdout.split('\n').filter(Boolean));
+  const withKeys = ['-o', `tls.keylog_file:${keylogFile}`];
+  // In clear, only what came before the upgrade; with the keys, the login inside TLS.
+  expect(await tshark([], 'pop.request', 'pop.request.command')).toEqual(['STLS']);
+  expect(await tshark(withKeys, 'pop.request', 'pop.request.command')).toEqual(expect.arrayContaining(['STLS', 'USER', 'PASS']));
+  expect(await tshark(withKeys, 'pop.request.command == "PASS"', 'pop.request.parameter')).toEqual(['bob']);
+  expect(await tshark([], 'ftp.request', 'ftp.request.command')).toEqual(['AUTH']);
+  expect(await tshark(withKeys, 'ftp.request.command == "PASS"', 'ftp.request.arg')).toEqual(['alice']);
 });
