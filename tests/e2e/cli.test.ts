@@ -196,6 +196,30 @@ describe('exploring clients and wirelab up', () => {
     expect(stdout).toContain("alice's home in the lab");
   });
 
+  test('the explorers speak TLS with the lab CA (--cacert): https://, smtp --starttls, pop3 --stls, ftp --tls explicit', async () => {
+    const status = lab.backend.status();
+    const port = (service: string, name: string): string => status.find((s) => s.name === service)!.endpoints[name]!.split(':')[1]!;
+    const ca = ['--cacert', lab.caFile, '--dns', dns];
+    const https = await wirelab(['http', `https://localhost:${port('http', 'https')}/hello.txt`, ...ca]);
+    expect([https.code, https.stdout]).toEqual([0, expect.stringMatching(/⇄ 127\.0\.0\.1:\d+\s+TLSv1\.3 \S+ · SNI localhost · ALPN http\/1\.1 · certificate trusted/)]);
+    expect(https.stdout).toMatch(/🔒\s+client ← 127\.0\.0\.1:\d+\s+200 OK/);
+    const smtp = await wirelab(['smtp', '--host', '127.0.0.1', '--port', port('smtp', 'submission'), '--starttls', '--user', 'alice', '--password', 'alice', '--from', 'alice@lab.test', '--to', 'bob@lab.test', '--subject', 'explorer TLS', '--body', 'b', ...ca]);
+    expect(smtp.code).toBe(0);
+    expect(smtp.stdout).toMatch(/client → 127\.0\.0\.1:\d+\s+STARTTLS\n/);
+    expect(smtp.stdout).toMatch(/🔒\s+client → 127\.0\.0\.1:\d+\s+AUTH PLAIN/);
+    const pop3 = await wirelab(['pop3', '--host', '127.0.0.1', '--port', port('pop3', 'pop3'), '--stls', '--user', 'bob', '--password', 'bob', '--retrieve', 'none', ...ca]);
+    expect(pop3.code).toBe(0);
+    expect(pop3.stdout).toMatch(/🔒\s+client → 127\.0\.0\.1:\d+\s+PASS bob/);
+    const ftp = await wirelab(['ftp', '--host', '127.0.0.1', '--port', port('ftp', 'ftp'), '--tls', 'explicit', '--user', 'alice', '--password', 'alice', ...ca]);
+    expect(ftp.code).toBe(0);
+    expect(ftp.stdout).toMatch(/client → 127\.0\.0\.1:\d+\s+AUTH TLS\n/);
+    expect(ftp.stdout).toMatch(/🔒\s+client → 127\.0\.0\.1:\d+\s+PASS alice/);
+    // Without the lab CA (curl's own list), the same https:// is refused, and says why.
+    const stranger = await wirelab(['http', `https://localhost:${port('http', 'https')}/`, '--dns', dns, '--cacert', '/etc/ssl/certs/ca-certificates.crt']);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stdout + stranger.stderr).toContain('unable to get local issuer certificate');
+  });
+
   test('wirelab up prints the hosts and ports, and Ctrl+C stops it cleanly', async () => {
     const data = path.join(tmp, 'up-data');
     const up = await startUp(['--free-ports', '--quiet', '--data', data], { WIRELAB_RUNTIME_DIR: path.join(tmp, 'run') });
