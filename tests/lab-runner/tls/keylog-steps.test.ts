@@ -37,25 +37,37 @@ function realPort(service: string, port: number): number {
 
 const canCapture = process.getuid?.() === 0 && ['/usr/bin/tcpdump', '/usr/bin/tshark'].every((tool) => existsSync(tool));
 
-(canCapture ? test : test.skip)('tshark decrypts the HTTPS request and the SMTP AUTH inside STARTTLS with the key log, and nothing without it', async () => {
-  const httpsPort = realPort('http', 443);
-  const submissionPort = realPort('smtp', 587);
-  const capture = path.join(dir, 'steps.pcapng');
-  const keylogFile = path.join(dir, 'steps.keylog');
-  const keylog = new KeylogFile(keylogFile);
-  const packets = await PacketCapture.start({ filter: portFilter([httpsPort, submissionPort]), file: capture });
+/**
+ * Capture the lab ports `decode` names (real port: tshark's dissector for it) while
+ * `steps` run with a key log; then `tshark(extra, filter, fields)` reads the capture,
+ * `withKeys` being the extra that gives it the key log.
+ */
+async function captured(name: string, decode: Record<number, string>, steps: (keylog: KeylogFile) => Promise<void>) {
+  const capture = path.join(dir, `${name}.pcapng`);
+  const keylogFile = path.join(dir, `${name}.keylog`);
+  const packets = await PacketCapture.start({ filter: portFilter(Object.keys(decode).map(Number)), file: capture });
   try {
-    expect((await lab.step(httpExecutor, { url: 'https://www.lab.test/hello.txt?a-secret' }, { keylog })).output).toMatchObject({ status: 200 });
-    const mail = await lab.step(smtpExecutor, { port: 587, starttls: true, auth: { user: 'alice', password: 'alice' }, from: 'alice@lab.test', to: 'bob@lab.test', subject: 'keys', body: 'b' }, { keylog });
-    expect(mail.output).toMatchObject({ sent: true });
+    await steps(new KeylogFile(keylogFile));
   } finally {
     await packets.stop();
   }
+  const as = Object.entries(decode).flatMap(([port, dissector]) => ['-d', `tcp.port==${port},${dissector}`]);
+  return {
+    keylogFile,
+    withKeys: ['-o', `tls.keylog_file:${keylogFile}`],
+    tshark: (extra: string[], filter: string, fields: string[]): Promise<string> =>
+      run('tshark', ['-r', capture, ...as, ...extra, '-Y', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])]).then((r) => r.stdout),
+  };
+}
+
+(canCapture ? test : test.skip)('tshark decrypts the HTTPS request and the SMTP AUTH inside STARTTLS with the key log, and nothing without it', async () => {
+  const { keylogFile, withKeys, tshark } = await captured('steps', { [realPort('http', 443)]: 'tls', [realPort('smtp', 587)]: 'smtp' }, async (keylog) => {
+    expect((await lab.step(httpExecutor, { url: 'https://www.lab.test/hello.txt?a-secret' }, { keylog })).output).toMatchObject({ status: 200 });
+    const mail = await lab.step(smtpExecutor, { port: 587, starttls: true, auth: { user: 'alice', password: 'alice' }, from: 'alice@lab.test', to: 'bob@lab.test', subject: 'keys', body: 'b' }, { keylog });
+    expect(mail.output).toMatchObject({ sent: true });
+  });
   expect((await readFile(keylogFile, 'utf8')).split('\n').filter((l) => l.startsWith('CLIENT_TRAFFIC_SECRET_0'))).toHaveLength(2);
 
-  const tshark = (extra: string[], filter: string, fields: string[]): Promise<string> =>
-    run('tshark', ['-r', capture, '-d', `tcp.port==${httpsPort},tls`, '-d', `tcp.port==${submissionPort},smtp`, ...extra, '-Y', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])]).then((r) => r.stdout);
-  const withKeys = ['-o', `tls.keylog_file:${keylogFile}`];
   expect(await tshark(withKeys, 'http.request', ['http.request.uri', 'http.host'])).toBe('/hello.txt?a-secret\twww.lab.test\n');
   expect(await tshark([], 'http.request', ['http.request.uri'])).toBe('');
   // SMTP: what went in clear before STARTTLS anyone reads; the rest, AUTH's password included, only with the keys.
@@ -67,25 +79,15 @@ const canCapture = process.getuid?.() === 0 && ['/usr/bin/tcpdump', '/usr/bin/ts
 });
 
 (canCapture ? test : test.skip)('tshark decrypts POP3 after STLS and FTP after AUTH TLS with the key log: the passwords sent inside TLS', async () => {
-  const pop3Port = realPort('pop3', 110);
-  const ftpPort = realPort('ftp', 21);
-  const capture = path.join(dir, 'upgrades.pcapng');
-  const keylogFile = path.join(dir, 'upgrades.keylog');
-  const keylog = new KeylogFile(keylogFile);
-  const packets = await PacketCapture.start({ filter: portFilter([pop3Port, ftpPort]), file: capture });
-  try {
+  const { withKeys, tshark } = await captured('upgrades', { [realPort('pop3', 110)]: 'pop', [realPort('ftp', 21)]: 'ftp' }, async (keylog) => {
     expect((await lab.step(pop3Executor, { user: 'bob', password: 'bob', stls: 'required', retrieve: 'none' }, { keylog })).output).toMatchObject({ loggedIn: true });
     expect((await lab.step(ftpExecutor, { user: 'alice', password: 'alice', tls: 'explicit' }, { keylog })).output).toMatchObject({ loggedIn: true });
-  } finally {
-    await packets.stop();
-  }
-  const tshark = (extra: string[], filter: string, field: string): Promise<string[]> =>
-    run('tshark', ['-r', capture, '-d', `tcp.port==${pop3Port},pop`, '-d', `tcp.port==${ftpPort},ftp`, ...extra, '-Y', filter, '-T', 'fields', '-e', field]).then((r) => r.stdout.split('\n').filter(Boolean));
-  const withKeys = ['-o', `tls.keylog_file:${keylogFile}`];
+  });
+  const lines = (extra: string[], filter: string, field: string): Promise<string[]> => tshark(extra, filter, [field]).then((out) => out.split('\n').filter(Boolean));
   // In clear, only what came before the upgrade; with the keys, the login inside TLS.
-  expect(await tshark([], 'pop.request', 'pop.request.command')).toEqual(['STLS']);
-  expect(await tshark(withKeys, 'pop.request', 'pop.request.command')).toEqual(expect.arrayContaining(['STLS', 'USER', 'PASS']));
-  expect(await tshark(withKeys, 'pop.request.command == "PASS"', 'pop.request.parameter')).toEqual(['bob']);
-  expect(await tshark([], 'ftp.request', 'ftp.request.command')).toEqual(['AUTH']);
-  expect(await tshark(withKeys, 'ftp.request.command == "PASS"', 'ftp.request.arg')).toEqual(['alice']);
+  expect(await lines([], 'pop.request', 'pop.request.command')).toEqual(['STLS']);
+  expect(await lines(withKeys, 'pop.request', 'pop.request.command')).toEqual(expect.arrayContaining(['STLS', 'USER', 'PASS']));
+  expect(await lines(withKeys, 'pop.request.command == "PASS"', 'pop.request.parameter')).toEqual(['bob']);
+  expect(await lines([], 'ftp.request', 'ftp.request.command')).toEqual(['AUTH']);
+  expect(await lines(withKeys, 'ftp.request.command == "PASS"', 'ftp.request.arg')).toEqual(['alice']);
 });
