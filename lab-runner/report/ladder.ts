@@ -46,8 +46,8 @@ const PLAIN_TOP = 58; // below the host boxes
 const TARGET_TOP = 74; // below host boxes with a target's line
 const ROW = 30;
 const MARK_ROW = 22;
-const PACKET_ROW = 19;
-const CONVERSATION_ROW = 21;
+const PACKET_ROW = 20;
+const CONVERSATION_ROW = 24;
 const PACKET_CHAR = 6.05; // width of a 10px monospace character
 
 export interface LadderOptions {
@@ -145,12 +145,12 @@ export function conversationLabel(c: StepConversation): string {
   return `${c.transport.toUpperCase()} ${c.client} → ${c.server}${c.serverLabel ? ` (${c.serverLabel})` : ''}`;
 }
 
-/** How a conversation went: `handshake; FIN from client and server; 1 retransmission`, `reset by server`. */
+/** How a conversation went: `handshake; FIN from client and server; 1 retransmission`, `no complete handshake; reset by server`. */
 export function conversationEnding(c: StepConversation): string {
-  if (c.transport === 'udp') return 'UDP: no connection, one datagram each way';
-  const parts = [c.handshake ? 'three-way handshake' : 'no complete handshake'];
-  if (c.reset) parts.push(`reset by the ${c.reset}`);
-  if (c.fin.length) parts.push(`FIN from the ${c.fin.join(' and the ')}`);
+  if (c.transport === 'udp') return 'no connection: datagrams';
+  const parts = [c.handshake ? 'handshake' : 'no complete handshake'];
+  if (c.reset) parts.push(`reset by ${c.reset}`);
+  if (c.fin.length) parts.push(`FIN from ${c.fin.join(' and ')}`);
   if (c.retransmissions) parts.push(`${c.retransmissions} retransmission${c.retransmissions === 1 ? '' : 's'}`);
   return parts.join('; ');
 }
@@ -200,7 +200,7 @@ export function ladderSvg(all: WireEvent[], id: string, options: LadderOptions &
       const x = column('client').x;
       const room = width - x - 16;
       rows.push(`<g class="conversation" data-conversation="${c.transport}-${c.index}"><title>${esc(`${conversationLabel(c)}\n${conversationEnding(c)}`)}</title>
-<text x="${x + 8}" y="${y + 4}" class="conv start">${esc(fit(`${conversationLabel(c)} · ${conversationEnding(c)}`, Math.floor(room / 6.2)))}</text></g>`);
+<text x="${x + 8}" y="${y + 2}" class="conv start">${esc(fit(`${conversationLabel(c)} · ${conversationEnding(c)}`, Math.floor(room / 6.2)))}</text></g>`);
       continue;
     }
     if (item.kind === 'packet') {

@@ -49,10 +49,15 @@ export async function capturedRun(): Promise<CapturedRun> {
     const ports = { dns: port('dns', 'dns'), http: port('http', 'http'), pop3: port('pop3', 'pop3') };
     const capture = await PacketCapture.start({ filter: portFilter(Object.values(ports)) });
     const windows: { from: number; to: number }[] = [];
+    // Each step's origin, the epoch ms its transcript's `at` counts from: told by its first event, as it is recorded.
+    const origins: number[] = [];
     let from = nowMs();
     let result: RunResult;
     try {
       result = await runScenarios([parseScenario(SCENARIO, 'scenarios/packets.yaml')], lab.backend, {
+        wireEvent(_scenario, _step, event) {
+          origins[windows.length] ??= nowMs() - event.at;
+        },
         stepEnd() {
           const to = nowMs();
           windows.push({ from, to });
@@ -65,7 +70,7 @@ export async function capturedRun(): Promise<CapturedRun> {
     const all = conversations(capture.packets);
     for (const [k, step] of result.scenarios[0]!.steps.entries()) {
       const window = windows[k]!;
-      step.packets = packetsOfStep(all, capture.interfaces, step, window, window.to - step.durationMs, [{ port: ports.dns, label: 'ns.lab.test:53' }]);
+      step.packets = packetsOfStep(all, capture.interfaces, step, window, origins[k] ?? window.from, [{ port: ports.dns, label: 'ns.lab.test:53' }]);
     }
     return { result, ports };
   } finally {
