@@ -1,4 +1,4 @@
-import type { StepPackets } from '../result';
+import type { StepConversation } from '../result';
 import { STACK, type PortPlan } from '../wire/plan';
 import { splitEndpoint } from './ladder';
 
@@ -37,10 +37,10 @@ function planned(server: string, label: string | undefined): { name: string; por
   return ports.find((p) => p.host === host && String(p.port.lab) === port);
 }
 
-/** The Decode As settings a step's packets need: one per server port that is not its protocol's standard one. */
-export function decodeAsSettings(packets: StepPackets): DecodeAs[] {
+/** The Decode As settings a step's conversations need: one per server port that is not its protocol's standard one. */
+export function decodeAsSettings(conversations: readonly Pick<StepConversation, 'transport' | 'server' | 'serverLabel'>[]): DecodeAs[] {
   const out: DecodeAs[] = [];
-  for (const c of packets.conversations) {
+  for (const c of conversations) {
     const real = Number(splitEndpoint(c.server).port);
     const plan = planned(c.server, c.serverLabel);
     if (!plan || plan.port.lab === real) continue;

@@ -161,7 +161,7 @@ function tcpLayerHtml(step: StepResult, packets: StepPackets, id: string, target
   const what = [plural(packets.rows.length, 'packet'), tcp ? plural(tcp, 'TCP connection') : '', udp ? plural(udp, 'UDP exchange') : ''].filter(Boolean).join(', ');
   const bytes = Math.floor((packets.pcapng.length * 3) / 4) - (packets.pcapng.match(/=+$/)?.[0].length ?? 0);
   const file = `${id}-${step.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'step'}.pcapng`;
-  const decodeAs = decodeAsSettings(packets);
+  const decodeAs = decodeAsSettings(packets.conversations);
   const settings = decodeAs.length
     ? `<span class="decode-as">Wireshark: Analyze › Decode As… ${decodeAs.map((d) => `<code>${esc(d.field)} → ${esc(d.protocol)}</code>`).join(' ')} <span class="dim">(tshark: <code>${esc(tsharkDecodeAs(decodeAs).join(' '))}</code>)</span></span>`
     : '';
