@@ -197,6 +197,7 @@ export function ladderSvg(all: WireEvent[], id: string, options: LadderOptions &
     if (item.kind === 'conversation') {
       y += CONVERSATION_ROW;
       const c = item.conversation;
+      if (c.serverLabel) column(c.serverLabel); // its port under the host's name, for a host only packets went to
       const x = column('client').x;
       const room = width - x - 16;
       rows.push(`<g class="conversation" data-conversation="${c.transport}-${c.index}"><title>${esc(`${conversationLabel(c)}\n${conversationEnding(c)}`)}</title>

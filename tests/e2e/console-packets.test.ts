@@ -7,8 +7,8 @@ import { conversations } from '../../lab-runner/packets/flows';
 import { readCapture } from '../../lab-runner/packets/pcapng';
 import type { StepPackets, StepResult } from '../../lab-runner/result';
 import { nowMs } from '../../lab-runner/wire';
-import { openUrl, type OpenedPage } from '../helpers/browser';
-import { startUp, type UpLab } from '../helpers/cli';
+import { openConsole, type OpenedPage } from '../helpers/browser';
+import type { UpLab } from '../helpers/cli';
 import { REPO_DIR } from '../helpers/paths';
 import { packetsOfStep } from '../helpers/stepPackets';
 import { rootOnly, tsharkRows } from '../lab-runner/packets/helpers';
@@ -33,11 +33,7 @@ rootOnly('the TCP layer in the console', () => {
 
   beforeAll(async () => {
     data = await mkdtemp(path.join(os.tmpdir(), 'wirelab-console-packets-'));
-    up = await startUp(['--free-ports', '--quiet', '--data', data]);
-    const line = /^console: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/m.exec(up.output());
-    if (!line) throw new Error(`wirelab up printed no console address:\n${up.output()}`);
-    const origin = new URL(line[1]!).origin;
-    opened = await openUrl(line[1]!, (request) => request.startsWith(`${origin}/`) || request.startsWith('blob:'));
+    ({ up, opened } = await openConsole(data, (request) => request.startsWith('blob:')));
     page = opened.page;
   }, 60000);
 
@@ -49,8 +45,7 @@ rootOnly('the TCP layer in the console', () => {
 
   test('Try it over HTTP: the TCP layer opens with a click and draws every packet tshark counts', async () => {
     await page.locator('li.service[data-service="http"] .health', { hasText: 'up' }).waitFor();
-    const lab = (await page.evaluate("fetch('/api/lab').then((r) => r.json())")) as { services: { name: string; ports: { name: string; where?: string }[] }[] };
-    const port = (service: string): number => Number(lab.services.find((s) => s.name === service)!.ports[0]!.where!.split(':').pop());
+    const port = (service: string): number => Number(up.endpoint(service).split(':').pop());
     const ports = { dns: port('dns'), http: port('http') };
 
     // The step the console gets back is given its real packets, captured while it ran.

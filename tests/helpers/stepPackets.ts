@@ -32,11 +32,16 @@ export function packetsOfStep(all: readonly Conversation[], interfaces: readonly
   for (const server of udp) {
     for (const c of all) {
       if (c.transport !== 'udp' || c.server.port !== server.port || !c.packets.some((p) => p.decoded.packet.ms >= window.from && p.decoded.packet.ms <= window.to)) continue;
-      flows.push({ transport: 'udp', local: c.client, remote: c.server, label: server.label });
+      // The step's own exchange only: one that carries its messages (a health probe's query is another).
+      let carries = false;
       for (const [k, e] of events.entries()) {
         if (e.transport !== 'udp' || !e.data || (e.kind !== 'send' && e.kind !== 'recv')) continue;
-        for (const p of packetsCarrying(c, e.kind === 'send' ? 'client' : 'server', { bytes: eventBytes(e) })) if (!owner.has(p)) owner.set(p, k);
+        for (const p of packetsCarrying(c, e.kind === 'send' ? 'client' : 'server', { bytes: eventBytes(e) })) {
+          carries = true;
+          if (!owner.has(p)) owner.set(p, k);
+        }
       }
+      if (carries) flows.push({ transport: 'udp', local: c.client, remote: c.server, label: server.label });
     }
   }
   return stepPackets(all, interfaces, flows, window, { origin, eventOf: (p) => owner.get(p) });
