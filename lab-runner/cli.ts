@@ -82,6 +82,7 @@ program
   .option('--target <service=host:port>', "send a service's traffic to another server (repeatable)", parseTarget)
   .option('--trace', "print every step's exchange")
   .option('--keylog <file>', "append the secrets of every TLS session the steps open (SSLKEYLOGFILE format): Wireshark decrypts a capture of the run with it")
+  .option('--packets', "print every step's exchange with its TCP layer: the packets --capture recorded under each message")
   .addOption(new Option('--report <format>', 'report format (secrets are masked in every one)').choices([...REPORT_FORMATS]).default('terminal'))
   .option('--out <file>', 'write the report to this file instead of standard output (junit.xml, results.json, report.html...)')
   .addOption(freePortsOption())
@@ -109,7 +110,7 @@ program
       await backend.start();
       write(c.dim(`wirelab: ${scenarios.length} scenario(s) on the ${backend.name} lab\n`));
       const keylog = opts.keylog ? new KeylogFile(opts.keylog) : undefined;
-      const result = await runScenarios(scenarios, backend, maskingListener(terminalListener({ colors: c, write, trace: opts.trace })), { keylog });
+      const result = await runScenarios(scenarios, backend, maskingListener(terminalListener({ colors: c, write, trace: opts.trace, packets: opts.packets })), { keylog });
       write(summaryTable(maskSecrets(result), c));
       await writeReport(result, opts.report, opts.out, write, c);
       if (opts.resultFile) await writeFile(opts.resultFile, renderReport('json', result));
@@ -450,7 +451,7 @@ function printDockerStatus(statuses: ServiceStatus[]): void {
  * inside the lab network, and removes what it made unless --keep. Reports are written
  * here from the client's result.
  */
-async function runOnDocker(paths: string[], opts: { project: string; keep?: boolean; reuse?: boolean; trace?: boolean; report: ReportFormat; out?: string }): Promise<number> {
+async function runOnDocker(paths: string[], opts: { project: string; keep?: boolean; reuse?: boolean; trace?: boolean; packets?: boolean; report: ReportFormat; out?: string }): Promise<number> {
   const scenarios = await loadAll(paths); // a broken file is reported here, before anything starts
   const toStdout = opts.report === 'terminal' || Boolean(opts.out);
   const write = (text: string): void => void (toStdout ? process.stdout : process.stderr).write(text);
@@ -462,7 +463,7 @@ async function runOnDocker(paths: string[], opts: { project: string; keep?: bool
   try {
     const how = lab.reused ? `using the lab that is up (project ${lab.project})` : `lab healthy in ${((Date.now() - started) / 1000).toFixed(1)} s`;
     write(c.dim(`wirelab: ${how}; running ${scenarios.length} scenario(s) from the client container\n`));
-    const { code, result } = await lab.runScenarios(scenarios, { trace: opts.trace, show: toStdout ? 'stdout' : 'stderr' });
+    const { code, result } = await lab.runScenarios(scenarios, { trace: opts.trace, packets: opts.packets, show: toStdout ? 'stdout' : 'stderr' });
     if (result) await writeReport(result, opts.report, opts.out, write, colorsFor(process.stdout));
     return code;
   } finally {

@@ -1,5 +1,6 @@
 import { eventBytes, type WireEvent } from '../wire';
-import type { RunResult, ScenarioResult, StepResult, TargetInfo } from '../result';
+import type { RunResult, ScenarioResult, StepPackets, StepResult, TargetInfo } from '../result';
+import { decodeAsSettings, tsharkDecodeAs } from './decodeAs';
 import { problemsOf, visibilityOf } from './explain';
 import { ladderSvg, targetColumns } from './ladder';
 import { esc, ms } from './markup';
@@ -13,7 +14,8 @@ import { hexdump } from './transcript';
  * the hint, and draws each step's transcript as a ladder diagram (ladder.ts): the hosts
  * as columns with lifelines, the messages as arrows in time order. Clicking an arrow,
  * or the "Raw transcript" line, shows the exchange itself (decoded text and bytes).
- * The look is style.ts.
+ * With `--capture`, each step also has its TCP layer (the packets under the messages,
+ * one click to open) and its packets as a pcapng download. The look is style.ts.
  *
  * Everything from a result is escaped: a server's reply is data, never markup.
  * The caller masks secrets first (report/index.ts does).
@@ -125,13 +127,16 @@ ${showHint ? `<p class="hint"><b>Hint</b> ${esc(step.hint!)}</p>` : ''}
       .map((c) => `<li class="${c.passed ? 'ok' : 'ko'}"><span>${c.passed ? '✓' : '✗'}</span> ${esc(c.message)}</li>`)
       .join('')}</ul>`);
   }
+  if (step.packets) parts.push(tcpLayerHtml(step, step.packets, id, targets));
   if (step.transcript.length) {
-    parts.push(`<figure class="ladder">${ladderSvg(step.transcript, id, { targets: targetColumns(step.transcript, targets) })}</figure>`);
+    parts.push(`<figure class="ladder plain">${ladderSvg(step.transcript, id, { targets: targetColumns(step.transcript, targets) })}</figure>`);
     parts.push(`<details class="raw" id="${id}-raw"><summary>Raw transcript <span class="dim">(${step.transcript.length} events)</span></summary>
 <ol class="events">
 ${step.transcript.map((e, k) => eventHtml(e, `${id}-e${k + 1}`)).join('\n')}
 </ol>
 </details>`);
+  } else if (step.packets?.rows.length) {
+    parts.push(`<p class="nowire">No message went through; the TCP layer above has the packets.</p>`);
   } else {
     parts.push(`<p class="nowire">Nothing crossed the wire${step.status === 'skipped' ? ': the step did not run' : ''}.</p>`);
   }
@@ -142,6 +147,29 @@ ${step.transcript.map((e, k) => eventHtml(e, `${id}-e${k + 1}`)).join('\n')}
       .join('')}</details>`);
   }
   return `<li class="step st-${step.status}" id="${id}" data-status="${step.status}">\n${parts.join('\n')}\n</li>`;
+}
+
+/**
+ * A step's TCP layer (`--capture`): the ladder again with every packet under the
+ * message it carries, collapsed until the student opens it (then it takes the plain
+ * diagram's place: PAGE_CSS); below, the packets as a pcapng file to download (a data:
+ * URL, so the report stays one file) and the Decode As settings Wireshark needs for
+ * the embedded lab's ports.
+ */
+function tcpLayerHtml(step: StepResult, packets: StepPackets, id: string, targets?: TargetInfo[]): string {
+  const tcp = packets.conversations.filter((c) => c.transport === 'tcp').length;
+  const udp = packets.conversations.length - tcp;
+  const what = [plural(packets.rows.length, 'packet'), tcp ? plural(tcp, 'TCP connection') : '', udp ? plural(udp, 'UDP exchange') : ''].filter(Boolean).join(', ');
+  const bytes = Math.floor((packets.pcapng.length * 3) / 4) - (packets.pcapng.match(/=+$/)?.[0].length ?? 0);
+  const file = `${id}-${step.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'step'}.pcapng`;
+  const decodeAs = decodeAsSettings(packets.conversations);
+  const settings = decodeAs.length
+    ? `<span class="decode-as">Wireshark: Analyze › Decode As… ${decodeAs.map((d) => `<code>${esc(d.field)} → ${esc(d.protocol)}</code>`).join(' ')} <span class="dim">(tshark: <code>${esc(tsharkDecodeAs(decodeAs).join(' '))}</code>)</span></span>`
+    : '';
+  return `<details class="tcp-layer" id="${id}-packets"><summary>TCP layer <span class="dim">(${what})</span></summary>
+<figure class="ladder packets">${ladderSvg(step.transcript, id, { targets: targetColumns(step.transcript, targets), packets })}</figure>
+</details>
+<p class="pcap"><a class="pcapng" download="${esc(file)}" href="data:application/vnd.tcpdump.pcap;base64,${packets.pcapng}">Download the packets <span class="dim">(pcapng, ${bytes} bytes)</span></a> ${settings}</p>`;
 }
 
 function badge(visibility: string): string {

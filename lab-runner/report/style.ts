@@ -82,7 +82,13 @@ ul.checks { list-style: none; margin: 4px 0 6px 34px; padding: 0; font: 12.5px/1
 ul.checks li span { display: inline-block; width: 16px; font-weight: 700; }
 ul.checks li.ok span { color: var(--pass); } ul.checks li.ko { color: var(--fail); }
 figure.ladder { margin: 8px 0 4px 34px; overflow-x: auto; background: #fbfcfd; border: 1px solid var(--line); border-radius: 6px; }
-details.raw, details.logs { margin: 4px 0 0 34px; }
+details.raw, details.logs, details.tcp-layer { margin: 4px 0 0 34px; }
+details.tcp-layer > summary { cursor: pointer; color: #5b3cc4; font-size: 14px; width: max-content; }
+details.tcp-layer > figure.ladder { margin-left: 0; }
+details.tcp-layer[open] ~ figure.ladder.plain { display: none; }
+p.pcap { margin: 2px 0 0 34px; font-size: 13px; display: flex; flex-wrap: wrap; gap: 2px 14px; align-items: baseline; }
+p.pcap a { color: var(--send); }
+p.pcap code { font: 12px var(--mono); background: var(--bg); padding: 0 4px; border-radius: 3px; }
 details.raw > summary, details.logs > summary { cursor: pointer; color: var(--send); font-size: 14px; width: max-content; }
 .dim { color: var(--dim); }
 ol.events { list-style: none; margin: 6px 0 0; padding: 0; border: 1px solid var(--line); border-radius: 6px; background: #fbfcfd; }
@@ -137,4 +143,9 @@ export const LADDER_CSS = `
 .ladder-svg .padlock path { stroke: var(--tls); stroke-width: 1.5; } .ladder-svg .padlock rect { fill: var(--tls); }
 .ladder-svg .refused .padlock path { stroke: var(--tls-bad); } .ladder-svg .refused .padlock rect { fill: var(--tls-bad); }
 .ladder-svg .message:hover .tls-band, .ladder-svg .message:focus .tls-band { stroke-width: 2.4; }
+.l-pkt { stroke: #8a99aa; stroke-width: 1; } .h-pkt { fill: #8a99aa; }
+.ladder-svg .pkt-label { font: 10px var(--mono); text-anchor: middle; fill: #4a5866; paint-order: stroke; stroke: #fbfcfd; stroke-width: 4px; stroke-linejoin: round; }
+.ladder-svg .pkt-time { font-size: 9.5px; fill: #a9b6c3; }
+.ladder-svg .retrans .l-pkt { stroke: var(--fail); stroke-dasharray: 4 2; } .ladder-svg .retrans .h-pkt { fill: var(--fail); } .ladder-svg .retrans .pkt-label { fill: var(--fail); font-weight: 700; }
+.ladder-svg .conv { font: 600 10.5px var(--mono); fill: #5b3cc4; paint-order: stroke; stroke: #fbfcfd; stroke-width: 4px; stroke-linejoin: round; }
 `;
