@@ -9,7 +9,7 @@ import { smtpExecutor, smtpOutput, smtpSchema } from '../smtp';
 import { composeMessage, newMessageId } from '../smtp/protocol';
 import { failureOutput, type ExecContext } from '../types';
 import { fetchedMessages } from './fetched';
-import { astring, flagList, setNumbers, type CommandPiece, type ImapResponse } from './protocol';
+import { astring, flagList, listPattern, setNumbers, type CommandPiece, type ImapResponse } from './protocol';
 import { strings, type Completion, type ImapSession } from './session';
 
 /**
@@ -263,7 +263,7 @@ export async function runAction(s: ImapSession, action: ImapAction, ctx: ExecCon
 
   if ('list' in action) {
     const { reference, pattern } = typeof action.list === 'string' ? { reference: '', pattern: action.list } : action.list;
-    const c = await s.command(['LIST ', astring(reference), ' ', mailbox(pattern)]);
+    const c = await s.command(['LIST ', astring(reference), ' ', listPattern(encodeUtf7(pattern))]);
     return done(c, { mailboxes: c.untagged.filter((r) => r.type === 'LIST').map(listEntry) });
   }
   if ('select' in action || 'examine' in action) {

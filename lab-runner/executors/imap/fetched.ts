@@ -1,4 +1,4 @@
-import { decodeWords } from '../../../services/imap/message';
+import { decodeWords, splitHeader } from '../../../services/imap/message';
 import { parseMessage } from '../pop3/message';
 import type { ImapResponse, ImapValue } from './protocol';
 import { strings } from './session';
@@ -97,7 +97,7 @@ function section(out: Omit<FetchedMessage, 'seq'>, name: string, content: string
   const whole = spec === '' && !/^BINARY/.test(name);
   const header = whole || /^(HEADER|HEADER\.FIELDS.*)$/.test(spec);
   if (header) out.headers = parseMessage(content).headers;
-  if (whole) out.text = parseMessage(content).body;
+  if (whole) out.text = splitHeader(Buffer.from(content, 'utf8')).body.toString('utf8');
   else if (spec === 'TEXT') out.text = content;
 }
 
@@ -145,21 +145,30 @@ function addresses(value: ImapValue | undefined): Address[] {
 export function bodyPart(value: ImapValue): BodyPart {
   const v = Array.isArray(value) ? value : [];
   if (Array.isArray(v[0])) {
-    const parts = v.filter((x): x is ImapValue[] => Array.isArray(x)).map(bodyPart);
-    const subtype = v[parts.length];
-    return { type: `multipart/${String(subtype ?? 'mixed').toLowerCase()}`, parts };
+    // The parts are the lists before the subtype; the lists after it are extension data (the parameters...).
+    const count = v.findIndex((x) => !Array.isArray(x));
+    const parts = (count < 0 ? v : v.slice(0, count)).map(bodyPart);
+    const subtype = count < 0 ? 'mixed' : v[count];
+    const part: BodyPart = { type: `multipart/${String(subtype).toLowerCase()}`, parts };
+    const params = count < 0 ? undefined : paramsOf(v[count + 1]);
+    return params ? { ...part, params } : part;
   }
   const type = `${String(v[0] ?? 'text').toLowerCase()}/${String(v[1] ?? 'plain').toLowerCase()}`;
   const part: BodyPart = { type };
-  if (Array.isArray(v[2])) {
-    const params: Record<string, string> = {};
-    for (let i = 0; i + 1 < v[2].length; i += 2) params[String(v[2][i]).toLowerCase()] = String(v[2][i + 1]);
-    part.params = params;
-  }
+  const params = paramsOf(v[2]);
+  if (params) part.params = params;
   if (v[5] !== null && v[5] !== undefined) part.encoding = String(v[5]).toLowerCase();
   if (typeof v[6] === 'number') part.size = v[6];
   const linesAt = type === 'message/rfc822' ? 9 : type.startsWith('text/') ? 7 : -1;
   if (linesAt > 0 && typeof v[linesAt] === 'number') part.lines = v[linesAt];
   if (type === 'message/rfc822' && Array.isArray(v[8])) part.parts = [bodyPart(v[8])];
   return part;
+}
+
+/** A body parameter list, `("charset" "utf-8")`, as a map with lower-case names. */
+function paramsOf(value: ImapValue | undefined): Record<string, string> | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i + 1 < value.length; i += 2) params[String(value[i]).toLowerCase()] = String(value[i + 1]);
+  return params;
 }

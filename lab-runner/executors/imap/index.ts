@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { connect, Connection } from '../../wire';
+import { CLIENT, connect, Connection } from '../../wire';
 import { outputSchema, type Executor } from '../types';
 import { runAction, actionSchema, resultSchema, type ActionResult } from './actions';
 import { astring, type ImapResponse } from './protocol';
@@ -91,7 +91,10 @@ export const imapExecutor: Executor<ImapInput, ImapOutput> = {
       if (greeting.status === 'BYE') return output;
       if (!s.capabilities.length) await s.command(['CAPABILITY']);
       output.loggedIn = greeting.status === 'PREAUTH';
-      if (input.user && !output.loggedIn) {
+      if (input.user && !output.loggedIn && s.capabilities.includes('LOGINDISABLED')) {
+        // RFC 9051 6.2.3: a client MUST NOT send LOGIN when the server says LOGINDISABLED: the password stays here.
+        ctx.wire.record({ kind: 'note', protocol: 'imap', from: CLIENT, to: route.label, summary: 'LOGINDISABLED: the server takes no password in clear, so the client sends none (starttls: true asks for TLS first)' });
+      } else if (input.user && !output.loggedIn) {
         const login = await logIn(s, input);
         output.login = { ...statusOf(login), mechanism: input.mechanism };
         output.loggedIn = login.status === 'OK';

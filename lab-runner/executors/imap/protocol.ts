@@ -115,12 +115,16 @@ export function parseResponse(raw: Buffer, line = raw.toString('utf8').replace(/
   return response;
 }
 
-/** Values separated by spaces up to the end (of the response, or of a list at `)`). */
+/**
+ * Values separated by spaces up to the end (of the response, or of a list at `)`). Two
+ * lists may also follow each other with no space: the addresses of an ENVELOPE field
+ * `((...)(...))` and the parts of a multipart BODYSTRUCTURE (RFC 9051 9).
+ */
 export function values(r: Reader): ImapValue[] {
   const out: ImapValue[] = [];
   while (!r.atEnd && r.peek() !== 0x29) {
     out.push(value(r));
-    if (!r.accept(' ')) break;
+    if (!r.accept(' ') && r.peek() !== 0x28) break;
   }
   return out;
 }
@@ -208,6 +212,11 @@ export function astring(text: string): CommandPiece {
   if (ATOM.test(text) && /^[\x21-\x7e]+$/.test(text)) return text;
   if (/^[\x01-\x09\x0b\x0c\x0e-\x7f]*$/.test(text)) return `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
   return { literal: Buffer.from(text, 'utf8') };
+}
+
+/** A LIST pattern: like a string, but `*` and `%` may stand in an atom (list-mailbox, RFC 9051 9): `LIST "" *`. */
+export function listPattern(text: string): CommandPiece {
+  return /^[\x21-\x7e]+$/.test(text) && !/[(){"\\]/.test(text) ? text : astring(text);
 }
 
 /** A flag list for STORE and APPEND: `(\Seen \Flagged)`. */
