@@ -11,18 +11,15 @@
  * On start it prints the host key's fingerprint: compare it with what `ssh`/`sftp` show
  * on the first connection ("The authenticity of host ... can't be established").
  */
-import { createLogger } from '../common/logger';
+import { envHost, envPort, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { SftpServer } from './server';
 
-async function main(): Promise<void> {
-  const log = createLogger('sftp');
-  const port = Number(process.env.SFTP_PORT ?? 22);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`SFTP_PORT must be a port number (0-65535), got ${JSON.stringify(process.env.SFTP_PORT)}`);
-  }
-  const host = process.env.SFTP_HOST ?? '0.0.0.0';
+// A PortInUseError names the port; a users.yaml or key error names the file.
+runService('sftp', async (log) => {
+  const port = envPort('SFTP_PORT', 22);
+  const host = envHost('SFTP_HOST');
   const labDir = defaultLabDir();
   const dataDir = defaultDataDir();
   const server = await SftpServer.fromLab(labDir, dataDir, { log });
@@ -32,11 +29,4 @@ async function main(): Promise<void> {
     `sftp listening on ${address.address}:${address.port}, homes in ${dataDir}/homes\n` +
       `sftp host key fingerprint: ${server.hostKeyFingerprint} (${server.hostPublicKey.split(' ')[0]})\n`,
   );
-}
-
-main().catch((err: unknown) => {
-  // A PortInUseError names the port; a users.yaml or key error names the file.
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`${message.startsWith('sftp:') ? message : `sftp: ${message}`}\n`);
-  process.exit(1);
 });

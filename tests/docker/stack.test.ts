@@ -1,13 +1,12 @@
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { DockerBackend } from '../../lab-runner/backends/docker/backend';
 import { compose } from '../../lab-runner/backends/docker/compose';
 import { freeLabPorts } from '../helpers/docker';
+import { built } from '../helpers/paths';
+import { run, succeeds, wirelab as runWirelab, type RunResult } from '../helpers/process';
+import { listenTcp } from '../helpers/socket';
 
 /**
  * The lab in Docker, for real: built by `npm run images`, started with Compose on free
@@ -18,22 +17,14 @@ import { freeLabPorts } from '../helpers/docker';
  * is skipped, saying so.
  */
 
-const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../..');
-const CLI = path.join(ROOT, 'dist/lab-runner/cli.js');
 const enabled = process.env.WIRELAB_DOCKER_TESTS === '1';
 const PROJECT = 'wirelabtest';
 
 const suite = enabled ? describe : describe.skip;
 if (!enabled) console.warn('Docker tests skipped: set WIRELAB_DOCKER_TESTS=1 (with dockerd running and `npm run images` done) to run them');
 
-/** `wirelab ARGS` as a person runs it; resolves with its exit code and what it printed. */
-async function wirelab(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return run(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 * 1024 * 1024 }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (err: { code?: number; stdout?: string; stderr?: string }) => ({ code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' }),
-  );
-}
+/** `wirelab ARGS` as a person runs it, with `env` added; a Docker lab may take minutes to come up. */
+const wirelab = (args: string[], env: Record<string, string> = {}, ms = 240_000): Promise<RunResult> => runWirelab(args, { env, ms });
 
 /** `docker compose run --rm client ...` on this file's lab. */
 const inClient = (args: string[]) => compose(['run', '--rm', '-T', ...args], { project: PROJECT });
@@ -44,7 +35,7 @@ suite('the lab in Docker', () => {
   jest.setTimeout(300_000);
 
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error('build first: npm run build');
+    built('lab-runner/cli.js'); // fails, saying to run `npm run build`, when it is missing
     ports = await freeLabPorts();
     Object.assign(process.env, ports); // Compose and every wirelab started here read them, as from .env
     lab = new DockerBackend({ project: PROJECT });
@@ -73,16 +64,16 @@ suite('the lab in Docker', () => {
   });
 
   test('from the host, through the published ports', async () => {
-    const { stdout } = await run('dig', ['+short', '@127.0.0.1', '-p', ports.LAB_DNS_PORT!, 'www.lab.test']);
+    const { stdout } = await succeeds('dig', ['+short', '@127.0.0.1', '-p', ports.LAB_DNS_PORT!, 'www.lab.test']);
     expect(stdout.trim()).toBe('172.28.0.80');
-    const page = await run('curl', ['-s', '--noproxy', '*', `http://127.0.0.1:${ports.LAB_HTTP_PORT}/`]);
+    const page = await succeeds('curl', ['-s', '--noproxy', '*', `http://127.0.0.1:${ports.LAB_HTTP_PORT}/`]);
     expect(page.stdout).toContain('<h1>');
   });
 
   test('every service runs on Node 24', async () => {
     for (const service of ['dns', 'http', 'smtp', 'pop3', 'ftp', 'sftp']) {
       const container = await lab.containers.container(service);
-      const { stdout } = await run('docker', ['exec', container.id, 'node', '-p', 'process.version']);
+      const { stdout } = await succeeds('docker', ['exec', container.id, 'node', '-p', 'process.version']);
       expect([service, stdout.trim()]).toEqual([service, expect.stringMatching(/^v24\./)]);
     }
   });
@@ -134,7 +125,7 @@ suite('the lab in Docker', () => {
 
   test('pause freezes a service, disconnect takes it off the lab network; both come back', async () => {
     const url = `http://127.0.0.1:${ports.LAB_HTTP_PORT}/`;
-    const page = () => run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', '--noproxy', '*', url]).then((r) => r.stdout, (e: { stdout?: string }) => `failed ${e.stdout ?? ''}`);
+    const page = () => run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', '--noproxy', '*', url]).then((r) => (r.code === 0 ? r.stdout : `failed ${r.stdout}`));
     await lab.control('http', 'pause');
     expect((await lab.containers.status('http')).info?.state).toBe('paused');
     expect(await page()).toMatch(/^failed/); // the port accepts, the frozen process never answers
@@ -193,18 +184,17 @@ suite('the lab in Docker', () => {
   test('a Docker network on the lab addresses, and a port in use, are named with the way out', async () => {
     // A network that is not a lab, on the addresses LAB_PREFIX moves the lab to.
     const network = `wirelabtest-in-the-way-${process.pid}`;
-    await run('docker', ['network', 'create', '--subnet', '10.99.8.0/24', network]);
+    await succeeds('docker', ['network', 'create', '--subnet', '10.99.8.0/24', network]);
     try {
       const taken = await wirelab(['up', '--backend', 'docker', '--project', `${PROJECT}3`], { LAB_PREFIX: '10.99.8' });
       expect(taken.code).toBe(2);
       expect(taken.stderr).toContain(`the lab network 10.99.8.0/24 overlaps another: the Docker network ${network} already uses 10.99.8.0/24`);
     } finally {
-      await run('docker', ['network', 'rm', network]);
+      await succeeds('docker', ['network', 'rm', network]);
     }
     // A program on this machine holds the HTTP port that a second lab (on its own network) wants.
-    const holder = net.createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    const held = (holder.address() as net.AddressInfo).port;
+    const holder = await listenTcp();
+    const held = holder.port;
     try {
       const second = { ...(await freeLabPorts()), LAB_PREFIX: '10.99.9', LAB_HTTP_PORT: String(held) };
       const busy = await wirelab(['up', '--backend', 'docker', '--project', `${PROJECT}3`], second);
@@ -212,10 +202,10 @@ suite('the lab in Docker', () => {
       expect(busy.stderr).toContain(`http's port ${held}/tcp on 127.0.0.1 is already in use: another program holds it`);
       expect(busy.stderr).toContain('LAB_HTTP_PORT=');
       // Nothing of the half-made lab is left.
-      const left = await run('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${PROJECT}3`]);
+      const left = await succeeds('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${PROJECT}3`]);
       expect(left.stdout.trim()).toBe('');
     } finally {
-      holder.close();
+      await holder.close();
     }
   });
 
@@ -239,8 +229,8 @@ suite('the lab in Docker', () => {
   });
 
   test('every scenario passes on the docker backend, unchanged', async () => {
-    const { code, stdout, stderr } = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse']);
-    if (code !== 0) throw new Error(`wirelab run --backend docker failed:\n${stdout}\n${stderr}`);
+    const { code, stdout, stderr } = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse'], {}, 280_000);
+    if (code !== 0) throw new Error(`wirelab run --backend docker failed (exit ${code}):\n${stdout}\n${stderr}`);
     expect(stdout).toMatch(/total\s+(\d+)\/\1\s+all \d+ passed/);
   });
 });

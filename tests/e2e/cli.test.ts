@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CLI, ROOT, startUp, wirelab } from '../helpers/cli';
+import { startUp } from '../helpers/cli';
 import { startLab } from '../helpers/lab';
+import { wirelab } from '../helpers/process';
 
 /**
  * The `wirelab` command as a user runs it: the built CLI (npm test builds first),
@@ -13,7 +13,6 @@ import { startLab } from '../helpers/lab';
 
 let tmp: string;
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does)`);
   tmp = await mkdtemp(path.join(os.tmpdir(), 'wirelab-cli-'));
 });
 afterAll(() => rm(tmp, { recursive: true, force: true }));
@@ -75,15 +74,11 @@ describe('wirelab run', () => {
   });
 
   test('colour only when asked for, and never with NO_COLOR', async () => {
-    const colored = await wirelab(['run', '--free-ports', 'scenarios/keep-alive.yaml'], { NO_COLOR: '', FORCE_COLOR: '1' });
+    const colored = await wirelab(['run', '--free-ports', 'scenarios/keep-alive.yaml'], { env: { NO_COLOR: '', FORCE_COLOR: '1' } });
     // NO_COLOR set to anything (even empty) turns colour off.
     expect(colored.stdout).not.toMatch(/\x1b\[/);
-    const env = { ...process.env, FORCE_COLOR: '1' } as Record<string, string>;
-    delete env.NO_COLOR;
-    const forced = await new Promise<string>((resolve) =>
-      execFile(process.execPath, [CLI, 'run', '--free-ports', 'scenarios/keep-alive.yaml'], { cwd: ROOT, env }, (_e, stdout) => resolve(stdout)),
-    );
-    expect(forced).toMatch(/\x1b\[32m✓/);
+    const forced = await wirelab(['run', '--free-ports', 'scenarios/keep-alive.yaml'], { env: { NO_COLOR: undefined, FORCE_COLOR: '1' } });
+    expect(forced.stdout).toMatch(/\x1b\[32m✓/);
   });
 
   test('--report junit, gradescope and html write their files; secrets are masked in the terminal too', async () => {

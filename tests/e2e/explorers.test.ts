@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startUp, wirelab, type UpLab } from '../helpers/cli';
+import { startUp, type UpLab } from '../helpers/cli';
+import { wirelab } from '../helpers/process';
 
 /**
  * The exploring clients (`wirelab dns`, `http`, `smtp`, `pop3`, `ftp`, `sftp`) against
@@ -32,7 +33,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-const run = (args: string[], extra: Record<string, string> = {}) => wirelab(args, { ...env, ...extra });
+const run = (args: string[], extra: Record<string, string> = {}) => wirelab(args, { env: { ...env, ...extra } });
 const portOf = (endpoint: string): string => endpoint.split(':')[1]!;
 
 function curl(url: string, ...args: string[]): Promise<string> {

@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { gradescopeSpec } from '../helpers/gradescope';
+import { FIXTURES_DIR, REPO_DIR } from '../helpers/paths';
+import { succeeds } from '../helpers/process';
 
 /**
  * examples/gradescope/run_autograder as Gradescope runs it: in a folder laid out like
@@ -12,9 +12,7 @@ import { gradescopeSpec } from '../helpers/gradescope';
  * by scenarios/http-basics.yaml. results.json must follow Gradescope's specification.
  */
 
-const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../..');
-const EXAMPLE = path.join(ROOT, 'examples/gradescope');
+const EXAMPLE = path.join(REPO_DIR, 'examples/gradescope');
 
 let tmp: string;
 beforeAll(async () => {
@@ -28,13 +26,13 @@ async function autograde(student: string): Promise<{ results: ReturnType<typeof 
   await mkdir(path.join(root, 'source'), { recursive: true });
   for (const file of ['run_autograder', 'results.js', 'submission.yaml', 'setup.sh']) await cp(path.join(EXAMPLE, file), path.join(root, 'source', file));
   // What setup.sh makes on Gradescope: wirelab, built and installed, in source/wirelab.
-  await symlink(ROOT, path.join(root, 'source/wirelab'));
+  await symlink(REPO_DIR, path.join(root, 'source/wirelab'));
   // The student's upload: their server (without the submission.yaml the fixture has: the instructor's is used).
   await mkdir(path.join(root, 'submission'));
-  await cp(path.join(ROOT, 'tests/fixtures/submissions', student, 'server.py'), path.join(root, 'submission/server.py'));
+  await cp(path.join(FIXTURES_DIR, 'submissions', student, 'server.py'), path.join(root, 'submission/server.py'));
   // Gradescope copies run_autograder to /autograder and runs it there.
   await cp(path.join(EXAMPLE, 'run_autograder'), path.join(root, 'run_autograder'));
-  const { stdout } = await run(path.join(root, 'run_autograder'), [], { cwd: root, env: { ...process.env, AUTOGRADER: root, NO_COLOR: '1' }, timeout: 120_000 });
+  const { stdout } = await succeeds(path.join(root, 'run_autograder'), [], { cwd: root, env: { ...process.env, AUTOGRADER: root, NO_COLOR: '1' }, ms: 120_000 });
   const results = gradescopeSpec.parse(JSON.parse(await readFile(path.join(root, 'results/results.json'), 'utf8')));
   return { results, stdout };
 }
@@ -69,12 +67,12 @@ describe('examples/gradescope: run_autograder on a sample submission', () => {
 
   test('the autograder zip has the files Gradescope looks for at its root', async () => {
     const zip = path.join(tmp, 'autograder.zip');
-    await run(path.join(EXAMPLE, 'make-autograder.sh'), [zip], { cwd: tmp, timeout: 120_000 });
-    const { stdout } = await run('python3', ['-m', 'zipfile', '-l', zip]);
+    await succeeds(path.join(EXAMPLE, 'make-autograder.sh'), [zip], { cwd: tmp, ms: 120_000 });
+    const { stdout } = await succeeds('python3', ['-m', 'zipfile', '-l', zip]);
     const names = stdout.split('\n').map((l) => l.split(/\s+/)[0]);
     for (const file of ['setup.sh', 'run_autograder', 'results.js', 'submission.yaml', 'wirelab/package.json', 'wirelab/dist/lab-runner/cli.js', 'wirelab/scenarios/http-basics.yaml']) {
       expect(names).toContain(file);
     }
-    await run('bash', ['-n', path.join(EXAMPLE, 'setup.sh')]);
+    await succeeds('bash', ['-n', path.join(EXAMPLE, 'setup.sh')]);
   });
 });

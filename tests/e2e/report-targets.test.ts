@@ -6,7 +6,8 @@ import path from 'node:path';
 import { freePort, waitUntilUp } from '../../lab-runner/grade/target';
 import type { RunResult } from '../../lab-runner/result';
 import { openFile, type OpenedPage } from '../helpers/browser';
-import { ROOT, wirelab } from '../helpers/cli';
+import { REPO_DIR as ROOT } from '../helpers/paths';
+import { wirelab } from '../helpers/process';
 
 /**
  * `wirelab run --target http=127.0.0.1:PORT`: a student's server (the "good" sample

@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { runScenario } from '../../lab-runner/run';
 import { parseScenario } from '../../lab-runner/scenario/load';
 import { PortInUseError } from '../../services/common/listen';
 import { LAB_DIR, startLab } from '../helpers/lab';
+import { listenTcp } from '../helpers/socket';
 
 /** How the runner judges steps: failures, hints, skips, retries, timeouts, targets. */
 
@@ -171,15 +171,13 @@ describe('--target sends a service to another server', () => {
   test("a student's own HTTP server answers for www.lab.test", async () => {
     const requests: string[] = [];
     // A minimal "student server", the kind a sockets tutorial builds.
-    const student = net.createServer((socket) => {
-      socket.once('data', (data) => {
+    const student = await listenTcp((socket) => {
+      socket.once('data', (data: Buffer) => {
         requests.push(data.toString('latin1').split('\r\n')[0]!);
         socket.end('HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>student</h1>');
       });
     });
-    await new Promise<void>((resolve) => student.listen(0, '127.0.0.1', resolve));
-    const port = (student.address() as net.AddressInfo).port;
-    const lab = await startLab({ targets: { http: { host: '127.0.0.1', port } } });
+    const lab = await startLab({ targets: { http: { host: '127.0.0.1', port: student.port } } });
     try {
       expect(lab.backend.status().find((s) => s.name === 'http')).toMatchObject({ state: 'target' });
       const result = await runScenario(
@@ -192,16 +190,15 @@ describe('--target sends a service to another server', () => {
       expect(result.steps[0]!.transcript[0]).toMatchObject({ protocol: 'dns', to: 'ns.lab.test:53' });
     } finally {
       await lab.stop();
-      student.close();
+      await student.close();
     }
   });
 });
 
 describe('a port already in use', () => {
   test('names the port and the service, and starts nothing', async () => {
-    const squatter = net.createServer();
-    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
-    const port = (squatter.address() as net.AddressInfo).port;
+    const squatter = await listenTcp();
+    const port = squatter.port;
     const backend = new EmbeddedBackend({ labDir: LAB_DIR, dataDir: await mkdtemp(path.join(os.tmpdir(), 'wirelab-inuse-')), freePorts: true, ports: { http: { http: port } } });
     try {
       const error = await backend.start().then(() => undefined, (err: unknown) => err);
@@ -210,7 +207,7 @@ describe('a port already in use', () => {
       expect(backend.status().every((s) => s.state === 'stopped')).toBe(true);
     } finally {
       await backend.stop();
-      squatter.close();
+      await squatter.close();
     }
   });
 });

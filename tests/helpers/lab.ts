@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { EmbeddedBackend, type EmbeddedOptions } from '../../lab-runner/backends/embedded';
 import type { StepResult, ScenarioResult } from '../../lab-runner/result';
+import { LAB_DIR } from './paths';
 
-export const LAB_DIR = path.resolve(__dirname, '../../lab');
-export const SCENARIOS_DIR = path.resolve(__dirname, '../../scenarios');
+export { LAB_DIR, SCENARIOS_DIR } from './paths';
 
 /** A whole embedded lab on free ports with its own fresh data directory. */
 export async function startLab(options: Partial<EmbeddedOptions> = {}): Promise<{ backend: EmbeddedBackend; dataDir: string; stop(): Promise<void> }> {

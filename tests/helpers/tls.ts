@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import https from 'node:https';
@@ -10,6 +10,8 @@ import { caCertificateFile } from '../../services/common/certificates';
 import { createLogger } from '../../services/common/logger';
 import { ServiceTls, type ServiceTlsOptions } from '../../services/common/tls';
 import { LogCollector } from './logs';
+import { run as runProcess, type RunResult } from './process';
+import { within } from './wait';
 
 /**
  * A small TLS server that uses the lab's TLS options (services/common/tls.ts), and the
@@ -107,22 +109,18 @@ async function listening(server: net.Server, parts: { dataDir: string; logs: Log
   };
 }
 
-export interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
+export interface Run extends RunResult {
   /** stdout and stderr together: what a person sees. */
   output: string;
 }
 
-export function run(file: string, args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(file, args, { timeout: 20000, env: { ...process.env, ...options.env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr, output: stdout + stderr });
-    });
-    child.stdin?.on('error', () => {}); // a client that never reads its input (openssl verify) may be gone before it is written
-    child.stdin?.end(options.input ?? '');
-  });
+/**
+ * A client run to the end (helpers/process's run(), with its deadline): `env` adds to
+ * this process's environment, stdin gets `input` (default nothing) and is closed.
+ */
+export async function run(file: string, args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  const result = await runProcess(file, args, { env: { ...process.env, ...options.env }, input: options.input ?? '' });
+  return { ...result, output: result.stdout + result.stderr };
 }
 
 /** What each client says when it connects to `host` (resolved to 127.0.0.1) on `port`, trusting `caFile`. */
@@ -137,17 +135,21 @@ export const clients = {
 
   /** Node's tls.connect, in this process: `ok TLSv1.3` or the error's message. */
   node: (port: number, host: string, caFile: string, extra: tls.ConnectionOptions = {}): Promise<Run> =>
-    readFile(caFile).then(
-      (ca) =>
-        new Promise((resolve) => {
-          const done = (code: number, text: string): void => resolve({ code, stdout: text, stderr: '', output: text });
-          const socket = tls.connect({ host: '127.0.0.1', port, servername: host, ca, ...extra }, () => {
-            done(0, `ok ${socket.getProtocol()}`);
-            socket.end();
-          });
-          socket.on('error', (err: NodeJS.ErrnoException) => done(1, `${err.code}: ${err.message}`));
-        }),
-    ),
+    readFile(caFile).then((ca) => {
+      let socket: tls.TLSSocket | undefined;
+      const outcome = new Promise<Run>((resolve) => {
+        const done = (code: number, text: string): void => resolve({ code, stdout: text, stderr: '', output: text });
+        socket = tls.connect({ host: '127.0.0.1', port, servername: host, ca, ...extra }, () => {
+          done(0, `ok ${socket!.getProtocol()}`);
+          socket!.end();
+        });
+        socket.on('error', (err: NodeJS.ErrnoException) => done(1, `${err.code}: ${err.message}`));
+      });
+      return within(outcome, `a TLS handshake with ${host} on 127.0.0.1:${port}, or its error`).catch((err: unknown) => {
+        socket?.destroy();
+        throw err;
+      });
+    }),
 };
 
 /** Python's ssl with the default context and the lab CA, as a student's script would connect. */

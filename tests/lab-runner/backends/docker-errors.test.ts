@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { overlaps } from '../../../lab-runner/backends/docker/backend';
 import { composeFailed, portTaken, subnetTaken } from '../../../lab-runner/backends/docker/errors';
 import { composeSettings, portVariable, publishedPorts } from '../../../lab-runner/backends/docker/settings';
+import { wirelab } from '../../helpers/process';
 
 /**
  * How the Docker backend explains a lab that cannot come up, without Docker: what
@@ -13,9 +12,6 @@ import { composeSettings, portVariable, publishedPorts } from '../../../lab-runn
  * again against a running engine), the .env settings, and `wirelab up --backend docker`
  * with no engine to talk to.
  */
-
-const run = promisify(execFile);
-const CLI = path.resolve(__dirname, '../../../dist/lab-runner/cli.js');
 
 // Compose 1.29's words, as it printed them on this machine.
 const HELD_BY_CONTAINER =
@@ -91,15 +87,10 @@ test('no Docker engine: wirelab says so, and what to do', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-nodocker-'));
   try {
     const socket = path.join(dir, 'docker.sock'); // nothing listens there
-    const failed = await run(process.execPath, [CLI, 'up', '--backend', 'docker', '--project', 'wirelab-no-engine'], {
-      env: { ...process.env, DOCKER_HOST: `unix://${socket}`, NO_COLOR: '1' },
-    }).then(
-      () => undefined,
-      (err: { code: number; stderr: string }) => err,
-    );
-    expect(failed?.code).toBe(2);
-    expect(failed?.stderr).toContain(`wirelab: no Docker engine answers at unix://${socket} (ENOENT). Start it (\`sudo systemctl start docker\`, or \`sudo dockerd &\`)`);
-    expect(failed?.stderr).toContain('`wirelab run` (embedded)');
+    const failed = await wirelab(['up', '--backend', 'docker', '--project', 'wirelab-no-engine'], { env: { DOCKER_HOST: `unix://${socket}` } });
+    expect(failed.code).toBe(2);
+    expect(failed.stderr).toContain(`wirelab: no Docker engine answers at unix://${socket} (ENOENT). Start it (\`sudo systemctl start docker\`, or \`sudo dockerd &\`)`);
+    expect(failed.stderr).toContain('`wirelab run` (embedded)');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -2,8 +2,8 @@ import path from 'node:path';
 import { runScenario } from '../../../lab-runner/run';
 import { loadScenarioFile, parseScenario } from '../../../lab-runner/scenario/load';
 import { problems, SCENARIOS_DIR, startLab } from '../../helpers/lab';
-import { session, type PoplibResult } from '../../services/pop3-clients';
-import { python, SMTPLIB_SEND } from '../../services/smtp-harness';
+import { session, type PoplibResult } from '../../services/pop3/clients';
+import { python, SMTPLIB_SEND } from '../../services/smtp/harness';
 
 /**
  * A student uses the lab (their own mail is in the mailboxes), then runs the scenarios

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
+import { REPO_DIR } from '../../helpers/paths';
 
 /**
  * The shape of the code, read from TypeScript's own view of it: the project's
@@ -15,8 +16,7 @@ import ts from 'typescript';
  *   run time touches Node.
  */
 
-const ROOT = path.resolve(__dirname, '../../..');
-const rel = (file: string): string => path.relative(ROOT, file).split(path.sep).join('/');
+const rel = (file: string): string => path.relative(REPO_DIR, file).split(path.sep).join('/');
 
 interface Edge {
   to: string;
@@ -26,8 +26,8 @@ interface Edge {
 }
 
 function importGraph(): Map<string, Edge[]> {
-  const config = ts.readConfigFile(path.join(ROOT, 'tsconfig.json'), ts.sys.readFile);
-  const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
+  const config = ts.readConfigFile(path.join(REPO_DIR, 'tsconfig.json'), ts.sys.readFile);
+  const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, REPO_DIR);
   const files = parsed.fileNames.filter((f) => /^(lab-runner|services)\//.test(rel(f)) && !f.endsWith('.d.ts'));
   const graph = new Map<string, Edge[]>();
   for (const file of files) {
@@ -142,7 +142,7 @@ test('the ladder diagram loads nothing that needs Node: the console can bundle i
   const load = (file: string): void => {
     if (seen.has(file)) return;
     seen.add(file);
-    const text = readFileSync(path.join(ROOT, file), 'utf8');
+    const text = readFileSync(path.join(REPO_DIR, file), 'utf8');
     if (/\b(Buffer|process|require|__dirname)\b/.test(text.replace(/\/\*[\s\S]*?\*\/|\/\/.*/g, ''))) problems.push(`${file} uses a Node global`);
     for (const e of graph.get(file) ?? []) {
       if (e.typeOnly) continue;

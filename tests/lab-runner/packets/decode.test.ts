@@ -4,14 +4,15 @@
  * file; every field ours yields must read the same in tshark.
  */
 import { writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { LINKTYPE } from '../../../lab-runner/packets/link';
 import { writePcapng, type CapturedPacket } from '../../../lab-runner/packets/pcapng';
 import { portFilter } from '../../../lab-runner/packets/capture';
-import { dig } from '../../services/dns-clients';
+import { run } from '../../helpers/process';
+import { listenTcp } from '../../helpers/socket';
+import { dig } from '../../services/dns/clients';
 import { curl } from '../../services/http/harness';
-import { captureWhile, compareWithTshark, ncProbe, rootOnly, runProgram, useScratch } from './helpers';
+import { captureWhile, compareWithTshark, ncProbe, rootOnly, useScratch } from './helpers';
 
 const lab = useScratch({ http: true, dns: true });
 
@@ -46,15 +47,14 @@ rootOnly('decoding real captures as tshark does (captured as root on lo)', () =>
 
   test('IPv6: curl to [::1], and UDP with hop-by-hop and destination options headers (Python)', async () => {
     // Answers once the request is in, and reads on, so that the client's FIN ends the socket.
-    const server = net.createServer((socket) => socket.once('data', () => socket.end('HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n')).resume());
-    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
-    const port = (server.address() as net.AddressInfo).port;
+    const server = await listenTcp((socket) => socket.once('data', () => socket.end('HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n')).resume(), '::1');
+    const { port } = server;
     const file = path.join(lab.dir, 'ipv6.pcapng');
     // BPF's `port` does not look past extension headers: the Python datagram is caught by its first Next Header (0, hop-by-hop).
     const filter = `${portFilter([port])} or (ip6 and ip6[6] == 0)`;
     await captureWhile({ filter, file }, async () => {
       expect((await curl('-g', '-o', '/dev/null', '-w', '%{http_code}', `http://[::1]:${port}/`)).stdout).toBe('204');
-      const sent = await runProgram('python3', ['-c', [
+      const sent = await run('python3', ['-c', [
         'import socket',
         's = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)',
         // RFC 8200 4.3 and 4.6: the options headers, padded with a PadN option (type 1) to 8 and 16 bytes.
@@ -64,7 +64,7 @@ rootOnly('decoding real captures as tshark does (captured as root on lo)', () =>
       ].join('\n')]);
       expect(sent).toMatchObject({ code: 0, stderr: '' });
     });
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
     const decoded = await compareWithTshark(file);
     expect(decoded.every((d) => d.ip!.version === 6)).toBe(true);
     const udp = decoded.find((d) => d.udp)!;

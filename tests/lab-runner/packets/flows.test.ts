@@ -3,19 +3,18 @@
  * against tshark's TCP analysis of the same real captures; choosing a step's packets
  * by its flows and time; placing application messages on their segments.
  */
-import { spawn } from 'node:child_process';
-import dgram from 'node:dgram';
 import net from 'node:net';
 import path from 'node:path';
 import { encode } from 'dns-packet';
 import { portFilter } from '../../../lab-runner/packets/capture';
+import { nowMs } from '../../../lab-runner/wire';
 import { conversations, findConversations, packetInfo, packetRows, packetsCarrying, selectPackets, type Conversation, type Endpoint, type FlowQuery } from '../../../lab-runner/packets/flows';
-import { query } from '../../services/dns-clients';
+import { freePort } from '../../helpers/ports';
+import { Child, run } from '../../helpers/process';
+import { RawSocket } from '../../helpers/socket';
+import { query, UdpClient } from '../../services/dns/clients';
 import { curl } from '../../services/http/harness';
 import { captureWhile, ncProbe, rootOnly, tsharkRows, useScratch } from './helpers';
-
-/** Epoch milliseconds, sub-millisecond: the runner's clock for transcripts (its wire layer's nowMs). */
-const nowMs = (): number => performance.timeOrigin + performance.now();
 
 const lab = useScratch({ http: true, dns: true });
 
@@ -54,10 +53,7 @@ rootOnly('conversations as tshark sees them', () => {
       expect((await curl('-o', '/dev/null', `${lab.http.base}/`, '-o', '/dev/null', `${lab.http.base}/api/notes`)).code).toBe(0);
       await ncProbe('127.0.0.1', lab.refused);
       await udpAsk(lab.dns.port, encode(query('www.lab.test', 'A')));
-      await new Promise<void>((resolve, reject) => {
-        const dig = spawn('dig', ['@127.0.0.1', '-p', String(lab.dns.port), '+tcp', '+time=5', 'lab.test', 'MX'], { stdio: 'ignore' });
-        dig.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`dig exited ${code}`))));
-      });
+      expect((await run('dig', ['@127.0.0.1', '-p', String(lab.dns.port), '+tcp', '+time=5', 'lab.test', 'MX'])).code).toBe(0);
     });
     const all = conversations(capture.packets);
     expect(ourAnalysis(all)).toEqual(await tsharkAnalysis(file));
@@ -76,15 +72,14 @@ rootOnly('conversations as tshark sees them', () => {
     // Python listens with a backlog of 0 and never accepts: once one connection waits
     // in its queue, Linux drops the next SYN, and that client sends it again after its
     // retransmission timeout (1 s, RFC 6298 section 2.1).
-    const python = spawn('python3', ['-c', 'import socket, sys\ns = socket.socket()\ns.bind(("127.0.0.1", 0))\ns.listen(0)\nprint(s.getsockname()[1], flush=True)\nsys.stdin.read()'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const port = await new Promise<number>((resolve) => python.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    const python = Child.start('python3', ['-c', 'import socket, sys\ns = socket.socket()\ns.bind(("127.0.0.1", 0))\ns.listen(0)\nprint(s.getsockname()[1], flush=True)\nsys.stdin.read()'], { name: 'a python3 listener that never accepts', stdin: 'pipe' });
+    const port = Number((await python.waitFor(/^(\d+)$/))[1]);
     const file = path.join(lab.dir, 'retransmission.pcapng');
     const sockets: net.Socket[] = [];
     try {
       const capture = await captureWhile({ filter: portFilter([port]), file }, async (live) => {
-        const first = net.connect(port, '127.0.0.1');
-        sockets.push(first);
-        await new Promise((resolve) => first.once('connect', resolve));
+        sockets.push((await RawSocket.connect(port)).socket);
+        // Its SYN is dropped (the queue is full): no wait for its connection, only for the SYN sent again.
         sockets.push(net.connect(port, '127.0.0.1').on('error', () => undefined));
         await live.waitFor((packets) => packets.filter((p) => p.tcp?.flagNames.join() === 'SYN').length >= 3, 10000, 'the second client to send its SYN again');
       });
@@ -97,7 +92,7 @@ rootOnly('conversations as tshark sees them', () => {
       ]);
     } finally {
       for (const s of sockets) s.destroy();
-      python.kill();
+      await python.stop();
     }
   }, 20000);
 });
@@ -106,7 +101,7 @@ rootOnly("a step's packets: its flows, in its time", () => {
   test('two connections from the same local port, one after the other: each step gets its own, as many as tshark counts', async () => {
     const file = path.join(lab.dir, 'reuse.pcapng');
     const steps: { flow: FlowQuery; from: number; to: number }[] = [];
-    const localPort = await unusedLowPort();
+    const localPort = await freePort(); // below the kernel's ephemeral range: no other connection is given it between our two uses
     const capture = await captureWhile({ filter: portFilter([lab.http.port]), file }, async (live) => {
       for (let i = 0; i < 2; i++) {
         const from = nowMs();
@@ -165,77 +160,41 @@ function closed(c: Conversation | undefined): boolean {
   return !!c && c.fin.client !== undefined && c.fin.server !== undefined && !!last && last.decoded.packet.number > Math.max(c.fin.client, c.fin.server) && last.length === 0;
 }
 
-/** A DNS query over UDP from Node's dgram; resolves with the answer's bytes. */
-function udpAsk(port: number, bytes: Buffer | Uint8Array): Promise<Buffer> {
-  const socket = dgram.createSocket('udp4');
-  return new Promise((resolve) => {
-    socket.once('message', (message) => {
-      socket.close();
-      resolve(message);
-    });
-    socket.send(bytes, port, '127.0.0.1');
-  });
-}
-
-/**
- * A local port below the kernel's ephemeral range (net.ipv4.ip_local_port_range,
- * 32768-60999 by default), free now: no other connection on this machine will be
- * given it meanwhile, as could happen to a port of that range between our two uses.
- */
-async function unusedLowPort(): Promise<number> {
-  for (let port = 20000 + Math.floor(Math.random() * 5000); ; port++) {
-    const server = net.createServer();
-    const free = await new Promise<boolean>((resolve) => server.once('error', () => resolve(false)).listen(port, '127.0.0.1', () => resolve(true)));
-    if (free) {
-      await new Promise((resolve) => server.close(resolve));
-      return port;
-    }
+/** A DNS query over UDP; resolves with the answer's bytes. */
+async function udpAsk(port: number, bytes: Buffer | Uint8Array): Promise<Buffer> {
+  const client = new UdpClient(port);
+  try {
+    client.send(Buffer.from(bytes));
+    return await client.next();
+  } finally {
+    await client.close();
   }
 }
 
 /** One HTTP/1.0 request from a chosen local port; the server answers and closes first. */
-function httpOnce(port: number, localPort: number): Promise<{ local: Endpoint; remote: Endpoint }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localPort, localAddress: '127.0.0.1' });
-    socket.on('error', reject);
-    socket.on('connect', () => socket.write('GET / HTTP/1.0\r\nHost: www.lab.test\r\n\r\n'));
-    const ends = { local: { address: '', port: 0 }, remote: { address: '', port: 0 } };
-    socket.on('connect', () => {
-      ends.local = { address: socket.localAddress!, port: socket.localPort! };
-      ends.remote = { address: socket.remoteAddress!, port: socket.remotePort! };
-    });
-    socket.resume();
-    socket.on('end', () => socket.end());
-    socket.on('close', () => resolve(ends));
-  });
+async function httpOnce(port: number, localPort: number): Promise<{ local: Endpoint; remote: Endpoint }> {
+  const client = await RawSocket.connect(port, { localAddress: '127.0.0.1', localPort });
+  const ends = { local: { address: client.socket.localAddress!, port: client.localPort }, remote: { address: client.socket.remoteAddress!, port: client.socket.remotePort! } };
+  client.write('GET / HTTP/1.0\r\nHost: www.lab.test\r\n\r\n');
+  await client.rest();
+  return ends;
 }
 
 /** Requests one after the other on one connection, each after the previous response (Content-Length) is in. */
 async function keepAlive(port: number, requests: Buffer[]): Promise<{ flow: { local: Endpoint; remote: Endpoint }; received: Buffer[] }> {
-  const socket = net.connect(port, '127.0.0.1');
-  await new Promise((resolve) => socket.once('connect', resolve));
-  const flow = { local: { address: socket.localAddress!, port: socket.localPort! }, remote: { address: socket.remoteAddress!, port: socket.remotePort! } };
+  const client = await RawSocket.connect(port);
+  const flow = { local: { address: client.socket.localAddress!, port: client.localPort }, remote: { address: client.socket.remoteAddress!, port: client.socket.remotePort! } };
   const received: Buffer[] = [];
-  let buffer = Buffer.alloc(0);
   for (const request of requests) {
-    socket.write(request);
-    const response = await new Promise<Buffer>((resolve) => {
-      const onData = (chunk: Buffer): void => {
-        buffer = Buffer.concat([buffer, chunk]);
-        const end = buffer.indexOf('\r\n\r\n');
-        const length = Number(/content-length: (\d+)/i.exec(buffer.toString('latin1'))?.[1] ?? NaN);
-        if (end >= 0 && buffer.length >= end + 4 + length) {
-          socket.off('data', onData);
-          const whole = buffer.subarray(0, end + 4 + length);
-          buffer = buffer.subarray(whole.length);
-          resolve(whole);
-        }
-      };
-      socket.on('data', onData);
+    client.write(request);
+    const response = await client.read('an HTTP response and its body (Content-Length)', (unread) => {
+      const end = unread.indexOf('\r\n\r\n');
+      const length = Number(/content-length: (\d+)/i.exec(unread.toString('latin1'))?.[1] ?? NaN);
+      return end >= 0 && unread.length >= end + 4 + length ? { value: Buffer.from(unread.subarray(0, end + 4 + length)), length: end + 4 + length } : undefined;
     });
     received.push(response);
   }
-  socket.end();
-  await new Promise((resolve) => socket.once('close', resolve));
+  client.end();
+  await client.closed();
   return { flow, received };
 }

@@ -1,4 +1,3 @@
-import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -6,28 +5,16 @@ import path from 'node:path';
 import { PacketCapture, type CaptureOptions } from '../../../lab-runner/packets/capture';
 import { decodePacket, type DecodedPacket } from '../../../lab-runner/packets/decode';
 import { readCapture } from '../../../lab-runner/packets/pcapng';
-import { startLab as startDns, type RunningServer as DnsServer } from '../../services/dns-clients';
+import { startLab as startDns, type RunningServer as DnsServer } from '../../services/dns/clients';
 import { startServer as startHttp, type RunningServer as HttpServer } from '../../services/http/harness';
+import { Child, run, type RunResult } from '../../helpers/process';
+import { listenTcp } from '../../helpers/socket';
+import { within } from '../../helpers/wait';
 
 /**
  * What the packet tests share: real captures made on loopback while real clients
  * talk, and tshark's reading of the same files, to compare ours with.
  */
-
-export interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export function runProgram(file: string, args: string[], options: { timeout?: number } = {}): Promise<Ran> {
-  return new Promise((resolve) => {
-    execFile(file, args, { maxBuffer: 64 * 1024 * 1024, timeout: options.timeout ?? 60000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Capturing on the machine's own lo needs root (CAP_NET_RAW); the test machine is root. */
 export const rootOnly = process.getuid?.() === 0 ? describe : describe.skip;
@@ -35,8 +22,8 @@ export const rootOnly = process.getuid?.() === 0 ? describe : describe.skip;
 export const tempDir = (): Promise<string> => mkdtemp(path.join(os.tmpdir(), 'wirelab-packets-'));
 
 /** What tshark says, with its warning about running as root left out. */
-export async function tshark(args: string[]): Promise<Ran> {
-  const ran = await runProgram('tshark', args);
+export async function tshark(args: string[]): Promise<RunResult> {
+  const ran = await run('tshark', args);
   return { ...ran, stderr: ran.stderr.replace(/^Running as user "root".*\n?/m, '') };
 }
 
@@ -102,40 +89,38 @@ export function useScratch(servers: { http?: boolean; dns?: boolean } = {}): Scr
 }
 
 /** A refused connection from Node: the SYN and the RST; resolves once the RST is in. */
-export const refusedConnection = (port: number): Promise<void> => new Promise((resolve) => net.connect(port, '127.0.0.1').on('error', () => resolve()));
+export const refusedConnection = (port: number): Promise<void> =>
+  within(
+    new Promise((resolve) => net.connect(port, '127.0.0.1').on('error', () => resolve())),
+    `the connection to 127.0.0.1:${port} to be refused`,
+  );
 
 /** A port on 127.0.0.1 that nothing listens on: bound, then let go. */
 export async function closedPort(host = '127.0.0.1'): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const server = await listenTcp(undefined, host);
+  await server.close();
+  return server.port;
 }
 
 /** `nc -z`: a connection opened and closed at once (refused, on a closed port). */
-export const ncProbe = (host: string, port: number): Promise<Ran> => runProgram('nc', ['-z', '-w', '5', host, String(port)]);
+export const ncProbe = (host: string, port: number): Promise<RunResult> => run('nc', ['-z', '-w', '5', host, String(port)]);
 
 /**
  * A capture file written by the tool itself (dumpcap's pcapng, tcpdump's pcap), of
  * `count` packets: `traffic` is repeated until the tool has them and exits.
  */
 export async function toolFile(command: string[], traffic: () => Promise<unknown>, deadlineMs = 20000): Promise<void> {
-  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  let exited = false;
-  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => ((exited = true), resolve(code))));
+  const child = Child.start(command[0]!, command.slice(1), { name: command.join(' ') });
   const deadline = Date.now() + deadlineMs;
-  while (!exited) {
+  while (child.running) {
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${command.join(' ')} did not capture its packets within ${deadlineMs} ms: ${stderr}`);
+      await child.stop('SIGKILL');
+      throw new Error(`${command.join(' ')} did not capture its packets within ${deadlineMs} ms: ${child.stderr}`);
     }
-    await Promise.race([traffic(), exit]);
+    await Promise.race([traffic(), child.exited]);
   }
-  const code = await exit;
-  if (code !== 0) throw new Error(`${command.join(' ')} exited ${code}: ${stderr}`);
+  const { code } = await child.exit();
+  if (code !== 0) throw new Error(`${command.join(' ')} exited ${code}: ${child.stderr}`);
 }
 
 // --- Our decoding, written as tshark's fields ---

@@ -4,7 +4,6 @@
  * so it re-runs itself in a user and network namespace of its own and captures its
  * own loopback there. And where user namespaces are disabled, it says so and why.
  */
-import { spawn } from 'node:child_process';
 import { chmod, chown, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import ts from 'typescript';
@@ -12,9 +11,10 @@ import { readCapture } from '../../../lab-runner/packets/pcapng';
 import { conversations } from '../../../lab-runner/packets/flows';
 import { decodePacket } from '../../../lab-runner/packets/decode';
 import { enterCommand } from '../../../lab-runner/packets/namespace';
-import { rootOnly, runProgram, tempDir, tsharkProblems, tsharkRows, type Ran } from './helpers';
+import { REPO_DIR } from '../../helpers/paths';
+import { Child, run, type RunResult } from '../../helpers/process';
+import { rootOnly, tempDir, tsharkProblems, tsharkRows } from './helpers';
 
-const REPO = path.resolve(__dirname, '../../..');
 const NOBODY = 65534;
 
 let dir: string;
@@ -26,11 +26,11 @@ let driver: string;
  */
 async function compileDriver(into: string): Promise<string> {
   const sources = [
-    ...(await readdir(path.join(REPO, 'lab-runner/packets'))).filter((f) => f.endsWith('.ts')).map((f) => `lab-runner/packets/${f}`),
+    ...(await readdir(path.join(REPO_DIR, 'lab-runner/packets'))).filter((f) => f.endsWith('.ts')).map((f) => `lab-runner/packets/${f}`),
     'tests/lab-runner/packets/capture-driver.ts',
   ];
   for (const source of sources) {
-    const { outputText } = ts.transpileModule(await readFile(path.join(REPO, source), 'utf8'), {
+    const { outputText } = ts.transpileModule(await readFile(path.join(REPO_DIR, source), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
     });
     const target = path.join(into, source.replace(/\.ts$/, '.js'));
@@ -50,7 +50,7 @@ async function outputFor(name: string): Promise<string> {
 
 /** A command as the user nobody, with a plain PATH. */
 const NOBODY_PREFIX = ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', 'env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin'];
-const asNobody = (...args: string[]): Promise<Ran> => runProgram('setpriv', [...NOBODY_PREFIX, process.execPath, driver, ...args]);
+const asNobody = (...args: string[]): Promise<RunResult> => run('setpriv', [...NOBODY_PREFIX, process.execPath, driver, ...args]);
 
 beforeAll(async () => {
   dir = await tempDir();
@@ -99,15 +99,16 @@ rootOnly('as the user nobody', () => {
   });
 
   test('a lab left running in its namespace is reached from another shell with enterCommand()', async () => {
-    const held = spawn('setpriv', [...NOBODY_PREFIX, process.execPath, driver, 'hold'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const held = Child.start('setpriv', [...NOBODY_PREFIX, process.execPath, driver, 'hold'], { name: 'the capture driver holding a lab', stdin: 'pipe' });
     try {
-      const { pid, port } = await new Promise<{ pid: number; port: number }>((resolve) => held.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))));
+      const [, line] = await held.waitFor(/^(\{.*\})$/);
+      const { pid, port } = JSON.parse(line!) as { pid: number; port: number };
       const [command, ...args] = enterCommand(pid);
-      const inside = await runProgram('setpriv', [...NOBODY_PREFIX, command!, ...args, 'sh', '-c', `id -u && nc -z -w 5 127.0.0.1 ${port}`]);
+      const inside = await run('setpriv', [...NOBODY_PREFIX, command!, ...args, 'sh', '-c', `id -u && nc -z -w 5 127.0.0.1 ${port}`]);
       expect(inside).toMatchObject({ code: 0, stdout: `${NOBODY}\n` });
     } finally {
-      held.stdin.end();
-      await new Promise((resolve) => held.once('close', resolve));
+      held.process.stdin!.end();
+      await held.exit();
     }
   });
 });
@@ -117,7 +118,7 @@ rootOnly('where unprivileged user namespaces are disabled', () => {
     // A user namespace of its own whose limit of nested user namespaces is 0: inside
     // it, making one fails as on a machine with user.max_user_namespaces = 0, without
     // touching this machine's setting.
-    const ran = await runProgram('unshare', ['--user', '--map-root-user', 'sh', '-c', 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" "$1" access', process.execPath, driver]);
+    const ran = await run('unshare', ['--user', '--map-root-user', 'sh', '-c', 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" "$1" access', process.execPath, driver]);
     expect(ran).toMatchObject({ code: 0 });
     const access = JSON.parse(ran.stdout);
     expect(access.kind).toBe('none');

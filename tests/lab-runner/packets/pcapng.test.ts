@@ -8,7 +8,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { portFilter } from '../../../lab-runner/packets/capture';
 import { CaptureFormatError, CaptureReader, readCapture, writePcapng, type CapturedPacket, type CaptureInterface } from '../../../lab-runner/packets/pcapng';
-import { captureWhile, compareWithTshark, refusedConnection, rootOnly, runProgram, toolFile, tshark, tsharkProblems, tsharkRows, useScratch } from './helpers';
+import { run } from '../../helpers/process';
+import { captureWhile, compareWithTshark, refusedConnection, rootOnly, toolFile, tshark, tsharkProblems, tsharkRows, useScratch } from './helpers';
 
 const lab = useScratch();
 
@@ -43,7 +44,7 @@ rootOnly('files the tools wrote, read by ours and by tshark alike', () => {
     const micro = path.join(lab.dir, 'for-editcap.pcap');
     const file = path.join(lab.dir, 'editcap.pcapng');
     await toolFile(['tcpdump', '-i', 'lo', '-c', '2', '-w', micro, `tcp port ${lab.refused}`], knock);
-    expect((await runProgram('editcap', ['-F', 'pcapng', micro, file])).code).toBe(0);
+    expect((await run('editcap', ['-F', 'pcapng', micro, file])).code).toBe(0);
     const read = readCapture(await readFile(file));
     expect(read.interfaces).toEqual([expect.objectContaining({ linkType: 1, unitsPerSecond: 1_000_000n })]);
     expect(ourFrames(read.packets)).toEqual(await frames(file));

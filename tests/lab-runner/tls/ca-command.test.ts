@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { wirelab } from '../../helpers/process';
 import { run, startHttpsServer, type TlsTestServer } from '../../helpers/tls';
 
 /**
@@ -10,16 +10,13 @@ import { run, startHttpsServer, type TlsTestServer } from '../../helpers/tls';
  * of the same lab.
  */
 
-const CLI = path.resolve(__dirname, '../../../dist/lab-runner/cli.js');
-
 let dataDir: string;
 let server: TlsTestServer;
 let guide: string;
 let caFile: string;
 beforeAll(async () => {
-  expect(existsSync(CLI)).toBe(true); // npm test builds first
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-ca-cmd-'));
-  const shown = await run(process.execPath, [CLI, 'ca', '--data', dataDir], { env: { NO_COLOR: '1' } });
+  const shown = await wirelab(['ca', '--data', dataDir]);
   expect(shown).toMatchObject({ code: 0, stderr: '' });
   guide = shown.stdout;
   caFile = path.join(dataDir, 'tls', 'ca', 'root.pem');
@@ -63,7 +60,7 @@ test('it names every way to trust it, and to remove it again, with this CA\'s pa
 });
 
 test('--pem prints the certificate alone, the same one', async () => {
-  const pem = await run(process.execPath, [CLI, 'ca', '--data', dataDir, '--pem']);
+  const pem = await wirelab(['ca', '--data', dataDir, '--pem']);
   expect(pem.stdout).toBe(await readFile(caFile, 'utf8'));
 });
 

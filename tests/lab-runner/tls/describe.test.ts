@@ -4,6 +4,7 @@ import tls from 'node:tls';
 import { setFault, type TlsFault } from '../../../services/common/tlsFaults';
 import { describeTls, type TlsDescription } from '../../../lab-runner/tls/describe';
 import { startHttpsServer, type TlsTestServer } from '../../helpers/tls';
+import { within } from '../../helpers/wait';
 
 /**
  * describeTls(): what the runner's transcript says about a TLS connection, checked
@@ -22,21 +23,23 @@ afterEach(() => setFault(server.dataDir, 'web', undefined));
 
 /** Connect as the runner would, describe the connection, close it. */
 function connect(options: tls.ConnectionOptions, host?: string): Promise<TlsDescription> {
-  return new Promise((resolve, reject) => {
+  const described = new Promise<TlsDescription>((resolve, reject) => {
     const socket = tls.connect({ host: '127.0.0.1', port: server.port, ca, ...options }, () => {
       resolve(describeTls(socket, host));
       socket.end();
     });
     socket.on('error', reject);
   });
+  return within(described, `a TLS handshake with 127.0.0.1:${server.port}`);
 }
 
 /** The error Node raises for the same connection when it does refuse the certificate. */
 function refusal(options: tls.ConnectionOptions): Promise<{ code: string; message: string }> {
-  return new Promise((resolve, reject) => {
+  const refused = new Promise<{ code: string; message: string }>((resolve, reject) => {
     const socket = tls.connect({ host: '127.0.0.1', port: server.port, ca, ...options }, () => reject(new Error('the connection was accepted')));
     socket.on('error', (err: NodeJS.ErrnoException) => resolve({ code: err.code!, message: err.message }));
   });
+  return within(refused, `Node's refusal of the certificate from 127.0.0.1:${server.port}`);
 }
 
 test('a good connection: version, cipher, SNI, ALPN, trusted, and the chain up to the lab root', async () => {
@@ -90,7 +93,7 @@ test('tls1.0-only, with a client that allows TLS 1.0: the old version and its ci
 });
 
 test('a resumed session says so', async () => {
-  const session = await new Promise<Buffer>((resolve, reject) => {
+  const ticket = new Promise<Buffer>((resolve, reject) => {
     const socket = tls.connect({ host: '127.0.0.1', port: server.port, ca, servername: 'www.lab.test' });
     socket.once('session', (s: Buffer) => {
       resolve(s);
@@ -98,6 +101,7 @@ test('a resumed session says so', async () => {
     });
     socket.on('error', reject);
   });
+  const session = await within(ticket, `a TLS session ticket from 127.0.0.1:${server.port}`);
   const seen = await connect({ servername: 'www.lab.test', session });
   expect(seen).toMatchObject({ sessionReused: true, authorized: true });
 });

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -8,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { KeylogFile } from '../../../lab-runner/tls/keylog';
+import { Child } from '../../helpers/process';
 import { run, startHttpsServer, type TlsTestServer } from '../../helpers/tls';
+import { within } from '../../helpers/wait';
 
 /**
  * KeylogFile: the session secrets in the SSLKEYLOGFILE format, checked by what matters:
@@ -30,7 +31,7 @@ afterAll(async () => {
 async function fetchLogged(keylog: KeylogFile, urlPath: string, options: https.AgentOptions = {}): Promise<number> {
   const agent = new https.Agent({ ca: await readFile(server.caFile), ...options });
   keylog.attach(agent);
-  return new Promise((resolve, reject) => {
+  const status = new Promise<number>((resolve, reject) => {
     https
       .get({ host: '127.0.0.1', port: server.port, servername: 'www.lab.test', path: urlPath, agent }, (res) => {
         res.resume();
@@ -41,6 +42,7 @@ async function fetchLogged(keylog: KeylogFile, urlPath: string, options: https.A
       })
       .on('error', reject);
   });
+  return within(status, `the response to GET ${urlPath} from 127.0.0.1:${server.port} (HTTPS)`);
 }
 
 const TLS13_LABELS = ['CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0', 'EXPORTER_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_TRAFFIC_SECRET_0'];
@@ -50,9 +52,9 @@ test('TLS 1.3 and 1.2 sessions are written in the NSS key log format, readable b
   const keylog = new KeylogFile(file);
   const socket = tls.connect({ host: '127.0.0.1', port: server.port, servername: 'www.lab.test', ca: await readFile(server.caFile) });
   keylog.attach(socket);
-  await once(socket, 'secureConnect');
+  await within(once(socket, 'secureConnect'), `a TLS handshake with 127.0.0.1:${server.port}`);
   socket.end();
-  await once(socket, 'close');
+  await within(once(socket, 'close'), 'the TLS connection to close');
   expect(await fetchLogged(keylog, '/', { maxVersion: 'TLSv1.2' })).toBe(200);
 
   const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
@@ -70,34 +72,14 @@ const canCapture = process.getuid?.() === 0 && ['/usr/bin/tcpdump', '/usr/bin/ts
  */
 async function captureOn(port: number, file: string): Promise<{ stop(): Promise<void> }> {
   const MARKER_PORT = 9; // discard
-  const tcpdump = spawn('tcpdump', ['-i', 'lo', '-n', '--immediate-mode', '-U', '-l', '--print', '-w', file, `tcp port ${port} or udp port ${MARKER_PORT}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const said = { out: '', err: '' };
-  const heard = (stream: 'out' | 'err', pattern: RegExp, what: string): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!pattern.test(said[stream])) return;
-        tcpdump.removeListener('exit', ended);
-        resolve();
-      };
-      const ended = (): void => reject(new Error(`tcpdump ended before ${what}: ${said.err}`));
-      tcpdump.on('exit', ended);
-      (stream === 'out' ? tcpdump.stdout : tcpdump.stderr).on('data', (chunk: Buffer) => {
-        said[stream] += chunk.toString();
-        check();
-      });
-      check();
-    });
-  await heard('err', /listening on lo/, 'it said "listening on lo"');
+  const tcpdump = Child.start('tcpdump', ['-i', 'lo', '-n', '--immediate-mode', '-U', '-l', '--print', '-w', file, `tcp port ${port} or udp port ${MARKER_PORT}`], { name: 'tcpdump' });
+  await tcpdump.waitFor(/listening on lo/);
   return {
     async stop() {
       const marker = dgram.createSocket('udp4');
       marker.send('end of the run', MARKER_PORT, '127.0.0.1', () => marker.close());
-      await heard('out', new RegExp(`\\.${MARKER_PORT}: UDP`), 'it printed the end-of-run datagram');
-      const exited = once(tcpdump, 'exit');
-      tcpdump.kill('SIGINT');
-      await exited;
+      await tcpdump.waitFor(new RegExp(`\\.${MARKER_PORT}: UDP`));
+      await tcpdump.stop('SIGINT');
     },
   };
 }

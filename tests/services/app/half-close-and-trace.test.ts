@@ -7,7 +7,7 @@
  *   arrived, as message/http, without credentials or cookies.
  */
 import { ncHalfClose, raw } from '../http/harness';
-import { curl, parseResponse, startApp, type RunningApp } from '../proxy-harness';
+import { curl, parseResponse, startApp, type RunningApp } from '../proxy/harness';
 
 let app: RunningApp;
 beforeAll(async () => {
@@ -22,7 +22,7 @@ describe('a client that half-closes', () => {
     const res = parseResponse(await ncHalfClose(app.port, 'GET /slow?ms=50 HTTP/1.0\r\n\r\n'));
     expect(res.status).toBe(200);
     expect(res.body).toBe('answered after 50 ms\n');
-    await app.logs.waitForLine(/"GET \/slow\?ms=50 HTTP\/1\.0" 200 21 conn=c\d+$/);
+    await app.logs.waitFor(/"GET \/slow\?ms=50 HTTP\/1\.0" 200 21 conn=c\d+$/);
   });
 
   test('the chunked /drip to a half-closed HTTP/1.1 client: every chunk, then the close', async () => {

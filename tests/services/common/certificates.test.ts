@@ -1,13 +1,13 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { X509Certificate, webcrypto } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { caCertificateFile, checkHostName, ensureCa, ensureHostCertificates, hostDir } from '../../../services/common/certificates';
 import { buildFolderOnce } from '../../../services/common/once';
 import { tlsDir } from '../../../services/common/tlsFaults';
+import { wirelab } from '../../helpers/process';
 import { LAB_HOSTS, run } from '../../helpers/tls';
 
 /**
@@ -16,8 +16,6 @@ import { LAB_HOSTS, run } from '../../helpers/tls';
  * and certificates that OpenSSL itself accepts (and refuses where it should).
  */
 
-const ROOT = path.resolve(__dirname, '../../..');
-const CLI = path.join(ROOT, 'dist/lab-runner/cli.js');
 
 let dataDir: string;
 beforeEach(async () => {
@@ -78,21 +76,20 @@ describe('the lab CA', () => {
   });
 
   test('the CA survives a restart (the same certificate from another process) and a deleted data folder gives a new one', async () => {
-    expect(existsSync(CLI)).toBe(true); // npm test builds first
-    const first = await run(process.execPath, [CLI, 'ca', '--data', dataDir, '--pem']);
-    const again = await run(process.execPath, [CLI, 'ca', '--data', dataDir, '--pem']);
+    const first = await wirelab(['ca', '--data', dataDir, '--pem']);
+    const again = await wirelab(['ca', '--data', dataDir, '--pem']);
     expect(first.code).toBe(0);
     expect(again.stdout).toBe(first.stdout);
     expect(new X509Certificate(first.stdout).fingerprint256).toBe((await ensureCa(dataDir)).fingerprint256);
 
     await rm(dataDir, { recursive: true }); // what `wirelab reset` does
-    const reset = await run(process.execPath, [CLI, 'ca', '--data', dataDir, '--pem']);
+    const reset = await wirelab(['ca', '--data', dataDir, '--pem']);
     expect(reset.code).toBe(0);
     expect(new X509Certificate(reset.stdout).fingerprint256).not.toBe(new X509Certificate(first.stdout).fingerprint256);
   });
 
   test('several processes making the CA at once end with one CA and no half-built folders', async () => {
-    const runs = await Promise.all([1, 2, 3].map(() => run(process.execPath, [CLI, 'ca', '--data', dataDir, '--pem'])));
+    const runs = await Promise.all([1, 2, 3].map(() => wirelab(['ca', '--data', dataDir, '--pem'])));
     expect(runs.map((r) => r.code)).toEqual([0, 0, 0]);
     expect(new Set(runs.map((r) => r.stdout)).size).toBe(1);
     expect(await readFile(caCertificateFile(dataDir), 'utf8')).toBe(runs[0]!.stdout);

@@ -1,20 +1,16 @@
-import { execFile } from 'node:child_process';
-import dgram from 'node:dgram';
-import net from 'node:net';
-import path from 'node:path';
-import { promisify } from 'node:util';
+import type dgram from 'node:dgram';
 import { isUp } from '../../../services/common/health';
 import { createLogger } from '../../../services/common/logger';
 import { DnsServer } from '../../../services/dns/server';
-import { LAB_DIR } from '../../helpers/lab';
+import { built, LAB_DIR } from '../../helpers/paths';
+import { run } from '../../helpers/process';
+import { bindUdp, listenTcp } from '../../helpers/socket';
 
 /**
  * "Is it up?", the one answer the container health check, the runner's `wait:` step
  * and the grader share: real sockets on 127.0.0.1, bound to port 0.
  */
 
-const run = promisify(execFile);
-const MAIN = path.resolve(__dirname, '../../../dist/services/main.js');
 const quiet = createLogger('dns', { sink: () => {} });
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -22,11 +18,10 @@ afterEach(async () => {
 });
 
 async function udpServer(onMessage: (socket: dgram.Socket, msg: Buffer, from: dgram.RemoteInfo) => void): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  socket.on('message', (msg, from) => onMessage(socket, msg, from));
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise((resolve) => socket.close(() => resolve())));
-  return socket.address().port;
+  const udp = await bindUdp();
+  udp.socket.on('message', (msg, from) => onMessage(udp.socket, msg, from));
+  closers.push(() => udp.close());
+  return udp.port;
 }
 
 test('the lab DNS is up: it answers the SOA query', async () => {
@@ -47,19 +42,19 @@ test('a DNS server that says nothing is not up, and the reason says so', async (
 });
 
 test('a TCP server is up when a connection opens; a closed port is refused', async () => {
-  const server = net.createServer((socket) => socket.destroy());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
+  const server = await listenTcp((socket) => socket.destroy());
+  const { port } = server;
   await expect(isUp('tcp', { host: '127.0.0.1', port }, AbortSignal.timeout(2000))).resolves.toBeUndefined();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
   await expect(isUp('tcp', { host: '127.0.0.1', port }, AbortSignal.timeout(2000))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
 });
 
 test('the container health check (`main.js health dns PORT`) exits 0 when up, 1 with the reason when not', async () => {
   const dns = DnsServer.fromLab(LAB_DIR, { log: quiet });
   const { port } = await dns.listen(0, '127.0.0.1');
-  await expect(run(process.execPath, [MAIN, 'health', 'dns', String(port)])).resolves.toBeDefined();
+  const main = built('services/main.js');
+  expect(await run(process.execPath, [main, 'health', 'dns', String(port)])).toMatchObject({ code: 0 });
   await dns.close();
-  const down = run(process.execPath, [MAIN, 'health', 'tcp', String(port)]);
-  await expect(down).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/^unhealthy: .*ECONNREFUSED/) });
+  const down = await run(process.execPath, [main, 'health', 'tcp', String(port)]);
+  expect(down).toMatchObject({ code: 1, stderr: expect.stringMatching(/^unhealthy: .*ECONNREFUSED/) });
 });

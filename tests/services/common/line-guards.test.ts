@@ -3,10 +3,10 @@
  * servers with the clients a student would use: Python's poplib and ftplib, and curl
  * pointed at the port as if it were a web server.
  */
-import { execFile } from 'node:child_process';
-import net from 'node:net';
-import { ftplib, startFtp, type RunningFtp } from '../ftp-clients';
-import { poplib, startPop3, type RunningPop3 } from '../pop3-clients';
+import { run } from '../../helpers/process';
+import { RawSocket } from '../../helpers/socket';
+import { ftplib, startFtp, type RunningFtp } from '../ftp/clients';
+import { poplib, startPop3, type RunningPop3 } from '../pop3/clients';
 
 interface Server {
   port: number;
@@ -35,10 +35,9 @@ const PROTOCOLS = {
   },
 } as const;
 
-function curlHttp09(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    execFile('curl', ['-sS', '--http0.9', '--max-time', '10', `http://127.0.0.1:${port}/`], (_error, stdout, stderr) => resolve(stdout + stderr));
-  });
+async function curlHttp09(port: number): Promise<string> {
+  const { stdout, stderr } = await run('curl', ['-sS', '--http0.9', '--max-time', '10', `http://127.0.0.1:${port}/`]);
+  return stdout + stderr;
 }
 
 describe.each(Object.entries(PROTOCOLS))('%s', (_name, protocol) => {
@@ -66,11 +65,8 @@ describe.each(Object.entries(PROTOCOLS))('%s', (_name, protocol) => {
 
   test('loginTimeoutMs: a connection that never logs in is closed with the protocol\'s words', async () => {
     server = await protocol.start({ loginTimeoutMs: 200 });
-    const { socket } = await holdConnection(server.port, '127.0.0.1');
-    let rest = '';
-    socket.on('data', (d: string) => (rest += d));
-    await new Promise((resolve) => socket.once('close', resolve));
-    expect(rest).toBe(protocol.loginTimeout);
+    const { client } = await holdConnection(server.port, '127.0.0.1');
+    expect(await client.rest()).toBe(protocol.loginTimeout);
   });
 
   test('maxConnectionsPerAddress: one client cannot take every place; another address is still served', async () => {
@@ -81,19 +77,15 @@ describe.each(Object.entries(PROTOCOLS))('%s', (_name, protocol) => {
       expect(refused!.error ?? refused!.ok).toBe(protocol.tooManyFromHere);
       const elsewhere = await holdConnection(server.port, '127.0.0.2');
       expect(elsewhere.greeting).not.toMatch(/too many/);
-      elsewhere.socket.destroy();
+      elsewhere.client.destroy();
     } finally {
-      for (const h of held) h.socket.destroy();
+      for (const h of held) h.client.destroy();
     }
   });
 });
 
 /** A connection that stays open: connected from `from`, greeting read. */
-function holdConnection(port: number, from: string): Promise<{ socket: net.Socket; greeting: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress: from });
-    socket.setEncoding('latin1');
-    socket.once('data', (greeting: string) => resolve({ socket, greeting }));
-    socket.once('error', reject);
-  });
+async function holdConnection(port: number, from: string): Promise<{ client: RawSocket; greeting: string }> {
+  const client = await RawSocket.connect(port, { localAddress: from });
+  return { client, greeting: await client.readLine() };
 }

@@ -5,14 +5,14 @@
  * away what was pipelined in clear. POP3, FTP and IMAP get the same behaviour from it;
  * their own tests check it in their words (line-guards.test.ts).
  */
-import net from 'node:net';
-import tls from 'node:tls';
 import { LineSession, SESSION_DEFAULTS, TOO_LONG, type Farewell, type Framer, type SessionLimits } from '../../../services/common/lineSession';
 import { createLogger } from '../../../services/common/logger';
 import { SessionHost } from '../../../services/common/sessionHost';
 import { fixedTls, type TlsStarter } from '../../../services/common/tls';
 import { LogCollector } from '../../helpers/logs';
+import { RawSocket } from '../../helpers/socket';
 import { testCertificate, type TestCertificate } from '../../helpers/tls';
+import { WAIT_MS } from '../../helpers/wait';
 
 /** Lines end with LF; a line is a command, `word arg`. */
 class Lines implements Framer<string> {
@@ -91,28 +91,12 @@ async function startToy(limits: Partial<SessionLimits> = {}) {
   return { host, port, logs };
 }
 
-/** Connect, optionally write, and read everything until the server closes (the deadline names what was awaited). */
-function exchange(port: number, input: string | undefined, options: { halfClose?: boolean; from?: string } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress: options.from, allowHalfOpen: true });
-    let text = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`the server did not close within 5 s; got ${JSON.stringify(text)}`));
-    }, 5000);
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => (text += d));
-    socket.on('end', () => socket.end());
-    socket.on('error', reject);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(text);
-    });
-    socket.on('connect', () => {
-      if (input !== undefined) socket.write(input);
-      if (options.halfClose) socket.end();
-    });
-  });
+/** Connect (from `from`, default 127.0.0.1), optionally write and half-close, and read everything until the server closes. */
+async function exchange(port: number, input: string | undefined, options: { halfClose?: boolean; from?: string } = {}): Promise<string> {
+  const client = await RawSocket.connect(port, { localAddress: options.from });
+  if (input !== undefined) client.write(input);
+  if (options.halfClose) client.end();
+  return client.rest();
 }
 
 let toy: Awaited<ReturnType<typeof startToy>>;
@@ -159,33 +143,33 @@ test('the HTTP check looks at the first line only', async () => {
 
 test('loginTimeoutMs: a client that keeps busy but never logs in is closed with the farewell', async () => {
   toy = await startToy({ loginTimeoutMs: 200 });
-  const socket = net.connect(toy.port, '127.0.0.1');
-  socket.setEncoding('latin1');
-  let text = '';
-  socket.on('data', (d: string) => (text += d));
-  // Activity does not move the deadline: keep sending until the server closes.
-  const ticker = setInterval(() => socket.write('ECHO tick\n'), 20);
-  await new Promise((resolve) => socket.on('close', resolve));
-  clearInterval(ticker);
-  expect(text).toMatch(/BYE login-timeout\r\n$/);
+  const client = await RawSocket.connect(toy.port);
+  expect(await client.readLine()).toBe('HELLO');
+  // Activity does not move the deadline: keep talking until the server says goodbye.
+  const until = Date.now() + WAIT_MS;
+  let line: string;
+  do {
+    if (Date.now() > until) throw new Error(`still served after ${WAIT_MS} ms of activity: the login deadline (200 ms) never came`);
+    client.write('ECHO tick\n');
+    line = await client.readLine();
+  } while (line === 'OK tick');
+  expect(line).toBe('BYE login-timeout');
+  expect(await client.rest()).toBe('');
   await toy.logs.waitFor(/ warn login timeout .*limitMs=200$/);
 });
 
 test('loginTimeoutMs does not apply once logged in', async () => {
   toy = await startToy({ loginTimeoutMs: 100 });
-  const socket = net.connect(toy.port, '127.0.0.1');
-  socket.setEncoding('latin1');
-  const loggedIn = new Promise<void>((resolve) => socket.on('data', (d: string) => d.includes('OK logged in') && resolve()));
-  socket.write('LOGIN\n');
-  await loggedIn;
+  const first = await RawSocket.connect(toy.port);
+  first.write('LOGIN\n');
+  expect(await first.readUntil('OK logged in\r\n')).toBe('HELLO\r\nOK logged in\r\n');
   // A second client, connected later and never logging in, is closed at its deadline; the
   // first one's deadline has passed by then too, and it is still served.
   expect(await exchange(toy.port, undefined)).toBe('HELLO\r\nBYE login-timeout\r\n');
-  const reply = new Promise<string>((resolve) => socket.once('data', (d: string) => resolve(d)));
-  socket.write('ECHO still here\n');
-  expect(await reply).toBe('OK still here\r\n');
+  first.write('ECHO still here\n');
+  expect(await first.readLine()).toBe('OK still here');
   expect(toy.logs.matching(/ warn login timeout /)).toHaveLength(1);
-  socket.destroy();
+  first.destroy();
 });
 
 test('idleTimeoutMs: a silent client is cut (this protocol has no word for it)', async () => {
@@ -196,8 +180,8 @@ test('idleTimeoutMs: a silent client is cut (this protocol has no word for it)',
 
 test('maxConnectionsPerAddress: the third connection from one address gets the refusal; another address is served', async () => {
   toy = await startToy();
-  const held = [net.connect(toy.port, '127.0.0.1'), net.connect(toy.port, '127.0.0.1')];
-  await Promise.all(held.map((s) => new Promise((resolve) => s.once('data', resolve))));
+  const held = await Promise.all([RawSocket.connect(toy.port), RawSocket.connect(toy.port)]);
+  expect(await Promise.all(held.map((s) => s.readLine()))).toEqual(['HELLO', 'HELLO']);
   expect(await exchange(toy.port, undefined)).toBe('BUSY too many connections from your address 2\r\n');
   expect(await exchange(toy.port, 'QUIT\n', { from: '127.0.0.2' })).toBe('HELLO\r\nOK bye\r\n');
   for (const s of held) s.destroy();
@@ -217,27 +201,13 @@ describe('STARTTLS', () => {
    */
   test('commands pipelined after STARTTLS in clear are thrown away, not run inside TLS', async () => {
     toy = await startToy();
-    const plain = net.connect(toy.port, '127.0.0.1');
-    plain.setEncoding('latin1');
-    let clear = '';
-    const goAhead = new Promise<void>((resolve) =>
-      plain.on('data', (d: string) => {
-        clear += d;
-        if (clear.includes('OK go ahead\r\n')) resolve();
-      }),
-    );
-    await new Promise((resolve) => plain.once('connect', resolve));
+    const plain = await RawSocket.connect(toy.port);
     plain.write('STARTTLS\nECHO injected\nECHO also\n');
-    await goAhead;
-    plain.removeAllListeners('data');
-    expect(clear).toBe('HELLO\r\nOK go ahead\r\n');
-    const secure = tls.connect({ socket: plain, ca: cert.cert, servername: 'localhost' });
-    await new Promise((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
-    secure.setEncoding('latin1');
-    let inside = '';
-    secure.on('data', (d: string) => (inside += d));
+    expect(await plain.readUntil('OK go ahead\r\n')).toBe('HELLO\r\nOK go ahead\r\n');
+    expect(plain.unread).toBe('');
+    const secure = await plain.startTls({ ca: cert.cert, servername: 'localhost' });
     secure.write('ECHO hello\nSTARTTLS\nQUIT\n');
-    await new Promise((resolve) => secure.once('close', resolve));
+    const inside = await secure.rest();
     expect(inside).toBe('OK hello (tls)\r\nERR already\r\nOK bye\r\n');
     await toy.logs.waitFor(/ warn discarded input sent before the TLS handshake .*commands=2 bytes=0$/);
     await toy.logs.waitFor(/ info tls started .*version=TLSv1\.3/);
@@ -245,17 +215,11 @@ describe('STARTTLS', () => {
 
   test('a client that answers the go-ahead with something other than a TLS handshake is closed; the server goes on', async () => {
     toy = await startToy();
-    const socket = net.connect(toy.port, '127.0.0.1');
-    socket.setEncoding('latin1');
-    let text = '';
-    socket.on('data', (d: string) => {
-      text += d;
-      if (text.endsWith('OK go ahead\r\n')) socket.write('this is not a TLS record\r\n\r\n');
-    });
-    socket.on('error', () => {});
-    socket.write('STARTTLS\n');
-    await new Promise((resolve) => socket.once('close', resolve));
-    expect(text).toBe('HELLO\r\nOK go ahead\r\n');
+    const client = await RawSocket.connect(toy.port);
+    client.write('STARTTLS\n');
+    expect(await client.readUntil('OK go ahead\r\n')).toBe('HELLO\r\nOK go ahead\r\n');
+    client.write('this is not a TLS record\r\n\r\n');
+    expect(await client.rest()).toBe('');
     await toy.logs.waitFor(/ warn tls handshake failed /);
     expect(await exchange(toy.port, 'ECHO ok\nQUIT\n')).toBe('HELLO\r\nOK ok\r\nOK bye\r\n');
   });

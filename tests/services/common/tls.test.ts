@@ -1,8 +1,9 @@
-import net from 'node:net';
 import path from 'node:path';
 import { ServiceTls } from '../../../services/common/tls';
 import { setFault, TLS_FAULTS, type TlsFault } from '../../../services/common/tlsFaults';
 import { createLogger } from '../../../services/common/logger';
+import { built } from '../../helpers/paths';
+import { RawSocket } from '../../helpers/socket';
 import { clients, LAB_HOSTS, run, startHttpsServer, startStartTlsServer, type TlsTestServer } from '../../helpers/tls';
 
 /**
@@ -11,7 +12,6 @@ import { clients, LAB_HOSTS, run, startHttpsServer, startStartTlsServer, type Tl
  * client's own words, takes effect from the next connection, and is undone again.
  */
 
-const MAIN = path.resolve(__dirname, '../../../dist/services/main.js');
 const TLS10 = ['-tls1', '-cipher', 'DEFAULT@SECLEVEL=0'];
 const NODE_TLS10 = { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' } as const;
 
@@ -122,7 +122,7 @@ describe('a service on TLS with the lab CA', () => {
     // One line for each of the two clients; no fault is on (the previous test's lines say fault=tls1.0-only).
     await server.logs.waitFor(
       /web warn tls handshake failed client=127\.0\.0\.1:\d+ reason="unsupported protocol" code=ERR_SSL_UNSUPPORTED_PROTOCOL why="the client offered only TLS versions this server refuses \(it speaks TLS 1\.2 and 1\.3\)"$/,
-      2,
+      { count: 2 },
     );
   });
 
@@ -133,12 +133,12 @@ describe('a service on TLS with the lab CA', () => {
 
   test('a fault set by `main.js tls-fault` from another process (the Docker backend\'s docker exec) applies to the next connection', async () => {
     const env = { WIRELAB_DATA: server.dataDir };
-    expect(await run(process.execPath, [MAIN, 'tls-fault', 'web', 'expired'], { env })).toMatchObject({ code: 0, stdout: 'web: tls fault expired\n' });
+    expect(await run(process.execPath, [built('services/main.js'), 'tls-fault', 'web', 'expired'], { env })).toMatchObject({ code: 0, stdout: 'web: tls fault expired\n' });
     expect((await clients.node(server.port, 'www.lab.test', server.caFile)).output).toBe('CERT_HAS_EXPIRED: certificate has expired');
-    expect(await run(process.execPath, [MAIN, 'tls-fault', 'web'], { env })).toMatchObject({ code: 0, stdout: 'web: tls fault expired\n' });
-    expect(await run(process.execPath, [MAIN, 'tls-fault', 'web', 'none'], { env })).toMatchObject({ code: 0, stdout: 'web: tls fault none\n' });
+    expect(await run(process.execPath, [built('services/main.js'), 'tls-fault', 'web'], { env })).toMatchObject({ code: 0, stdout: 'web: tls fault expired\n' });
+    expect(await run(process.execPath, [built('services/main.js'), 'tls-fault', 'web', 'none'], { env })).toMatchObject({ code: 0, stdout: 'web: tls fault none\n' });
     expect((await clients.node(server.port, 'www.lab.test', server.caFile)).output).toBe('ok TLSv1.3');
-    const bad = await run(process.execPath, [MAIN, 'tls-fault', 'web', 'broken'], { env });
+    const bad = await run(process.execPath, [built('services/main.js'), 'tls-fault', 'web', 'broken'], { env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('usage: tls-fault SERVICE [expired|wrong-name|self-signed|missing-intermediate|tls1.0-only|none]');
   });
@@ -167,7 +167,7 @@ describe('STARTTLS through ServiceTls.upgrade()', () => {
     expect(openssl.output).toContain('Peer certificate: CN = mail.lab.test');
     const python = await run('python3', ['-c', SMTPLIB_STARTTLS, String(server.port), '127.0.0.1', server.caFile]);
     expect(python).toMatchObject({ code: 0, stdout: 'ok TLSv1.3\n' });
-    await server.logs.waitFor(/tls started protocol=TLSv1\.3/, 2);
+    await server.logs.waitFor(/tls started protocol=TLSv1\.3/, { count: 2 });
   });
 
   test('SNI picks the certificate after STARTTLS too', async () => {
@@ -197,13 +197,11 @@ describe('the handshake time limit', () => {
     const server = await startHttpsServer({ handshakeTimeoutMs: 300 });
     const starttls = await startStartTlsServer({ handshakeTimeoutMs: 300, dataDir: server.dataDir });
     try {
-      const silent = net.connect(server.port, '127.0.0.1');
-      const closed = new Promise((resolve) => silent.on('close', resolve));
+      const silent = await RawSocket.connect(server.port);
       await server.logs.waitFor(/tls handshake failed client=127\.0\.0\.1:\d+ reason="TLS handshake timeout" code=ERR_TLS_HANDSHAKE_TIMEOUT why="the client did not finish its handshake in time"/);
-      await closed;
+      await silent.closed();
 
-      const quiet = net.connect(starttls.port, '127.0.0.1');
-      quiet.on('data', () => {});
+      const quiet = await RawSocket.connect(starttls.port);
       quiet.write('STARTTLS\r\n');
       await starttls.logs.waitFor(/tls handshake failed client=127\.0\.0\.1:\d+ reason="no TLS handshake within 300 ms" code=ERR_TLS_HANDSHAKE_TIMEOUT/);
       quiet.destroy();

@@ -3,7 +3,7 @@
  * or not, gets 522 and the list of those it does, over a raw socket and with Python's
  * ftplib. A word that is no protocol number is a syntax error (501).
  */
-import { ftplib, outcomes, startFtp, Wire, type RunningFtp } from '../ftp-clients';
+import { ftplib, outcomes, startFtp, Wire, type RunningFtp } from './clients';
 
 let ftp: RunningFtp;
 

@@ -2,11 +2,11 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger, silentSink } from '../../../services/common/logger';
 import { HttpServer } from '../../../services/http/server';
+import { LAB_DIR } from '../../helpers/paths';
 import {
   curl,
   expectAlive,
   json,
-  LAB,
   parseResponse,
   RawClient,
   readJsonFile,
@@ -17,15 +17,15 @@ import {
   type RunningServer,
 } from './harness';
 
-const SEED = path.join(LAB, 'api', 'notes.json');
+const SEED = path.join(LAB_DIR, 'api', 'notes.json');
 
 let lab: RunningServer;
 let labBefore: Awaited<ReturnType<typeof labSnapshot>>;
 /** What the HTTP server reads from lab/: its site, its seed, its users. */
 const labSnapshot = async () => ({
-  www: await snapshot(path.join(LAB, 'www')),
-  api: await snapshot(path.join(LAB, 'api')),
-  users: await readFile(path.join(LAB, 'users.yaml'), 'utf8'),
+  www: await snapshot(path.join(LAB_DIR, 'www')),
+  api: await snapshot(path.join(LAB_DIR, 'api')),
+  users: await readFile(path.join(LAB_DIR, 'users.yaml'), 'utf8'),
 });
 let seedBefore: string;
 
@@ -221,7 +221,7 @@ describe('bad bodies', () => {
     const client = await RawClient.connect(lab.port);
     const body = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
     client.write(`POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
-    const text = await client.closed;
+    const text = await client.rest();
     expect(parseResponse(text).status).toBe(415);
     expect(parseResponse(text).headers['connection']).toBe('close');
     expect(text).not.toContain('404');
@@ -239,11 +239,11 @@ describe('persistence', () => {
 
   test('notes survive a restart on the same data dir; the seed is not copied again', async () => {
     const dataDir = await tempDir();
-    const first = await startServer({}, LAB, dataDir);
+    const first = await startServer({}, LAB_DIR, dataDir);
     await json(first.port, 'PUT', '/api/notes/keep', { title: 'kept' });
     await json(first.port, 'DELETE', '/api/notes/1');
     await first.stop();
-    const second = await startServer({}, LAB, dataDir);
+    const second = await startServer({}, LAB_DIR, dataDir);
     try {
       expect((await json(second.port, 'GET', '/api/notes/keep')).json.title).toBe('kept');
       expect((await json(second.port, 'GET', '/api/notes/1')).status).toBe(404);
@@ -257,7 +257,7 @@ describe('persistence', () => {
     const dataDir = await tempDir();
     await mkdir(path.join(dataDir, 'http'));
     await writeFile(path.join(dataDir, 'http', 'notes.json'), '{ broken');
-    const server = new HttpServer({ dataDir, wwwDir: path.join(LAB, 'www'), notesSeed: SEED, log: createLogger('http', { sink: silentSink }) });
+    const server = new HttpServer({ dataDir, wwwDir: path.join(LAB_DIR, 'www'), notesSeed: SEED, log: createLogger('http', { sink: silentSink }) });
     await expect(server.listen(0)).rejects.toThrow(/notes\.json is not a JSON list of notes/);
     await rm(dataDir, { recursive: true, force: true });
   });
@@ -276,7 +276,7 @@ describe('persistence', () => {
   });
 
   test('fromLab refuses a data dir inside lab/', async () => {
-    await expect(HttpServer.fromLab(LAB, path.join(LAB, 'data'))).rejects.toThrow(/read-only/);
+    await expect(HttpServer.fromLab(LAB_DIR, path.join(LAB_DIR, 'data'))).rejects.toThrow(/read-only/);
   });
 
   test('lab/ was never written: same files, sizes and times, same seed', async () => {

@@ -3,61 +3,35 @@
  * temp data directory, and talk to it with real clients: curl, node:http, and raw
  * TCP sockets for what well-behaved clients refuse to send.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger, type LogSink } from '../../../services/common/logger';
+import { createLogger } from '../../../services/common/logger';
 import { HttpServer, type HttpServerOptions } from '../../../services/http/server';
+import { LogCollector } from '../../helpers/logs';
+import { LAB_DIR } from '../../helpers/paths';
+import { run, type RunResult } from '../../helpers/process';
+import { RawSocket } from '../../helpers/socket';
+import { within, type WaitOptions } from '../../helpers/wait';
 
-export const REPO = path.resolve(__dirname, '../../..');
-export const LAB = path.join(REPO, 'lab');
-export const WWW = path.join(LAB, 'www');
+/** The lab's site. */
+export const WWW = path.join(LAB_DIR, 'www');
 export const CURL = '/usr/bin/curl';
 
 export function tempDir(prefix = 'wirelab-http-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
-/** Collects log lines; tests wait for lines instead of sleeping. */
-export class LogCollector {
-  readonly lines: string[] = [];
-  private waiters: { test: (lines: string[]) => boolean; resolve: () => void }[] = [];
+/**
+ * A request's log line in the common log format (logged by HTTP, the proxy and the app):
+ * `127.0.0.1 - user [date] "request line" status size`, then key=value fields.
+ */
+export const CLF_LINE = /^\S+ \S+ info (\S+ - \S+ \[[^\]]+\] ".*" (?:\d{3}|-) (?:\d+|-))(?: \w+=\S+)*$/;
 
-  readonly sink: LogSink = (line) => {
-    this.lines.push(line);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.test(this.lines)) return true;
-      w.resolve();
-      return false;
-    });
-  };
-
-  /** The common-log-format lines (one per request), without the logger's prefix and fields. */
-  clf(): string[] {
-    const out: string[] = [];
-    for (const line of this.lines) {
-      const match = /^\S+ http info (\S+ - \S+ \[[^\]]+\] ".*" (?:\d{3}|-) (?:\d+|-))(?: \w+=\S+)*$/.exec(line);
-      if (match) out.push(match[1]!);
-    }
-    return out;
-  }
-
-  waitFor(test: (lines: string[]) => boolean): Promise<void> {
-    if (test(this.lines)) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ test, resolve }));
-  }
-
-  waitForLine(pattern: RegExp): Promise<string> {
-    return this.waitFor((lines) => lines.some((l) => pattern.test(l))).then(() => this.lines.find((l) => pattern.test(l))!);
-  }
-
-  /** Resolves once there are at least `count` request lines. */
-  waitForRequests(count: number): Promise<string[]> {
-    return this.waitFor(() => this.clf().length >= count).then(() => this.clf());
-  }
+/** The common-log-format lines (one per request), without the logger's prefix and fields. */
+export function clf(logs: LogCollector): string[] {
+  return logs.matching(CLF_LINE).map((line) => CLF_LINE.exec(line)![1]!);
 }
 
 export interface RunningServer {
@@ -70,7 +44,7 @@ export interface RunningServer {
 }
 
 /** HttpServer.fromLab(lab, <temp data dir>) listening on 127.0.0.1, port 0. */
-export async function startServer(options: HttpServerOptions = {}, labDir = LAB, dataDir?: string): Promise<RunningServer> {
+export async function startServer(options: HttpServerOptions = {}, labDir = LAB_DIR, dataDir?: string): Promise<RunningServer> {
   const data = dataDir ?? (await tempDir());
   const logs = new LogCollector();
   const server = await HttpServer.fromLab(labDir, data, {
@@ -91,26 +65,9 @@ export async function startServer(options: HttpServerOptions = {}, labDir = LAB,
   };
 }
 
-export interface CurlResult {
-  stdout: string;
-  stderr: string;
-  /** curl's exit code: 0 ok, 52 empty reply, 56 receive failure... */
-  code: number;
-}
-
-/** Run the real curl. Never through a proxy: the lab is 127.0.0.1 only. */
-export function curl(...args: string[]): Promise<CurlResult> {
-  return new Promise((resolve) => {
-    execFile(
-      CURL,
-      ['--silent', '--show-error', '--noproxy', '*', '--max-time', '20', ...args],
-      { encoding: 'latin1', maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ stdout, stderr, code });
-      },
-    );
-  });
+/** Run the real curl. Never through a proxy: the lab is 127.0.0.1 only. Its output is read octet for octet (latin1). */
+export function curl(...args: string[]): Promise<RunResult> {
+  return run(CURL, ['--silent', '--show-error', '--noproxy', '*', '--max-time', '20', ...args], { encoding: 'latin1' });
 }
 
 /** The status code curl got, via -w '%{http_code}'. */
@@ -168,33 +125,24 @@ export interface NodeResponse {
   reusedSocket: boolean;
 }
 
-/** One request with node:http's client. */
+/** One request with node:http's client, within the deadline. */
 export function request(
   port: number,
-  options: { method?: string; path?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer; agent?: http.Agent } = {},
+  options: { method?: string; path?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer; agent?: http.Agent } & WaitOptions = {},
 ): Promise<NodeResponse> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: options.method ?? 'GET',
-        path: options.path ?? '/',
-        headers: options.headers,
-        agent: options.agent ?? false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), reusedSocket: req.reusedSocket }),
-        );
-        res.on('error', reject);
-      },
-    );
+  const method = options.method ?? 'GET';
+  const target = options.path ?? '/';
+  const response = new Promise<NodeResponse>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: target, headers: options.headers, agent: options.agent ?? false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), reusedSocket: req.reusedSocket }));
+      res.on('error', reject);
+    });
     req.on('error', reject);
     req.end(options.body);
   });
+  return within(response, `the response to ${method} ${target} from 127.0.0.1:${port}`, options);
 }
 
 /** JSON request helper for the API. */
@@ -215,58 +163,11 @@ export async function json(
   return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : undefined };
 }
 
-/** A raw TCP client: write any bytes, wait for what comes back or for the close. */
-export class RawClient {
-  private data = Buffer.alloc(0);
-  private waiters: { test: (text: string) => boolean; resolve: (text: string) => void }[] = [];
-  /** Resolves with everything received, when the server (or we) closed the connection. */
-  readonly closed: Promise<string>;
-  error?: Error;
-
-  private constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.data = Buffer.concat([this.data, chunk]);
-      this.waiters = this.waiters.filter((w) => {
-        if (!w.test(this.text)) return true;
-        w.resolve(this.text);
-        return false;
-      });
-    });
-    // A reset right after the server's answer is normal when it closes; the test checks what arrived.
-    socket.on('error', (err) => (this.error = err));
-    this.closed = new Promise((resolve) => socket.on('close', () => resolve(this.text)));
-  }
-
-  static connect(port: number): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => resolve(new RawClient(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  get text(): string {
-    return this.data.toString('latin1');
-  }
-
-  write(data: string | Buffer): void {
-    this.socket.write(data);
-  }
-
-  /** Resolves when what arrived so far passes `test`. */
-  until(test: RegExp | ((text: string) => boolean)): Promise<string> {
-    const check = typeof test === 'function' ? test : (t: string) => test.test(t);
-    if (check(this.text)) return Promise.resolve(this.text);
-    return new Promise((resolve) => this.waiters.push({ test: check, resolve }));
-  }
-
+/** A raw TCP client (any bytes, what comes back, the close) that can also cut HTTP responses out of what came. */
+export class RawClient extends RawSocket {
   /** Resolves when `count` complete responses have arrived. */
-  responses(count: number): Promise<Parsed[]> {
-    return this.until((t) => parseResponses(t).length >= count).then((t) => parseResponses(t));
-  }
-
-  destroy(): void {
-    this.socket.destroy();
+  async responses(count: number, options?: WaitOptions): Promise<Parsed[]> {
+    return parseResponses(await this.waitFor((t) => parseResponses(t).length >= count, { ...options, what: `${count} whole HTTP response(s)` }));
   }
 }
 
@@ -274,14 +175,14 @@ export class RawClient {
 export async function raw(port: number, ...chunks: (string | Buffer)[]): Promise<string> {
   const client = await RawClient.connect(port);
   for (const chunk of chunks) client.write(chunk);
-  return client.closed;
+  return client.rest();
 }
 
 /** The same, but half-close right after the last byte (FIN), as `nc -N` does. */
 export async function rawHalfClose(port: number, request: string | Buffer): Promise<string> {
   const client = await RawClient.connect(port);
-  client.socket.end(request);
-  return client.closed;
+  client.end(request);
+  return client.rest();
 }
 
 /** A snapshot of a folder (names, sizes, modification times) to prove nothing wrote there. */
@@ -313,7 +214,7 @@ export async function expectAlive(port: number): Promise<void> {
 export async function firstResponse(port: number, ...chunks: (string | Buffer)[]): Promise<Parsed & { text: string }> {
   const client = await RawClient.connect(port);
   for (const chunk of chunks) client.write(chunk);
-  const text = await Promise.race([client.until((t) => parseResponses(t).length > 0), client.closed]);
+  const text = await client.waitFor((t) => parseResponses(t).length > 0 || client.socket.destroyed, { what: 'a whole HTTP response, or the close' });
   client.destroy();
   return { ...(parseResponses(text)[0] ?? parseResponse(text)), text };
 }
@@ -321,15 +222,13 @@ export async function firstResponse(port: number, ...chunks: (string | Buffer)[]
 /**
  * `printf REQUEST | nc -N 127.0.0.1 PORT`, the way the teaching texts show HTTP by hand:
  * nc sends the request, then half-closes (FIN: "nothing more from me"), prints what
- * comes back and exits when the server closes. Resolves with what it printed; rejects,
+ * comes back and exits when the server closes. Resolves with what it printed; fails,
  * saying so, if the server has not closed the connection within 10 s.
  */
-export function ncHalfClose(port: number, input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('nc', ['-N', '127.0.0.1', String(port)], { encoding: 'latin1', timeout: 10_000 }, (err, stdout) => {
-      if (err) reject(new Error(`nc -N to port ${port} did not end: the server did not close the connection after its answer (${err.message})\ngot: ${stdout}`));
-      else resolve(stdout);
-    });
-    child.stdin!.end(input);
+export async function ncHalfClose(port: number, input: string): Promise<string> {
+  const result = await run('nc', ['-N', '127.0.0.1', String(port)], { encoding: 'latin1', input, ms: 10_000 }).catch((err: Error) => {
+    throw new Error(`nc -N to port ${port} did not end: the server did not close the connection after its answer (${err.message})`);
   });
+  if (result.code !== 0) throw new Error(`nc -N to port ${port} failed (exit ${result.code}): ${result.stderr}\ngot: ${result.stdout}`);
+  return result.stdout;
 }

@@ -25,7 +25,7 @@ test('HTTP/1.2, twice on one keep-alive connection: two answers in HTTP/1.1; the
   client.destroy();
   expect(first!.statusLine).toBe('HTTP/1.1 200 OK');
   expect(second!.statusLine).toBe('HTTP/1.1 200 OK');
-  await lab.logs.waitForLine(/"GET \/hello\.txt\?second HTTP\/1\.1" 200 \d+ conn=c\d+ sent=HTTP\/1\.7$/);
+  await lab.logs.waitFor(/"GET \/hello\.txt\?second HTTP\/1\.1" 200 \d+ conn=c\d+ sent=HTTP\/1\.7$/);
 });
 
 test('empty lines before the request line are skipped (RFC 9112 §2.2), and the version still read', async () => {

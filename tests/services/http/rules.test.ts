@@ -6,9 +6,9 @@
  * answers differently from nginx on purpose, `nginx` says what nginx answers, and
  * services/http/README.md says why.
  */
-import { ShopLab, startApp } from '../proxy-harness';
-import { curl, expectAlive, firstResponse, request, startServer, type RunningServer } from './harness';
-import { startNginx, type Nginx } from './nginx';
+import { startNginx, type Nginx } from '../../helpers/daemons';
+import { ShopLab, startApp } from '../proxy/harness';
+import { curl, expectAlive, firstResponse, request, startServer, WWW, type RunningServer } from './harness';
 
 const HOST = 'Host: www.lab.test\r\n';
 /** A request: its request line, its header lines, the empty line, and a body if any. */
@@ -75,7 +75,7 @@ let shop: ShopLab;
 const ports = (): Record<'http' | 'proxy' | 'app', number> => ({ http: www.port, proxy: shop.proxyPort, app: shop.app.port });
 
 beforeAll(async () => {
-  [nginx, www, shop] = await Promise.all([startNginx(), startServer(), ShopLab.start()]);
+  [nginx, www, shop] = await Promise.all([startNginx({ root: WWW }), startServer(), ShopLab.start()]);
 });
 afterAll(async () => {
   await Promise.all([nginx?.stop(), www?.stop(), shop?.stop()]);
@@ -125,9 +125,9 @@ describe('with real clients', () => {
 
   test('the log line of a refused request shows its request line and why', async () => {
     await firstResponse(www.port, message('FOO /x HTTP/1.1'));
-    await www.logs.waitForLine(/info 127\.0\.0\.1 - - \[.+\] "FOO \/x HTTP\/1\.1" 501 \d+ conn=c\d+ error=HPE_INVALID_METHOD$/);
+    await www.logs.waitFor(/info 127\.0\.0\.1 - - \[.+\] "FOO \/x HTTP\/1\.1" 501 \d+ conn=c\d+ error=HPE_INVALID_METHOD$/);
     await firstResponse(www.port, message('GET / HTTP/1.1', `${HOST}${HOST}`));
-    await www.logs.waitForLine(/warn request refused conn=c\d+ status=400 reason=".*2 Host header lines/);
+    await www.logs.waitFor(/warn request refused conn=c\d+ status=400 reason=".*2 Host header lines/);
   });
 });
 

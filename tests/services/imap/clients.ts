@@ -16,9 +16,9 @@ import { ImapServer, type ImapServerOptions } from '../../../services/imap/serve
 import { fixedTls, type TlsStarter } from '../../../services/common/tls';
 import { LogCollector } from '../../helpers/logs';
 import { testCertificate, type TestCertificate } from '../../helpers/tls';
-import { pw, tempDir, testUsers } from '../pop3-clients';
-import { run } from '../sftp-clients';
-import { python, type Run } from '../smtp-harness';
+import { pw, tempDir, testUsers } from '../pop3/clients';
+import { run, type RunResult as Run } from '../../helpers/process';
+import { python } from '../smtp/harness';
 
 export { pw, testUsers, LogCollector };
 

@@ -9,7 +9,7 @@ import { chmod, chown, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:f
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../sftp-clients'; // Dovecot cannot bind port 0 and tell which port it got
+import { freePort } from '../../helpers/ports'; // Dovecot cannot bind port 0 and tell which port it got
 
 export const DOVECOT = '/usr/sbin/dovecot';
 

@@ -5,7 +5,7 @@
  * number, APPEND, MOVE, special-use folders and STATUS.
  */
 import { ImapFlow } from 'imapflow';
-import { startSmtp, swaks } from '../smtp-harness';
+import { startSmtp, swaks } from '../smtp/harness';
 import { message, pw, startImap, useCertificate, type RunningImap } from './clients';
 
 const certificate = useCertificate();

@@ -8,7 +8,7 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { compareUnique, Maildir, uniqueName } from '../../../services/common/maildir';
-import { poplib, rawLogin, startPop3, type RunningPop3 } from '../pop3-clients';
+import { poplib, rawLogin, startPop3, type RunningPop3 } from '../pop3/clients';
 import { ImapWire, message, startImap, type RunningImap } from './clients';
 
 let imap: RunningImap;

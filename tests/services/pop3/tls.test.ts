@@ -4,12 +4,10 @@
  * Python's poplib. And the rules: no password in clear unless the lesson allows it, a
  * second STLS refused, commands pipelined after STLS thrown away.
  */
-import { execFile } from 'node:child_process';
-import net from 'node:net';
-import tls from 'node:tls';
 import { fixedTls } from '../../../services/common/tls';
-import { testCertificate, type TestCertificate } from '../../helpers/tls';
-import { pw, startPop3, Wire, type RunningPop3 } from '../pop3-clients';
+import { RawSocket } from '../../helpers/socket';
+import { run, testCertificate, type TestCertificate } from '../../helpers/tls';
+import { pw, startPop3, Wire, type RunningPop3 } from './clients';
 
 let cert: TestCertificate;
 beforeAll(() => (cert = testCertificate()));
@@ -23,15 +21,6 @@ async function start(options: { allowPlaintextLogin?: boolean } = {}): Promise<v
   server = await startPop3({ tls: fixedTls({ key: cert.key, cert: cert.cert }), allowPlaintextLogin: options.allowPlaintextLogin ?? false });
   tlsPort = (await server.server.listenTls(0, '127.0.0.1')).port;
   await server.deliver('bob', 'Subject: over TLS\r\n\r\nhello inside TLS\r\n');
-}
-
-function run(command: string, args: string[], input?: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(command, args, { timeout: 20000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number((error as NodeJS.ErrnoException).code ?? 1) : 0, out: stdout + stderr }),
-    );
-    child.stdin?.end(input);
-  });
 }
 
 const POPLIB = String.raw`
@@ -55,7 +44,7 @@ print(json.dumps({'before': caps_before, 'after': caps, 'count': count, 'body': 
 
 test('poplib: STLS on the plain port, then USER/PASS inside TLS', async () => {
   await start();
-  const { code, out } = await run('python3', ['-c', POPLIB, String(server.port), 'stls', pw('bob'), cert.certFile]);
+  const { code, output: out } = await run('python3', ['-c', POPLIB, String(server.port), 'stls', pw('bob'), cert.certFile]);
   expect(code).toBe(0);
   const result = JSON.parse(out) as { before: string[]; after: string[]; count: number; body: string };
   // In clear: STLS, and no USER (RFC 2595 4: a client must not send a password where USER is not offered).
@@ -70,7 +59,7 @@ test('poplib: STLS on the plain port, then USER/PASS inside TLS', async () => {
 
 test('poplib: POP3S, TLS from the first byte (port 995 in the lab)', async () => {
   await start();
-  const { code, out } = await run('python3', ['-c', POPLIB, String(tlsPort), 'implicit', pw('bob'), cert.certFile]);
+  const { code, output: out } = await run('python3', ['-c', POPLIB, String(tlsPort), 'implicit', pw('bob'), cert.certFile]);
   expect(code).toBe(0);
   expect(JSON.parse(out)).toMatchObject({ count: 1, after: expect.arrayContaining(['USER']) });
 });
@@ -78,18 +67,18 @@ test('poplib: POP3S, TLS from the first byte (port 995 in the lab)', async () =>
 test('curl: pop3s:// and pop3:// with --ssl-reqd list the mailbox', async () => {
   await start();
   const implicit = await run('curl', ['-sS', '--cacert', cert.certFile, '-u', `bob:${pw('bob')}`, `pop3s://localhost:${tlsPort}/`]);
-  expect(implicit).toEqual({ code: 0, out: expect.stringMatching(/^1 \d+\r\n$/) });
+  expect(implicit).toMatchObject({ code: 0, output: expect.stringMatching(/^1 \d+\r\n$/) });
   const upgraded = await run('curl', ['-sS', '--ssl-reqd', '--cacert', cert.certFile, '-u', `bob:${pw('bob')}`, `pop3://localhost:${server.port}/1`]);
   expect(upgraded.code).toBe(0);
-  expect(upgraded.out).toContain('hello inside TLS');
+  expect(upgraded.output).toContain('hello inside TLS');
 });
 
 test('openssl s_client -starttls pop3 verifies the certificate, then talks POP3 inside', async () => {
   await start();
-  const { code, out } = await run(
+  const { code, output: out } = await run(
     'openssl',
     ['s_client', '-starttls', 'pop3', '-connect', `127.0.0.1:${server.port}`, '-CAfile', cert.certFile, '-verify_return_error', '-verify_hostname', 'localhost', '-quiet', '-crlf'],
-    `USER bob\nPASS ${pw('bob')}\nSTAT\nQUIT\n`,
+    { input: `USER bob\nPASS ${pw('bob')}\nSTAT\nQUIT\n` },
   );
   expect(code).toBe(0);
   expect(out).toMatch(/\+OK bob@lab\.test has 1 messages/);
@@ -98,7 +87,7 @@ test('openssl s_client -starttls pop3 verifies the certificate, then talks POP3 
 
 test('no password in clear by default: CAPA offers no USER, so curl does not send it; USER typed anyway gets -ERR [AUTH]', async () => {
   await start();
-  const { code, out } = await run('curl', ['-sS', '-u', `bob:${pw('bob')}`, `pop3://127.0.0.1:${server.port}/`]);
+  const { code, output: out } = await run('curl', ['-sS', '-u', `bob:${pw('bob')}`, `pop3://127.0.0.1:${server.port}/`]);
   expect(code).toBe(67);
   expect(out).toMatch(/Login denied/);
   const { wire } = await Wire.open(server.port);
@@ -108,29 +97,20 @@ test('no password in clear by default: CAPA offers no USER, so curl does not sen
 
 test('the plain-text lesson (allowPlaintextLogin) still works on the plain port, and STLS is offered beside it', async () => {
   await start({ allowPlaintextLogin: true });
-  const { code, out } = await run('curl', ['-sS', '-u', `bob:${pw('bob')}`, `pop3://127.0.0.1:${server.port}/`]);
+  const { code, output: out } = await run('curl', ['-sS', '-u', `bob:${pw('bob')}`, `pop3://127.0.0.1:${server.port}/`]);
   expect({ code, out }).toEqual({ code: 0, out: expect.stringMatching(/^1 \d+\r\n$/) });
 });
 
 /** What a man in the middle would do: put commands after STLS in the same packet. */
 test('commands pipelined after STLS are thrown away, never run inside TLS; a second STLS is refused', async () => {
   await start();
-  const plain = net.connect(server.port, '127.0.0.1');
-  plain.setEncoding('latin1');
-  let clear = '';
-  const goAhead = new Promise<void>((resolve) => plain.on('data', (d: string) => (clear += d).includes('Begin TLS') && resolve()));
-  await new Promise((resolve) => plain.once('connect', resolve));
+  const plain = await RawSocket.connect(server.port);
   plain.write(`STLS\r\nUSER bob\r\nPASS ${pw('bob')}\r\nDELE 1\r\nQUIT\r\n`);
-  await goAhead;
-  plain.removeAllListeners('data');
-  expect(clear).toMatch(/^\+OK wirelab POP3 server for lab\.test ready\r\n\+OK Begin TLS negotiation now\r\n$/);
-  const secure = tls.connect({ socket: plain, ca: cert.cert, servername: 'localhost' });
-  await new Promise((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
-  secure.setEncoding('latin1');
-  let inside = '';
-  secure.on('data', (d: string) => (inside += d));
+  expect(await plain.readUntil('Begin TLS negotiation now\r\n')).toMatch(/^\+OK wirelab POP3 server for lab\.test ready\r\n\+OK Begin TLS negotiation now\r\n$/);
+  expect(plain.unread).toBe('');
+  const secure = await plain.startTls({ ca: cert.cert, servername: 'localhost' });
   secure.write('STAT\r\nSTLS\r\nQUIT\r\n');
-  await new Promise((resolve) => secure.once('close', resolve));
+  const inside = await secure.rest();
   // Not logged in: the injected USER/PASS never ran, so STAT is refused and nothing was deleted.
   expect(inside).toBe('-ERR STAT needs a login first: USER name, then PASS password\r\n-ERR the connection is encrypted already\r\n+OK goodbye\r\n');
   await server.logs.waitFor(/ warn discarded input sent before the TLS handshake .*commands=4/);
@@ -139,7 +119,7 @@ test('commands pipelined after STLS are thrown away, never run inside TLS; a sec
 
 test('STLS without a certificate is not offered, and answered -ERR', async () => {
   server = await startPop3({});
-  const { code, out } = await run('openssl', ['s_client', '-starttls', 'pop3', '-connect', `127.0.0.1:${server.port}`, '-quiet'], '');
+  const { code, output: out } = await run('openssl', ['s_client', '-starttls', 'pop3', '-connect', `127.0.0.1:${server.port}`, '-quiet']);
   expect(code).not.toBe(0);
   expect(out).toMatch(/STLS|didn't|error/i);
 });

@@ -4,7 +4,7 @@
  * to the client closes.
  */
 import { ncHalfClose, rawHalfClose } from '../http/harness';
-import { parseResponse, ShopLab } from '../proxy-harness';
+import { parseResponse, ShopLab } from './harness';
 
 let lab: ShopLab;
 beforeAll(async () => {
@@ -19,7 +19,7 @@ test("printf 'GET /api/products HTTP/1.0\\r\\n\\r\\n' | nc -N: the app's answer,
   expect(res.status).toBe(200);
   expect(res.headers.via).toBe('1.1 shop.lab.test');
   expect(JSON.parse(res.body)).toEqual(expect.arrayContaining([expect.objectContaining({ id: 1 })]));
-  await lab.proxyLogs.waitForLine(/"GET \/api\/products HTTP\/1\.0" 200 \d+ conn=c\d+ upstream=172\.28\.0\.82:5000 status=200/);
+  await lab.proxyLogs.waitFor(/"GET \/api\/products HTTP\/1\.0" 200 \d+ conn=c\d+ upstream=172\.28\.0\.82:5000 status=200/);
 });
 
 test('a slow answer (/slow?ms=50) to a client that half-closed at once still arrives', async () => {

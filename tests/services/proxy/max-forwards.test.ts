@@ -3,7 +3,7 @@
  * OPTIONS and TRACE with Max-Forwards: 0 are answered by the proxy itself, and the
  * app never sees them; with more, the proxy counts one down and passes them on.
  */
-import { curl, parseResponse, ShopLab } from '../proxy-harness';
+import { curl, parseResponse, ShopLab } from './harness';
 
 let lab: ShopLab;
 beforeAll(async () => {
@@ -30,7 +30,7 @@ test('TRACE with Max-Forwards: 0 is answered by the proxy: the request as it arr
   // RFC 9110 §9.3.8: credentials and cookies are left out of the echo.
   expect(res.body).not.toContain('secret');
   expect(res.body.endsWith('\r\n\r\n')).toBe(true);
-  await lab.proxyLogs.waitForLine(/"TRACE \/api\/products HTTP\/1\.1" 200 \d+ conn=c\d+ maxForwards=0$/);
+  await lab.proxyLogs.waitFor(/"TRACE \/api\/products HTTP\/1\.1" 200 \d+ conn=c\d+ maxForwards=0$/);
   expect(appRequests().length).toBe(before);
 });
 
@@ -41,7 +41,7 @@ test('OPTIONS with Max-Forwards: 0 is answered by the proxy (200, no content); t
   expect(res.headers['content-length']).toBe('0');
   expect(res.headers.allow).toBeUndefined();
   expect(res.headers.via).toBeUndefined();
-  await lab.proxyLogs.waitForLine(/"OPTIONS \/health HTTP\/1\.1" 200 - conn=c\d+ maxForwards=0$/);
+  await lab.proxyLogs.waitFor(/"OPTIONS \/health HTTP\/1\.1" 200 - conn=c\d+ maxForwards=0$/);
   expect(appRequests().length).toBe(before);
 });
 
@@ -54,7 +54,7 @@ test('TRACE with Max-Forwards: 2 goes on with 1: the app echoes what reached it,
   expect(res.body).toContain('Max-Forwards: 1\r\n');
   expect(res.body).toContain('Via: 1.1 shop.lab.test\r\n');
   expect(res.body).toContain('X-Forwarded-For: 127.0.0.1\r\n');
-  await lab.app.logs.waitForLine(/"TRACE \/anything HTTP\/1\.1" 200 \d+ conn=c\d+$/);
+  await lab.app.logs.waitFor(/"TRACE \/anything HTTP\/1\.1" 200 \d+ conn=c\d+$/);
 });
 
 test('OPTIONS with Max-Forwards: 1 reaches the app, which answers with its Allow', async () => {
@@ -62,7 +62,7 @@ test('OPTIONS with Max-Forwards: 1 reaches the app, which answers with its Allow
   expect(res.status).toBe(204);
   expect(res.headers.allow).toBe('GET, HEAD, OPTIONS, TRACE');
   expect(res.headers.via).toBe('1.1 shop.lab.test');
-  await lab.app.logs.waitForLine(/"OPTIONS \/health HTTP\/1\.1" 204 - conn=c\d+$/);
+  await lab.app.logs.waitFor(/"OPTIONS \/health HTTP\/1\.1" 204 - conn=c\d+$/);
 });
 
 test('on other methods Max-Forwards means nothing: GET with Max-Forwards: 0 is forwarded, the header unchanged', async () => {

@@ -8,7 +8,8 @@
 import { lstat, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client, SFTPWrapper } from 'ssh2';
-import { call, closeClient, run, sftpBatch, sftpSession, snapshot, startSftp, STATUS, statusOf, stillServes, type RunningSftp } from '../sftp-clients';
+import { run } from '../../helpers/process';
+import { call, closeClient, sftpBatch, sftpSession, snapshot, startSftp, STATUS, statusOf, stillServes, type RunningSftp } from './clients';
 
 let lab: RunningSftp;
 let home: string;

@@ -4,11 +4,11 @@
  * server takes SYMLINK's paths in the order each client uses, so paramiko, OpenSSH and
  * ssh2's client all make the same link. posix_rename replaces, rename does not.
  */
-import { execFile } from 'node:child_process';
 import { readFile, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client, SFTPWrapper } from 'ssh2';
-import { call, closeClient, sftpBatch, sftpSession, startSftp, stillServes, type RunningSftp } from '../sftp-clients';
+import { run } from '../../helpers/process';
+import { call, closeClient, sftpBatch, sftpSession, startSftp, stillServes, type RunningSftp } from './clients';
 
 /** Debian's python3-paramiko belongs to the system's Python. */
 const PYTHON = '/usr/bin/python3';
@@ -37,13 +37,10 @@ s.close(); t.close()
 print(json.dumps(out))
 `;
 
-function paramiko(port: number, ops: unknown[][]): Promise<({ ok: unknown } | { error: string })[]> {
-  return new Promise((resolve, reject) => {
-    execFile(PYTHON, ['-c', PARAMIKO_SCRIPT, String(port), JSON.stringify(ops)], { timeout: 30000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`paramiko failed: ${error.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout) as ({ ok: unknown } | { error: string })[]);
-    });
-  });
+async function paramiko(port: number, ops: unknown[][]): Promise<({ ok: unknown } | { error: string })[]> {
+  const { code, stdout, stderr } = await run(PYTHON, ['-c', PARAMIKO_SCRIPT, String(port), JSON.stringify(ops)]);
+  if (code !== 0) throw new Error(`paramiko failed (exit ${code}):\n${stderr}`);
+  return JSON.parse(stdout) as ({ ok: unknown } | { error: string })[];
 }
 
 let lab: RunningSftp;

@@ -13,8 +13,8 @@
  * and TURN with 500 where RFC 5321 names 502.
  */
 import { rm } from 'node:fs/promises';
-import { session as popSession, startPop3, type RunningPop3 } from '../pop3-clients';
-import { inbox, python, RawClient, startSmtp, stillServes, swaks, type RunningSmtp } from '../smtp-harness';
+import { session as popSession, startPop3, type RunningPop3 } from '../pop3/clients';
+import { inbox, python, RawClient, startSmtp, stillServes, swaks, type RunningSmtp } from './harness';
 
 let lab: RunningSmtp;
 let example: RunningSmtp;
@@ -67,7 +67,7 @@ describe('postmaster (RFC 5321 4.5.1)', () => {
     expect(await c.command('RCPT TO:<Postmaster>')).toBe('250 2.1.5 Accepted');
     expect(await c.command('DATA')).toMatch(/^354 /);
     expect(await c.command('Subject: to the postmaster\r\n\r\nyour server bounced my mail\r\n.')).toMatch(/^250 2\.0\.0 Ok: delivered as/);
-    c.close();
+    c.destroy();
     await lab.logs.waitFor(/ rcpt to conn=c\d+ to=Postmaster mailbox=alice code=250/);
     const results = await popSession(pop.port, 'alice', [['retr', 1]], { password: 'alice' });
     const retr = results.find((r) => r.op === 'retr')!.ok as [string, string[]];
@@ -119,7 +119,7 @@ describe('parameters of no announced extension: 555 (RFC 5321 4.1.1.11)', () => 
     expect(await c.command('MAIL FROM:<a@example.test>')).toBe('250 2.1.0 Accepted'); // the 555 left no sender behind
     expect(await c.command('RCPT TO:<bob@lab.test> ORCPT=rfc822;bob@lab.test')).toMatch(/^555 /);
     expect(await c.command('RCPT TO:<bob@lab.test>')).toBe('250 2.1.5 Accepted');
-    c.close();
+    c.destroy();
   });
 });
 
@@ -142,7 +142,7 @@ describe('quoted local parts (RFC 5321 4.1.2)', () => {
     expect(await c.command('MAIL FROM:<"open@example.test>')).toMatch(/^501 /);
     expect(await c.command('MAIL FROM:<"a"b@example.test>')).toMatch(/^501 /);
     expect(await c.command(`MAIL FROM:<"${'x'.repeat(70)}"@example.test>`)).toMatch(/^501 /); // over 64 octets
-    c.close();
+    c.destroy();
     await stillServes(lab);
   });
 });
@@ -153,7 +153,7 @@ describe('EXPN and TURN: 502, not implemented', () => {
     expect(await c.command('EXPN staff')).toMatch(/^502 5\.5\.1 EXPN is not offered here/);
     expect(await c.command('TURN')).toMatch(/^502 5\.5\.1 TURN is not offered/);
     expect(await c.command('NOOP')).toBe('250 2.0.0 OK');
-    c.close();
+    c.destroy();
     const run = await python(
       `import smtplib, sys
 with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=20) as s:

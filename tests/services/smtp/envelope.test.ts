@@ -8,7 +8,8 @@ import { loadUsers } from '../../../services/common/users';
 import { loadAliases } from '../../../services/smtp/aliases';
 import { LocalMailboxes } from '../../../services/smtp/delivery';
 import { canonicalLocalPart, isBarePostmaster, unknownParameter, unquoteLocalPart } from '../../../services/smtp/envelope';
-import { LAB, startSmtp, swaks, tempDir } from '../smtp-harness';
+import { LAB_DIR } from '../../helpers/paths';
+import { startSmtp, swaks, tempDir } from './harness';
 
 describe('quoted local parts', () => {
   test('quotes only where needed: "bob" is bob, "john smith" stays quoted, with \\" and \\\\ escaped', () => {
@@ -41,7 +42,7 @@ describe('quoted local parts', () => {
 
 describe('aliases', () => {
   test('the lab has a postmaster for every mail domain of users.yaml, and it reaches a real mailbox', async () => {
-    const [users, aliases] = await Promise.all([loadUsers(LAB), loadAliases(LAB)]);
+    const [users, aliases] = await Promise.all([loadUsers(LAB_DIR), loadAliases(LAB_DIR)]);
     for (const domain of new Set(users.map((u) => u.domain))) {
       const mailboxes = new LocalMailboxes('/nonexistent', domain, users, aliases);
       expect(mailboxes.userOf(`postmaster@${domain}`)?.domain).toBe(domain);
@@ -63,7 +64,7 @@ describe('aliases', () => {
   });
 
   test('an alias to no user of the domain stops the server from starting; a domain without postmaster is warned about', async () => {
-    const users = await loadUsers(LAB);
+    const users = await loadUsers(LAB_DIR);
     expect(() => new LocalMailboxes('/nonexistent', 'lab.test', users, new Map([['postmaster@lab.test', 'nobody@lab.test']]))).toThrow(
       'the alias postmaster@lab.test leads to nobody@lab.test, which is no user of lab.test',
     );
