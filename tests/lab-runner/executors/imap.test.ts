@@ -12,6 +12,7 @@ import { runScenario } from '../../../lab-runner/run';
 import { parseScenario } from '../../../lab-runner/scenario/load';
 import { eventBytes, type WireEvent } from '../../../lab-runner/wire';
 import { problems, startLab } from '../../helpers/lab';
+import { listenTcp } from '../../helpers/socket';
 import { imaplib, message, pw, startImap, useCertificate, type RunningImap } from '../../services/imap/clients';
 import { DOVECOT, startDovecot, type RunningDovecot } from '../../services/imap/dovecot';
 
@@ -21,28 +22,15 @@ type Lab = Awaited<ReturnType<typeof startLab>>;
 async function relay(port: number): Promise<{ port: number; up: Buffer[]; down: Buffer[]; close(): Promise<void> }> {
   const up: Buffer[] = [];
   const down: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
+  const peer = await listenTcp((client) => {
     const upstream = net.connect(port, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => s.destroy());
-    }
+    upstream.on('error', () => client.destroy());
     client.on('data', (d: Buffer) => (up.push(d), upstream.write(d)));
     upstream.on('data', (d: Buffer) => (down.push(d), client.write(d)));
-    client.on('close', () => upstream.end());
+    client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.end());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    up,
-    down,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { port: peer.port, up, down, close: () => peer.close() };
 }
 
 /** Run scenario steps (YAML) on a lab; every step must pass. */
