@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { defaultDataDir, defaultLabDir } from '../services/common/paths';
+import { defaultDataDir, defaultLabDir, packageRoot } from '../services/common/paths';
+import { createLogger } from '../services/common/logger';
 import { EmbeddedBackend } from './backends/embedded';
 import { registerLab } from './backends/running';
 import { NetworkBackend } from './backends/network-backend';
@@ -11,6 +12,8 @@ import type { Backend, ServiceStatus } from './backends/types';
 import { DockerBackend } from './backends/docker/backend';
 import { composeName } from './backends/docker/compose';
 import { registerGradeCommand } from './grade/command';
+import { ConsoleServer } from './console/server';
+import { consoleUrlFromLogs, registerQuizCommand } from './console/command';
 import type { RunResult } from './result';
 import type { Targets } from './backends/types';
 import { splitHostPort, STACK } from './wire';
@@ -51,6 +54,15 @@ const dnsOption = () =>
 const labPortsOption = () => new Option('--lab-ports <file>', 'where a lab\'s services listen: the file `wirelab up` prints');
 const labOption = () => new Option('--lab <dir>', 'the lab world to serve').default(defaultLabDir(), 'lab/');
 const freePortsOption = () => new Option('--free-ports', 'listen on free ports instead of the standard embedded ones');
+const scenariosOption = () => new Option('--scenarios <dir>', "the console's scenarios").default(path.join(packageRoot(), 'scenarios'), 'scenarios/');
+const quizzesOption = () => new Option('--quizzes <dir>', "the console's lessons and quizzes").default(path.join(packageRoot(), 'quizzes'), 'quizzes/');
+
+/** The console's port: a whole number from 0 (a free one) to 65535. */
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`expected a port number, got ${value}`);
+  return port;
+}
 
 program
   .command('run')
@@ -117,6 +129,10 @@ program
   .option('--data <dir>', 'data directory (state: notes, later mailboxes and uploads)', defaultDataDir())
   .option('--quiet', 'do not print the services\' log lines')
   .addOption(labOption())
+  .option('--console-port <port>', 'the lab console on 127.0.0.1 (default 8000; with --free-ports a free one)', parsePort)
+  .option('--no-console', 'do not serve the lab console')
+  .addOption(scenariosOption())
+  .addOption(quizzesOption())
   .action(async (opts) => {
     const c = colorsFor(process.stdout);
     if (opts.backend === 'docker') {
@@ -126,6 +142,9 @@ program
       await lab.start();
       console.log(c.bold(`wirelab lab is ${lab.reused ? 'already up' : 'up'} (Docker, project ${lab.project})`));
       printDockerStatus(await lab.status());
+      // The console runs in its own container and logs its address with the token: read it from there.
+      const consoleUrl = await consoleUrlFromLogs((since) => lab.containers.logs('console', since)).catch((err: Error) => err);
+      console.log(typeof consoleUrl === 'string' ? `console: ${consoleUrl}` : c.yellow(`the console did not say where it is (${consoleUrl.message}): \`${composeName()} logs console\` shows its address`));
       const dns = lab.network().dns;
       const compose = composeName();
       console.log(c.dim(`try:  dig @${dns.host} -p ${dns.port} www.lab.test   ·   ${compose} run --rm client   ·   wirelab down${lab.project === 'wirelab' ? '' : ` --project ${lab.project}`}`));
@@ -153,7 +172,9 @@ program
     // What services say about themselves: the SSH host key fingerprint to compare with ssh's prompt.
     for (const s of backend.status()) for (const [key, value] of Object.entries(s.info ?? {})) console.log(`${s.name} ${key}: ${value}`);
     let registered: ReturnType<typeof registerLab> | undefined;
+    let consoleServer: ConsoleServer | undefined;
     try {
+      if (opts.console) consoleServer = await startConsole(backend, opts, c);
       // The explorers (`wirelab http`, ...) read where this lab really listens from this file.
       try {
         registered = registerLab(backend.status(), opts.data);
@@ -167,8 +188,50 @@ program
       console.log('stopping the lab...');
     } finally {
       registered?.remove();
+      await consoleServer?.close();
       await backend.stop();
     }
+  });
+
+/** `wirelab up`'s console, on 127.0.0.1; a port in use is said and the lab goes on without it. */
+async function startConsole(backend: Backend, opts: { consolePort?: number; freePorts?: boolean; scenarios: string; quizzes: string; quiet?: boolean }, c: ReturnType<typeof colorsFor>): Promise<ConsoleServer | undefined> {
+  const log = createLogger('console', { sink: opts.quiet ? () => {} : (line) => process.stderr.write(c.dim(line) + '\n') });
+  const server = new ConsoleServer({ backend, scenariosDir: opts.scenarios, quizzesDir: opts.quizzes, log });
+  const port = opts.consolePort ?? (opts.freePorts ? 0 : 8000);
+  try {
+    await server.listen(port);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    console.log(c.yellow(`the console cannot listen on 127.0.0.1:${port} (${code ?? (err as Error).message}): \`ss -lntp 'sport = :${port}'\` shows who holds it; start with --console-port PORT, or --no-console`));
+    await server.close().catch(() => {});
+    return undefined;
+  }
+  console.log(c.bold(`console: ${server.url}`));
+  return server;
+}
+
+program
+  .command('console')
+  .description("serve the lab console for a lab that is up, from inside the lab network (compose.yaml's console service)")
+  .option('--listen <address>', 'the address to listen on (in a container: 0.0.0.0, published on 127.0.0.1 only)', '127.0.0.1')
+  .option('--port <port>', 'the port to listen on', parsePort, 8000)
+  .option('--public-port <port>', 'the port the browser uses, when it is published elsewhere (Docker: LAB_CONSOLE_PORT)', parsePort)
+  .addOption(scenariosOption())
+  .addOption(quizzesOption())
+  .addOption(labOption())
+  .action(async (opts) => {
+    const backend = new NetworkBackend(opts.lab);
+    const log = createLogger('console');
+    const server = new ConsoleServer({ backend, scenariosDir: opts.scenarios, quizzesDir: opts.quizzes, log, publicPort: opts.publicPort });
+    const stopped = new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await server.listen(opts.port, opts.listen);
+    // `wirelab up --backend docker` reads this line from the container's log.
+    console.log(`console: ${server.url}`);
+    await stopped;
+    await server.close();
   });
 
 program
@@ -404,6 +467,7 @@ async function runOnDocker(paths: string[], opts: { project: string; keep?: bool
 }
 
 registerGradeCommand(program);
+registerQuizCommand(program);
 
 /** --report FORMAT [--out FILE]: every format from the one result, secrets masked (renderReport does it). */
 async function writeReport(result: RunResult, format: ReportFormat, out: string | undefined, write: (t: string) => void, c: ReturnType<typeof colorsFor>): Promise<void> {

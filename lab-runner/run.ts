@@ -18,6 +18,8 @@ import { attachSecrets, type RunResult, type ScenarioResult, type StepResult, ty
 export interface RunListener {
   scenarioStart?(scenario: Scenario): void;
   stepEnd?(scenario: Scenario, step: StepResult): void;
+  /** Each message of the step running, as the client records it (before the step ends: the console shows it live). */
+  wireEvent?(scenario: Scenario, step: Step, event: WireEvent): void;
   scenarioEnd?(result: ScenarioResult): void;
 }
 
@@ -28,6 +30,12 @@ export interface RunOptions {
    * (the signal's reason, an Error's message). Default: the run goes to its end.
    */
   signal?: AbortSignal;
+  /**
+   * Run on the lab as it is: a service that is stopped stays stopped (the console's Try
+   * it: "stop app, then ask shop"). Default: each scenario first starts every stopped
+   * service, whatever the last one stopped.
+   */
+  asItIs?: boolean;
 }
 
 export async function runScenarios(scenarios: Scenario[], backend: Backend, listener: RunListener = {}, options: RunOptions = {}): Promise<RunResult> {
@@ -55,7 +63,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
   listener.scenarioStart?.(scenario);
   const started = performance.now();
   // Each scenario starts with every service up, whatever the last one stopped.
-  if (!options.signal?.aborted) for (const s of await backend.status()) if (s.state === 'stopped') await backend.control(s.name, 'start');
+  if (!options.signal?.aborted && !options.asItIs) for (const s of await backend.status()) if (s.state === 'stopped') await backend.control(s.name, 'start');
   const vars: Record<string, unknown> = { ...scenario.vars };
   /** Variables a failed step should have saved: steps that use them are skipped. */
   const lost = new Map<string, string>();
@@ -78,7 +86,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
         ? notRun(scenario, step, `not run: ${stopReason(options.signal)}`)
         : missing
           ? skipped(scenario, step, `needs \${${missing}}, which "${lost.get(missing)}" did not save`)
-          : await runStep(scenario, step, vars, backend, session, mark, options.signal);
+          : await runStep(scenario, step, vars, backend, session, mark, options.signal, (e) => listener.wireEvent?.(scenario, step, e));
       mark = new Date();
       if (result.status !== 'passed') for (const name of Object.keys(step.save)) lost.set(name, step.name);
       learnSecrets();
@@ -162,6 +170,7 @@ async function runStep(
   session: Session,
   since: Date,
   stop?: AbortSignal,
+  onRecord?: (event: WireEvent) => void,
 ): Promise<StepResult> {
   const executor = executorFor(step.action);
   const result: StepResult = { ...base(scenario, step), summary: step.action, status: 'error', durationMs: 0, attempts: 0 };
@@ -204,7 +213,7 @@ async function runStep(
   const attempts = step.retry?.attempts ?? 1;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     result.attempts = attempt;
-    const wire = new Wire(since.getTime()); // one clock for the client's events and the services'
+    const wire = new Wire(since.getTime(), onRecord); // one clock for the client's events and the services'
     const signal = stop ? AbortSignal.any([AbortSignal.timeout(step.timeoutMs), stop]) : AbortSignal.timeout(step.timeoutMs);
     try {
       const output = await executor.run(parsed.data, { network: backend.network(), backend, wire, signal, session });

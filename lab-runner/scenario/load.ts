@@ -70,13 +70,16 @@ export class ScenarioError extends Error {
 export const DEFAULT_TIMEOUT_MS = 5000;
 
 export async function loadScenarioFile(file: string): Promise<Scenario> {
-  let text: string;
+  return parseScenario(await readSourceFile(file), file);
+}
+
+/** A scenario's (or a quiz's) text; a file that cannot be read is a ScenarioError that says why. */
+export async function readSourceFile(file: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (err) {
     throw new ScenarioError(file, [{ line: 1, column: 1, message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
   }
-  return parseScenario(text, file);
 }
 
 export function parseScenario(text: string, file: string): Scenario {
@@ -234,8 +237,8 @@ function allowedKeys(keys: (string | number)[]): string | undefined {
   return undefined;
 }
 
-/** Where a path of keys is in the file; the nearest existing parent when it is missing. */
-function positionOf(doc: Document, lc: LineCounter, keys: (string | number)[], missingKey?: string): Problem {
+/** Where a path of keys is in the file; the nearest existing parent when it is missing. (The quiz loader uses it too.) */
+export function positionOf(doc: Document, lc: LineCounter, keys: (string | number)[], missingKey?: string): Problem {
   let node: unknown = doc.contents;
   for (const key of keys) {
     const next = isMap(node) || isSeq(node) ? node.get(key, true) : undefined;

@@ -50,16 +50,21 @@ export const nowMs = (): number => performance.timeOrigin + performance.now();
 export class Wire {
   readonly events: WireEvent[] = [];
 
-  /** @param origin epoch ms that `at` counts from: the step's start, shared with the services' own events. */
-  constructor(readonly origin = nowMs()) {}
+  /**
+   * @param origin epoch ms that `at` counts from: the step's start, shared with the services' own events.
+   * @param onRecord told of each event as it is recorded (the web console shows a step's exchange live).
+   */
+  constructor(readonly origin = nowMs(), private readonly onRecord?: (event: WireEvent) => void) {}
 
   record(event: Omit<WireEvent, 'at' | 'data' | 'size'> & { bytes?: Buffer }): void {
     const { bytes, ...rest } = event;
-    this.events.push({
+    const recorded: WireEvent = {
       at: Math.round((nowMs() - this.origin) * 10) / 10,
       ...rest,
       ...(bytes ? { data: bytes.toString('base64'), size: bytes.length } : {}),
-    });
+    };
+    this.events.push(recorded);
+    this.onRecord?.(recorded);
   }
 }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DockerBackend } from '../../lab-runner/backends/docker/backend';
 import { compose } from '../../lab-runner/backends/docker/compose';
 import { freeLabPorts } from '../helpers/docker';
+import { request } from '../helpers/console';
 import { built } from '../helpers/paths';
 import { run, succeeds, wirelab as runWirelab, type RunResult } from '../helpers/process';
 import { listenTcp } from '../helpers/socket';
@@ -226,6 +227,34 @@ suite('the lab in Docker', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test("the console: wirelab up prints its address with the token; it refuses without it, and acts on the lab from inside", async () => {
+    const up = await wirelab(['up', '--backend', 'docker', '--project', PROJECT]);
+    expect(up.code).toBe(0);
+    const port = Number(ports.LAB_CONSOLE_PORT);
+    const line = new RegExp(`^console: http://127\\.0\\.0\\.1:${port}/\\?token=([\\w-]+)$`, 'm').exec(up.stdout);
+    expect([up.stdout, Boolean(line)]).toEqual([up.stdout, true]);
+    const host = `127.0.0.1:${port}`;
+    const headers = { Host: host, Cookie: `wirelab_console=${line![1]}` };
+    const post = { ...headers, Origin: `http://${host}`, 'Content-Type': 'application/json' };
+    expect((await request(port, 'GET', '/api/lab', { Host: host })).status).toBe(401);
+    expect((await request(port, 'GET', '/api/lab', { ...headers, Host: `rebind.example:${port}` })).status).toBe(403);
+    const view = (await request(port, 'GET', '/api/lab', headers)).json();
+    expect(view.backend).toBe('network');
+    expect(view.actions).toContain('disconnect');
+    expect(view.services.find((s: { name: string }) => s.name === 'app')).toMatchObject({ address: '172.28.0.82', health: 'healthy' });
+    const dns = (await request(port, 'POST', '/api/try', post, JSON.stringify({ action: 'dns', input: { query: 'www.lab.test' } }))).json();
+    expect(dns.step.output.server).toBe('ns.lab.test:53');
+    expect(dns.step.output.answers[0].data).toBe('172.28.0.80');
+    expect((await request(port, 'POST', '/api/lab/app/stop', post, '{}')).json().state).toBe('stopped');
+    try {
+      const shop = (await request(port, 'POST', '/api/try', post, JSON.stringify({ action: 'http', input: { url: 'http://shop.lab.test/' } }))).json();
+      expect(shop.step.output.status).toBe(502);
+    } finally {
+      await request(port, 'POST', '/api/lab/app/start', post, '{}');
+    }
+    expect((await request(port, 'GET', '/', headers)).body).toContain('<script src="/console.js"');
   });
 
   test('every scenario passes on the docker backend, unchanged', async () => {

@@ -23,6 +23,15 @@ export interface OpenedPage {
 }
 
 export async function openFile(file: string): Promise<OpenedPage> {
+  const url = pathToFileURL(file).href;
+  return openUrl(url, (request) => request === url);
+}
+
+/**
+ * A page in Debian's chromium, where only the requests `allowed` says yes to go out
+ * (the others are refused and listed): a report's own file, a console's own origin.
+ */
+export async function openUrl(url: string, allowed: (request: string) => boolean): Promise<OpenedPage> {
   if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set WIRELAB_CHROMIUM`);
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -32,9 +41,8 @@ export async function openFile(file: string): Promise<OpenedPage> {
   const problems: string[] = [];
   const dialogs: string[] = [];
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const url = pathToFileURL(file).href;
   await page.route('**/*', (route) => {
-    if (route.request().url() === url) return route.continue();
+    if (allowed(route.request().url())) return route.continue();
     refused.push(route.request().url());
     return route.abort();
   });

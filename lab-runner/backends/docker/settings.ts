@@ -53,14 +53,19 @@ export interface PublishedPort {
   hostPort: number;
 }
 
+/** The lab console (compose.yaml's console service): 127.0.0.1:8000, LAB_CONSOLE_PORT to move it. */
+export const CONSOLE_PORT = { variable: 'LAB_CONSOLE_PORT', port: 8000 };
+
 /** Every port the lab publishes on 127.0.0.1, with the variable that moves it. */
 export function publishedPorts(settings: ComposeSettings): PublishedPort[] {
-  return STACK.flatMap((service) =>
+  const lab = STACK.flatMap((service) =>
     Object.entries(service.ports).map(([portName, plan]) => {
       const variable = portVariable(service.name, portName);
       return { variable, service: service.name, portName, hostPort: Number(settings[variable] || plan.embedded) };
     }),
   );
+  const console = { variable: CONSOLE_PORT.variable, service: 'console', portName: 'console', hostPort: Number(settings[CONSOLE_PORT.variable] || CONSOLE_PORT.port) };
+  return [...lab, console];
 }
 
 /** FTP's passive data ports, published at the same numbers: LAB_FTP_PASSIVE_PORTS. */
