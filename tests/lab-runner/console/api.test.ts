@@ -113,7 +113,7 @@ test('Inspect: the bytes the HTTP request will be, before it is sent', async () 
 
 test('the panels: one per executor but lab and wait, each with its input schema', async () => {
   const panels = (await c.api('GET', '/api/panels')).json();
-  expect(panels.map((p: { action: string }) => p.action)).toEqual(['dns', 'http', 'tcp', 'smtp', 'pop3', 'ftp', 'sftp']);
+  expect(panels.map((p: { action: string }) => p.action)).toEqual(['dns', 'http', 'tcp', 'smtp', 'pop3', 'imap', 'ftp', 'sftp']);
   const http = panels.find((p: { action: string }) => p.action === 'http');
   expect(http.inspect).toBe(true);
   expect(Object.keys(http.schema.properties)).toEqual(expect.arrayContaining(['method', 'url', 'headers', 'body']));
