@@ -55,9 +55,12 @@ FROM ${CLIENT_IMAGE} AS client
 COPY --from=wirelab /app /app
 WORKDIR /app
 COPY docker/wirelab /usr/local/bin/wirelab
+# Trust the lab CA (in the tls volume), then run the command.
+COPY docker/client-start /usr/local/bin/client-start
 ENV NODE_ENV=production WIRELAB_LAB=/app/lab
-# root: tcpdump needs it, and compose.yaml gives this container the Docker socket.
+# root: tcpdump and update-ca-certificates need it, and compose.yaml gives this container the Docker socket.
 USER 0:0
+ENTRYPOINT ["/usr/local/bin/client-start"]
 CMD ["bash"]
 
 FROM ${NODE_IMAGE} AS runtime

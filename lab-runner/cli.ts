@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultDataDir, defaultLabDir, packageRoot } from '../services/common/paths';
 import { createLogger } from '../services/common/logger';
+import { caCertificateFile } from '../services/common/tlsFaults';
 import { EmbeddedBackend } from './backends/embedded';
 import { registerLab } from './backends/running';
 import { NetworkBackend } from './backends/network-backend';
@@ -181,8 +182,9 @@ program
       } catch (err) {
         console.log(c.yellow(`the explorers cannot be told where this lab listens (${(err as Error).message}): give them the addresses above`));
       }
-      console.log(c.dim(`data: ${opts.data}${registered ? `\nports: ${registered.file}` : ''}`));
-      console.log(c.dim(tryLines(backend.status()).join('\n')));
+      const ca = path.resolve(caCertificateFile(opts.data));
+      console.log(c.dim(`data: ${opts.data}${registered ? `\nports: ${registered.file}` : ''}\ntls:  the lab CA is ${ca} (\`wirelab ca\` says how to trust it)`));
+      console.log(c.dim(tryLines(backend.status(), ca).join('\n')));
       console.log(c.dim('Ctrl+C stops the lab.'));
       await stopped;
       console.log('stopping the lab...');
@@ -421,13 +423,16 @@ program
   });
 
 /** What to try on a lab that is up, with the ports it really got. */
-function tryLines(statuses: ServiceStatus[]): string[] {
+function tryLines(statuses: ServiceStatus[], ca: string): string[] {
   const where = (service: string, port: string): [string, string] => splitHostPort(statuses.find((s) => s.name === service)?.endpoints[port] ?? '', 0).map(String) as [string, string];
   const [dnsHost, dnsPort] = where('dns', 'dns');
   const [httpHost, httpPort] = where('http', 'http');
+  const [, httpsPort] = where('http', 'https');
   const [smtpHost, smtpPort] = where('smtp', 'smtp');
   return [
     `try:  dig @${dnsHost} -p ${dnsPort} www.lab.test   ·   curl http://${httpHost}:${httpPort}/   ·   swaks --server ${smtpHost}:${smtpPort} --to bob@lab.test`,
+    // localhost: a name the lab CA's certificates are made out to, as 127.0.0.1 is.
+    `      curl --cacert ${ca} https://localhost:${httpsPort}/`,
     `      wirelab http http://www.lab.test/   ·   wirelab dns lab.test MX   (the explorers find this lab; another terminal's lab: --dns ${dnsHost}:${dnsPort})`,
   ];
 }

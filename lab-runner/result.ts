@@ -1,6 +1,7 @@
 import type { CheckResult } from './expect/evaluate';
 import type { WireEvent } from './wire';
 import type { Visibility } from './scenario/schema';
+import type { PacketRow } from './packets/flows';
 
 export type { Visibility };
 
@@ -42,8 +43,45 @@ export interface StepResult {
   visibility?: Visibility;
   /** The run was stopped (`wirelab grade`'s time limit) while this step ran, or before it: `error` says why. */
   stopped?: 'during' | 'before';
+  /** With `--capture`: the packets of the step's own flows in its time window. */
+  packets?: StepPackets;
   /** The scenario's secret values known so far: see {@link ScenarioResult.secrets}. */
   readonly secrets?: readonly string[];
+}
+
+/**
+ * What the kernel saw under one step (`wirelab run --capture`): plain data, so the JSON
+ * report, the HTML ladder and the console draw it alike.
+ */
+export interface StepPackets {
+  /** The step's connections and datagram exchanges, in order of their first packet. */
+  conversations: StepConversation[];
+  /** Every packet of those conversations in the step's window, in capture order; `at` is ms since the step's start. */
+  rows: StepPacketRow[];
+  /** The same packets as a pcapng file Wireshark opens, base64 (the HTML report offers it as a download). */
+  pcapng: string;
+}
+
+export interface StepConversation {
+  /** Wireshark's tcp.stream / udp.stream in the run's capture file. */
+  index: number;
+  transport: 'tcp' | 'udp';
+  /** `127.0.0.1:41234`, and the server as the ladder names it (`www.lab.test:80`) and as it really was. */
+  client: string;
+  server: string;
+  serverLabel?: string;
+  /** TCP: the three-way handshake was seen; who reset it, who sent a FIN. */
+  handshake: boolean;
+  reset?: 'client' | 'server';
+  fin: ('client' | 'server')[];
+  retransmissions: number;
+}
+
+export interface StepPacketRow extends PacketRow {
+  /** Which of {@link StepPackets.conversations} it belongs to (its `index`). */
+  conversation: number;
+  /** The transcript event (index into StepResult.transcript) whose bytes this segment carries, if any. */
+  event?: number;
 }
 
 export interface ScenarioResult {

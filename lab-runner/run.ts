@@ -32,8 +32,9 @@ export interface RunOptions {
   signal?: AbortSignal;
   /**
    * Run on the lab as it is: a service that is stopped stays stopped (the console's Try
-   * it: "stop app, then ask shop"). Default: each scenario first starts every stopped
-   * service, whatever the last one stopped.
+   * it: "stop app, then ask shop"), a certificate lesson stays on. Default: each scenario
+   * first starts every stopped service, whatever the last one stopped, and clears the
+   * certificate lessons (tls-fault).
    */
   asItIs?: boolean;
 }
@@ -62,8 +63,12 @@ export async function runScenarios(scenarios: Scenario[], backend: Backend, list
 export async function runScenario(scenario: Scenario, backend: Backend, listener: RunListener = {}, options: RunOptions = {}): Promise<ScenarioResult> {
   listener.scenarioStart?.(scenario);
   const started = performance.now();
-  // Each scenario starts with every service up, whatever the last one stopped.
-  if (!options.signal?.aborted && !options.asItIs) for (const s of await backend.status()) if (s.state === 'stopped') await backend.control(s.name, 'start');
+  // Each scenario starts with every service up, whatever the last one stopped, and with no
+  // certificate lesson on; unless it runs on the lab as it is.
+  if (!options.signal?.aborted && !options.asItIs) {
+    for (const s of await backend.status()) if (s.state === 'stopped') await backend.control(s.name, 'start');
+    await backend.clearTlsFaults?.();
+  }
   const vars: Record<string, unknown> = { ...scenario.vars };
   /** Variables a failed step should have saved: steps that use them are skipped. */
   const lost = new Map<string, string>();

@@ -5,12 +5,14 @@
  * sets them. `wirelab ...` runs the runner (the client workstation), `health` is the
  * container health check, `tls-fault SERVICE FAULT|none` switches a certificate lesson
  * on or off (the Docker backend runs it with `docker exec`: the fault file is in the
- * data volume the services read it from). node starts directly: no npm, no shell in between, so
- * SIGTERM reaches the service and it closes gracefully.
+ * tls volume the services read it from; `tls-fault all none` switches every one off),
+ * `ca` makes the lab's certificate authority (compose.yaml runs it once, first).
+ * node starts directly: no npm, no shell in between, so SIGTERM reaches the service and
+ * it closes gracefully.
  */
 import { probe } from './common/health';
 import { defaultDataDir } from './common/paths';
-import { isTlsFault, readFault, setFault, TLS_FAULTS, type TlsFault } from './common/tlsFaults';
+import { clearFaults, isTlsFault, readFault, setFault, TLS_FAULTS, type TlsFault } from './common/tlsFaults';
 
 const SERVICES: Record<string, () => unknown> = {
   dns: () => require('./dns/main'),
@@ -25,6 +27,17 @@ const SERVICES: Record<string, () => unknown> = {
 };
 
 const [command, ...args] = process.argv.slice(2);
+
+/** A command that does one thing and ends: its line on stdout, or its error on stderr and exit status 1. */
+function oneOff(name: string, work: () => Promise<string>): void {
+  work().then(
+    (line) => process.stdout.write(`${line}\n`),
+    (err: Error) => {
+      process.stderr.write(`${name}: ${err.message}\n`);
+      process.exit(1);
+    },
+  );
+}
 
 if (command && command in SERVICES) SERVICES[command]!();
 else if (command === 'wirelab') {
@@ -43,21 +56,26 @@ else if (command === 'wirelab') {
       process.exit(1);
     },
   );
+} else if (command === 'tls-fault' && args[0] === 'all' && args[1] === 'none') {
+  oneOff('tls-fault', async () => `tls faults off: ${(await clearFaults(defaultDataDir())).join(' ') || 'none was on'}`);
 } else if (command === 'tls-fault') {
   const [service, fault] = args;
   if (!service || (fault !== undefined && fault !== 'none' && !isTlsFault(fault))) {
     process.stderr.write(`usage: tls-fault SERVICE [${TLS_FAULTS.join('|')}|none]   (no fault: print the current one)\n`);
     process.exit(2);
   }
-  const show = async (): Promise<void> => {
+  oneOff('tls-fault', async () => {
     if (fault !== undefined) await setFault(defaultDataDir(), service, fault === 'none' ? undefined : (fault as TlsFault));
-    process.stdout.write(`${service}: tls fault ${readFault(defaultDataDir(), service) || 'none'}\n`);
-  };
-  show().catch((err: Error) => {
-    process.stderr.write(`tls-fault: ${err.message}\n`);
-    process.exit(1);
+    return `${service}: tls fault ${readFault(defaultDataDir(), service) || 'none'}`;
+  });
+} else if (command === 'ca') {
+  // Loaded here: the X.509 library is not small, and only this command needs it.
+  const { ensureCa } = require('./common/certificates') as typeof import('./common/certificates');
+  oneOff('ca', async () => {
+    const ca = await ensureCa(defaultDataDir());
+    return `the lab CA: ${ca.subject}, SHA-256 ${ca.fingerprint256}, valid until ${ca.validTo.toISOString().slice(0, 10)}`;
   });
 } else {
-  process.stderr.write(`usage: main.js ${Object.keys(SERVICES).join('|')}|wirelab ...|health tcp|dns PORT|tls-fault SERVICE [FAULT|none]\n`);
+  process.stderr.write(`usage: main.js ${Object.keys(SERVICES).join('|')}|wirelab ...|health tcp|dns PORT|tls-fault SERVICE [FAULT|none]|tls-fault all none|ca\n`);
   process.exit(command === 'help' ? 0 : 2);
 }

@@ -1,9 +1,11 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { createLogger, type Level } from '../../services/common/logger';
-import { LabNetwork, STACK, type Endpoint, type ServicePlan } from '../wire';
+import { clearFaults, readFault, setFault } from '../../services/common/tlsFaults';
+import { hasTls, LabNetwork, STACK, type Endpoint, type ServicePlan } from '../wire';
+import { tlsFaultOf } from './faults';
 import { SERVICE_FACTORIES, type RunningService } from './services';
-import type { Backend, LabAction, ServiceStatus, Targets } from './types';
+import type { Backend, LabAction, LabActionOptions, ServiceStatus, Targets } from './types';
 
 /**
  * The embedded backend: every lab service in this Node process, on 127.0.0.1, at the
@@ -89,11 +91,16 @@ export class EmbeddedBackend implements Backend {
     return this.net;
   }
 
-  async control(service: string, action: LabAction): Promise<ServiceStatus> {
+  async control(service: string, action: LabAction, options: LabActionOptions = {}): Promise<ServiceStatus> {
     const slot = this.slots.get(service);
     if (!slot) {
       const known = [...this.slots.keys()].join(', ');
       throw new Error(this.options.targets?.[service] ? `${service} is a --target here; the lab cannot ${action} it` : `no lab service named ${service} (the lab has: ${known})`);
+    }
+    if (action === 'tls-fault') {
+      // The service reads its fault file as each connection arrives: no restart.
+      await setFault(this.options.dataDir, service, tlsFaultOf(slot.plan, options));
+      return this.statusOf(slot);
     }
     if (action === 'duplicate') return { ...this.statusOf(slot), info: await this.duplicate(slot) };
     if (action === 'disconnect' || action === 'connect') {
@@ -127,6 +134,10 @@ export class EmbeddedBackend implements Backend {
     return [...own, ...targets];
   }
 
+  clearTlsFaults(): Promise<string[]> {
+    return clearFaults(this.options.dataDir);
+  }
+
   logs(service: string, since?: Date): string[] {
     const from = since?.getTime() ?? 0;
     return (this.slots.get(service)?.logs ?? []).filter((l) => l.at >= from).map((l) => l.line);
@@ -134,13 +145,14 @@ export class EmbeddedBackend implements Backend {
 
   private statusOf(slot: Slot): ServiceStatus {
     const host = this.options.host ?? '127.0.0.1';
+    const fault = hasTls(slot.plan) ? readFault(this.options.dataDir, slot.plan.name) : '';
+    const info = { ...(slot.frozen ? { state: 'paused' } : {}), ...slot.running?.info, ...(fault ? { tlsFault: fault } : {}) };
     return {
       name: slot.plan.name,
       host: slot.plan.host,
       state: slot.running ? 'running' : 'stopped',
-      ...(slot.frozen ? { info: { state: 'paused' } } : {}),
       endpoints: Object.fromEntries(Object.entries(slot.ports ?? {}).map(([k, p]) => [k, `${host}:${p}`])),
-      ...(slot.running?.info ? { info: slot.running.info } : {}),
+      ...(Object.keys(info).length ? { info } : {}),
     };
   }
 

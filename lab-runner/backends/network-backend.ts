@@ -1,6 +1,9 @@
+import { existsSync } from 'node:fs';
+import { defaultDataDir } from '../../services/common/paths';
+import { caCertificateFile, faultsOn } from '../../services/common/tlsFaults';
 import { LabNetwork, STACK, type Endpoint } from '../wire';
 import { LabContainers, discoverProject, dockerAvailable } from './docker/control';
-import type { Backend, LabAction, ServiceStatus } from './types';
+import type { Backend, LabAction, LabActionOptions, ServiceStatus } from './types';
 
 /**
  * The runner inside the lab network (the client container): every lab address is
@@ -38,12 +41,21 @@ export class NetworkBackend implements Backend {
     return this.net;
   }
 
-  async control(service: string, action: LabAction): Promise<ServiceStatus> {
+  async control(service: string, action: LabAction, options?: LabActionOptions): Promise<ServiceStatus> {
     const containers = await this.docker();
     if (!containers) {
       throw new Error(`"${action} ${service}" acts on the lab's containers: run it with \`wirelab run --backend docker\` from the host, or give this container the Docker socket`);
     }
-    return containers.act(service, action);
+    return containers.act(service, action, options);
+  }
+
+  async clearTlsFaults(): Promise<string[]> {
+    // The client container has the tls volume (read-only): a look at it saves a
+    // `docker exec` at every scenario's start when no certificate lesson is on.
+    const dataDir = defaultDataDir();
+    if (existsSync(caCertificateFile(dataDir)) && faultsOn(dataDir).length === 0) return [];
+    const containers = await this.docker();
+    return containers ? containers.clearTlsFaults() : [];
   }
 
   async status(): Promise<ServiceStatus[]> {

@@ -1,7 +1,18 @@
+import type { TlsFault } from '../../services/common/tlsFaults';
 import type { LabNetwork } from '../wire';
 
-/** What a `lab` step can do to a service. pause..connect need the Docker backend's real containers. */
-export type LabAction = 'stop' | 'start' | 'restart' | 'status' | 'pause' | 'unpause' | 'disconnect' | 'connect' | 'duplicate';
+/**
+ * What a `lab` step can do to a service. disconnect and connect need the Docker
+ * backend's real containers. tls-fault makes a service present a broken certificate
+ * (the certificate lessons), or with `none` the right one again.
+ */
+export type LabAction = 'stop' | 'start' | 'restart' | 'status' | 'pause' | 'unpause' | 'disconnect' | 'connect' | 'duplicate' | 'tls-fault';
+
+/** What some actions take besides the service: tls-fault's fault. */
+export interface LabActionOptions {
+  /** For tls-fault: the lesson to switch on, or `none` to switch it off. */
+  fault?: TlsFault | 'none';
+}
 
 export interface ServiceStatus {
   name: string;
@@ -10,7 +21,7 @@ export interface ServiceStatus {
   state: 'running' | 'stopped' | 'target';
   /** Where each named port really listens: `{ http: '127.0.0.1:8080' }`. */
   endpoints: Record<string, string>;
-  /** What the service says about itself: the SFTP server's host key fingerprint. */
+  /** What the service says about itself: the SFTP server's host key fingerprint, `tlsFault` when a certificate lesson is on. */
   info?: Record<string, string>;
 }
 
@@ -26,7 +37,13 @@ export interface Backend {
   start(): Promise<void>;
   stop(): Promise<void>;
   network(): LabNetwork;
-  control(service: string, action: LabAction): Promise<ServiceStatus>;
+  control(service: string, action: LabAction, options?: LabActionOptions): Promise<ServiceStatus>;
+  /**
+   * Switch every certificate lesson off (each scenario starts with none, as it starts
+   * with every service up); resolves with the services a fault was on for. A backend
+   * without it runs no lab services of its own.
+   */
+  clearTlsFaults?(): Promise<string[]>;
   /** Every service of the stack (callers await: a Docker backend asks the Docker API). */
   status(): ServiceStatus[] | Promise<ServiceStatus[]>;
   /** The service's recent log lines (since a moment, if given): shown when a step against it fails. */

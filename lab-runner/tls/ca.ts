@@ -1,16 +1,17 @@
 import path from 'node:path';
 import { caCertificateFile, ensureCa, ensureHostCertificates, type LabCa } from '../../services/common/certificates';
-import { STACK } from '../wire';
+import { hasTls, STACK } from '../wire';
 
 /**
  * `wirelab ca`: make the lab's certificate authority if the data folder has none (and
- * the certificates of every lab host), then say where its certificate is and how to
- * trust it, and untrust it, in the clients a class uses.
+ * the certificates of every lab host that speaks TLS), then say where its certificate is
+ * and how to trust it, and untrust it, in the clients a class uses. In the Docker lab's
+ * client the tls volume is read-only: the services made all of it already.
  */
 
 export async function ensureLabCa(dataDir: string): Promise<LabCa> {
   const ca = await ensureCa(dataDir);
-  for (const host of new Set(STACK.map((s) => s.host))) await ensureHostCertificates(dataDir, host);
+  for (const host of new Set(STACK.filter(hasTls).map((s) => s.host))) await ensureHostCertificates(dataDir, host);
   return ca;
 }
 
@@ -50,7 +51,8 @@ Remove it again:
   Windows                     certutil -user -delstore Root "${name}"
   curl, OpenSSL, Node, Python: nothing to remove; options and variables last one command.
 
-\`wirelab ca --pem\` prints the certificate alone. In Docker the CA is in the lab's data volume and every
-container trusts it; to copy it out:  docker compose run --rm client wirelab ca --pem > wirelab-ca.pem
+\`wirelab ca --pem\` prints the certificate alone. In Docker the CA is in the lab's tls volume and every
+container trusts it (the client workstation has it in its trust store); to copy it out:
+  docker compose run --rm -T client wirelab ca --pem > wirelab-ca.pem
 `;
 }

@@ -13,7 +13,7 @@
  */
 export { CLIENT, WIRE_KINDS, Wire, eventBytes, mergeByTime, nowMs, wireEventSchema, type SocketAddress, type WireEvent, type WireKind } from './recorder';
 export { StepError } from './errors';
-export { FTP_PASSIVE_PORTS, LAB_PREFIX, PROXY_TIMEOUT_MS, STACK, findService, mainPort, type PortPlan, type ServicePlan } from './plan';
+export { FTP_PASSIVE_PORTS, LAB_PREFIX, PROXY_TIMEOUT_MS, STACK, findService, hasTls, mainPort, type PortPlan, type ServicePlan } from './plan';
 export type { Endpoint, Route } from './route';
 export { LabNetwork, isLoopback, splitHostPort } from './network';
 export { connect, recordConnect } from './tcp';

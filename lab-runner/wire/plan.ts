@@ -16,6 +16,12 @@ export interface PortPlan {
   /** The port on 127.0.0.1 when the lab runs embedded, and the host port Docker publishes. */
   embedded: number;
   transport: 'tcp' | 'udp+tcp';
+  /**
+   * TLS on this port, with the lab CA's certificate: `implicit` from the first byte
+   * (HTTPS, SMTPS, POP3S, FTPS: RFC 8314), or `starttls` when the client asks for it in
+   * the plain protocol (STARTTLS, STLS, AUTH TLS). None: plain text only.
+   */
+  tls?: 'implicit' | 'starttls';
 }
 
 export interface ServicePlan {
@@ -49,14 +55,20 @@ export const STACK: readonly ServicePlan[] = [
     name: 'http',
     host: 'www.lab.test',
     address: at(80),
-    ports: { http: { lab: 80, embedded: 8080, transport: 'tcp' } },
-    description: 'HTTP: the lab guide, a JSON API, /inspect, token login',
+    ports: {
+      http: { lab: 80, embedded: 8080, transport: 'tcp' },
+      https: { lab: 443, embedded: 8443, transport: 'tcp', tls: 'implicit' },
+    },
+    description: 'HTTP and HTTPS: the lab guide, a JSON API, /inspect, token login',
   },
   {
     name: 'proxy',
     host: 'shop.lab.test',
     address: at(81),
-    ports: { http: { lab: 80, embedded: 8081, transport: 'tcp' } },
+    ports: {
+      http: { lab: 80, embedded: 8081, transport: 'tcp' },
+      https: { lab: 443, embedded: 8444, transport: 'tcp', tls: 'implicit' },
+    },
     description: 'the reverse proxy in front of app.lab.test:5000 (the lesson on 502 and 504)',
   },
   {
@@ -71,17 +83,21 @@ export const STACK: readonly ServicePlan[] = [
     host: 'mail.lab.test',
     address: at(25),
     ports: {
-      smtp: { lab: 25, embedded: 2525, transport: 'tcp' },
-      submission: { lab: 587, embedded: 2587, transport: 'tcp' },
+      smtp: { lab: 25, embedded: 2525, transport: 'tcp', tls: 'starttls' },
+      submission: { lab: 587, embedded: 2587, transport: 'tcp', tls: 'starttls' },
+      smtps: { lab: 465, embedded: 2465, transport: 'tcp', tls: 'implicit' },
     },
-    description: 'SMTP for lab.test: mail for its users on 25, submission with AUTH on 587, relay by MX',
+    description: 'SMTP for lab.test: mail for its users on 25, submission with AUTH on 587 and 465 (TLS), relay by MX',
   },
   {
     name: 'pop3',
     host: 'mail.lab.test',
     address: at(25),
-    ports: { pop3: { lab: 110, embedded: 1110, transport: 'tcp' } },
-    description: 'POP3 for the lab.test mailboxes',
+    ports: {
+      pop3: { lab: 110, embedded: 1110, transport: 'tcp', tls: 'starttls' },
+      pop3s: { lab: 995, embedded: 1995, transport: 'tcp', tls: 'implicit' },
+    },
+    description: 'POP3 for the lab.test mailboxes (STLS on 110, POP3S on 995)',
   },
   {
     name: 'imap',
@@ -97,22 +113,31 @@ export const STACK: readonly ServicePlan[] = [
     name: 'smtp-example',
     host: 'mail.example.test',
     address: at(26),
-    ports: { smtp: { lab: 25, embedded: 2526, transport: 'tcp' } },
+    ports: {
+      smtp: { lab: 25, embedded: 2526, transport: 'tcp', tls: 'starttls' },
+      smtps: { lab: 465, embedded: 2466, transport: 'tcp', tls: 'implicit' },
+    },
     description: 'SMTP for example.test, the second mail domain (reached by MX lookup)',
   },
   {
     name: 'pop3-example',
     host: 'mail.example.test',
     address: at(26),
-    ports: { pop3: { lab: 110, embedded: 1111, transport: 'tcp' } },
-    description: 'POP3 for the example.test mailboxes',
+    ports: {
+      pop3: { lab: 110, embedded: 1111, transport: 'tcp', tls: 'starttls' },
+      pop3s: { lab: 995, embedded: 1996, transport: 'tcp', tls: 'implicit' },
+    },
+    description: 'POP3 for the example.test mailboxes (STLS on 110, POP3S on 995)',
   },
   {
     name: 'ftp',
     host: 'ftp.lab.test',
     address: at(21),
-    ports: { ftp: { lab: 21, embedded: 2121, transport: 'tcp' } },
-    description: 'FTP on the users\' homes; anonymous read-only pub/; passive ports 30000-30009',
+    ports: {
+      ftp: { lab: 21, embedded: 2121, transport: 'tcp', tls: 'starttls' },
+      ftps: { lab: 990, embedded: 2990, transport: 'tcp', tls: 'implicit' },
+    },
+    description: 'FTP on the users\' homes (AUTH TLS on 21, implicit FTPS on 990); anonymous read-only pub/; passive ports 30000-30009',
   },
   {
     name: 'sftp',
@@ -131,6 +156,11 @@ export const FTP_PASSIVE_PORTS = { from: 30000, to: 30009 };
 
 export function findService(name: string): ServicePlan | undefined {
   return STACK.find((s) => s.name === name);
+}
+
+/** Does the service speak TLS (on any of its ports)? Those are the services a `tls-fault` lab step can break. */
+export function hasTls(service: ServicePlan): boolean {
+  return Object.values(service.ports).some((p) => p.tls !== undefined);
 }
 
 /** The main (first) port of a service. */

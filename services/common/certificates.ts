@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildFolderOnce } from './once';
-import { tlsDir, WRONG_NAME } from './tlsFaults';
+import { caCertificateFile, caDir, tlsDir, WRONG_NAME } from './tlsFaults';
 
 /**
  * The lab's certificate authority: a root CA, an intermediate CA that signs the hosts'
@@ -55,14 +55,7 @@ const BACKDATE_MS = 60 * 60 * 1000;
 /** What the root may vouch for (its name constraints) and what every host certificate names besides the host. */
 export const PERMITTED_DNS = ['test', 'localhost'] as const;
 export const HOST_EXTRA_NAMES = { dns: ['localhost'], ip: ['127.0.0.1', '::1'] } as const;
-function caDir(dataDir: string): string {
-  return path.join(tlsDir(dataDir), 'ca');
-}
-
-/** The root CA's certificate: what a client is given to trust the lab (`curl --cacert`, NODE_EXTRA_CA_CERTS). */
-export function caCertificateFile(dataDir: string): string {
-  return path.join(caDir(dataDir), 'root.pem');
-}
+export { caCertificateFile };
 
 export function hostDir(dataDir: string, host: string): string {
   return path.join(tlsDir(dataDir), 'hosts', checkHostName(host));

@@ -10,8 +10,20 @@ import { createLogger, type Logger } from './logger';
 export function envPort(name: string, fallback: number): number {
   const text = process.env[name];
   if (text === undefined || text.trim() === '') return fallback;
+  return portNumber(name, text, '');
+}
+
+/** `SUBMISSION_PORT=587`: like envPort, but set empty it means "no such port" (undefined); unset, `fallback`. */
+export function envOptionalPort(name: string, fallback?: number): number | undefined {
+  const text = process.env[name];
+  if (text === undefined) return fallback;
+  if (text.trim() === '') return undefined;
+  return portNumber(name, text, ' or empty');
+}
+
+function portNumber(name: string, text: string, orElse: string): number {
   const port = Number(text);
-  if (!/^\s*\d+\s*$/.test(text) || port > 65535) throw new Error(`${name} must be a port number (0-65535), got ${JSON.stringify(text)}`);
+  if (!/^\s*\d+\s*$/.test(text) || port > 65535) throw new Error(`${name} must be a port number (0-65535)${orElse}, got ${JSON.stringify(text)}`);
   return port;
 }
 

@@ -1,6 +1,8 @@
 import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { clfLine, clientAddress } from './clf';
 import { checkRequest, connectRefusal, explainParseError, HttpError } from './httpRules';
 import { forbidsBody, Status } from './httpStatus';
@@ -9,6 +11,7 @@ import { connectionId, type Fields, type Logger } from './logger';
 import { checkLimits, type Limits } from './options';
 import { RequestLineWatch } from './requestLine';
 import { closeHttpServer, endSocket } from './sessions';
+import type { ServiceTls } from './tls';
 
 /**
  * What the lab's three node:http servers share: www.lab.test (services/http),
@@ -24,7 +27,10 @@ import { closeHttpServer, endSocket } from './sessions';
  *  - a client that half-closes (`nc -N`, or any client that sends FIN after its
  *    request) still gets its answer; then the connection closes;
  *  - one log line per request, in the common log format (clf.ts);
- *  - listen(), and a graceful close(): finish what is in flight, then cut.
+ *  - listen(), listenTls() for HTTPS (the same service inside TLS, RFC 9110 §4.2.2),
+ *    and a graceful close(): finish what is in flight, then cut;
+ *  - the lesson "HTTP moves to HTTPS" (redirectToHttps): every plain request is sent
+ *    to the same URL with https://.
  */
 
 /** The options every HTTP service has; each service adds its own. */
@@ -45,6 +51,20 @@ export interface HttpServiceOptions {
   closeGraceMs?: number;
   /** Where log lines go. Default: the service's own logger on stderr. */
   log?: Logger;
+  /**
+   * The lesson "HTTP moves to HTTPS": every request on the plain port is answered with
+   * a redirect to the same URL with https:// (301, or 308 for methods other than GET and
+   * HEAD, which must not turn into a GET), as sites do once they have a certificate.
+   * Takes effect with listenTls(). Default: false.
+   */
+  redirectToHttps?: boolean;
+  /**
+   * The port a redirect names when the client reached the plain port on a port of its
+   * own (`Host: localhost:8080`): the HTTPS port published for it (Docker: 8443).
+   * Default: the port listenTls() bound. A Host without a port (the standard 80) is sent
+   * to the standard 443.
+   */
+  httpsPortForRedirect?: number;
 }
 
 /** The defaults of the numeric options, as documented on HttpServiceOptions. */
@@ -86,6 +106,8 @@ export interface HttpExchange {
   /** This connection's logger (its lines carry `conn=`). */
   readonly log: Logger;
   readonly started: Date;
+  /** The request came inside TLS (the HTTPS port). */
+  readonly secure: boolean;
   /** The client sent `Expect: 100-continue` and waits for `100 Continue` before sending its body (RFC 9110 §10.1.1). */
   readonly expectsContinue: boolean;
   /** For the log line: who the client proved to be. */
@@ -116,18 +138,28 @@ interface Connection {
 
 export abstract class HttpService<X extends HttpExchange, L extends HttpServiceLimits = HttpServiceLimits> {
   private readonly server: http.Server;
+  /** The HTTPS listener, once listenTls() made it: the same service, inside TLS. */
+  private tlsServer?: https.Server;
   private readonly connections = new WeakMap<Duplex, Connection>();
   private readonly inFlight = new Set<ServerResponse>();
   private closing = false;
   private closed?: Promise<void>;
+  private readonly redirect?: { port?: number };
 
   constructor(
     private readonly name: ServiceName,
     protected readonly limits: L,
     protected readonly log: Logger,
+    options: Pick<HttpServiceOptions, 'redirectToHttps' | 'httpsPortForRedirect'> = {},
   ) {
-    const { maxHeaderBytes, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections } = limits;
-    this.server = http.createServer({
+    this.server = this.configure(http.createServer(this.serverOptions()));
+    if (options.redirectToHttps) this.redirect = { port: options.httpsPortForRedirect };
+  }
+
+  /** node:http's options from the limits: the same for HTTP and HTTPS. */
+  private serverOptions(): http.ServerOptions {
+    const { maxHeaderBytes, headersTimeoutMs, requestTimeoutMs } = this.limits;
+    return {
       maxHeaderSize: maxHeaderBytes,
       headersTimeout: headersTimeoutMs,
       requestTimeout: requestTimeoutMs,
@@ -135,25 +167,32 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
       connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeoutMs / 4))),
       // A missing Host is answered by checkHost(), with a sentence: node:http would send an empty 400.
       requireHostHeader: false,
-    });
+    };
+  }
+
+  /** Hand a listener's events to this service (the plain one, and the HTTPS one of listenTls()). */
+  private configure<S extends http.Server>(server: S): S {
+    const { keepAliveTimeoutMs, maxConnections } = this.limits;
     // Without this, node:http ends the connection as soon as the client half-closes
     // (sends FIN after its request, as `nc -N` and many scripts do), and an answer
     // still being prepared (a file read, the app behind the proxy) is lost. With it,
     // the answer goes out, and then the connection closes.
-    (this.server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
-    this.server.keepAliveTimeout = keepAliveTimeoutMs;
-    this.server.maxConnections = maxConnections;
+    (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    server.keepAliveTimeout = keepAliveTimeoutMs;
+    server.maxConnections = maxConnections;
 
-    this.server.on('connection', (socket: Socket) => this.onConnection(socket));
-    this.server.on('request', (req, res) => this.onRequest(req, res, false));
+    // HTTPS: 'connection' is the TCP connection, before TLS; the requests come on the TLS socket ('secureConnection').
+    server.on(server instanceof https.Server ? 'secureConnection' : 'connection', (socket: Socket) => this.onConnection(socket));
+    server.on('request', (req, res) => this.onRequest(req, res, false));
     // With this listener node:http no longer sends `100 Continue` on its own: the service
     // does, once it wants the body (RFC 9110 §10.1.1), or passes the expectation on.
-    this.server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
-    this.server.on('connect', (req: IncomingMessage, socket: Duplex) => this.onConnect(req, socket));
-    this.server.on('clientError', (err: NodeJS.ErrnoException & { reason?: string }, socket: Duplex) => this.onClientError(err, socket));
-    this.server.on('drop', (data?: { remoteAddress?: string }) =>
+    server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
+    server.on('connect', (req: IncomingMessage, socket: Duplex) => this.onConnect(req, socket));
+    server.on('clientError', (err: NodeJS.ErrnoException & { reason?: string }, socket: Duplex) => this.onClientError(err, socket));
+    server.on('drop', (data?: { remoteAddress?: string }) =>
       this.log.warn('too many connections: refused one', { client: data?.remoteAddress, maxConnections }),
     );
+    return server;
   }
 
   /** Handle one request that passed the rules: answer it, or throw an HttpError. */
@@ -173,9 +212,29 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
   /** The response is closed (sent, or cut off); its log line follows. */
   protected responseClosed(_ex: X): void {}
 
+  /** Whatever the service must have before its first request (the site's files, its state). */
+  protected async ready(): Promise<void> {}
+
   async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    await this.ready();
     const address = await bind(this.name.service, this.server, () => this.server.listen(port, host), host, port);
-    this.log.info('listening', { address: address.address, port: address.port, ...this.describe() });
+    this.log.info('listening', { address: address.address, port: address.port, ...this.describe(), redirectToHttps: this.redirect ? true : undefined });
+    return address;
+  }
+
+  /**
+   * HTTPS (RFC 9110 §4.2.2): the same service on a second port, inside TLS from the first
+   * byte, with the lab CA's certificate (`tls`: its faults, its reasons for a failed
+   * handshake) and ALPN http/1.1 (RFC 7301). Call it once, beside listen().
+   */
+  async listenTls(port: number, host: string, tls: ServiceTls): Promise<AddressInfo> {
+    if (this.tlsServer) throw new Error(`${this.name.service}: already listening for HTTPS`);
+    await this.ready();
+    const server = tls.server((options) => this.configure(https.createServer({ ...this.serverOptions(), ...options })));
+    this.tlsServer = server;
+    const address = await bind(this.name.service, server, () => server.listen(port, host), host, port);
+    if (this.redirect) this.redirect.port ??= address.port;
+    this.log.info('listening', { address: address.address, port: address.port, tls: 'implicit', ...this.describe() });
     return address;
   }
 
@@ -186,7 +245,7 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
    */
   close(): Promise<void> {
     if (!this.closed) {
-      if (!this.server.listening) return Promise.resolve();
+      if (!this.server.listening && !this.tlsServer?.listening) return Promise.resolve();
       this.closed = this.shutdown();
     }
     return this.closed;
@@ -194,7 +253,8 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
 
   protected async shutdown(): Promise<void> {
     this.closing = true;
-    await closeHttpServer(this.server, this.inFlight, this.limits.closeGraceMs);
+    const listeners = [this.server, this.tlsServer].filter((s): s is http.Server => s?.listening === true);
+    await Promise.all(listeners.map((s) => closeHttpServer(s, this.inFlight, this.limits.closeGraceMs)));
   }
 
   private onConnection(socket: Socket): void {
@@ -214,7 +274,8 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
   private onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
     const conn = this.connection(req.socket);
     conn.watch.parsed();
-    const ex = this.exchange({ req, res, expectsContinue, log: conn.log, started: new Date(), logFields: {} });
+    const secure = (req.socket as TLSSocket).encrypted === true;
+    const ex = this.exchange({ req, res, expectsContinue, secure, log: conn.log, started: new Date(), logFields: {} });
     if (conn.watch.sentVersion) ex.logFields.sent = `HTTP/${conn.watch.sentVersion}`; // served as HTTP/1.1
     conn.response = res;
     conn.cutOffWith = undefined;
@@ -232,14 +293,32 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
     this.handle(ex).catch((err: unknown) => this.fail(ex, err));
   }
 
-  /** The rules of HTTP/1.1 first (httpRules.ts), then the service. */
+  /** The rules of HTTP/1.1 first (httpRules.ts), then the lesson's redirect, then the service. */
   private async handle(ex: X): Promise<void> {
     const broken = checkRequest(ex.req, this.limits);
     if (broken) {
       ex.log.warn('request refused', { status: broken.status, reason: broken.message });
       throw broken;
     }
+    if (this.redirect && !ex.secure && this.tlsServer) return this.redirectToHttps(ex, this.redirect.port);
     await this.serve(ex);
+  }
+
+  /**
+   * The same URL with https://: the host the client asked for, on the standard port (443)
+   * when it came on the standard one, else on `port` (the embedded lab's 8443). 301 for
+   * GET and HEAD; 308 for the rest, so that a POST is sent again as a POST (RFC 9110 §15.4).
+   */
+  private redirectToHttps(ex: X, port: number | undefined): void {
+    const { req, res } = ex;
+    const host = new URL(`http://${req.headers.host}`); // checkRequest() made sure there is a valid Host
+    const location = `https://${host.hostname}${host.port && port !== undefined && port !== 443 ? `:${port}` : ''}${req.url}`;
+    const status = req.method === 'GET' || req.method === 'HEAD' ? Status.MovedPermanently : Status.PermanentRedirect;
+    const body = Buffer.from(`${STATUS_CODES[status]}: this site is served over HTTPS now, at ${location}\n`);
+    ex.logFields.location = location;
+    ex.bytes = req.method === 'HEAD' ? 0 : body.length;
+    res.writeHead(status, { Location: location, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });
+    res.end(req.method === 'HEAD' ? undefined : body);
   }
 
   /** serve() threw: an HttpError is an answer, anything else is our bug (500). */

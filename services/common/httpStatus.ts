@@ -11,6 +11,8 @@ export const Status = {
   PartialContent: 206,
   MovedPermanently: 301,
   NotModified: 304,
+  /** RFC 9110 §15.4.9: like 301, but the client must repeat the same method (a POST stays a POST). */
+  PermanentRedirect: 308,
   BadRequest: 400,
   Unauthorized: 401,
   Forbidden: 403,

@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import { ensureHostCertificates, type HostCertificates } from './certificates';
 import type { Logger } from './logger';
 import { checkLimits } from './options';
+import { defaultDataDir } from './paths';
 import { faultFile, isTlsFault, readFault, TLS_FAULT_LESSONS, TLS_FAULTS, type TlsFault } from './tlsFaults';
 
 /**
@@ -61,7 +62,7 @@ export interface ServiceTlsOptions {
 }
 
 /** A failed handshake as Node reports it: OpenSSL's reason in `reason`, Node's code in `code`. */
-type HandshakeError = Error & { code?: string; reason?: string };
+export type HandshakeError = Error & { code?: string; reason?: string };
 
 export class ServiceTls {
   private readonly contexts = new Map<string, tls.SecureContext>();
@@ -74,6 +75,22 @@ export class ServiceTls {
     private readonly hosts: readonly HostCertificates[],
     private readonly limits: typeof TLS_LIMITS,
   ) {}
+
+  /**
+   * A service's TLS as its container sets it (main.ts): the lab CA in $WIRELAB_DATA, its
+   * name in the lab from WIRELAB_SERVICE (the fault it reads: compose.yaml tells the two
+   * mail domains' servers apart), its host names from TLS_HOSTS (comma-separated).
+   */
+  static fromEnv(log: Logger, defaults: { service: string; hosts: readonly string[]; alpn?: readonly string[] }): Promise<ServiceTls> {
+    const hosts = (process.env.TLS_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+    return ServiceTls.load({
+      dataDir: defaultDataDir(),
+      service: process.env.WIRELAB_SERVICE || defaults.service,
+      hosts: hosts.length ? hosts : defaults.hosts,
+      alpn: defaults.alpn,
+      log,
+    });
+  }
 
   /** Make (first start) or load the certificates of every host the service answers for. */
   static async load(options: ServiceTlsOptions): Promise<ServiceTls> {
@@ -169,6 +186,20 @@ export class ServiceTls {
 
   /** upgrade() as a TlsStarter, what the line protocols (POP3, FTP, IMAP) take. */
   readonly starter: TlsStarter = (socket, log) => this.upgrade(socket, log);
+
+  /**
+   * For a server that makes its TLS sockets itself (smtp-server, for STARTTLS and SMTPS):
+   * the secure context for a client that named `servername` (SNI), or none, under the
+   * fault in force now.
+   */
+  contextNow(servername?: string): tls.SecureContext {
+    return this.secureContext(servername, this.fault());
+  }
+
+  /** For such a server: log a handshake that failed, with its reason, as server() and upgrade() do. */
+  logHandshakeFailure(err: HandshakeError, log: Logger, client: string): void {
+    this.handshakeFailed(err, log, client, this.lastFault);
+  }
 
   private handshakeFailed(err: HandshakeError, log: Logger, client: string, fault: TlsFault | undefined): void {
     const reason = err.reason ?? err.message;

@@ -1,17 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
- * The certificate lessons (faults) and where their state is kept. A light module (no
- * X.509 library): the runner and `main.js tls-fault` switch faults with it, and the
- * services read them through tls.ts.
+ * The certificate lessons (faults), and where the lab's TLS state is kept. A light
+ * module (no X.509 library): the runner and `main.js tls-fault` switch faults with it,
+ * the services read them through tls.ts, and certificates.ts makes the CA at the place
+ * named here.
  */
 
 /** The lab's TLS state: the CA and the host certificates (certificates.ts), the faults (here). */
 export function tlsDir(dataDir: string): string {
   return path.join(dataDir, 'tls');
+}
+
+/** Where the lab's CA is (certificates.ts makes it). */
+export function caDir(dataDir: string): string {
+  return path.join(tlsDir(dataDir), 'ca');
+}
+
+/** The root CA's certificate: what a client is given to trust the lab (`curl --cacert`, NODE_EXTRA_CA_CERTS). */
+export function caCertificateFile(dataDir: string): string {
+  return path.join(caDir(dataDir), 'root.pem');
 }
 
 /** The name the wrong-name lesson's certificate is made out to. */
@@ -62,4 +73,21 @@ export function readFault(dataDir: string, service: string): string {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
     throw err;
   }
+}
+
+/** The services a fault is on for: the names in <dataDir>/tls/faults/. */
+export function faultsOn(dataDir: string): string[] {
+  try {
+    return readdirSync(path.join(tlsDir(dataDir), 'faults')).filter((name) => !name.includes('.')); // not a half-written temp file
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** Switch every fault of the lab off; resolves with the services one was on for. */
+export async function clearFaults(dataDir: string): Promise<string[]> {
+  const names = faultsOn(dataDir);
+  await Promise.all(names.map((name) => rm(faultFile(dataDir, name), { force: true })));
+  return names;
 }

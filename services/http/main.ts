@@ -1,27 +1,30 @@
 /**
  * The container entry of www.lab.test: `node dist/services/http/main.js`.
  *
- *   WIRELAB_LAB   the lab world (read-only)      default: lab/ in the package
- *   WIRELAB_DATA  the lab's state (notes, key)   default: data/ in the package
- *   HTTP_PORT     default 80 (the embedded lab uses 8080)
- *   HTTP_HOST     default 0.0.0.0: every address of the container
+ *   WIRELAB_LAB      the lab world (read-only)                    default: lab/ in the package
+ *   WIRELAB_DATA     the lab's state (notes, key, the lab CA)      default: data/ in the package
+ *   HTTP_PORT        default 80 (the embedded lab uses 8080)
+ *   HTTPS_PORT       default 443 (the embedded lab uses 8443); empty: no HTTPS
+ *   HTTP_HOST        default 0.0.0.0: every address of the container
+ *   HTTPS_REDIRECT   yes: answer every plain request with a redirect to https:// (the lesson)   default: no
+ *   HTTPS_REDIRECT_PORT  the HTTPS port a redirect names for a client that came on a port of its own (Docker: the published one)
+ *   TLS_HOSTS        the certificate's host names               default: www.lab.test
+ *   WIRELAB_SERVICE  its name in the lab, for its certificate fault   default: http
  */
-import { createLogger } from '../common/logger';
+import { envFlag, envHost, envOptionalPort, envPort, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
+import { ServiceTls } from '../common/tls';
 import { HttpServer } from './server';
 
-async function main(): Promise<void> {
-  const log = createLogger('http');
-  const port = Number(process.env.HTTP_PORT ?? 80);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`HTTP_PORT must be a port number, not ${process.env.HTTP_PORT}`);
-  const host = process.env.HTTP_HOST ?? '0.0.0.0';
-  const server = await HttpServer.fromLab(defaultLabDir(), defaultDataDir(), { log });
+runService('http', async (log) => {
+  const port = envPort('HTTP_PORT', 80);
+  const httpsPort = envOptionalPort('HTTPS_PORT', 443);
+  const host = envHost('HTTP_HOST');
+  const redirectToHttps = envFlag('HTTPS_REDIRECT', false);
+  const httpsPortForRedirect = envOptionalPort('HTTPS_REDIRECT_PORT');
+  const server = await HttpServer.fromLab(defaultLabDir(), defaultDataDir(), { log, redirectToHttps, httpsPortForRedirect });
   closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
   await server.listen(port, host);
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`http: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  if (httpsPort !== undefined) await server.listenTls(httpsPort, host, await ServiceTls.fromEnv(log, { service: 'http', hosts: ['www.lab.test'], alpn: ['http/1.1'] }));
 });

@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { HttpError } from '../common/httpRules';
 import {
@@ -66,7 +65,7 @@ export class HttpServer extends HttpService<Exchange, HttpLimits> {
   private site?: Site;
 
   constructor(private readonly options: HttpServerOptions = {}) {
-    super({ service: 'http', who: 'the server' }, checkHttpLimits('http', HTTP_SERVER_DEFAULTS, options), options.log ?? createLogger('http'));
+    super({ service: 'http', who: 'the server' }, checkHttpLimits('http', HTTP_SERVER_DEFAULTS, options), options.log ?? createLogger('http'), options);
   }
 
   /** The server for a lab: the site from `<labDir>/www`, notes seeded from `<labDir>/api`, users from users.yaml. */
@@ -117,9 +116,8 @@ export class HttpServer extends HttpService<Exchange, HttpLimits> {
     replyError(ex, error.status, error.message, error.headers);
   }
 
-  override async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+  protected override async ready(): Promise<void> {
     this.site ??= await this.openSite();
-    return super.listen(port, host);
   }
 
   protected override describe(): Fields {

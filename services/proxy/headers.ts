@@ -75,6 +75,8 @@ export interface IncomingHop {
   upstreamHost: string;
   /** The original Host header, for X-Forwarded-Host (undefined if the client sent none, as HTTP/1.0 may). */
   originalHost: string | undefined;
+  /** The scheme the client used: `https` on the proxy's TLS port. The hop to the app stays plain HTTP. */
+  proto: 'http' | 'https';
 }
 
 /**
@@ -83,7 +85,7 @@ export interface IncomingHop {
  *
  *   Host               the app's own name: it is the app's Host now (nginx does the same by default)
  *   X-Forwarded-For    the client's address, appended to any list already there (one entry per proxy)
- *   X-Forwarded-Proto  `http`: the scheme the client used (behind TLS it would say https)
+ *   X-Forwarded-Proto  the scheme the client used: `https` when it came to the TLS port, else `http`
  *   X-Forwarded-Host   the Host the client asked for: shop.lab.test
  *   Via                `1.1 shop.lab.test`, appended (RFC 9110 §7.6.3: every intermediary adds itself)
  *   Max-Forwards       one lower, on OPTIONS and TRACE (RFC 9110 §7.6.2; at 0 the proxy answers itself)
@@ -110,7 +112,7 @@ export function requestHeaders(raw: RawHeaders, hop: IncomingHop): string[] {
     else if (lower !== 'host' && lower !== 'x-forwarded-proto' && lower !== 'x-forwarded-host') out.push(name, value);
   }
   out.push('X-Forwarded-For', [...forwardedFor, hop.client].join(', '));
-  out.push('X-Forwarded-Proto', 'http');
+  out.push('X-Forwarded-Proto', hop.proto);
   if (hop.originalHost !== undefined) out.push('X-Forwarded-Host', hop.originalHost);
   out.push('Via', [...via, `${hop.httpVersion} ${hop.via}`].join(', '));
   return out;

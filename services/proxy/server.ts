@@ -82,7 +82,7 @@ export class ProxyServer extends HttpService<Exchange, ProxyLimits> {
     if (!options?.dialer) throw new TypeError('proxy: a dialer is required, to look the app up in the lab DNS and reach it');
     const upstream = checkUpstream(options.upstream ?? DEFAULT_UPSTREAM);
     const via = checkVia(options.via ?? DEFAULT_VIA);
-    super({ service: 'proxy', who: 'the proxy' }, limits, options.log ?? createLogger('proxy'));
+    super({ service: 'proxy', who: 'the proxy' }, limits, options.log ?? createLogger('proxy'), options);
     this.dialer = options.dialer;
     this.upstream = upstream;
     this.via = via;
@@ -225,6 +225,7 @@ export class ProxyServer extends HttpService<Exchange, ProxyLimits> {
       via: this.via,
       upstreamHost: this.upstream.port === 80 ? this.upstream.host : `${this.upstream.host}:${this.upstream.port}`,
       originalHost: req.headers.host,
+      proto: ex.secure ? 'https' : 'http',
     });
     // The client's body had no length (it was chunked): this hop is chunked too (RFC 9112 §7.1).
     if (req.headers['transfer-encoding'] !== undefined) headers.push('Transfer-Encoding', 'chunked');

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Endpoint } from '../common/dnsClient';
 import { dotStuff } from './dotStuff';
 import { formatReply, parseReplies, ReplyParseError, type SmtpReply } from './replyParser';
@@ -15,6 +16,9 @@ import { formatReply, parseReplies, ReplyParseError, type SmtpReply } from './re
  *   C: DATA                            S: 354 End data with <CR><LF>.<CR><LF>
  *   C: (the message, dot-stuffed) .    S: 250 OK: queued as ...
  *   C: QUIT                            S: 221 Bye
+ *
+ * When the server offers STARTTLS, the relay asks for it right after EHLO, and the
+ * dialogue goes on inside TLS (startTls(), RFC 3207).
  *
  * Everything sent and received goes to `onWire`, so the lab can show the dialogue.
  */
@@ -56,14 +60,21 @@ export class SmtpClient {
   private timer?: NodeJS.Timeout;
 
   private constructor(
-    private readonly socket: net.Socket,
+    private socket: net.Socket,
     private readonly options: SmtpClientOptions,
   ) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(new SmtpClientError(err.message, err.code ?? 'ECONN')));
-    socket.on('close', () => this.fail(new SmtpClientError('the server closed the connection', 'ECLOSED')));
+    this.listen(socket);
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
+
+  private listen(socket: net.Socket): void {
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+  }
+
+  private readonly onError = (err: NodeJS.ErrnoException): void => this.fail(new SmtpClientError(err.message, err.code ?? 'ECONN'));
+  private readonly onClose = (): void => this.fail(new SmtpClientError('the server closed the connection', 'ECLOSED'));
 
   /** Open a TCP connection. The greeting is the first reply: read it with read(). */
   static connect(to: Endpoint, options: SmtpClientOptions): Promise<SmtpClient> {
@@ -115,6 +126,44 @@ export class SmtpClient {
     return this.read();
   }
 
+  /**
+   * After `220` to STARTTLS: the TLS handshake, as the client (RFC 3207 4.1), checking the
+   * server's certificate against `options.ca` for `options.servername`. Anything the
+   * server sent after its 220 came in clear and is thrown away. Then the dialogue goes on
+   * inside TLS, starting again with EHLO; a failed handshake rejects with code ETLS, and
+   * the connection is closed.
+   */
+  async startTls(options: { ca: string; servername: string }): Promise<tls.TLSSocket> {
+    if (this.failure) throw this.failure;
+    const plain = this.socket;
+    plain.removeListener('data', this.onData);
+    plain.removeListener('error', this.onError);
+    plain.removeListener('close', this.onClose);
+    this.buffer = '';
+    this.replies.length = 0;
+    const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const socket = tls.connect({ socket: plain, ca: options.ca, servername: options.servername, minVersion: 'TLSv1.2' });
+      const timer = setTimeout(() => socket.destroy(new Error(`no TLS handshake within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      socket.once('secureConnect', () => {
+        clearTimeout(timer);
+        socket.removeListener('error', failed);
+        resolve(socket);
+      });
+      const failed = (err: Error): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      };
+      socket.once('error', failed);
+    }).catch((err: Error) => {
+      this.fail(new SmtpClientError(`TLS with ${options.servername} failed: ${err.message}`, 'ETLS'));
+      throw this.failure!;
+    });
+    this.socket = secure;
+    this.listen(secure);
+    return secure;
+  }
+
   /** QUIT politely, then close; never throws (the message is already delivered or not). */
   async quit(): Promise<void> {
     try {
@@ -137,7 +186,7 @@ export class SmtpClient {
     this.socket.write(data);
   }
 
-  private onData(chunk: Buffer): void {
+  private readonly onData = (chunk: Buffer): void => {
     this.buffer += chunk.toString('latin1');
     let parsed: ReturnType<typeof parseReplies>;
     try {
@@ -159,7 +208,7 @@ export class SmtpClient {
         this.replies.push(reply);
       }
     }
-  }
+  };
 
   private readonly onAbort = (): void => this.fail(new SmtpClientError('aborted', 'EABORT'));
 

@@ -1,7 +1,8 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { SMTPServer } from 'smtp-server';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
+import type { ServiceTls } from '../common/tls';
 import { REPLY } from './codes';
 import { unquoteLocalPart } from './envelope';
 
@@ -16,12 +17,52 @@ import { unquoteLocalPart } from './envelope';
  * - A quoted local part (`"john smith"@example.test`) is read (envelope.ts).
  * - Replies carry an enhanced status code (RFC 2034, RFC 3463), and EHLO announces
  *   ENHANCEDSTATUSCODES: smtp-server adds one to its own replies; ours name theirs.
+ * - TLS (RFC 3207): unless the lab's lesson allows passwords in clear, AUTH waits for
+ *   STARTTLS: EHLO offers it only inside TLS, and AUTH before gets `530 5.7.0 Must issue
+ *   a STARTTLS command first` (RFC 3207 4). smtp-server does the upgrade itself: it
+ *   throws away whatever the client sent after STARTTLS in the same packet (those bytes
+ *   came in clear, anyone could have put them there), and forgets EHLO and AUTH once TLS
+ *   is up (RFC 3207 4.2): the client starts again with EHLO.
  */
 export class LabSmtpConnection extends SMTPConnection {
   /** RFC 2034 3: a code after the reply code, `5.1.1 <x@lab.test>: no such user`: a reply of ours, which names its own. */
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
     const named = typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data);
     super.send(code, data, named ? false : context);
+  }
+
+  /** RFC 3207 4: a server that wants TLS first answers 530; smtp-server's own reply is 538, a code no RFC has. */
+  override handler_AUTH(command: Buffer, callback: () => void): void {
+    if (this.waitsForTls()) {
+      this.send(REPLY.AUTH_REQUIRED, '5.7.0 Must issue a STARTTLS command first');
+      return callback();
+    }
+    super.handler_AUTH(command, callback);
+  }
+
+  /** Where AUTH waits for TLS, EHLO in clear does not offer it (as Postfix's smtpd_tls_auth_only): a client sees it only once its password would be safe. */
+  override handler_EHLO(command: Buffer, callback: () => void): void {
+    if (!this.waitsForTls()) return super.handler_EHLO(command, callback);
+    const options = this._server.options;
+    const methods = options.authMethods;
+    options.authMethods = []; // read by the EHLO handler as it writes its reply, which it does at once
+    try {
+      super.handler_EHLO(command, callback);
+    } finally {
+      options.authMethods = methods;
+    }
+  }
+
+  /** Before STARTTLS on a port that offers it, when passwords in clear are refused (allowInsecureAuth off). */
+  private waitsForTls(): boolean {
+    const options = this._server.options;
+    return !this.secure && this._isSupported('STARTTLS') && !options.hideSTARTTLS && !options.allowInsecureAuth;
+  }
+
+  /** The certificate for this handshake: the fault may have changed since the last one. */
+  override upgrade(callback: () => void, secureCallback?: () => void): void {
+    (this._server as LabSmtpServer).refreshTls();
+    super.upgrade(callback, secureCallback);
   }
 
   handler_EXPN(_command: Buffer, callback: () => void): void {
@@ -45,8 +86,31 @@ export class LabSmtpConnection extends SMTPConnection {
   }
 }
 
-/** smtp-server's server, making LabSmtpConnections (the same four lines as its own connect()). */
+/**
+ * smtp-server's server, making LabSmtpConnections (the same four lines as its own
+ * connect()), with its TLS from the lab CA (services/common/tls.ts): the certificate of
+ * the host the client names (SNI), and the fault in force, looked up for each handshake.
+ */
 export class LabSmtpServer extends SMTPServer {
+  constructor(
+    options: SMTPServerOptions,
+    private readonly labTls?: ServiceTls,
+  ) {
+    // SNICallback is smtp-server's hook for a client that names a host; refreshTls() sets the context for one that names none.
+    super(labTls ? { ...options, SNICallback: (servername, done) => done(null, labTls.contextNow(servername)) } : options);
+  }
+
+  /** The default certificate (a client that sends no SNI), under the fault in force now. smtp-server reads it as it starts each handshake. */
+  refreshTls(): void {
+    if (this.labTls) this.secureContext.set('*', this.labTls.contextNow());
+  }
+
+  /** Implicit TLS (465): the handshake that opens the connection. */
+  override _upgrade(socket: net.Socket, callback: Parameters<SMTPServer['_upgrade']>[1]): void {
+    this.refreshTls();
+    super._upgrade(socket, callback);
+  }
+
   override connect(socket: net.Socket | tls.TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
     const connection = new LabSmtpConnection(this, socket, socketOptions);
     this.connections.add(connection);

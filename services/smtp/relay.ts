@@ -3,14 +3,15 @@ import type { DecodedMessage, DnsObserver, Endpoint } from '../common/dnsClient'
 import { logWire, type Logger } from '../common/logger';
 import { statusOf, type Failure } from './bounce';
 import { SmtpClient, SmtpClientError } from './client';
-import { permanentNegative, positiveCompletion } from './codes';
+import { permanentNegative, positiveCompletion, REPLY } from './codes';
 import { findMailHost, MxError, type MailHost } from './mx';
 import { replyText, type SmtpReply } from './replyParser';
 
 /**
  * One attempt to hand a queued message to the server of its recipients' domain:
  * find the domain's mail host in the lab DNS (mx.ts), connect to it on port 25, and
- * run the SMTP dialogue (client.ts). Each recipient comes out delivered, failed for
+ * run the SMTP dialogue (client.ts), inside TLS when that server offers STARTTLS and
+ * its certificate checks out. Each recipient comes out delivered, failed for
  * good (a 5xx reply, no such domain, an address outside the lab: bounce it) or failed
  * for now (no connection, a 4xx reply, no DNS answer: keep it and retry later).
  *
@@ -28,6 +29,11 @@ export interface RelayContext {
   /** For the connection, and for each reply. */
   timeoutMs: number;
   dnsTimeoutMs: number;
+  /**
+   * The CA certificates (PEM) a next server's certificate must chain to, when it offers
+   * STARTTLS (the lab CA's root). Default: none: the dialogue stays in clear.
+   */
+  tlsCa?: string;
   /** Aborted when the server closes: the attempt stops, the entry stays as it was. */
   signal: AbortSignal;
 }
@@ -70,14 +76,14 @@ export async function relay(ctx: RelayContext, from: string, domain: string, rec
   }
   const results = new Map<string, RecipientResult>();
   try {
-    await dialogue(client, ctx.hostname, from, recipients, message, mailHost.host, results);
+    await dialogue(client, ctx, from, recipients, message, mailHost.host, results);
   } catch (err) {
     if (!(err instanceof SmtpClientError)) throw err;
     wire('note', err.message);
+    // A certificate that does not check out is a cryptographic failure (RFC 3463 X.7.5): kept, and tried again later.
+    const [status, diagnostic] = err.code === 'ETLS' ? ['4.7.5', err.message] : ['4.4.2', `lost the connection to ${mailHost.host}: ${err.message}`];
     for (const r of recipients) {
-      if (!results.has(r)) {
-        results.set(r, { outcome: 'temporary', recipient: r, status: '4.4.2', diagnostic: `lost the connection to ${mailHost.host}: ${err.message}`, diagnosticType: 'x-wirelab', remoteMta: mailHost.host });
-      }
+      if (!results.has(r)) results.set(r, { outcome: 'temporary', recipient: r, status, diagnostic, diagnosticType: 'x-wirelab', remoteMta: mailHost.host });
     }
   } finally {
     await client.quit();
@@ -86,10 +92,10 @@ export async function relay(ctx: RelayContext, from: string, domain: string, rec
   return recipients.map((r) => results.get(r)!);
 }
 
-/** EHLO, MAIL, RCPT for each recipient, DATA (RFC 5321 3.3). Fills `results` as replies decide. */
+/** EHLO, STARTTLS when offered, MAIL, RCPT for each recipient, DATA (RFC 5321 3.3). Fills `results` as replies decide. */
 async function dialogue(
   client: SmtpClient,
-  hostname: string,
+  ctx: RelayContext,
   from: string,
   recipients: readonly string[],
   message: Buffer,
@@ -109,12 +115,26 @@ async function dialogue(
   const all = (list: readonly string[], reply: SmtpReply, command: string): void => list.forEach((r) => decide(r, reply, command));
   const never = (): boolean => false;
 
+  const hostname = ctx.hostname;
   let reply = await client.read(); // the greeting: 220, or 554 "no service for you"
   if (!positiveCompletion(reply.code)) return all(recipients, reply, 'the greeting');
   reply = await client.command(`EHLO ${hostname}`);
   // A server that does not know EHLO answers 500/502: say HELO instead (RFC 5321 3.2).
   if (permanentNegative(reply.code)) reply = await client.command(`HELO ${hostname}`);
   if (!positiveCompletion(reply.code)) return all(recipients, reply, 'HELO');
+  if (ctx.tlsCa && offers(reply, 'STARTTLS')) {
+    // Encrypt the hop when the next server can (RFC 3207). Its certificate must be the
+    // lab CA's for its name: a hop that fails that check waits, and is tried again
+    // later, rather than going on in clear to whoever answered.
+    reply = await client.command('STARTTLS');
+    if (reply.code !== REPLY.READY) return all(recipients, reply, 'STARTTLS command');
+    const secure = await client.startTls({ ca: ctx.tlsCa, servername: remoteMta });
+    const cipher = secure.getCipher();
+    logWire(ctx.log, { kind: 'note', proto: 'smtp', from: hostname, to: `${remoteMta}:25`, summary: `TLS started: ${secure.getProtocol()} ${cipher.name}` });
+    // RFC 3207 4.2: after the handshake, the client starts again with EHLO.
+    reply = await client.command(`EHLO ${hostname}`);
+    if (!positiveCompletion(reply.code)) return all(recipients, reply, 'EHLO after STARTTLS');
+  }
   reply = await client.command(`MAIL FROM:<${from}>`);
   if (!positiveCompletion(reply.code)) return all(recipients, reply, 'MAIL FROM command');
   const accepted: string[] = [];
@@ -128,6 +148,11 @@ async function dialogue(
   if (go.code !== 354) return accepted.forEach((r) => decide(r, go, 'DATA command', never)); // only 354 lets the message go
   reply = await client.data(message);
   all(accepted, reply, 'end of DATA');
+}
+
+/** Does an EHLO reply offer `keyword` (one extension per line after the first, RFC 5321 4.1.1.1)? */
+function offers(ehlo: SmtpReply, keyword: string): boolean {
+  return ehlo.lines.slice(1).some((line) => line.split(' ')[0]!.toUpperCase() === keyword);
 }
 
 /** Wire lines for the DNS questions and answers: `MX? example.test`, `NOERROR MX 10 mail.example.test`. */

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type tls from 'node:tls';
 import type { SMTPServer, SMTPServerAddress, SMTPServerAuthentication, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { ensureCa } from '../common/certificates';
 import type { LabDialer } from '../common/dialer';
 import { isInside } from '../common/jail';
 import { bind } from '../common/listen';
 import { connectionId, createLogger, type Logger } from '../common/logger';
 import { defaultDataDir } from '../common/paths';
+import type { HandshakeError, ServiceTls } from '../common/tls';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
 import { loadAliases, type Aliases } from './aliases';
 import { REPLY, SmtpReplyError } from './codes';
@@ -14,13 +17,13 @@ import { LabSmtpServer } from './connection';
 import { LocalMailboxes, splitAddress } from './delivery';
 import { isBarePostmaster, PARAMETERS, unknownParameter } from './envelope';
 import { libraryLogger } from './libraryLog';
-import { formatDate, newMessageId, prepareMessage, receivedField } from './headers';
+import { formatDate, newMessageId, prepareMessage, receivedField, type TlsInfo } from './headers';
 import { RelayQueue } from './queue';
 import { RelayWorker } from './relayWorker';
 import { TextCheck, type TextProblem } from './textCheck';
 
 /**
- * The lab's mail server (SMTP, RFC 5321), one per mail domain. It listens on two ports:
+ * The lab's mail server (SMTP, RFC 5321), one per mail domain. It listens on up to three ports:
  *
  * - 25, "smtp": where other servers deliver mail for this domain. Anyone may connect,
  *   nobody logs in, and only mail for this domain's own users is taken: a server that
@@ -28,6 +31,13 @@ import { TextCheck, type TextProblem } from './textCheck';
  * - 587, "submission" (RFC 6409): where the domain's own users hand in mail they write,
  *   to anyone. They must log in first (AUTH, RFC 4954); mail for other domains is then
  *   queued and relayed to the domain's server, found by an MX lookup in the lab DNS.
+ * - 465, "smtps" (RFC 8314): submission again, inside TLS from the first byte.
+ *
+ * With the `tls` option, 25 and 587 offer STARTTLS (RFC 3207): the client asks, the
+ * connection turns into TLS, and the dialogue starts again with EHLO. A password is only
+ * taken inside TLS unless `allowPlaintextLogin` says otherwise (the lab's lesson). The
+ * relay starts TLS too when the next server offers it (relay.ts), and each server says
+ * in the Received field it adds how the message reached it (`with ESMTPS`, headers.ts).
  *
  * The protocol engine is smtp-server (the command table, the reply function, the
  * DATA framing; connection.ts adds what the lab needs to it); this file decides who may
@@ -79,6 +89,24 @@ export interface SmtpServerOptions {
   dnsLabel?: string;
   /** How long close() lets sessions finish before it tells them 421 and cuts them. Default: 2000. */
   closeGraceMs?: number;
+  /**
+   * TLS with the lab CA's certificate for this host (services/common/tls.ts): STARTTLS on
+   * 25 and 587 (RFC 3207), and the `smtps` port (465, RFC 8314) when listen() is given
+   * one. Default: none: no STARTTLS, no 465.
+   */
+  tls?: ServiceTls;
+  /**
+   * Take AUTH in clear, before STARTTLS: the lab's "passwords in plain text" lesson on
+   * 587. Default: false: AUTH waits for TLS (`530 5.7.0 Must issue a STARTTLS command
+   * first`, RFC 3207 4) and EHLO offers it only inside TLS. Without `tls` there is no TLS
+   * to wait for, and AUTH is taken in clear.
+   */
+  allowPlaintextLogin?: boolean;
+  /**
+   * The CA certificates (PEM) the relay trusts when the next server offers STARTTLS.
+   * Default: none, and the relay stays in clear; fromLab() with `tls` gives the lab CA's root.
+   */
+  relayCa?: string;
 }
 
 /** The defaults of the options, as documented on SmtpServerOptions. */
@@ -99,13 +127,20 @@ export const SMTP_SERVER_DEFAULTS = {
   closeGraceMs: 2000,
 };
 
-/** The two ports: `smtp` (25, mail for us) and `submission` (587, mail from our users). */
-export type SmtpPort = 'smtp' | 'submission';
+/** The ports: `smtp` (25, mail for us), `submission` (587, mail from our users) and `smtps` (465, submission inside TLS). */
+export type SmtpPort = 'smtp' | 'submission' | 'smtps';
+const PORTS: readonly SmtpPort[] = ['smtp', 'submission', 'smtps'];
 
-/** What we keep per connection: its log id, and its failed logins. */
+/** 587 and 465 take mail from our own users, who log in (RFC 6409, RFC 8314). */
+function isSubmission(port: SmtpPort): boolean {
+  return port !== 'smtp';
+}
+
+/** What we keep per connection: its log id, its failed logins, and its TLS once there is some. */
 interface Connection {
   log: Logger;
   authFailures: number;
+  tls?: TlsInfo;
 }
 
 export class SmtpServer {
@@ -116,6 +151,9 @@ export class SmtpServer {
   private readonly mailboxes: LocalMailboxes;
   private readonly queue: RelayQueue;
   private readonly dialer?: LabDialer;
+  private readonly tls?: ServiceTls;
+  private readonly allowPlaintextLogin: boolean;
+  private readonly relayCa?: string;
   private worker?: RelayWorker;
   private readonly servers = new Map<SmtpPort, SMTPServer>();
   private readonly connections = new Map<string, Connection>();
@@ -127,6 +165,9 @@ export class SmtpServer {
     this.hostname = options.hostname ?? `mail.${this.domain}`;
     this.log = options.log ?? createLogger('smtp');
     this.dialer = options.dialer;
+    this.tls = options.tls;
+    this.allowPlaintextLogin = options.allowPlaintextLogin ?? false;
+    this.relayCa = options.relayCa;
     const dataDir = options.dataDir ?? defaultDataDir();
     this.mailboxes = new LocalMailboxes(dataDir, this.domain, options.users ?? [], options.aliases);
     this.queue = new RelayQueue(path.join(dataDir, 'mail', 'queue', this.domain));
@@ -139,27 +180,31 @@ export class SmtpServer {
     if (isInside(path.resolve(labDir), path.resolve(dataDir))) {
       throw new Error(`the data directory ${dataDir} is inside the lab directory ${labDir}; lab/ stays read-only`);
     }
-    return new SmtpServer({ ...options, users: options.users ?? (await loadUsers(labDir)), aliases: options.aliases ?? (await loadAliases(labDir)), dataDir });
+    // The relay trusts the lab's own CA: the next lab server presents a certificate it made.
+    const relayCa = options.relayCa ?? (options.tls ? (await ensureCa(dataDir)).rootPem : undefined);
+    return new SmtpServer({ ...options, users: options.users ?? (await loadUsers(labDir)), aliases: options.aliases ?? (await loadAliases(labDir)), dataDir, relayCa });
   }
 
   /**
    * Listen on the given ports (0 picks a free one; leave a port out to not open it),
    * then start the relay worker, which picks up whatever a previous run left queued.
    */
-  async listen(ports: { smtp?: number; submission?: number } = { smtp: 0, submission: 0 }, host = '127.0.0.1'): Promise<{ smtp?: AddressInfo; submission?: AddressInfo }> {
+  async listen(ports: Partial<Record<SmtpPort, number>> = { smtp: 0, submission: 0 }, host = '127.0.0.1'): Promise<Partial<Record<SmtpPort, AddressInfo>>> {
     if (this.servers.size) throw new Error('smtp: already listening');
+    if (ports.smtps !== undefined && !this.tls) throw new Error('smtp: the smtps port (465) needs the tls option (the lab CA)');
     if (!this.mailboxes.userOf('postmaster')) {
       this.log.warn('no postmaster', { domain: this.domain, reason: 'RFC 5321 4.5.1: every mail domain must take mail for postmaster; name its mailbox in lab/aliases.yaml' });
     }
-    const bound: { smtp?: AddressInfo; submission?: AddressInfo } = {};
+    const bound: Partial<Record<SmtpPort, AddressInfo>> = {};
     try {
-      for (const port of ['smtp', 'submission'] as const) {
+      for (const port of PORTS) {
         const number = ports[port];
         if (number === undefined) continue;
         const server = this.createServer(port);
         this.servers.set(port, server);
         bound[port] = await bind('smtp', server.server, () => server.listen(number, host), host, number);
-        this.log.info('listening', { listener: port, host: bound[port].address, port: bound[port].port, domain: this.domain });
+        const tls = !this.tls ? undefined : port === 'smtps' ? 'implicit' : 'starttls';
+        this.log.info('listening', { listener: port, host: bound[port].address, port: bound[port].port, domain: this.domain, tls });
       }
     } catch (err) {
       await this.close();
@@ -168,7 +213,7 @@ export class SmtpServer {
     if (this.dialer) {
       this.worker = new RelayWorker({
         queue: this.queue,
-        relay: { hostname: this.hostname, dialer: this.dialer, log: this.log, dnsLabel: this.o.dnsLabel, timeoutMs: this.o.relayTimeoutMs, dnsTimeoutMs: this.o.dnsTimeoutMs },
+        relay: { hostname: this.hostname, dialer: this.dialer, log: this.log, dnsLabel: this.o.dnsLabel, timeoutMs: this.o.relayTimeoutMs, dnsTimeoutMs: this.o.dnsTimeoutMs, tlsCa: this.relayCa },
         domain: this.domain,
         retryDelaysMs: this.o.retryDelaysMs,
         maxQueueAgeMs: this.o.maxQueueAgeMs,
@@ -180,7 +225,7 @@ export class SmtpServer {
     return bound;
   }
 
-  /** Stop the relay worker (a queued message stays queued), then both ports, letting sessions finish for closeGraceMs. */
+  /** Stop the relay worker (a queued message stays queued), then every port, letting sessions finish for closeGraceMs. */
   async close(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
@@ -201,11 +246,13 @@ export class SmtpServer {
       size: o.maxMessageBytes, // advertised in EHLO; MAIL FROM:<...> SIZE=n over it gets 552 at once
       // Every reply carries an enhanced status code (RFC 3463), so EHLO says so (RFC 2034).
       hideENHANCEDSTATUSCODES: false,
-      // No TLS in the lab, on purpose: the lesson "passwords in plain text" needs it.
-      // Port 25 takes no logins at all: it does not offer AUTH.
-      disabledCommands: port === 'smtp' ? ['STARTTLS', 'AUTH'] : ['STARTTLS'],
+      // Port 25 takes no logins at all: it does not offer AUTH. Without TLS there is no STARTTLS.
+      disabledCommands: [...(port === 'smtp' ? ['AUTH'] : []), ...(this.tls ? [] : ['STARTTLS'])],
+      // 465: TLS from the first byte (RFC 8314 3.3); 25 and 587 start in clear.
+      secure: port === 'smtps',
       authMethods: ['PLAIN', 'LOGIN'],
-      allowInsecureAuth: true,
+      // In clear, AUTH waits for STARTTLS (connection.ts answers 530) unless the lesson allows it.
+      allowInsecureAuth: !this.tls || this.allowPlaintextLogin,
       authRequiredMessage: '5.7.0 Authentication required: log in first with AUTH PLAIN or AUTH LOGIN (RFC 4954)',
       maxClients: o.maxConnections,
       socketTimeout: o.idleTimeoutMs,
@@ -215,15 +262,27 @@ export class SmtpServer {
       disableReverseLookup: true,
       logger: libraryLogger((cid) => (cid ? this.conn(cid).log : this.log)),
       onConnect: (session, callback) => this.onConnect(port, session, callback),
+      onSecure: (socket, session, callback) => this.onSecure(socket as tls.TLSSocket, session, callback),
       onAuth: (auth, session, callback) => this.onAuth(port, auth, session, callback),
       onMailFrom: (address, session, callback) => this.answer(callback, () => this.onMailFrom(port, address, session)),
       onRcptTo: (address, session, callback) => this.answer(callback, () => this.onRcptTo(port, address, session)),
       onData: (stream, session, callback) => this.onData(port, stream, session, callback),
       onClose: (session) => this.onClose(session),
-    });
+    }, this.tls);
     // A connection's socket error arrives here; without a listener it would end the process.
-    server.on('error', (err) => this.log.debug('connection error', { error: err.message }));
+    server.on('error', (err: TlsError) => {
+      if (this.tls && err.meta?.stage === 'connect') this.handshakeFailed(port, err);
+      else this.log.debug('connection error', { error: err.message });
+    });
     return server;
+  }
+
+  /** A TLS handshake that failed (STARTTLS, or 465's first bytes): logged with its reason (tls.ts says what it means). */
+  private handshakeFailed(port: SmtpPort, err: TlsError): void {
+    // smtp-server reports a client that hung up mid-handshake as SocketError: Node's clients do that when they refuse a certificate.
+    const reason = err.code === 'SocketError' ? Object.assign(new Error(err.message), { code: 'ECONNRESET' }) : err;
+    const client = err.remoteAddress ?? err.meta?.remoteAddress ?? 'unknown';
+    this.tls!.logHandshakeFailure(reason, this.log.child({ listener: port }), client);
   }
 
   /** Run a check that throws an SmtpReplyError to refuse, and hand the result to smtp-server. */
@@ -245,6 +304,15 @@ export class SmtpServer {
     const log = this.log.child({ conn: connectionId() });
     this.connections.set(session.id, { log, authFailures: 0 });
     log.info('connect', { listener: port, client: `${session.remoteAddress}:${session.remotePort}` });
+    callback();
+  }
+
+  /** TLS is up: on 465 before the greeting, on 25 and 587 after STARTTLS. What it is goes into the Received field. */
+  private onSecure(socket: tls.TLSSocket, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    const conn = this.conn(session.id);
+    const cipher = socket.getCipher();
+    conn.tls = { version: socket.getProtocol() ?? cipher.version, cipher: cipher.name };
+    conn.log.info('tls started', { version: conn.tls.version, cipher: conn.tls.cipher, servername: socket.servername || undefined });
     callback();
   }
 
@@ -282,9 +350,9 @@ export class SmtpServer {
 
   private onMailFrom(port: SmtpPort, address: SMTPServerAddress, session: SMTPServerSession): void {
     const conn = this.conn(session.id);
-    this.checkParameters('mail from', address, port === 'submission' ? [...Object.keys(PARAMETERS.mail), ...Object.keys(PARAMETERS.submissionMail)] : Object.keys(PARAMETERS.mail), conn);
+    this.checkParameters('mail from', address, isSubmission(port) ? [...Object.keys(PARAMETERS.mail), ...Object.keys(PARAMETERS.submissionMail)] : Object.keys(PARAMETERS.mail), conn);
     const user = session.user as LabUser | undefined;
-    if (port === 'submission' && user) {
+    if (isSubmission(port) && user) {
       // The server knows who logged in, and everyone who gets the message trusts this
       // server's word for where it came from. Letting alice send as bob would make
       // every lab address forgeable by every lab user (RFC 6409 6.1 lets us refuse).
@@ -379,9 +447,9 @@ export class SmtpServer {
     const id = randomBytes(5).toString('hex').toUpperCase();
     const now = new Date();
     const message = prepareMessage(raw, {
-      received: receivedField({ helo: session.hostNameAppearsAs, clientAddress: session.remoteAddress, hostname: this.hostname, protocol: session.transmissionType, id, date: now }),
+      received: receivedField({ helo: session.hostNameAppearsAs, clientAddress: session.remoteAddress, hostname: this.hostname, protocol: session.transmissionType, tls: conn.tls, id, date: now }),
       messageId: newMessageId(id, this.hostname, now),
-      date: port === 'submission' ? formatDate(now) : undefined,
+      date: isSubmission(port) ? formatDate(now) : undefined,
     });
     const local: LabUser[] = [];
     const remote = new Map<string, string[]>();
@@ -436,6 +504,9 @@ function refusal(problem: TextProblem): SmtpReplyError {
       return new SmtpReplyError(REPLY.SYNTAX_ERROR, `5.5.2 Line too long: line ${problem.line} is over ${problem.limit} octets (RFC 5321 4.5.3.1.6)`);
   }
 }
+
+/** A TLS error as smtp-server reports it: where it happened in `meta`, and the client's address. */
+type TlsError = HandshakeError & { meta?: { stage?: string; remoteAddress?: string }; remoteAddress?: string };
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

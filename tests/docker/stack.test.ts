@@ -112,6 +112,94 @@ suite('the lab in Docker', () => {
     expect(code).toBe(0);
   });
 
+  test('the ca container made the lab CA first and exited; every lab container trusts it (Node, NODE_EXTRA_CA_CERTS)', async () => {
+    const [ca] = await lab.containers.docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${PROJECT}`, 'com.docker.compose.service=ca'] } });
+    expect(ca?.State).toBe('exited');
+    expect(ca?.Status).toMatch(/^Exited \(0\)/);
+    // No --cacert anywhere: each service's own Node trusts the lab CA it was started with.
+    const script = "require('https').get('https://www.lab.test/',(r)=>{console.log('https',r.statusCode);r.resume()}).on('error',(e)=>console.log('error',e.code))";
+    // The console too (the client's image): it mounts the tls volume read-only, as the workstation does.
+    for (const service of ['dns', 'http', 'proxy', 'app', 'smtp', 'pop3', 'smtp-example', 'pop3-example', 'ftp', 'sftp', 'console']) {
+      const container = await lab.containers.container(service);
+      const { stdout } = await succeeds('docker', ['exec', container.id, 'node', '-e', script]);
+      expect([service, stdout.trim()]).toEqual([service, 'https 200']);
+    }
+  });
+
+  test("the workstation trusts the lab CA from the start: curl, openssl, Python, swaks, lftp and Node, with no --cacert", async () => {
+    const python = [
+      'import ftplib, poplib, smtplib, ssl, urllib.request',
+      'ctx = ssl.create_default_context()',
+      "print('urllib', urllib.request.urlopen('https://shop.lab.test/', timeout=10).status)",
+      "s = smtplib.SMTP('mail.lab.test', 587, timeout=10); s.starttls(context=ctx); s.ehlo(); print('smtplib', s.sock.version(), 'auth' in s.esmtp_features); s.quit()",
+      "p = poplib.POP3_SSL('mail.lab.test', 995, context=ctx, timeout=10); p.user('bob'); p.pass_('bob'); print('poplib', p.stat()[0] >= 0); p.quit()",
+      "f = ftplib.FTP_TLS('ftp.lab.test', context=ctx, timeout=10); f.login('alice', 'alice'); f.prot_p(); print('ftplib', '/notes.txt' in f.nlst('/')); f.quit()",
+    ].join('\n');
+    const script = [
+      'echo "curl: $(curl -sS -o /dev/null -w %{http_code} https://www.lab.test/)"',
+      'echo "curl pop3s: $(curl -sS -u bob:bob pop3s://mail.lab.test/ >/dev/null && echo ok)"',
+      'echo "openssl: $(openssl s_client -starttls smtp -connect mail.lab.test:25 -verify_return_error -brief </dev/null 2>&1 | grep Verification)"',
+      `python3 -c "${python.replace(/"/g, '\\"')}"`,
+      'swaks --server mail.lab.test:587 --tls --tls-verify --auth-user alice --auth-password alice --from alice@lab.test --to bob@lab.test --header "Subject: verified TLS" | grep -q "250 2.0.0 Ok" && echo "swaks: verified and sent"',
+      'echo "lftp: $(lftp -c "set ftp:ssl-force true; set ftp:ssl-protect-data true; open -u alice,alice ftp.lab.test; cls -1 /" | tr "\\n" " ")"',
+      "node -e \"require('tls').connect(465,'mail.lab.test',{servername:'mail.lab.test'},function(){console.log('node:',this.authorized);this.end()})\"",
+    ].join('\n');
+    const { output } = await inClient(['client', 'bash', '-c', script]);
+    expect(output).toContain('curl: 200');
+    expect(output).toContain('curl pop3s: ok');
+    expect(output).toContain('openssl: Verification: OK');
+    expect(output).toContain('urllib 200');
+    expect(output).toContain('smtplib TLSv1.3 True');
+    expect(output).toContain('poplib True');
+    expect(output).toContain('ftplib True');
+    expect(output).toContain('swaks: verified and sent');
+    expect(output).toMatch(/lftp: .*notes\.txt/);
+    expect(output).toContain('node: true');
+  });
+
+  test('a lab step switches a certificate lesson on, curl in the workstation shows it, and the next scenario starts without it', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-docker-tls-'));
+    try {
+      const lesson = path.join(dir, 'expired.yaml');
+      await writeFile(lesson, 'title: An expired certificate\nsteps:\n  - name: www presents an expired certificate\n    lab: { action: tls-fault, service: http, fault: expired }\n    expect: { fault: expired }\n');
+      const on = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse', lesson]);
+      expect(on.stdout).toMatch(/all 1 passed/);
+      const curl = await inClient(['client', 'curl', '-sS', 'https://www.lab.test/']);
+      expect(curl.code).toBe(60);
+      expect(curl.output).toMatch(/certificate has expired/);
+      // Any scenario starts with no lesson on.
+      expect((await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse', 'scenarios/dns-basics.yaml'])).code).toBe(0);
+      expect((await inClient(['client', 'curl', '-sS', '-o', '/dev/null', 'https://www.lab.test/'])).code).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    // From this machine: the Docker backend runs the same switch in the service's container.
+    await lab.control('smtp', 'tls-fault', { fault: 'wrong-name' });
+    expect(await lab.clearTlsFaults()).toEqual(['smtp']);
+    expect(await lab.clearTlsFaults()).toEqual([]);
+  });
+
+  test('wirelab ca --pem in the workstation is the CA the published TLS ports present; curl on this machine trusts it with --cacert', async () => {
+    const pem = await inClient(['client', 'wirelab', 'ca', '--pem']);
+    expect(pem.code).toBe(0);
+    // Compose's own lines ("Creating ... done") come before it, on its standard error.
+    const certificates = pem.output.match(/^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n/gm) ?? [];
+    expect(certificates).toHaveLength(1);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-docker-ca-'));
+    try {
+      const file = path.join(dir, 'wirelab-ca.pem');
+      await writeFile(file, certificates[0]!);
+      for (const variable of ['LAB_HTTPS_PORT', 'LAB_PROXY_HTTPS_PORT']) {
+        const { stdout } = await run('curl', ['-sS', '--noproxy', '*', '--cacert', file, '-o', '/dev/null', '-w', '%{http_code}', `https://localhost:${ports[variable]}/`]);
+        expect([variable, stdout]).toEqual([variable, '200']);
+      }
+      const smtps = await run('openssl', ['s_client', '-connect', `127.0.0.1:${ports.LAB_SMTPS_PORT}`, '-CAfile', file, '-verify_return_error', '-verify_ip', '127.0.0.1', '-brief'], { input: '' });
+      expect(smtps.stderr).toContain('Verification: OK');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('SIGTERM stops each service within its grace period, cleanly', async () => {
     for (const service of ['dns', 'http', 'smtp', 'ftp', 'sftp']) {
       const container = await lab.containers.container(service);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startUp } from '../helpers/cli';
 import { startLab } from '../helpers/lab';
-import { wirelab } from '../helpers/process';
+import { run, wirelab } from '../helpers/process';
 
 /**
  * The `wirelab` command as a user runs it: the built CLI (npm test builds first),
@@ -191,9 +191,16 @@ describe('exploring clients and wirelab up', () => {
     const up = await startUp(['--free-ports', '--quiet', '--data', data], { WIRELAB_RUNTIME_DIR: path.join(tmp, 'run') });
     const out = up.output();
     expect(out).toMatch(/dns\s+ns\.lab\.test\s+53 → 127\.0\.0\.1:\d+/);
-    expect(out).toMatch(/http\s+www\.lab\.test\s+80 → 127\.0\.0\.1:\d+/);
-    expect(out).toMatch(/smtp\s+mail\.lab\.test\s+25 → 127\.0\.0\.1:\d+\s+587 → 127\.0\.0\.1:\d+/);
-    expect(out).toMatch(/pop3-example\s+mail\.example\.test\s+110 → 127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/http\s+www\.lab\.test\s+80 → 127\.0\.0\.1:\d+\s+443 → 127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/smtp\s+mail\.lab\.test\s+25 → 127\.0\.0\.1:\d+\s+587 → 127\.0\.0\.1:\d+\s+465 → 127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/pop3-example\s+mail\.example\.test\s+110 → 127\.0\.0\.1:\d+\s+995 → 127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/ftp\s+ftp\.lab\.test\s+21 → 127\.0\.0\.1:\d+\s+990 → 127\.0\.0\.1:\d+/);
+    // Where the lab CA is, and a first HTTPS request that trusts it.
+    const ca = path.join(data, 'tls', 'ca', 'root.pem');
+    expect(out).toContain(`tls:  the lab CA is ${ca} (\`wirelab ca\` says how to trust it)`);
+    const https = /curl --cacert \S+ (https:\/\/localhost:\d+\/)/.exec(out)![1]!;
+    const curl = await run('curl', ['-sS', '--cacert', ca, https]);
+    expect(curl.stdout + curl.stderr).toContain('<h1>');
     expect(out).toMatch(/sftp\s+files\.lab\.test\s+22 → 127\.0\.0\.1:\d+/);
     expect(out).toMatch(/^sftp fingerprint: SHA256:[A-Za-z0-9+/]{43}$/m);
     expect(await up.stop()).toBe(0);

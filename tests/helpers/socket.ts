@@ -171,10 +171,11 @@ export class RawSocket {
   /**
    * STARTTLS from the client's side (SMTP's STARTTLS, POP3's STLS, FTP's AUTH TLS): once
    * the server has said go ahead, a TLS handshake on this connection, within the
-   * deadline. Resolves with a RawSocket on the TLS side; this one reads nothing more
-   * (what comes now is TLS records).
+   * deadline. Resolves with a socket of this one's class (an SMTP RawClient gives an SMTP
+   * RawClient) on the TLS side, which holds only what came inside TLS; this one reads
+   * nothing more (what comes now is TLS records).
    */
-  async startTls(options: tls.ConnectionOptions & WaitOptions = {}): Promise<RawSocket> {
+  async startTls(options: tls.ConnectionOptions & WaitOptions = {}): Promise<this> {
     const { ms, signal: _signal, ...tlsOptions } = options;
     this.socket.removeAllListeners('data');
     const secure = tls.connect({ ...tlsOptions, socket: this.socket });
@@ -188,7 +189,7 @@ export class RawSocket {
       secure.destroy();
       throw err;
     }
-    return new RawSocket(secure);
+    return new (this.constructor as new (socket: net.Socket) => this)(secure);
   }
 
   /** What a failed wait shows: what arrived, and what of it is unread. */

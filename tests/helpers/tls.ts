@@ -16,8 +16,8 @@ import { within } from './wait';
 /**
  * A small TLS server that uses the lab's TLS options (services/common/tls.ts), and the
  * real clients that talk to it: curl, openssl s_client, Python's ssl, Node's tls.
- * The lab's own services get TLS later; these servers are what the tests of the CA,
- * the faults and the runner's TLS parts run against.
+ * These servers are what the tests of the CA, the faults and the runner's TLS parts run
+ * against; the lab's own services are tested over TLS in their own folders.
  */
 
 export const LAB_HOSTS = ['www.lab.test', 'shop.lab.test', 'mail.lab.test', 'mail.example.test', 'ftp.lab.test', 'files.lab.test'];

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { packageRoot } from '../../../services/common/paths';
 import { LabNetwork, STACK, type Endpoint } from '../../wire';
-import type { Backend, LabAction, ServiceStatus } from '../types';
+import type { Backend, LabAction, LabActionOptions, ServiceStatus } from '../types';
 import type { RunResult } from '../../result';
 import type { Scenario } from '../../scenario/load';
 import { runInClient, type ClientRunOptions } from './client';
@@ -102,8 +102,12 @@ export class DockerBackend implements Backend {
     return this.net;
   }
 
-  control(service: string, action: LabAction): Promise<ServiceStatus> {
-    return this.current.act(service, action);
+  control(service: string, action: LabAction, options?: LabActionOptions): Promise<ServiceStatus> {
+    return this.current.act(service, action, options);
+  }
+
+  clearTlsFaults(): Promise<string[]> {
+    return this.current.clearTlsFaults();
   }
 
   status(): Promise<ServiceStatus[]> {

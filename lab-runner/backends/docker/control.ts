@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import Docker from 'dockerode';
-import type { LabAction, ServiceStatus } from '../types';
+import type { LabAction, LabActionOptions, ServiceStatus } from '../types';
 import { STACK } from '../../wire';
+import { tlsFaultOf } from '../faults';
 
 /**
  * The lab's containers, through the Docker API (dockerode): find a service's
@@ -69,7 +70,8 @@ export class LabContainers {
     return `${this.project}_lab`;
   }
 
-  async act(service: string, action: DockerAction): Promise<ServiceStatus> {
+  async act(service: string, action: DockerAction, options: LabActionOptions = {}): Promise<ServiceStatus> {
+    if (action === 'tls-fault') return this.tlsFault(service, options);
     const container = await this.container(service);
     const info = await container.inspect();
     switch (action) {
@@ -164,6 +166,43 @@ export class LabContainers {
     }
   }
 
+  /**
+   * A certificate lesson on or off: the service's own container writes its fault file
+   * (`main.js tls-fault SERVICE FAULT|none`) into the tls volume, where the service reads
+   * it as each connection arrives.
+   */
+  private async tlsFault(service: string, options: LabActionOptions): Promise<ServiceStatus> {
+    const plan = STACK.find((s) => s.name === service);
+    if (!plan) throw new Error(`no lab service named ${service}`);
+    const fault = tlsFaultOf(plan, options) ?? 'none';
+    await this.run(service, ['tls-fault', service, fault]);
+    const status = await this.status(service);
+    return fault === 'none' ? status : { ...status, info: { ...status.info, tlsFault: fault } };
+  }
+
+  /** Every certificate lesson off, from one container (the tls volume is the same in all): the services one was on for. */
+  async clearTlsFaults(): Promise<string[]> {
+    const off = /^tls faults off: (.*)$/m.exec(await this.run('http', ['tls-fault', 'all', 'none']))?.[1] ?? NONE_WAS_ON;
+    return off === NONE_WAS_ON ? [] : off.split(' ');
+  }
+
+  /** `node /app/dist/services/main.js ARGS` in the service's container (docker exec): its output, or an error with it. */
+  private async run(service: string, args: string[]): Promise<string> {
+    const container = await this.container(service);
+    const exec = await container.exec({ Cmd: ['node', '/app/dist/services/main.js', ...args], AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({});
+    const chunks: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+    const output = demux(Buffer.concat(chunks)).trim();
+    const { ExitCode } = await exec.inspect();
+    if (ExitCode !== 0) throw new Error(`${args.join(' ')} in ${service}'s container failed (exit ${ExitCode}): ${output}`);
+    return output;
+  }
+
   /** The service's log lines (since a moment), as the service wrote them. */
   async logs(service: string, since?: Date): Promise<string[]> {
     const container = await this.container(service);
@@ -185,6 +224,9 @@ export class LabContainers {
     return undefined;
   }
 }
+
+/** What `main.js tls-fault all none` says when there was nothing to switch off. */
+const NONE_WAS_ON = 'none was on';
 
 /** Docker's log stream without a TTY: 8-byte frame headers (stream, size) before each chunk. */
 export function demux(raw: Buffer): string {

@@ -36,13 +36,18 @@ export function labSubnet(settings: ComposeSettings): string {
 }
 
 /**
- * The .env variable that publishes a service's port on 127.0.0.1: LAB_HTTP_PORT,
- * LAB_SUBMISSION_PORT (smtp's second port), LAB_SMTP_EXAMPLE_PORT...
+ * The .env variable that publishes a service's port on 127.0.0.1. The main port is
+ * named after the service: LAB_HTTP_PORT, LAB_SMTP_EXAMPLE_PORT. Another port takes the
+ * service's name with its protocol (its main port's name) replaced by the port's:
+ * LAB_SUBMISSION_PORT (smtp's 587), LAB_HTTPS_PORT (http's 443), LAB_SMTPS_EXAMPLE_PORT,
+ * LAB_POP3S_PORT; a service named otherwise gets the port's name after its own:
+ * LAB_PROXY_HTTPS_PORT.
  */
 export function portVariable(service: string, portName: string): string {
   const plan = STACK.find((s) => s.name === service);
-  const main = plan && Object.keys(plan.ports)[0] === portName;
-  return `LAB_${(main ? service : portName).toUpperCase().replace(/-/g, '_')}_PORT`;
+  const main = plan ? Object.keys(plan.ports)[0]! : portName;
+  const name = main === portName ? service : service.includes(main) ? service.replace(main, portName) : `${service}-${portName}`;
+  return `LAB_${name.toUpperCase().replace(/-/g, '_')}_PORT`;
 }
 
 export interface PublishedPort {

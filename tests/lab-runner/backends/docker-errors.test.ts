@@ -38,6 +38,16 @@ describe('.env settings', () => {
     expect(portVariable('smtp', 'smtp')).toBe('LAB_SMTP_PORT');
     expect(portVariable('smtp', 'submission')).toBe('LAB_SUBMISSION_PORT');
     expect(portVariable('smtp-example', 'smtp')).toBe('LAB_SMTP_EXAMPLE_PORT');
+    // TLS ports: the protocol's name with an s, for the service that has it; the proxy's after its own name.
+    expect(portVariable('http', 'https')).toBe('LAB_HTTPS_PORT');
+    expect(portVariable('proxy', 'https')).toBe('LAB_PROXY_HTTPS_PORT');
+    expect(portVariable('smtp', 'smtps')).toBe('LAB_SMTPS_PORT');
+    expect(portVariable('smtp-example', 'smtps')).toBe('LAB_SMTPS_EXAMPLE_PORT');
+    expect(portVariable('pop3-example', 'pop3s')).toBe('LAB_POP3S_EXAMPLE_PORT');
+    expect(portVariable('ftp', 'ftps')).toBe('LAB_FTPS_PORT');
+    // One variable per published port: none moves two.
+    const variables = publishedPorts({}).map((p) => p.variable);
+    expect(new Set(variables).size).toBe(variables.length);
   });
 });
 

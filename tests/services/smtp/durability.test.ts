@@ -10,8 +10,8 @@ import { maildirPath } from '../../../services/common/maildir';
 import { spawnMain, startMain } from '../../helpers/process';
 import { inbox, RawClient, tempDir } from './harness';
 
-/** No submission port, and a lab DNS that is not there (nothing here relays). */
-const ENV = { SUBMISSION_PORT: '', LAB_DNS: '127.0.0.1:9' };
+/** No submission port, no SMTPS port, and a lab DNS that is not there (nothing here relays). */
+const ENV = { SUBMISSION_PORT: '', SMTPS_PORT: '', LAB_DNS: '127.0.0.1:9' };
 
 test('SIGKILL the moment the 250 after DATA arrives: every message answered 250 is in new/, whole', async () => {
   const dataDir = await tempDir();

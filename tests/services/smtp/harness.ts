@@ -7,11 +7,13 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { caCertificateFile } from '../../../services/common/certificates';
 import type { LabDialer } from '../../../services/common/dialer';
 import type { Endpoint } from '../../../services/common/dnsClient';
 import { createLogger } from '../../../services/common/logger';
 import { Maildir, maildirPath } from '../../../services/common/maildir';
-import { SmtpServer, type SmtpServerOptions } from '../../../services/smtp/server';
+import { ServiceTls } from '../../../services/common/tls';
+import { SmtpServer, type SmtpPort, type SmtpServerOptions } from '../../../services/smtp/server';
 import { LogCollector } from '../../helpers/logs';
 import { LAB_DIR } from '../../helpers/paths';
 import { run, type RunResult } from '../../helpers/process';
@@ -33,25 +35,49 @@ export interface RunningSmtp {
   server: SmtpServer;
   smtp: number;
   submission: number;
+  /** 465, when the server was started with TLS and this port. */
+  smtps: number;
   dataDir: string;
   logs: LogCollector;
   stop(): Promise<void>;
 }
 
 /** An SmtpServer for lab.test (or options.domain) with the lab's users, on free ports of 127.0.0.1. */
-export async function startSmtp(options: Omit<SmtpServerOptions, 'dataDir'> = {}, dataDir?: string, ports: { smtp?: number; submission?: number } = { smtp: 0, submission: 0 }): Promise<RunningSmtp> {
+export async function startSmtp(
+  options: Omit<SmtpServerOptions, 'dataDir'> = {},
+  dataDir?: string,
+  ports: Partial<Record<SmtpPort, number>> = { smtp: 0, submission: 0 },
+  logs = new LogCollector(),
+): Promise<RunningSmtp> {
   const data = dataDir ?? (await tempDir());
-  const logs = new LogCollector();
   const server = await SmtpServer.fromLab(LAB_DIR, data, { log: createLogger('smtp', { sink: logs.sink, level: 'debug' }), ...options });
   const bound = await server.listen(ports, '127.0.0.1');
   return {
     server,
     smtp: bound.smtp?.port ?? 0,
     submission: bound.submission?.port ?? 0,
+    smtps: bound.smtps?.port ?? 0,
     dataDir: data,
     logs,
     stop: () => server.close(),
   };
+}
+
+/**
+ * The same, with TLS from a lab CA made in its data directory (as the lab's mail servers
+ * have it): STARTTLS on 25 and 587, SMTPS on 465. `caFile` is what clients are told to trust.
+ */
+export async function startSmtpWithTls(
+  options: Omit<SmtpServerOptions, 'dataDir' | 'tls'> = {},
+  ports: Partial<Record<SmtpPort, number>> = { smtp: 0, submission: 0, smtps: 0 },
+  service = 'smtp',
+): Promise<RunningSmtp & { tls: ServiceTls; caFile: string }> {
+  const dataDir = await tempDir();
+  const logs = new LogCollector();
+  const hostname = options.hostname ?? `mail.${options.domain ?? 'lab.test'}`;
+  const tls = await ServiceTls.load({ dataDir, service, hosts: [hostname], log: createLogger('smtp', { sink: logs.sink, level: 'debug' }) });
+  const running = await startSmtp({ ...options, tls }, dataDir, ports, logs);
+  return { ...running, tls, caFile: caCertificateFile(dataDir) };
 }
 
 /** A good delivery on port 25 after a bad case: the server is still serving. */
