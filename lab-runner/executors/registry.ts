@@ -12,6 +12,7 @@ import { imapExecutor } from './imap';
 import { smtpExecutor } from './smtp';
 import { ftpExecutor } from './ftp';
 import { sftpExecutor } from './sftp';
+import { tlsExecutor } from './tls';
 
 /** Every action a step can take, by the key that names it in a scenario file. */
 export const EXECUTORS = {
@@ -25,6 +26,7 @@ export const EXECUTORS = {
   imap: imapExecutor,
   ftp: ftpExecutor,
   sftp: sftpExecutor,
+  tls: tlsExecutor,
 } as const satisfies Record<string, AnyExecutor>;
 
 export type ActionName = keyof typeof EXECUTORS;

@@ -64,7 +64,8 @@ ${result.stopped ? `    <li class="stopped">stopped: ${esc(result.stopped)}</li>
   <button type="button" id="collapse-all">Collapse all</button>
   <label><input type="checkbox" id="only-problems"> Only what did not pass</label>
   <span class="legend"><svg width="34" height="10" aria-hidden="true"><line x1="2" y1="5" x2="26" y2="5" class="l-send"/><path d="M32,5 L24,1 L24,9 Z" class="h-send"/></svg> sent
-  <svg width="34" height="10" aria-hidden="true"><line x1="2" y1="5" x2="26" y2="5" class="l-recv"/><path d="M32,5 L24,1 L24,9 Z" class="h-recv"/></svg> reply</span>
+  <svg width="34" height="10" aria-hidden="true"><line x1="2" y1="5" x2="26" y2="5" class="l-recv"/><path d="M32,5 L24,1 L24,9 Z" class="h-recv"/></svg> reply
+  ${steps.some((s) => s.transcript.some((e) => e.kind === 'tls')) ? TLS_LEGEND : ''}</span>
 </nav>
 <main>
 ${result.scenarios.map((s, i) => scenarioHtml(s, `s${i + 1}`, result.targets)).join('\n')}
@@ -153,8 +154,10 @@ function badge(visibility: string): string {
 // The raw transcript
 
 function eventHtml(e: WireEvent, id: string): string {
-  const route = e.kind === 'send' || e.kind === 'recv' ? `${esc(e.from)} <span class="arrow">→</span> ${esc(e.to)}` : `${esc(e.from)} · ${esc(e.to)}`;
-  const head = `<div class="ev-head"><span class="t">${ms(e.at)}</span> <span class="route">${route}</span> <span class="proto">${esc(e.protocol)}${e.transport ? '/' + esc(e.transport) : ''}</span>${e.size !== undefined ? ` <span class="size">${e.size} B</span>` : ''} <b class="sum">${esc(e.kind === 'send' || e.kind === 'recv' ? e.summary : `${e.kind}: ${e.summary}`)}</b></div>`;
+  const message = e.kind === 'send' || e.kind === 'recv';
+  const route = message ? `${esc(e.from)} <span class="arrow">→</span> ${esc(e.to)}` : e.kind === 'tls' ? `${esc(e.from)} <span class="arrow">⇄</span> ${esc(e.to)}` : `${esc(e.from)} · ${esc(e.to)}`;
+  const enc = e.encrypted ? ` <span class="enc" title="encrypted on the wire; shown as the client sent or read it inside TLS">🔒 in TLS</span>` : '';
+  const head = `<div class="ev-head"><span class="t">${ms(e.at)}</span> <span class="route">${route}</span> <span class="proto">${esc(e.protocol)}${e.transport ? '/' + esc(e.transport) : ''}</span>${enc}${e.size !== undefined ? ` <span class="size">${e.size} B</span>` : ''} <b class="sum">${esc(message || e.kind === 'tls' ? e.summary : `${e.kind}: ${e.summary}`)}</b></div>`;
   const bytes = e.data ? eventBytes(e) : undefined;
   const body: string[] = [];
   if (e.text !== undefined) body.push(`<pre class="text">${visibleText(e.text)}</pre>`);
@@ -162,7 +165,8 @@ function eventHtml(e: WireEvent, id: string): string {
     const dump = `<pre class="hex">${esc(hexdump(bytes.subarray(0, MAX_TEXT / 4)))}${bytes.length > MAX_TEXT / 4 ? `\n… ${bytes.length - MAX_TEXT / 4} more bytes` : ''}</pre>`;
     body.push(e.text !== undefined ? `<details class="bytes"><summary>bytes (hex)</summary>${dump}</details>` : dump);
   }
-  return `<li class="ev ev-${e.kind}" id="${id}">${head}${body.join('')}</li>`;
+  const refused = e.kind === 'tls' && (!e.tls?.version || e.tls.authorized === false) ? ' refused' : '';
+  return `<li class="ev ev-${e.kind}${refused}" id="${id}">${head}${body.join('')}</li>`;
 }
 
 /** Decoded text with its line ends shown (HTTP lines end in \r\n) and control characters made visible. */
@@ -174,6 +178,9 @@ function visibleText(text: string): string {
   });
   return html + (text.length > cut.length ? `\n<span class="eol">… ${text.length - cut.length} more characters (the JSON report has them all)</span>` : '');
 }
+
+/** The padlock of ladder.ts, in the legend when some step used TLS. */
+const TLS_LEGEND = `<svg width="16" height="12" aria-hidden="true" class="ladder-svg"><g class="padlock" transform="translate(8 5)"><path d="M-2.6,-1 v-2.2 a2.6,2.6 0 0 1 5.2,0 v2.2" fill="none"/><rect x="-4.2" y="-1" width="8.4" height="6.4" rx="1.2"/></g></svg> inside TLS`;
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 const num = (n: number): string => String(Math.round(n * 1000) / 1000);

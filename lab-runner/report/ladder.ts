@@ -72,7 +72,9 @@ export function targetColumns(events: WireEvent[], targets: readonly TargetInfo[
 /**
  * A transcript as an SVG ladder diagram: one column per host (the client first), a
  * lifeline down from each, an arrow per message in time order, a small mark for a
- * connect, a close or a note. Each message is a `<g data-event="ID-eN">`, so a page
+ * connect, a close or a note. A TLS handshake is a band of its own between the two
+ * ends it secures (green, or red when it failed or the certificate was refused), and a
+ * message sent inside TLS carries a padlock: encrypted on the wire. Each message is a `<g data-event="ID-eN">`, so a page
  * can show the event's bytes when it is clicked; `id` prefixes those ids.
  */
 export function ladderSvg(all: WireEvent[], id: string, options: LadderOptions = {}): string {
@@ -105,11 +107,17 @@ export function ladderSvg(all: WireEvent[], id: string, options: LadderOptions =
     const to = column(e.to);
     const eventId = `${id}-e${k + 1}`;
     const tip = `${ms(e.at)}  ${e.from} → ${e.to}  ${e.protocol}${e.transport ? '/' + e.transport : ''}${e.size !== undefined ? `  ${e.size} B` : ''}\n${e.kind}: ${e.summary}`;
-    if (isMessage(e)) {
+    if (e.kind === 'tls') {
       y += ROW;
-      rows.push(`<g class="message m-${e.kind}" data-event="${eventId}" data-from="${esc(from.host)}" data-to="${esc(to.host)}" tabindex="0"><title>${esc(tip)}</title>
+      const ok = Boolean(e.tls?.version) && e.tls?.authorized !== false;
+      rows.push(`<g class="message handshake${ok ? '' : ' refused'}" data-event="${eventId}" data-from="${esc(from.host)}" data-to="${esc(to.host)}" tabindex="0"><title>${esc(tip)}</title>
 <text x="${GUTTER - 8}" y="${y + 4}" class="time">${ms(e.at)}</text>
-${arrow(from.x, to.x, y, e.kind, e.summary)}</g>`);
+${handshakeBand(from.x, to.x, y, handshakeLabel(e))}</g>`);
+    } else if (isMessage(e)) {
+      y += ROW;
+      rows.push(`<g class="message m-${e.kind}${e.encrypted ? ' enc' : ''}" data-event="${eventId}" data-from="${esc(from.host)}" data-to="${esc(to.host)}" tabindex="0"><title>${esc(tip)}${e.encrypted ? '\n(encrypted on the wire: shown as the client sent or read it inside TLS)' : ''}</title>
+<text x="${GUTTER - 8}" y="${y + 4}" class="time">${ms(e.at)}</text>
+${arrow(from.x, to.x, y, e.kind, e.summary, e.encrypted)}</g>`);
     } else {
       y += MARK_ROW;
       rows.push(`<g class="marker k-${e.kind}" data-event="${eventId}"><title>${esc(tip)}</title>
@@ -143,20 +151,45 @@ ${more}
 </svg>`;
 }
 
-function arrow(x1: number, x2: number, y: number, kind: string, summary: string): string {
+function arrow(x1: number, x2: number, y: number, kind: string, summary: string, encrypted = false): string {
   const cls = kind === 'recv' ? 'recv' : 'send';
   if (x1 === x2) {
     // A host talking to itself (two ports of one host): a small loop to the right.
     const label = fit(summary, 40);
     return `<path d="M${x1},${y - 8} h28 v16 h-22" class="l-${cls}" fill="none"/><path d="M${x1 + 1},${y + 8} l8,-4 v8 z" class="h-${cls}"/>
-<text x="${x1 + 36}" y="${y + 4}" class="label start">${esc(label)}</text>`;
+${encrypted ? padlock(x1 + 40, y - 1) : ''}<text x="${x1 + (encrypted ? 50 : 36)}" y="${y + 4}" class="label start">${esc(label)}</text>`;
   }
   const dir = x2 > x1 ? 1 : -1;
   const tipX = x2 - dir * 2;
-  const label = fit(summary, Math.floor((Math.abs(x2 - x1) - 14) / CHAR));
+  // Inside TLS the label makes room for the padlock before it.
+  const label = fit(summary, Math.floor((Math.abs(x2 - x1) - 14 - (encrypted ? 16 : 0)) / CHAR));
+  const middle = (x1 + x2) / 2 + (encrypted ? 8 : 0);
   return `<line x1="${x1}" y1="${y}" x2="${tipX - dir * 8}" y2="${y}" class="l-${cls}"/>
 <path d="M${tipX},${y} L${tipX - dir * 10},${y - 5} L${tipX - dir * 10},${y + 5} Z" class="h-${cls}"/>
-<text x="${(x1 + x2) / 2}" y="${y - 7}" class="label">${esc(label)}</text>`;
+${encrypted ? padlock(middle - (label.length * CHAR) / 2 - 10, y - 12) : ''}<text x="${middle}" y="${y - 7}" class="label">${esc(label)}</text>`;
+}
+
+/** A small padlock centred on (x, y): what went inside TLS. */
+function padlock(x: number, y: number): string {
+  return `<g class="padlock" transform="translate(${x.toFixed(1)} ${y.toFixed(1)})"><path d="M-2.6,-1 v-2.2 a2.6,2.6 0 0 1 5.2,0 v2.2" fill="none"/><rect x="-4.2" y="-1" width="8.4" height="6.4" rx="1.2"/></g>`;
+}
+
+/** A handshake's band label: the version and cipher agreed, and what went wrong if anything did. */
+function handshakeLabel(e: WireEvent): string {
+  const h = e.tls;
+  if (!h) return e.summary;
+  if (!h.version) return `TLS failed: ${h.error}`;
+  if (!h.authorized) return `${h.version} · untrusted: ${h.error}`;
+  return `TLS handshake: ${h.version} ${h.cipher ?? ''}${h.resumed ? ' · resumed' : ''}`;
+}
+
+/** The handshake between two lifelines: a band across them, a padlock, the label. */
+function handshakeBand(x1: number, x2: number, y: number, label: string): string {
+  const [lo, hi] = x1 <= x2 ? [x1 - 6, x2 + 6] : [x2 - 6, x1 + 6];
+  const width = Math.max(hi - lo, 120);
+  const text = fit(label, Math.floor((width - 30) / CHAR));
+  return `<rect x="${lo}" y="${y - 10}" width="${width}" height="20" rx="10" class="tls-band"/>
+${padlock(lo + 14, y - 2)}<text x="${lo + 26}" y="${y + 4}" class="label tls-label start">${esc(text)}</text>`;
 }
 
 /** connect, close, note: a small mark on the lifelines, not an arrow. */

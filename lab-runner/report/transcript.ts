@@ -3,19 +3,25 @@ import type { Colors } from './colors';
 
 /**
  * A transcript as text: one arrow line per message, then its decoded view (or, with
- * `raw`, a hex dump of the bytes as they crossed the wire).
+ * `raw`, a hex dump of the bytes as they crossed the wire). A TLS handshake is a line
+ * of its own (`client ⇄ server`) with the connection laid out below it; a message sent
+ * inside TLS is marked 🔒: encrypted on the wire, shown as the plaintext the client had.
  */
 
 export function formatTranscript(events: WireEvent[], c: Colors, options: { raw?: boolean; indent?: string; maxLines?: number } = {}): string {
   const pad = options.indent ?? '';
   const out: string[] = [];
   for (const e of events) {
-    const arrow = e.kind === 'send' ? c.cyan('→') : e.kind === 'recv' ? c.magenta('←') : c.dim('·');
+    const message = e.kind === 'send' || e.kind === 'recv';
+    const failed = e.kind === 'tls' && !e.tls?.version;
+    const arrow = e.kind === 'send' ? c.cyan('→') : e.kind === 'recv' ? c.magenta('←') : e.kind === 'tls' ? (failed ? c.red('⇄') : c.green('⇄')) : c.dim('·');
     const [left, right] = e.kind === 'recv' || (e.kind === 'close' && e.to === 'client') ? [e.to, e.from] : [e.from, e.to];
     const meta = c.dim(`${e.at.toFixed(1).padStart(7)} ms  ${e.protocol}${e.transport ? '/' + e.transport : ''}${e.size !== undefined ? `  ${e.size} B` : ''}`);
-    out.push(`${pad}${meta}  ${left} ${arrow} ${right}  ${e.kind === 'send' || e.kind === 'recv' ? c.bold(e.summary) : c.dim(e.summary)}`);
-    if (e.kind !== 'send' && e.kind !== 'recv') continue;
-    const body = options.raw ? hexdump(eventBytes(e)) : (e.text ?? hexdump(eventBytes(e)));
+    const lock = e.encrypted ? ` ${c.green('🔒')}` : '';
+    const summary = message ? c.bold(e.summary) : e.kind === 'tls' ? (failed ? c.red(e.summary) : c.bold(e.summary)) : c.dim(e.summary);
+    out.push(`${pad}${meta}${lock}  ${left} ${arrow} ${right}  ${summary}`);
+    if (!message && e.kind !== 'tls') continue;
+    const body = e.kind === 'tls' ? (e.text ?? '') : options.raw ? hexdump(eventBytes(e)) : (e.text ?? hexdump(eventBytes(e)));
     const lines = visible(body).split('\n');
     const max = options.maxLines ?? Infinity;
     for (const line of lines.slice(0, max)) out.push(`${pad}    ${c.dim('│')} ${line}`);

@@ -109,6 +109,9 @@ steps:
         - delete: Archive
   - { name: imap refused login, imap: { user: bob, password: nope } }
   - { name: imap without login, imap: { actions: [{ command: CAPABILITY }], logout: false } }
+  - name: tls to a port that speaks no TLS
+    tls: { host: www.lab.test, port: 80 }
+    expect: { tls.authorized: false, tls.error: { exists: true }, tls.chain: { length: 0 } }
   - { name: lab stop, lab: { action: stop, service: http } }
   - name: a failure that is expected
     http: { url: "http://www.lab.test/" }
