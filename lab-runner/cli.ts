@@ -389,9 +389,14 @@ program
   .option('--idle <seconds>', 'then IDLE that long, showing what the server pushes (new mail: * n EXISTS)')
   .option('--command <line>', 'then send this command, as typed after the tag (repeatable)', collect)
   .option('--host <host>', 'IMAP server', 'mail.lab.test')
-  .option('--port <port>', 'IMAP port (default 143)')
+  .option('--port <port>', 'IMAP port (default 143, or 993 with --tls)')
+  .option('--starttls', 'STARTTLS before logging in (RFC 9051 6.2.1), and stop if the server does not offer it')
+  .option('--tls', 'TLS from the first byte (IMAPS, port 993)')
   .addOption(dnsOption())
   .addOption(labPortsOption())
+  .addOption(cacertOption())
+  .addOption(insecureOption())
+  .addOption(keylogOption())
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (opts) => {
     process.exitCode = await exploreImap(opts);

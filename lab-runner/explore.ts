@@ -260,9 +260,11 @@ export function explorePop3(opts: LabOptions & TlsOptions & {
   });
 }
 
-export interface ImapOptions {
+export interface ImapOptions extends LabOptions, TlsOptions {
   host: string;
   port?: string;
+  starttls?: boolean;
+  tls?: boolean;
   user: string;
   password: string;
   plain?: boolean;
@@ -276,13 +278,12 @@ export interface ImapOptions {
   peek?: boolean;
   idle?: string;
   command?: string[];
-  dns?: string;
-  labPorts?: string;
   raw?: boolean;
 }
 
 /**
- * `wirelab imap`: log in, LIST (with --list), EXAMINE the mailbox (SELECT with
+ * `wirelab imap`: STARTTLS (--starttls, required) or TLS from the first byte (--tls,
+ * port 993) when asked, log in, LIST (with --list), EXAMINE the mailbox (SELECT with
  * --select: then reading sets \Seen), fetch what --fetch, --uid or --search name (by
  * default UID SEARCH ALL, then UID FETCH of what it found), IDLE for --idle seconds,
  * the raw --command lines, LOGOUT.
@@ -297,7 +298,8 @@ export function exploreImap(opts: ImapOptions): Promise<number> {
     ...(opts.idle !== undefined ? [{ idle: { for: `${opts.idle}s`, until: ['EXISTS', 'EXPUNGE', 'FETCH'] } }] : []),
     ...(opts.command ?? []).map((command) => ({ command })),
   ];
-  const input = { host: opts.host, port: opts.port === undefined ? undefined : Number(opts.port), user: opts.user, password: opts.password, mechanism: opts.plain ? 'PLAIN' : 'LOGIN', actions };
+  const tls = { ...tlsSettings(opts), ...(opts.tls ? { mode: 'implicit' } : {}) };
+  const input = { host: opts.host, ...portOption(opts.port), starttls: opts.starttls ? 'required' : false, tls, user: opts.user, password: opts.password, mechanism: opts.plain ? 'PLAIN' : 'LOGIN', actions };
   // --idle waits on purpose: the exchange may take that long, and more.
   const timeoutMs = opts.idle !== undefined ? EXPLORE_TIMEOUT_MS + Number(opts.idle) * 1000 : EXPLORE_TIMEOUT_MS;
   return explore(opts, Boolean(opts.raw), run(imapExecutor, input), imapVerdict, showImap, timeoutMs);

@@ -1,22 +1,30 @@
+import type net from 'node:net';
 import { z } from 'zod';
-import { CLIENT, connect, Connection } from '../../wire';
+import { startTls, tlsRequired } from '../../tls/client';
+import { CLIENT, connect, Connection, type TlsHandshake } from '../../wire';
+import { splitTls, tlsWithMode, upgradeSchema } from '../tls/settings';
 import { outputSchema, type Executor } from '../types';
 import { runAction, actionSchema, resultSchema, type ActionResult } from './actions';
 import { astring, type ImapResponse } from './protocol';
 import { ImapSession, type Completion, type SelectedView } from './session';
 
 /**
- * `imap:` — an IMAP session (RFC 9051): the greeting, LOGIN or AUTHENTICATE PLAIN,
- * then actions in order (LIST, SELECT, FETCH, STORE, APPEND, MOVE, IDLE ...), then
- * LOGOUT. The client is this folder's own, small on purpose: the transcript holds
- * every tagged command and every response as it crossed the wire, the password too.
+ * `imap:` — an IMAP session (RFC 9051): the greeting, STARTTLS when asked (or TLS from
+ * the first byte: IMAPS, port 993), LOGIN or AUTHENTICATE PLAIN, then actions in order
+ * (LIST, SELECT, FETCH, STORE, APPEND, MOVE, IDLE ...), then LOGOUT. The client is this
+ * folder's own, small on purpose: the transcript holds every tagged command and every
+ * response as it crossed the wire, the password too (marked encrypted inside TLS).
  * See README.md beside this file.
  */
 
 export const imapSchema = z
   .object({
     host: z.string().default('mail.lab.test').describe('The IMAP server, a lab host.'),
-    port: z.number().int().min(1).max(65535).optional().describe('Default: 143.'),
+    port: z.number().int().min(1).max(65535).optional().describe('Default: 143, or 993 with tls: implicit.'),
+    starttls: upgradeSchema(
+      'Ask for TLS before logging in (STARTTLS, RFC 9051 6.2.1). true: when the server offers it, else go on in clear; required: else stop (LOGOUT), sending no password.',
+    ),
+    tls: tlsWithMode(['implicit'], 'implicit: TLS from the first byte (IMAPS, port 993, RFC 8314). And the TLS settings: ca, servername, insecure, minVersion, maxVersion.'),
     user: z.string().min(1).optional().describe('Log in as this user. Without it the session stays not authenticated (the greeting, CAPABILITY...).'),
     password: z.string().default(''),
     mechanism: z
@@ -56,6 +64,16 @@ const statusLine = z.strictObject({ status, code: z.string().optional(), text: z
 export const imapOutput = outputSchema({
   address: z.string(),
   greeting: statusLine.optional().describe('The first response: * OK (ready), * PREAUTH (logged in already) or * BYE (go away).'),
+  starttls: z
+    .strictObject({
+      offered: z.boolean().describe('The capabilities in clear listed STARTTLS.'),
+      capabilities: z.array(z.string()).describe('What the server said it can do in clear (LOGINDISABLED...).'),
+      status: status.optional().describe('The answer to STARTTLS: OK to begin the handshake.'),
+      text: z.string().optional(),
+      secure: z.boolean().describe('The session went on inside TLS.'),
+    })
+    .optional()
+    .describe('With starttls: what the server offered in clear, and whether the session went into TLS.'),
   capabilities: z.array(z.string()).describe('What the server said it can do, last: after login it may say more (or less).'),
   loggedIn: z.boolean(),
   login: statusLine.extend({ mechanism: z.enum(['LOGIN', 'PLAIN']) }).optional().describe('The tagged answer to LOGIN or AUTHENTICATE: NO [AUTHENTICATIONFAILED], NO [PRIVACYREQUIRED]...'),
@@ -79,10 +97,24 @@ export const imapExecutor: Executor<ImapInput, ImapOutput> = {
   name: 'imap',
   schema: imapSchema,
   output: imapOutput,
-  describe: (input) => `IMAP ${input.user ? `${input.user}@` : ''}${input.host}${input.actions.length ? ` (${input.actions.map((a) => Object.keys(a)[0]).join(', ')})` : ''}`,
+  describe: (input) => {
+    const tls = splitTls(input.tls).mode ? ' (TLS)' : input.starttls ? ' (STARTTLS)' : '';
+    return `IMAP ${input.user ? `${input.user}@` : ''}${input.host}${tls}${input.actions.length ? ` (${input.actions.map((a) => Object.keys(a)[0]).join(', ')})` : ''}`;
+  },
   async run(input, ctx) {
-    const route = await ctx.network.locate(input.host, input.port ?? 143, ctx.wire, ctx.signal);
-    const connection = new Connection(await connect(route, ctx.wire, ctx.signal, 'imap'), route, ctx.wire, 'imap');
+    const { mode, settings } = splitTls(input.tls);
+    const route = await ctx.network.locate(input.host, input.port ?? (mode === 'implicit' ? 993 : 143), ctx.wire, ctx.signal);
+    const socket = await connect(route, ctx.wire, ctx.signal, 'imap');
+    let handshake: TlsHandshake | undefined;
+    const tlsTo = async (plain: net.Socket): Promise<net.Socket> => {
+      const secure = await startTls(plain, { route, host: input.host, settings }, ctx).catch((err: unknown) => {
+        plain.destroy();
+        throw err;
+      });
+      handshake = secure.handshake;
+      return secure.socket;
+    };
+    const connection = new Connection(mode === 'implicit' ? await tlsTo(socket) : socket, route, ctx.wire, 'imap');
     const s = new ImapSession(connection, ctx.signal);
     const output: ImapOutput = { address: route.address, capabilities: [], loggedIn: false, results: [], untagged: s.untagged, commands: s.commands };
     try {
@@ -90,6 +122,27 @@ export const imapExecutor: Executor<ImapInput, ImapOutput> = {
       output.greeting = statusOf(greeting);
       if (greeting.status === 'BYE') return output;
       if (!s.capabilities.length) await s.command(['CAPABILITY']);
+      if (input.starttls && !connection.secure && greeting.status !== 'PREAUTH') {
+        const offered = s.capabilities.includes('STARTTLS');
+        output.starttls = { offered, capabilities: [...s.capabilities], secure: false };
+        if (offered) {
+          const go = await s.command(['STARTTLS']);
+          Object.assign(output.starttls, { status: go.status, text: go.text });
+          if (go.status === 'OK') {
+            await connection.upgrade(tlsTo);
+            output.starttls.secure = true;
+            // RFC 9051 6.2.1: what the server said in clear is forgotten; ask again, inside TLS.
+            s.capabilities = [];
+            await s.command(['CAPABILITY']);
+          }
+        }
+        if (!connection.secure && input.starttls === 'required') {
+          await s.command(['LOGOUT']).catch(() => undefined);
+          const why = offered ? `refused STARTTLS (${output.starttls.status} ${output.starttls.text})` : 'does not offer STARTTLS';
+          throw tlsRequired(route.label, why, `STARTTLS ${offered ? 'refused' : 'not offered'}`, 'LOGOUT');
+        }
+      }
+      if (handshake) output.tls = handshake;
       output.loggedIn = greeting.status === 'PREAUTH';
       if (input.user && !output.loggedIn && s.capabilities.includes('LOGINDISABLED')) {
         // RFC 9051 6.2.3: a client MUST NOT send LOGIN when the server says LOGINDISABLED: the password stays here.

@@ -177,6 +177,28 @@ describe('on the lab server, as --target imap', () => {
     expect(fetch.message!.envelope!.subject).toBe('Extended');
   });
 
+  test('starttls: a server that offers no STARTTLS: true goes on in clear; required says LOGOUT and sends no password', async () => {
+    const result = await runScenario(
+      parseScenario(
+        `title: no STARTTLS here
+steps:
+  - name: "true"
+    imap: { user: bob, password: ${pw('bob')}, starttls: true }
+    expect: { loggedIn: true, starttls.offered: false, starttls.secure: false }
+  - name: required
+    imap: { user: bob, password: ${pw('bob')}, starttls: required }
+`,
+        'no-starttls.yaml',
+      ),
+      lab.backend,
+    );
+    expect(result.steps.map((s) => s.status)).toEqual(['passed', 'error']);
+    const refused = result.steps[1]!;
+    expect(refused.error).toMatch(/^mail\.lab\.test:143 does not offer STARTTLS: this client requires TLS, so it said LOGOUT and sent nothing more in clear$/);
+    expect(refused.output).toMatchObject({ tls: { authorized: false, error: 'ETLS', message: 'STARTTLS not offered' } });
+    expect(imapEvents(refused.transcript).filter((e) => e.kind === 'send').map((e) => e.summary)).toEqual(['a1 LOGOUT']);
+  });
+
   test('AUTHENTICATE PLAIN: the password in base64 in the command (SASL-IR)', async () => {
     const result = await steps(lab, `  - name: plain\n    imap: { ${bob}, mechanism: PLAIN }\n`);
     expect(outputOf(result, 0)).toMatchObject({ loggedIn: true, login: { status: 'OK', mechanism: 'PLAIN' } });
@@ -215,6 +237,23 @@ describe('a server that takes no password in clear', () => {
     const sent = imapEvents(result.steps[0]!.transcript).filter((e) => e.kind === 'send');
     expect(sent.map((e) => e.text)).toEqual(['a1 LOGOUT\r\n']);
     expect(result.steps[0]!.transcript.some((e) => e.kind === 'note' && /LOGINDISABLED/.test(e.summary))).toBe(true);
+  });
+
+  test('starttls: LOGINDISABLED in clear, AUTH=PLAIN inside TLS: the login goes through, encrypted', async () => {
+    const result = await steps(
+      lab,
+      `  - name: STARTTLS first
+    imap: { user: bob, password: ${pw('bob')}, starttls: required, tls: { ca: ${JSON.stringify(certificate().certFile)}, servername: localhost }, actions: [{ examine: INBOX }] }
+    expect:
+      starttls: { offered: true, secure: true, capabilities: { contains: LOGINDISABLED } }
+      loggedIn: true
+      tls.authorized: true
+`,
+    );
+    const events = result.steps[0]!.transcript;
+    // Asked again inside TLS (RFC 9051 6.2.1): now the server takes a password.
+    expect(events.find((e) => e.kind === 'recv' && e.summary.startsWith('* CAPABILITY'))).toMatchObject({ encrypted: true, text: expect.stringContaining(' AUTH=PLAIN ') });
+    expect(events.find((e) => e.summary.startsWith('a3 LOGIN'))).toMatchObject({ kind: 'send', encrypted: true });
   });
 });
 
