@@ -106,6 +106,7 @@ export const PANEL_HINTS: Partial<Record<string, PanelHints>> = {
     presets: [
       { label: "bob's INBOX", input: { user: 'bob', password: 'bob', actions: [{ list: '*' }, { examine: 'INBOX' }, { fetch: { search: 'ALL', items: ['uid', 'flags', 'envelope', 'size'] } }] } },
       { label: 'Read the last message without marking it \\Seen', input: { user: 'bob', password: 'bob', actions: [{ select: 'INBOX' }, { fetch: { set: '*', items: ['uid', 'flags', 'body'], peek: true } }] } },
+      { label: 'Inside TLS: STARTTLS on 143, then LOGIN', input: { user: 'bob', password: 'bob', starttls: 'required', actions: [{ examine: 'INBOX' }] } },
       { label: 'Wait for new mail (IDLE, 8 s: send one from the SMTP panel in another tab)', input: { user: 'bob', password: 'bob', actions: [{ select: 'INBOX' }, { idle: { for: '8s' } }] } },
     ],
   },
