@@ -122,8 +122,9 @@ export const imapExecutor: Executor<ImapInput, ImapOutput> = {
       output.greeting = statusOf(greeting);
       if (greeting.status === 'BYE') return output;
       if (!s.capabilities.length) await s.command(['CAPABILITY']);
-      if (input.starttls && !connection.secure && greeting.status !== 'PREAUTH') {
-        const offered = s.capabilities.includes('STARTTLS');
+      if (input.starttls && !connection.secure) {
+        // STARTTLS is for the not-authenticated state only (RFC 9051 6.2.1): after a PREAUTH greeting it is too late.
+        const offered = greeting.status !== 'PREAUTH' && s.capabilities.includes('STARTTLS');
         output.starttls = { offered, capabilities: [...s.capabilities], secure: false };
         if (offered) {
           const go = await s.command(['STARTTLS']);
