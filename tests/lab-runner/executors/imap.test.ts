@@ -257,6 +257,37 @@ describe('a server that takes no password in clear', () => {
   });
 });
 
+describe('a server that greets with PREAUTH (RFC 9051 7.1.4: logged in already, by the connection itself)', () => {
+  let peer: Awaited<ReturnType<typeof listenTcp>>;
+  let lab: Lab;
+  const heard: string[] = [];
+  beforeAll(async () => {
+    // A server of the kind that logs a client in by its connection (a local socket, a tunnel): it even lists STARTTLS.
+    peer = await listenTcp((socket) => {
+      socket.write('* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] logged in as bob\r\n');
+      socket.on('data', (d: Buffer) => {
+        for (const line of d.toString('latin1').split('\r\n').filter(Boolean)) {
+          heard.push(line);
+          const [tag, verb] = line.split(' ');
+          if (verb === 'LOGOUT') socket.end(`* BYE logging out\r\n${tag} OK LOGOUT completed\r\n`);
+          else socket.write(`${tag} BAD not here\r\n`);
+        }
+      });
+    });
+    lab = await startLab({ targets: { imap: { host: '127.0.0.1', port: peer.port } } });
+  });
+  afterAll(async () => {
+    await lab?.stop();
+    await peer?.close();
+  });
+
+  test('starttls: required stops: after PREAUTH, STARTTLS is too late (RFC 9051 6.2.1), so nothing is sent but LOGOUT', async () => {
+    const result = await runScenario(parseScenario('title: preauth\nsteps:\n  - name: required\n    imap: { user: bob, password: bob, starttls: required }\n', 'preauth.yaml'), lab.backend);
+    expect(result.steps[0]!.error).toMatch(/does not offer STARTTLS: this client requires TLS, so it said LOGOUT/);
+    expect(heard).toEqual(['a1 LOGOUT']);
+  });
+});
+
 describe('on the embedded lab: IDLE while another program acts on the mailbox', () => {
   let lab: Lab;
   beforeAll(async () => {
