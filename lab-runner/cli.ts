@@ -18,7 +18,7 @@ import { consoleUrlFromLogs, registerQuizCommand } from './console/command';
 import type { RunResult } from './result';
 import type { Targets } from './backends/types';
 import { splitHostPort, STACK } from './wire';
-import { exploreDns, exploreFtp, exploreHttp, explorePop3, exploreSftp, exploreSmtp } from './explore';
+import { exploreDns, exploreFtp, exploreHttp, exploreImap, explorePop3, exploreSftp, exploreSmtp } from './explore';
 import { colorsFor } from './report/colors';
 import { summaryTable, terminalListener } from './report/terminal';
 import { maskingListener, maskSecrets, renderReport, REPORT_FORMATS, type ReportFormat } from './report';
@@ -372,6 +372,36 @@ program
   });
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+program
+  .command('imap')
+  .description('log in to a mailbox over IMAP, look at it, and print the dialogue (tagged commands, untagged responses)')
+  .requiredOption('--user <name>', 'mailbox user, e.g. bob')
+  .requiredOption('--password <password>', 'password')
+  .option('--plain', 'log in with AUTHENTICATE PLAIN instead of LOGIN')
+  .option('--mailbox <name>', 'the mailbox to look into', 'INBOX')
+  .option('--select', 'SELECT it (read-write: reading with BODY[] sets \\Seen) instead of EXAMINE (read-only)')
+  .option('--list', 'LIST every mailbox first')
+  .option('--fetch <set>', 'fetch these message numbers: 1, 2:4, 1:*, * (the last)')
+  .option('--uid', 'the --fetch set holds UIDs (UID FETCH)')
+  .option('--search <criteria>', 'fetch what a search finds: UNSEEN, FROM carol, SUBJECT "Lunch" (default: ALL)')
+  .option('--items <item...>', 'what to fetch: uid flags envelope size internaldate bodystructure body text header, or IMAP items', )
+  .option('--peek', 'BODY.PEEK[]: read the text without setting \\Seen')
+  .option('--idle <seconds>', 'then IDLE that long, showing what the server pushes (new mail: * n EXISTS)')
+  .option('--command <line>', 'then send this command, as typed after the tag (repeatable)', collect)
+  .option('--host <host>', 'IMAP server', 'mail.lab.test')
+  .option('--port <port>', 'IMAP port (default 143, or 993 with --tls)')
+  .option('--starttls', 'STARTTLS before logging in (RFC 9051 6.2.1), and stop if the server does not offer it')
+  .option('--tls', 'TLS from the first byte (IMAPS, port 993)')
+  .addOption(dnsOption())
+  .addOption(labPortsOption())
+  .addOption(cacertOption())
+  .addOption(insecureOption())
+  .addOption(keylogOption())
+  .option('--raw', 'show the bytes as a hex dump')
+  .action(async (opts) => {
+    process.exitCode = await exploreImap(opts);
+  });
 
 program
   .command('ftp')

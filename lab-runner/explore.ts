@@ -6,6 +6,7 @@ import type { Backend } from './backends/types';
 import { dnsExecutor, type DnsOutput } from './executors/dns';
 import { ftpExecutor, type FtpOutput } from './executors/ftp';
 import { httpExecutor } from './executors/http';
+import { imapExecutor, type ImapOutput } from './executors/imap';
 import { pop3Executor, type Pop3Output } from './executors/pop3';
 import { sftpExecutor, type SftpOutput } from './executors/sftp';
 import { smtpExecutor, type SmtpOutput } from './executors/smtp';
@@ -17,7 +18,7 @@ import { CLIENT, splitHostPort, StepError, Wire, type LabNetwork } from './wire'
 import { defaultLabDir } from '../services/common/paths';
 
 /**
- * `wirelab dns`, `http`, `smtp`, `pop3`, `ftp`, `sftp`: the scenario executors used by
+ * `wirelab dns`, `http`, `smtp`, `pop3`, `imap`, `ftp`, `sftp`: the scenario executors used by
  * hand against a running lab (`wirelab up`, or Docker's published ports), printing the
  * exchange.
  *
@@ -103,6 +104,7 @@ async function explore<O extends StepOutput>(
   exchange: (ctx: ExecContext) => Promise<O>,
   verdict: (output: O) => string | undefined,
   show?: (output: O) => string,
+  timeoutMs = EXPLORE_TIMEOUT_MS,
 ): Promise<number> {
   const c = colorsFor(process.stdout);
   let network: LabNetwork;
@@ -120,7 +122,7 @@ async function explore<O extends StepOutput>(
     network,
     backend: noBackend,
     wire,
-    signal: AbortSignal.timeout(EXPLORE_TIMEOUT_MS),
+    signal: AbortSignal.timeout(timeoutMs),
     ...(lab.keylog ? { keylog: new KeylogFile(lab.keylog) } : {}),
     // A person at their own mailbox: `--delete` deletes what they retrieve (executors/pop3).
     session: { resources: new Map(), ownsMailbox: true },
@@ -128,7 +130,8 @@ async function explore<O extends StepOutput>(
   try {
     const output = await exchange(ctx);
     console.log(formatTranscript(wire.events, c, { raw }));
-    if (show) console.log(show(output));
+    const shown = show?.(output);
+    if (shown) console.log(shown);
     const failed = verdict(output);
     if (!failed) return 0;
     process.stderr.write(`wirelab: ${failed}\n`);
@@ -255,6 +258,78 @@ export function explorePop3(opts: LabOptions & TlsOptions & {
     if (r.quit && !r.quit.ok) return `QUIT was refused: -ERR ${r.quit.text}`;
     return undefined;
   });
+}
+
+export interface ImapOptions extends LabOptions, TlsOptions {
+  host: string;
+  port?: string;
+  starttls?: boolean;
+  tls?: boolean;
+  user: string;
+  password: string;
+  plain?: boolean;
+  mailbox: string;
+  select?: boolean;
+  list?: boolean;
+  fetch?: string;
+  uid?: boolean;
+  search?: string;
+  items?: string[];
+  peek?: boolean;
+  idle?: string;
+  command?: string[];
+  raw?: boolean;
+}
+
+/**
+ * `wirelab imap`: STARTTLS (--starttls, required) or TLS from the first byte (--tls,
+ * port 993) when asked, log in, LIST (with --list), EXAMINE the mailbox (SELECT with
+ * --select: then reading sets \Seen), fetch what --fetch, --uid or --search name (by
+ * default UID SEARCH ALL, then UID FETCH of what it found), IDLE for --idle seconds,
+ * the raw --command lines, LOGOUT.
+ */
+export function exploreImap(opts: ImapOptions): Promise<number> {
+  const which = opts.fetch !== undefined ? (opts.uid ? { uid: opts.fetch } : { set: opts.fetch }) : { search: opts.search ?? 'ALL' };
+  const items = opts.items?.length ? opts.items : undefined;
+  const actions: unknown[] = [
+    ...(opts.list ? [{ list: '*' }] : []),
+    { [opts.select ? 'select' : 'examine']: opts.mailbox },
+    { fetch: { ...which, ...(items ? { items } : {}), peek: Boolean(opts.peek) } },
+    ...(opts.idle !== undefined ? [{ idle: { for: `${opts.idle}s`, until: ['EXISTS', 'EXPUNGE', 'FETCH'] } }] : []),
+    ...(opts.command ?? []).map((command) => ({ command })),
+  ];
+  const tls = { ...tlsSettings(opts), ...(opts.tls ? { mode: 'implicit' } : {}) };
+  const input = { host: opts.host, ...portOption(opts.port), starttls: opts.starttls ? 'required' : false, tls, user: opts.user, password: opts.password, mechanism: opts.plain ? 'PLAIN' : 'LOGIN', actions };
+  // --idle waits on purpose: the exchange may take that long, and more.
+  const timeoutMs = opts.idle !== undefined ? EXPLORE_TIMEOUT_MS + Number(opts.idle) * 1000 : EXPLORE_TIMEOUT_MS;
+  return explore(opts, Boolean(opts.raw), run(imapExecutor, input), imapVerdict, showImap, timeoutMs);
+}
+
+/** Logged in and every command OK; else the first that was not, with the server's words. */
+function imapVerdict(r: ImapOutput): string | undefined {
+  const said = (x: { status: string; code?: string; text: string }): string => `${x.status}${x.code ? ` [${x.code}]` : ''} ${x.text}`.trimEnd();
+  if (r.greeting && r.greeting.status === 'BYE') return `the server said BYE: ${r.greeting.text}`;
+  if (!r.loggedIn) {
+    const refused = r.login ? `the login was refused: ${said(r.login)}` : 'not logged in';
+    const inClear = r.login?.code === 'PRIVACYREQUIRED' || r.capabilities.includes('LOGINDISABLED');
+    return inClear ? `${refused}\nThis server takes no password in clear: add --starttls (or --tls for port 993).` : refused;
+  }
+  // The first refusal: the commands after it often fail only because of it (no mailbox selected).
+  const failed = r.commands.find((c) => c.status !== 'OK');
+  return failed ? `${failed.command.split(' ').slice(0, 2).join(' ')} was refused: ${said(failed)}` : undefined;
+}
+
+/** The mailboxes and the messages, after the transcript: a mail program's list view. */
+function showImap(r: ImapOutput): string {
+  const lines: string[] = [];
+  for (const m of r.mailboxes ?? []) lines.push(`${m.name.padEnd(20)} ${m.attributes.join(' ')}`);
+  if (r.mailbox) lines.push(`${r.mailbox.name}: ${r.mailbox.exists ?? '?'} message(s), UIDVALIDITY ${r.mailbox.uidvalidity ?? '?'}, UIDNEXT ${r.mailbox.uidnext ?? '?'}`);
+  for (const m of r.messages ?? []) {
+    const from = m.envelope?.from[0]?.address ?? '';
+    lines.push(`${String(m.seq).padStart(4)}  UID ${String(m.uid ?? '?').padEnd(5)} ${(m.flags ?? []).join(' ').padEnd(18)} ${from.padEnd(22)} ${m.envelope?.subject ?? ''}${m.size !== undefined ? `  (${m.size} octets)` : ''}`.trimEnd());
+    if (m.body !== undefined) lines.push(m.body);
+  }
+  return lines.join('\n');
 }
 
 export interface FileOptions extends LabOptions {

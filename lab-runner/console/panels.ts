@@ -76,7 +76,7 @@ export const PANEL_HINTS: Partial<Record<string, PanelHints>> = {
     presets: [
       { label: 'HTTP by hand', input: { host: 'www.lab.test', port: 80, lines: ['GET / HTTP/1.0', 'Host: www.lab.test', ''] } },
       { label: 'SMTP greeting', input: { host: 'mail.lab.test', port: 25, lines: ['QUIT'] } },
-      // Until the imap executor lands: IMAP typed by hand, tagged commands and their tagged answers (RFC 9051).
+      // IMAP typed by hand: tagged commands and their tagged answers (RFC 9051); the IMAP panel does the same for you.
       { label: 'IMAP by hand: bob\'s INBOX', input: { host: 'mail.lab.test', port: 143, lines: ['a1 LOGIN bob bob', 'a2 SELECT INBOX', 'a3 LOGOUT'], until: 'a3 OK' } },
     ],
   },
@@ -97,6 +97,17 @@ export const PANEL_HINTS: Partial<Record<string, PanelHints>> = {
     presets: [
       { label: "bob's mailbox", input: { host: 'mail.lab.test', user: 'bob', password: 'bob', retrieve: 'last' } },
       { label: "carol's mailbox (example.test)", input: { host: 'mail.example.test', user: 'carol', password: 'carol', retrieve: 'last' } },
+    ],
+  },
+  imap: {
+    title: 'IMAP',
+    blurb: 'Log in to a mailbox that stays on the server: list the folders, look inside one, fetch, flag, move. Every tagged command and untagged response is shown.',
+    fields: ['user', 'password', 'actions', 'host', 'port'],
+    presets: [
+      { label: "bob's INBOX", input: { user: 'bob', password: 'bob', actions: [{ list: '*' }, { examine: 'INBOX' }, { fetch: { search: 'ALL', items: ['uid', 'flags', 'envelope', 'size'] } }] } },
+      { label: 'Read the last message without marking it \\Seen', input: { user: 'bob', password: 'bob', actions: [{ select: 'INBOX' }, { fetch: { set: '*', items: ['uid', 'flags', 'body'], peek: true } }] } },
+      { label: 'Inside TLS: STARTTLS on 143, then LOGIN', input: { user: 'bob', password: 'bob', starttls: 'required', actions: [{ examine: 'INBOX' }] } },
+      { label: 'Wait for new mail (IDLE, 8 s: send one from the SMTP panel in another tab)', input: { user: 'bob', password: 'bob', actions: [{ select: 'INBOX' }, { idle: { for: '8s' } }] } },
     ],
   },
   ftp: {

@@ -8,6 +8,7 @@ import { tcpExecutor } from './tcp';
 import { waitExecutor } from './wait';
 import { labExecutor } from './lab';
 import { pop3Executor } from './pop3';
+import { imapExecutor } from './imap';
 import { smtpExecutor } from './smtp';
 import { ftpExecutor } from './ftp';
 import { sftpExecutor } from './sftp';
@@ -22,6 +23,7 @@ export const EXECUTORS = {
   lab: labExecutor,
   smtp: smtpExecutor,
   pop3: pop3Executor,
+  imap: imapExecutor,
   ftp: ftpExecutor,
   sftp: sftpExecutor,
   tls: tlsExecutor,

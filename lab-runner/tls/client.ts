@@ -173,11 +173,11 @@ function refusal(handshake: TlsHandshake, start: TlsStart, how: 'failed' | 'refu
 
 /**
  * The client asked for TLS in the plain protocol (STARTTLS, STLS), the server did not
- * give it, and the client requires it: it stops, and the step fails with code ETLS
- * (`tls.error` too), having said `why` (`refused STLS (-ERR ...)`).
+ * give it, and the client requires it: it stops (`farewell`: QUIT, IMAP's LOGOUT), and
+ * the step fails with code ETLS (`tls.error` too), having said `why` (`refused STLS (-ERR ...)`).
  */
-export function tlsRequired(server: string, why: string, message: string): StepError {
-  return new StepError(`${server} ${why}: this client requires TLS, so it said QUIT and sent nothing more in clear`, 'ETLS', {
+export function tlsRequired(server: string, why: string, message: string, farewell = 'QUIT'): StepError {
+  return new StepError(`${server} ${why}: this client requires TLS, so it said ${farewell} and sent nothing more in clear`, 'ETLS', {
     tls: { authorized: false, error: 'ETLS', message, chain: [] },
   });
 }

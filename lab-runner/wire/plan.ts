@@ -104,10 +104,10 @@ export const STACK: readonly ServicePlan[] = [
     host: 'mail.lab.test',
     address: at(25),
     ports: {
-      imap: { lab: 143, embedded: 1143, transport: 'tcp' },
-      imaps: { lab: 993, embedded: 1993, transport: 'tcp' },
+      imap: { lab: 143, embedded: 1143, transport: 'tcp', tls: 'starttls' },
+      imaps: { lab: 993, embedded: 1993, transport: 'tcp', tls: 'implicit' },
     },
-    description: 'IMAP for the lab.test mailboxes: 143 (STARTTLS), 993 (TLS) once the lab has its certificates',
+    description: 'IMAP for the lab.test mailboxes (STARTTLS on 143, IMAPS on 993)',
   },
   {
     name: 'smtp-example',

@@ -119,7 +119,7 @@ suite('the lab in Docker', () => {
     // No --cacert anywhere: each service's own Node trusts the lab CA it was started with.
     const script = "require('https').get('https://www.lab.test/',(r)=>{console.log('https',r.statusCode);r.resume()}).on('error',(e)=>console.log('error',e.code))";
     // The console too (the client's image): it mounts the tls volume read-only, as the workstation does.
-    for (const service of ['dns', 'http', 'proxy', 'app', 'smtp', 'pop3', 'smtp-example', 'pop3-example', 'ftp', 'sftp', 'console']) {
+    for (const service of ['dns', 'http', 'proxy', 'app', 'smtp', 'pop3', 'imap', 'smtp-example', 'pop3-example', 'ftp', 'sftp', 'console']) {
       const container = await lab.containers.container(service);
       const { stdout } = await succeeds('docker', ['exec', container.id, 'node', '-e', script]);
       expect([service, stdout.trim()]).toEqual([service, 'https 200']);
@@ -177,6 +177,45 @@ suite('the lab in Docker', () => {
     await lab.control('smtp', 'tls-fault', { fault: 'wrong-name' });
     expect(await lab.clearTlsFaults()).toEqual(['smtp']);
     expect(await lab.clearTlsFaults()).toEqual([]);
+  });
+
+  test('IMAP with the lab CA: STARTTLS on 143 and IMAPS on 993 from the workstation (imaplib, openssl, curl), 993 published on LAB_IMAPS_PORT, and its certificate lesson', async () => {
+    const python = [
+      'import imaplib, ssl',
+      'ctx = ssl.create_default_context()',
+      "m = imaplib.IMAP4('mail.lab.test', 143); m.starttls(ssl_context=ctx); print('imaplib starttls', m.sock.version(), m.login('bob', 'bob')[0]); m.logout()",
+      "i = imaplib.IMAP4_SSL('mail.lab.test', 993, ssl_context=ctx); print('imaplib imaps', i.login('bob', 'bob')[0], i.select('INBOX', readonly=True)[0]); i.logout()",
+    ].join('\n');
+    const script = [
+      `python3 -c "${python.replace(/"/g, '\\"')}"`,
+      'echo "openssl: $(openssl s_client -starttls imap -connect mail.lab.test:143 -verify_return_error -brief </dev/null 2>&1 | grep Verification)"',
+      'echo "curl imaps: $(curl -sS -u bob:bob imaps://mail.lab.test/ | grep -c INBOX)"',
+      // The plain-text lesson on 143, as on POP3's 110: the greeting offers STARTTLS and AUTH=PLAIN.
+      'echo "clear: $(curl -sS -u bob:bob imap://mail.lab.test/ | grep -c INBOX)"',
+    ].join('\n');
+    const { output } = await inClient(['client', 'bash', '-c', script]);
+    expect(output).toContain('imaplib starttls TLSv1.3 OK');
+    expect(output).toContain('imaplib imaps OK OK');
+    expect(output).toContain('openssl: Verification: OK');
+    expect(output).toContain('curl imaps: 1');
+    expect(output).toContain('clear: 1');
+
+    const pem = (await inClient(['client', 'wirelab', 'ca', '--pem'])).output.match(/^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n/m)?.[0];
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-docker-imap-'));
+    try {
+      const file = path.join(dir, 'wirelab-ca.pem');
+      await writeFile(file, pem!);
+      const imaps = () => run('curl', ['-sS', '--noproxy', '*', '--cacert', file, '-u', 'bob:bob', `imaps://localhost:${ports.LAB_IMAPS_PORT}/`]);
+      expect((await imaps()).stdout).toContain('INBOX');
+      await lab.control('imap', 'tls-fault', { fault: 'expired' });
+      const expired = await imaps();
+      expect(expired.code).toBe(60);
+      expect(expired.stderr).toMatch(/certificate has expired/);
+      expect(await lab.clearTlsFaults()).toEqual(['imap']);
+      expect((await imaps()).code).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('wirelab ca --pem in the workstation is the CA the published TLS ports present; curl on this machine trusts it with --cacert', async () => {

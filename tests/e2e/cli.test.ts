@@ -196,7 +196,7 @@ describe('exploring clients and wirelab up', () => {
     expect(stdout).toContain("alice's home in the lab");
   });
 
-  test('the explorers speak TLS with the lab CA (--cacert): https://, smtp --starttls, pop3 --stls, ftp --tls explicit', async () => {
+  test('the explorers speak TLS with the lab CA (--cacert): https://, smtp --starttls, pop3 --stls, imap --starttls and --tls, ftp --tls explicit', async () => {
     const status = lab.backend.status();
     const port = (service: string, name: string): string => status.find((s) => s.name === service)!.endpoints[name]!.split(':')[1]!;
     const ca = ['--cacert', lab.caFile, '--dns', dns];
@@ -210,6 +210,14 @@ describe('exploring clients and wirelab up', () => {
     const pop3 = await wirelab(['pop3', '--host', '127.0.0.1', '--port', port('pop3', 'pop3'), '--stls', '--user', 'bob', '--password', 'bob', '--retrieve', 'none', ...ca]);
     expect(pop3.code).toBe(0);
     expect(pop3.stdout).toMatch(/🔒\s+client → 127\.0\.0\.1:\d+\s+PASS bob/);
+    const imap = await wirelab(['imap', '--host', '127.0.0.1', '--port', port('imap', 'imap'), '--starttls', '--user', 'bob', '--password', 'bob', ...ca]);
+    expect(imap.code).toBe(0);
+    expect(imap.stdout).toMatch(/client → 127\.0\.0\.1:\d+\s+a1 STARTTLS\n/);
+    expect(imap.stdout).toMatch(/⇄ 127\.0\.0\.1:\d+\s+TLSv1\.3 .*certificate trusted/);
+    expect(imap.stdout).toMatch(/🔒\s+client → 127\.0\.0\.1:\d+\s+a3 LOGIN bob bob/);
+    const imaps = await wirelab(['imap', '--host', '127.0.0.1', '--tls', '--port', port('imap', 'imaps'), '--user', 'bob', '--password', 'bob', ...ca]);
+    expect(imaps.code).toBe(0);
+    expect(imaps.stdout).toMatch(/🔒\s+client → 127\.0\.0\.1:\d+\s+a1 LOGIN bob bob/);
     const ftp = await wirelab(['ftp', '--host', '127.0.0.1', '--port', port('ftp', 'ftp'), '--tls', 'explicit', '--user', 'alice', '--password', 'alice', ...ca]);
     expect(ftp.code).toBe(0);
     expect(ftp.stdout).toMatch(/client → 127\.0\.0\.1:\d+\s+AUTH TLS\n/);
@@ -227,6 +235,7 @@ describe('exploring clients and wirelab up', () => {
     expect(out).toMatch(/dns\s+ns\.lab\.test\s+53 → 127\.0\.0\.1:\d+/);
     expect(out).toMatch(/http\s+www\.lab\.test\s+80 → 127\.0\.0\.1:\d+\s+443 → 127\.0\.0\.1:\d+/);
     expect(out).toMatch(/smtp\s+mail\.lab\.test\s+25 → 127\.0\.0\.1:\d+\s+587 → 127\.0\.0\.1:\d+\s+465 → 127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/imap\s+mail\.lab\.test\s+143 → 127\.0\.0\.1:\d+\s+993 → 127\.0\.0\.1:\d+/);
     expect(out).toMatch(/pop3-example\s+mail\.example\.test\s+110 → 127\.0\.0\.1:\d+\s+995 → 127\.0\.0\.1:\d+/);
     expect(out).toMatch(/ftp\s+ftp\.lab\.test\s+21 → 127\.0\.0\.1:\d+\s+990 → 127\.0\.0\.1:\d+/);
     // Where the lab CA is, and a first HTTPS request that trusts it.

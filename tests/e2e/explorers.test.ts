@@ -209,3 +209,36 @@ describe('item 11: wirelab dns asks again over TCP when the UDP answer is trunca
     expect(small.stdout).not.toMatch(/dns\/tcp|truncated/);
   }, 90000);
 });
+
+describe('wirelab imap prints the IMAP dialogue: tagged commands, untagged responses', () => {
+  const at = (): string[] => ['--dns', two.endpoint('dns')];
+  const alice = ['--user', 'alice', '--password', 'alice'];
+
+  test('a mail sent with wirelab smtp: found by a search, then its text by UID, the same text curl fetches', async () => {
+    const subject = `imap explorer ${process.pid}`;
+    expect((await run(['smtp', '--from', 'carol@example.test', '--to', 'alice@lab.test', '--subject', subject, '--body', 'read me over IMAP', ...at()])).code).toBe(0);
+    const listed = await run(['imap', ...alice, '--list', '--search', `SUBJECT "${subject}"`, ...at()]);
+    expect({ code: listed.code, stderr: listed.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(listed.stdout).toMatch(/client → mail\.lab\.test:143 {2}a1 LOGIN alice alice$/m);
+    expect(listed.stdout).toMatch(/client ← mail\.lab\.test:143 {2}\* LIST \(.*\\Sent\) "\." Sent$/m);
+    expect(listed.stdout).toMatch(/client ← mail\.lab\.test:143 {2}\* \d+ EXISTS$/m);
+    expect(listed.stdout).toMatch(/client → mail\.lab\.test:143 {2}a\d+ UID SEARCH SUBJECT "imap explorer \d+"$/m);
+    const uid = new RegExp(`UID (\\d+) +\\S* +carol@example\\.test +${subject}`).exec(listed.stdout)?.[1];
+    expect(uid).toMatch(/^\d+$/);
+    const fetched = await run(['imap', ...alice, '--fetch', uid!, '--uid', '--items', 'uid', 'text', '--peek', ...at()]);
+    expect(fetched.code).toBe(0);
+    expect(fetched.stdout).toMatch(new RegExp(`a\\d+ UID FETCH ${uid} \\(UID BODY\\.PEEK\\[TEXT\\]\\)$`, 'm'));
+    const text = await curl(`imap://127.0.0.1:${portOf(two.endpoint('imap'))}/INBOX;UID=${uid};SECTION=TEXT`, '--user', 'alice:alice');
+    expect(text).toBe('read me over IMAP\r\n');
+    expect(fetched.stdout).toContain(`\n${text}`);
+  }, 90000);
+
+  test('a wrong password: exit 1 and the refusal, once; a mailbox that is not there: exit 1 and why', async () => {
+    const login = await run(['imap', '--user', 'alice', '--password', 'wrong', ...at()]);
+    expect(login.code).toBe(1);
+    expect(login.stderr).toMatch(/^wirelab: the login was refused: NO \[AUTHENTICATIONFAILED\] \S/m);
+    const missing = await run(['imap', ...alice, '--mailbox', 'Nowhere', ...at()]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^wirelab: EXAMINE Nowhere was refused: NO \[NONEXISTENT\] /m);
+  }, 90000);
+});

@@ -1,7 +1,7 @@
 /**
  * TLS across the embedded lab: every TLS port of the lab plan answers with a
  * certificate the lab CA vouches for, made out to the service's host; the mail and file
- * services speak it to the real clients (curl, openssl s_client, Python's poplib and
+ * services speak it to the real clients (curl, openssl s_client, Python's imaplib and
  * ftplib, lftp); the plain-text lessons still take passwords in clear; and a `lab:
  * tls-fault` step switches a certificate lesson on, which the next scenario starts without.
  */
@@ -29,7 +29,7 @@ function portOf(service: string, name: string): number {
 }
 
 /** openssl's -starttls word for each protocol that upgrades. */
-const STARTTLS: Record<string, string> = { smtp: 'smtp', submission: 'smtp', pop3: 'pop3', ftp: 'ftp' };
+const STARTTLS: Record<string, string> = { smtp: 'smtp', submission: 'smtp', pop3: 'pop3', imap: 'imap', ftp: 'ftp' };
 
 const tlsPorts = STACK.flatMap((service) =>
   Object.entries(service.ports)
@@ -46,6 +46,8 @@ test('the plan has a TLS port for every service that takes passwords or pages', 
     'smtp smtps (465, implicit)',
     'pop3 pop3 (110, starttls)',
     'pop3 pop3s (995, implicit)',
+    'imap imap (143, starttls)',
+    'imap imaps (993, implicit)',
     'smtp-example smtp (25, starttls)',
     'smtp-example smtps (465, implicit)',
     'pop3-example pop3 (110, starttls)',
@@ -82,6 +84,30 @@ test('POP3: curl pop3s:// (995) and pop3:// --ssl-reqd (STLS on 110); and USER/P
   expect(stls.code).toBe(0);
   const clear = await run('curl', ['-sS', '-u', 'bob:bob', `pop3://localhost:${portOf('pop3', 'pop3')}/`]);
   expect(clear.code).toBe(0);
+});
+
+test("IMAP: curl imaps:// (993) and imap:// --ssl-reqd (STARTTLS on 143); Python's imaplib IMAP4_SSL and starttls(); LOGIN in clear on 143 still works (the lesson)", async () => {
+  const imap = portOf('imap', 'imap');
+  const imaps = await run('curl', ['-sS', '--cacert', ca, '-u', 'bob:bob', `imaps://localhost:${portOf('imap', 'imaps')}/`]);
+  expect(imaps.stdout).toContain('* LIST (\\HasNoChildren) "." INBOX\r\n');
+  const starttls = await run('curl', ['-sS', '--cacert', ca, '--ssl-reqd', '-u', 'bob:bob', `imap://localhost:${imap}/`]);
+  expect(starttls.stdout).toContain('* LIST (\\HasNoChildren) "." INBOX\r\n');
+  const script = String.raw`
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[3])
+m = imaplib.IMAP4('localhost', int(sys.argv[1]))
+print('before', 'STARTTLS' in m.capabilities, 'AUTH=PLAIN' in m.capabilities)
+m.starttls(ssl_context=ctx)
+print('starttls', m.sock.version(), m.login('bob', 'bob')[0])
+m.logout()
+i = imaplib.IMAP4_SSL('localhost', int(sys.argv[2]), ssl_context=ctx)
+print('imaps', i.sock.version(), i.login('bob', 'bob')[0], i.select('INBOX', readonly=True)[0])
+i.logout()
+`;
+  const python = await run('python3', ['-c', script, String(imap), String(portOf('imap', 'imaps')), ca]);
+  expect(python.output).toBe('before True True\nstarttls TLSv1.3 OK\nimaps TLSv1.3 OK OK\n');
+  const clear = await run('curl', ['-sS', '-u', 'bob:bob', `imap://127.0.0.1:${imap}/`]);
+  expect(clear.stdout).toContain('* LIST (\\HasNoChildren) "." INBOX\r\n');
 });
 
 test("FTP: lftp with ftp:ssl-force, curl ftps:// (990), Python's ftplib.FTP_TLS with PROT P; USER/PASS in clear still works on 21", async () => {
@@ -141,6 +167,25 @@ describe('the lab step tls-fault', () => {
     expect((await curlWww()).code).toBe(0);
   });
 
+  test('imap too: an expired certificate on 993 and after STARTTLS on 143, and none puts it right', async () => {
+    const imaps = () => run('curl', ['-sS', '--cacert', ca, '-u', 'bob:bob', `imaps://localhost:${portOf('imap', 'imaps')}/`]);
+    const starttls = () => run('openssl', ['s_client', '-starttls', 'imap', '-connect', `127.0.0.1:${portOf('imap', 'imap')}`, '-servername', 'mail.lab.test', '-CAfile', ca, '-verify_return_error', '-brief']);
+    const on = await scenario(`  - name: the mail host's certificate expires
+    lab: { action: tls-fault, service: imap, fault: expired }
+    expect: { fault: expired, info.tlsFault: expired }
+`);
+    expect(on.steps.map((s) => [s.status, s.error])).toEqual([['passed', undefined]]);
+    const expired = await imaps();
+    expect(expired.code).toBe(60);
+    expect(expired.stderr).toMatch(/certificate has expired/);
+    expect((await starttls()).output).toMatch(/certificate has expired/);
+    // POP3 on the same host is another service: its certificate lesson is its own.
+    expect((await run('curl', ['-sS', '--cacert', ca, '-u', 'bob:bob', `pop3s://localhost:${portOf('pop3', 'pop3s')}/`])).code).toBe(0);
+    await lab.backend.control('imap', 'tls-fault', { fault: 'none' });
+    expect((await imaps()).code).toBe(0);
+    expect((await starttls()).output).toContain('Verification: OK');
+  });
+
   test('fault none undoes it within a scenario', async () => {
     const result = await scenario(`  - name: on
     lab: { action: tls-fault, service: smtp, fault: wrong-name }
@@ -156,7 +201,7 @@ describe('the lab step tls-fault', () => {
     const noTls = await scenario(`  - name: dns has no certificate
     lab: { action: tls-fault, service: dns, fault: expired }
 `);
-    expect(noTls.steps[0]!.error).toMatch(/dns speaks no TLS: the certificate lessons are for http, proxy, smtp, pop3, smtp-example, pop3-example, ftp/);
+    expect(noTls.steps[0]!.error).toMatch(/dns speaks no TLS: the certificate lessons are for http, proxy, smtp, pop3, imap, smtp-example, pop3-example, ftp/);
     expect(() => parseScenario('title: t\nsteps:\n  - name: x\n    lab: { action: tls-fault, service: http }\n', 't.yaml')).toThrow(/fault goes with action tls-fault, and tls-fault needs one/);
   });
 

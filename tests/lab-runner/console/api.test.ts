@@ -104,6 +104,15 @@ test("the raw TCP panel's IMAP preset talks IMAP to mail.lab.test:143", async ()
   expect(step.output.received).toMatch(/^a3 OK/m);
 });
 
+test("the IMAP panel's TLS preset: STARTTLS on 143, the handshake with the lab CA, LOGIN inside TLS", async () => {
+  const panels = (await c.api('GET', '/api/panels')).json();
+  const preset = panels.find((p: { action: string }) => p.action === 'imap').presets.find((p: { label: string }) => p.label.startsWith('Inside TLS'));
+  const step = (await c.api('POST', '/api/try', { action: 'imap', input: preset.input })).json().step;
+  expect(step.status).toBe('passed');
+  expect(step.output).toMatchObject({ loggedIn: true, starttls: { secure: true }, tls: { authorized: true, servername: 'mail.lab.test' } });
+  expect(step.transcript).toContainEqual(expect.objectContaining({ kind: 'send', summary: 'a3 LOGIN bob bob', encrypted: true }));
+});
+
 test('Inspect: the bytes the HTTP request will be, before it is sent', async () => {
   const r = await c.api('POST', '/api/inspect', { input: { method: 'post', url: 'http://www.lab.test/api/notes', json: { a: 1 } } });
   const text = 'POST /api/notes HTTP/1.1\r\nHost: www.lab.test\r\nUser-Agent: wirelab/0.1\r\nAccept: */*\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"a":1}';
@@ -115,7 +124,7 @@ test('Inspect: the bytes the HTTP request will be, before it is sent', async () 
 
 test('the panels: one per executor but lab and wait, each with its input schema', async () => {
   const panels = (await c.api('GET', '/api/panels')).json();
-  expect(panels.map((p: { action: string }) => p.action)).toEqual(['dns', 'http', 'tcp', 'smtp', 'pop3', 'ftp', 'sftp', 'tls']);
+  expect(panels.map((p: { action: string }) => p.action)).toEqual(['dns', 'http', 'tcp', 'smtp', 'pop3', 'imap', 'ftp', 'sftp', 'tls']);
   const http = panels.find((p: { action: string }) => p.action === 'http');
   expect(http.inspect).toBe(true);
   expect(Object.keys(http.schema.properties)).toEqual(expect.arrayContaining(['method', 'url', 'headers', 'body']));

@@ -1,3 +1,4 @@
+import { imapExecutor } from '../../../lab-runner/executors/imap';
 import { pop3Executor } from '../../../lab-runner/executors/pop3';
 import { smtpExecutor } from '../../../lab-runner/executors/smtp';
 import { stripStartTls } from '../../../lab-runner/executors/smtp/middlebox';
@@ -6,7 +7,7 @@ import { startLab, type Lab } from '../../helpers/lab';
 
 /**
  * `smtp:` with STARTTLS (RFC 3207) and SMTPS (RFC 8314), `pop3:` with STLS (RFC 2595)
- * and POP3S, against the embedded lab's mail.lab.test: what is said in clear, the
+ * and POP3S, `imap:` with STARTTLS (RFC 9051 6.2.1) and IMAPS, against the embedded lab's mail.lab.test: what is said in clear, the
  * handshake, what is said inside TLS, and what the server wrote of it in the Received
  * field; and the clients that require TLS stopping before they give anything away.
  */
@@ -16,7 +17,10 @@ beforeAll(async () => {
   lab = await startLab();
 });
 afterAll(() => lab.stop());
-afterEach(() => lab.fault('pop3', 'none'));
+afterEach(async () => {
+  await lab.fault('pop3', 'none');
+  await lab.fault('imap', 'none');
+});
 
 /** The conversation as lines: `kind [encrypted] summary`, DNS left out. */
 const talk = (events: WireEvent[]): string[] =>
@@ -122,6 +126,51 @@ test('pop3 under a certificate fault: the failure says why, and no password was 
   expect(error!.code).toBe('CERT_HAS_EXPIRED');
   expect(events.some((e) => e.summary.startsWith('PASS'))).toBe(false);
   expect(error!.output!.tls).toMatchObject({ authorized: false, error: 'CERT_HAS_EXPIRED', servername: 'mail.lab.test' });
+});
+
+test('imap starttls: STARTTLS in clear, the handshake, CAPABILITY again inside TLS, then LOGIN', async () => {
+  const { output, error, events } = await lab.step(imapExecutor, { user: 'bob', password: 'bob', starttls: true, actions: [{ examine: 'INBOX' }] });
+  expect(error).toBeUndefined();
+  expect(talk(events).slice(0, 10)).toEqual([
+    expect.stringMatching(/^connect /),
+    expect.stringMatching(/^recv \* OK \[CAPABILITY IMAP4rev1 IMAP4rev2 STARTTLS AUTH=PLAIN /),
+    'send a1 STARTTLS',
+    'recv a1 OK begin TLS negotiation now',
+    'tls TLSv1.3',
+    'send [tls] a2 CAPABILITY',
+    expect.stringMatching(/^recv \[tls\] \* CAPABILITY IMAP4rev1 IMAP4rev2 AUTH=PLAIN /),
+    'recv [tls] a2 OK CAPABILITY completed',
+    'send [tls] a3 LOGIN bob bob',
+    expect.stringMatching(/^recv \[tls\] a3 OK \[CAPABILITY IMAP4rev1 /),
+  ]);
+  // What was offered in clear, and inside TLS (RFC 9051 6.2.1: the client forgets the first).
+  expect(output!.starttls).toEqual({ offered: true, capabilities: expect.arrayContaining(['STARTTLS', 'AUTH=PLAIN']), status: 'OK', text: 'begin TLS negotiation now', secure: true });
+  expect(output!.capabilities).not.toContain('STARTTLS');
+  expect(output).toMatchObject({ loggedIn: true, mailbox: { name: 'INBOX' }, tls: { version: 'TLSv1.3', servername: 'mail.lab.test', authorized: true } });
+});
+
+test('imap without starttls: port 143 keeps the lesson: LOGIN in clear, and the password can be read off the wire', async () => {
+  const { output, events } = await lab.step(imapExecutor, { user: 'bob', password: 'bob' });
+  expect(output).toMatchObject({ loggedIn: true });
+  expect(output!.tls).toBeUndefined();
+  expect(events.find((e) => e.summary === 'a1 LOGIN bob bob')).toMatchObject({ kind: 'send', text: 'a1 LOGIN bob bob\r\n' });
+  expect(events.some((e) => e.encrypted || e.kind === 'tls')).toBe(false);
+});
+
+test('imap tls: implicit is IMAPS on 993: the handshake comes before the greeting', async () => {
+  const { output, events } = await lab.step(imapExecutor, { user: 'bob', password: 'bob', tls: 'implicit' });
+  expect(events.find((e) => e.kind === 'connect')!.to).toBe('mail.lab.test:993');
+  expect(talk(events).slice(1, 3)).toEqual(['tls TLSv1.3', expect.stringMatching(/^recv \[tls\] \* OK \[CAPABILITY IMAP4rev1 IMAP4rev2 AUTH=PLAIN /)]);
+  expect(output).toMatchObject({ loggedIn: true, tls: { authorized: true } });
+  expect(output!.starttls).toBeUndefined();
+});
+
+test('imap under a certificate fault: the failure says why, and no password was sent', async () => {
+  await lab.fault('imap', 'wrong-name');
+  const { error, events } = await lab.step(imapExecutor, { user: 'bob', password: 'bob', starttls: 'required' });
+  expect(error!.code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+  expect(events.some((e) => e.summary.includes('LOGIN'))).toBe(false);
+  expect(error!.output!.tls).toMatchObject({ authorized: false, error: 'ERR_TLS_CERT_ALTNAME_INVALID', servername: 'mail.lab.test' });
 });
 
 test('stripStartTls: STARTTLS struck out of an EHLO reply, letter for letter; nothing else touched', () => {

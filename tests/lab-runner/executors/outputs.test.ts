@@ -81,6 +81,34 @@ steps:
         - delete: t.txt
         - download: no-such-file
   - { name: sftp refused login, sftp: { user: alice, password: wrong } }
+  - name: imap every action
+    imap:
+      user: bob
+      password: bob
+      actions:
+        - list: { reference: "", pattern: "*" }
+        - status: INBOX
+        - create: Archive
+        - append: { mailbox: INBOX, flags: ["\\\\Seen"], from: alice@lab.test, to: bob@lab.test, subject: s, body: b }
+        - append: { mailbox: INBOX, message: "Subject: raw\\r\\n\\r\\nraw\\r\\n" }
+        - examine: INBOX
+        - select: INBOX
+        - search: ALL
+        - fetch: { set: "1:*", items: [uid, flags, envelope, size, internaldate, bodystructure, body, text, header] }
+        - store: { set: "1", flags: ["\\\\Flagged"], op: replace }
+        - copy: { uid: "1:*", to: Archive }
+        - move: { search: SUBJECT raw, to: Archive }
+        - expunge: true
+        - idle: { for: 100ms, while: { smtp: { port: 25, from: carol@example.test, to: bob@lab.test, body: x } } }
+        - idle: { for: 100ms, until: [EXPUNGE], while: { pop3: { user: bob, password: bob, retrieve: none } } }
+        - noop: true
+        - command: NAMESPACE
+        - unselect: true
+        - select: Archive
+        - close: true
+        - delete: Archive
+  - { name: imap refused login, imap: { user: bob, password: nope } }
+  - { name: imap without login, imap: { actions: [{ command: CAPABILITY }], logout: false } }
   - name: tls to a port that speaks no TLS
     tls: { host: www.lab.test, port: 80 }
     expect: { tls.authorized: false, tls.error: { exists: true }, tls.chain: { length: 0 } }

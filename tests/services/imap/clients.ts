@@ -5,16 +5,14 @@
  * s_client, and a raw socket that reads IMAP responses (literals included) for the
  * exact bytes.
  */
-import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
-import tls from 'node:tls';
 import { createLogger } from '../../../services/common/logger';
 import { Maildir, maildirPath } from '../../../services/common/maildir';
 import { ImapServer, type ImapServerOptions } from '../../../services/imap/server';
 import { fixedTls, type TlsStarter } from '../../../services/common/tls';
 import { LogCollector } from '../../helpers/logs';
+import { RawSocket } from '../../helpers/socket';
 import { testCertificate, type TestCertificate } from '../../helpers/tls';
 import { pw, tempDir, testUsers } from '../pop3/clients';
 import { run, type RunResult as Run } from '../../helpers/process';
@@ -93,7 +91,7 @@ export async function startImap(options: StartOptions = {}): Promise<RunningImap
     tlsPort,
     dataDir,
     logs,
-    logged: (pattern) => logged(logs, pattern),
+    logged: async (pattern) => (await logs.waitFor(pattern))[0]!,
     maildir,
     deliver: (user, message) => maildir(user).deliver(Buffer.isBuffer(message) ? message : Buffer.from(message)),
     async stop() {
@@ -101,15 +99,6 @@ export async function startImap(options: StartOptions = {}): Promise<RunningImap
       if (!keepData && !serverOptions.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** The first log line matching `pattern`, with a deadline that names it. */
-export function logged(logs: LogCollector, pattern: RegExp, ms = 5000): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${ms} ms; last lines:\n${logs.lines.slice(-8).join('\n')}`)), ms);
-  });
-  return Promise.race([logs.waitFor(pattern).then((lines) => lines[0]!), timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A small RFC 5322 message with CRLF line ends. */
@@ -122,41 +111,15 @@ export function message(subject: string, body = 'Hello.', headers: Record<string
 // A raw client that reads IMAP responses.
 
 /**
- * IMAP over a raw socket: write exactly what a test wants, read whole responses. A
- * response is a line, but a literal inside it (`{12}` CRLF and 12 octets) may hold line
- * ends: reading follows the literal's count, as a client must. Every wait has a
- * deadline that says what it waited for.
+ * IMAP over a raw socket (tests/helpers/socket.ts): write exactly what a test wants,
+ * read whole responses. A response is a line, but a literal inside it (`{12}` CRLF and
+ * 12 octets) may hold line ends: reading follows the literal's count, as a client must.
  */
-export class ImapWire {
-  private received = Buffer.alloc(0);
-  private waiter?: () => void;
-  private isClosed = false;
-  readonly closed: Promise<void>;
-  readonly localPort: number;
-
-  private constructor(readonly socket: net.Socket) {
-    this.localPort = socket.localPort!;
-    socket.on('data', (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
-      this.waiter?.();
-    });
-    socket.on('error', () => {});
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.isClosed = true;
-        this.waiter?.();
-        resolve();
-      }),
-    );
-  }
-
+export class ImapWire extends RawSocket {
   /** Connect (plain, or TLS from the first byte with `ca`) and read the greeting. */
   static async open(port: number, options: { ca?: Buffer; from?: string } = {}): Promise<{ wire: ImapWire; greeting: string }> {
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = options.ca ? tls.connect({ port, host: '127.0.0.1', ca: options.ca, servername: 'localhost' }, () => resolve(s)) : net.connect({ port, host: '127.0.0.1', localAddress: options.from }, () => resolve(s));
-      s.once('error', reject);
-    });
-    const wire = new ImapWire(socket);
+    const plain = await ImapWire.connect(port, { localAddress: options.from });
+    const wire = options.ca ? await plain.startTls({ ca: options.ca, servername: 'localhost' }) : plain;
     return { wire, greeting: await wire.response() };
   }
 
@@ -166,10 +129,6 @@ export class ImapWire {
     const done = await wire.command('l1', `LOGIN ${user} ${pw(user)}`);
     if (!done[done.length - 1]!.startsWith('l1 OK')) throw new Error(`login failed: ${done.join('\n')}`);
     return wire;
-  }
-
-  write(text: string | Buffer): void {
-    this.socket.write(text);
   }
 
   /** Send `tag text` CRLF; resolve with every response up to and including the tagged one. */
@@ -189,52 +148,20 @@ export class ImapWire {
   }
 
   /** The next response, literals included, without its final CRLF (literal octets as latin1). */
-  async response(what = 'a response'): Promise<string> {
-    let out = '';
-    for (;;) {
-      const line = await this.take((b) => {
-        const lf = b.indexOf('\r\n');
-        return lf === -1 ? -1 : lf + 2;
-      }, what);
-      const text = line.toString('latin1');
-      const literal = /~?\{(\d+)\}\r\n$/.exec(text);
-      if (!literal) return out + text.slice(0, -2);
-      out += text + (await this.take((b) => (b.length >= Number(literal[1]) ? Number(literal[1]) : -1), `${literal[1]} octets of a literal`)).toString('latin1');
-    }
+  response(what = 'a response'): Promise<string> {
+    return this.read(what, wholeResponse);
   }
+}
 
-  /** Wait for the server to close; what came before that. */
-  async rest(): Promise<string> {
-    await this.within(this.closed, 'the server to close the connection');
-    const out = this.received.toString('latin1');
-    this.received = Buffer.alloc(0);
-    return out;
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-
-  private async take(end: (b: Buffer) => number, what: string): Promise<Buffer> {
-    for (;;) {
-      const at = end(this.received);
-      if (at !== -1) {
-        const out = this.received.subarray(0, at);
-        this.received = this.received.subarray(at);
-        return out;
-      }
-      if (this.isClosed) throw new Error(`connection closed while waiting for ${what}; got ${JSON.stringify(this.received.toString('latin1'))}`);
-      await this.within(new Promise<void>((resolve) => (this.waiter = resolve)), what);
-      this.waiter = undefined;
-    }
-  }
-
-  private within<T>(promise: Promise<T>, what: string, ms = 5000): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms; got ${JSON.stringify(this.received.toString('latin1').slice(0, 400))}`)), ms);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+/** A whole response at the start of `b`: lines, each literal's octets after its `{n}` CRLF, up to the CRLF of the last line. */
+function wholeResponse(b: Buffer): { value: string; length: number } | undefined {
+  for (let at = 0; ; ) {
+    const end = b.indexOf('\r\n', at);
+    if (end === -1) return undefined;
+    const literal = /~?\{(\d+)\}$/.exec(b.toString('latin1', at, end));
+    if (!literal) return { value: b.toString('latin1', 0, end), length: end + 2 };
+    at = end + 2 + Number(literal[1]);
+    if (b.length < at) return undefined;
   }
 }
 
@@ -292,17 +219,5 @@ export function curl(...args: string[]): ReturnType<typeof run> {
 export function sClient(port: number, input: string, options: { starttls: boolean; caFile: string }): Promise<Run> {
   const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-CAfile', options.caFile, '-verify_return_error', '-crlf', '-quiet', '-ign_eof'];
   if (options.starttls) args.push('-starttls', 'imap');
-  return new Promise((resolve) => {
-    const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('latin1').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('latin1').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill(), 20000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+  return run('openssl', args, { input, encoding: 'latin1' });
 }

@@ -4,11 +4,12 @@
  * configuration in a temp folder (no system users: one passwd-file user, its Maildir a
  * copy of the one our server reads), in the foreground so it is stopped by its PID.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, chown, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Child } from '../../helpers/process';
+import { RawSocket } from '../../helpers/socket';
+import { poll } from '../../helpers/wait';
 import { freePort } from '../../helpers/ports'; // Dovecot cannot bind port 0 and tell which port it got
 
 export const DOVECOT = '/usr/sbin/dovecot';
@@ -114,12 +115,11 @@ service auth {
   );
   await mkdir(path.join(dir, 'run'));
   await mkdir(path.join(dir, 'state'));
-  const child: ChildProcess = spawn(DOVECOT, ['-F', '-c', conf], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const child = Child.start(DOVECOT, ['-F', '-c', conf], { stdio: 'ignore' });
   try {
     await ready(port);
   } catch (e) {
-    child.kill('SIGKILL');
+    await child.stop('SIGKILL');
     throw e;
   }
   return {
@@ -127,8 +127,7 @@ service auth {
     dir,
     maildir: copy,
     async stop() {
-      child.kill('SIGTERM');
-      await exited;
+      await child.stop('SIGTERM');
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -140,28 +139,23 @@ service auth {
  * deadline that says so.
  */
 async function ready(port: number, ms = 20000): Promise<void> {
-  const deadline = Date.now() + ms;
   let last = 'nothing';
-  while (Date.now() < deadline) {
-    last = await new Promise<string>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.setEncoding('latin1');
-      let text = '';
-      socket.on('data', (d: string) => {
-        text += d;
-        if (text.includes('\r\n')) {
-          socket.destroy();
-          resolve(text);
-        }
-      });
-      socket.on('error', (e) => resolve(`error: ${e.message}`));
-      socket.setTimeout(2000, () => {
-        socket.destroy();
-        resolve(`no greeting: ${text}`);
-      });
-    });
-    if (/^\* OK \[CAPABILITY .*\] Dovecot/.test(last)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  await poll(
+    `Dovecot's greeting on 127.0.0.1:${port}`,
+    async () => {
+      last = await greeting(port).catch((e: Error) => `error: ${e.message}`);
+      return /^\* OK \[CAPABILITY .*\] Dovecot/.test(last) ? true : undefined;
+    },
+    { ms, everyMs: 100, describe: async () => `last greeting: ${last.trim()}` },
+  );
+}
+
+/** The first line a new connection gets. */
+async function greeting(port: number): Promise<string> {
+  const socket = await RawSocket.connect(port, { ms: 2000 });
+  try {
+    return await socket.readLine({ ms: 2000 });
+  } finally {
+    socket.destroy();
   }
-  throw new Error(`dovecot on 127.0.0.1:${port} was not ready within ${ms} ms; last greeting: ${last.trim()}`);
 }

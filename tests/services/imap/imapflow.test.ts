@@ -7,6 +7,7 @@
 import { ImapFlow } from 'imapflow';
 import { startSmtp, swaks } from '../smtp/harness';
 import { message, pw, startImap, useCertificate, type RunningImap } from './clients';
+import { within } from '../../helpers/wait';
 
 const certificate = useCertificate();
 
@@ -25,15 +26,9 @@ async function connect(port: number): Promise<ImapFlow> {
   return c;
 }
 
-/** Resolve at the next `event` of the client, or fail naming it after `ms`. */
-function nextEvent<T>(c: ImapFlow, event: string, ms = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`imapflow: no '${event}' event within ${ms} ms`)), ms);
-    c.once(event, (data: T) => {
-      clearTimeout(timer);
-      resolve(data);
-    });
-  });
+/** Resolve at the next `event` of the client, or fail naming it after the deadline. */
+function nextEvent<T>(c: ImapFlow, event: string): Promise<T> {
+  return within(new Promise<T>((resolve) => c.once(event, resolve)), `imapflow's '${event}' event`);
 }
 
 const MULTIPART = [

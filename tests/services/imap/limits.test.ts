@@ -4,7 +4,7 @@
  * send what well-behaved clients never would; imaplib checks the server still serves.
  */
 import { mkdir, readdir } from 'node:fs/promises';
-import net from 'node:net';
+import { RawSocket } from '../../helpers/socket';
 import path from 'node:path';
 import { createLogger, silentSink } from '../../../services/common/logger';
 import { ImapServer, IMAP_SERVER_DEFAULTS } from '../../../services/imap/server';
@@ -222,7 +222,7 @@ describe('limits', () => {
     const held = [await ImapWire.open(imap.port), await ImapWire.open(imap.port)];
     const { wire, greeting } = await ImapWire.open(imap.port);
     expect(greeting).toBe('* BYE [UNAVAILABLE] too many connections from your address (2); try again later');
-    await wire.closed;
+    await wire.closed();
     const other = await ImapWire.open(imap.port, { from: '127.0.0.2' });
     expect(other.greeting).toMatch(/^\* OK /);
     for (const h of [...held, other]) h.wire.destroy();
@@ -233,7 +233,7 @@ describe('limits', () => {
     const held = await ImapWire.open(imap.port);
     const { wire, greeting } = await ImapWire.open(imap.port, { from: '127.0.0.2' });
     expect(greeting).toBe('* BYE [UNAVAILABLE] too many connections (1); try again later');
-    await wire.closed;
+    await wire.closed();
     held.wire.destroy();
     await imap.logged(/ warn connection refused .*reason="too many connections" limit=1/);
   });
@@ -300,8 +300,8 @@ describe('options', () => {
 
   test('the server stays up when a client vanishes in the middle of a literal', async () => {
     imap = await startImap();
-    const socket = net.connect(imap.port, '127.0.0.1');
-    await new Promise((resolve) => socket.once('data', resolve));
+    const socket = await RawSocket.connect(imap.port);
+    await socket.readLine(); // the greeting
     socket.end(`a1 LOGIN alice {20}\r\nonly part`);
     await imap.logged(/ info closed .*reason="client closed the connection"/);
     await stillServes(imap.port);

@@ -4,8 +4,7 @@
  * the rule that a password never travels in clear unless the lab says so: LOGINDISABLED
  * and [PRIVACYREQUIRED] before TLS, AUTH=PLAIN after it.
  */
-import net from 'node:net';
-import tls from 'node:tls';
+import { RawSocket } from '../../helpers/socket';
 import { curl, ImapWire, imaplib, message, pw, sClient, startImap, useCertificate, type RunningImap } from './clients';
 
 const testCertificate = useCertificate();
@@ -42,32 +41,23 @@ test('openssl s_client -starttls imap: LOGIN inside TLS, after a CAPABILITY that
   await imap.logged(/ info tls started .*version=TLSv1\.3/);
 });
 
+/** What a man in the middle would do: put commands after STARTTLS in the same packet (RFC 3501 6.2.1, RFC 9051 6.2.1). */
 test('commands pipelined after STARTTLS in clear are thrown away, not run inside TLS', async () => {
   imap = await startImap({ tls: testCertificate().tls });
-  const plain = net.connect(imap.port, '127.0.0.1');
-  plain.setEncoding('latin1');
-  let clear = '';
-  const goAhead = new Promise<void>((resolve) =>
-    plain.on('data', (d: string) => {
-      clear += d;
-      if (clear.includes('a OK begin TLS negotiation now\r\n')) resolve();
-    }),
+  await imap.deliver('alice', message('kept'));
+  const plain = await RawSocket.connect(imap.port);
+  // The injection: a LOGIN and a destructive command in the same packet as STARTTLS.
+  plain.write(`a STARTTLS\r\nb LOGIN alice ${pw('alice')}\r\nc SELECT INBOX\r\nd STORE 1 +FLAGS (\\Deleted)\r\ne EXPUNGE\r\n`);
+  expect(await plain.readUntil('a OK begin TLS negotiation now\r\n')).toMatch(/^\* OK \[CAPABILITY [^\r]*\] wirelab IMAP server for lab\.test ready\r\na OK begin TLS negotiation now\r\n$/);
+  expect(plain.unread).toBe('');
+  const secure = await plain.startTls({ ca: testCertificate().cert, servername: 'localhost' });
+  secure.write('f SELECT INBOX\r\ng STARTTLS\r\nh LOGOUT\r\n');
+  // Not logged in: the injected LOGIN never ran (nor did the commands after it), and a second STARTTLS is refused.
+  expect(await secure.rest()).toBe(
+    'f BAD SELECT needs a login first: LOGIN user password (after STARTTLS), or AUTHENTICATE PLAIN\r\ng BAD this connection is already encrypted\r\n* BYE wirelab IMAP server logging out\r\nh OK LOGOUT completed\r\n',
   );
-  await new Promise((resolve) => plain.once('connect', resolve));
-  // The man in the middle's injection: a LOGIN in the same packet as STARTTLS.
-  plain.write(`a STARTTLS\r\nb LOGIN alice ${pw('alice')}\r\n`);
-  await goAhead;
-  plain.removeAllListeners('data');
-  const secure = tls.connect({ socket: plain, ca: testCertificate().cert, servername: 'localhost' });
-  await new Promise((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
-  secure.setEncoding('latin1');
-  let inside = '';
-  secure.on('data', (d: string) => (inside += d));
-  secure.write('c NOOP\r\nd LOGOUT\r\n');
-  await new Promise((resolve) => secure.once('close', resolve));
-  // Not logged in: the injected LOGIN never ran (nor a second STARTTLS answer).
-  expect(inside).toBe('c OK NOOP completed\r\n* BYE wirelab IMAP server logging out\r\nd OK LOGOUT completed\r\n');
-  await imap.logged(/ warn discarded input sent before the TLS handshake .*commands=1/);
+  await imap.logged(/ warn discarded input sent before the TLS handshake .*commands=4/);
+  expect(await imap.maildir('alice').list()).toHaveLength(1);
 });
 
 test('IMAPS (993): curl imaps:// with --cacert lists and fetches; openssl s_client without -starttls', async () => {
