@@ -11,6 +11,7 @@ import { connectionId, type Fields, type Logger } from './logger';
 import { checkLimits, type Limits } from './options';
 import { RequestLineWatch } from './requestLine';
 import { closeHttpServer, endSocket } from './sessions';
+import { SHUTDOWN_GRACE_MS } from './shutdown';
 import type { ServiceTls } from './tls';
 
 /**
@@ -47,7 +48,7 @@ export interface HttpServiceOptions {
   keepAliveTimeoutMs?: number;
   /** Connections open at once; more are closed as soon as they arrive. Default: 200. */
   maxConnections?: number;
-  /** How long close() lets requests in flight finish before cutting their connections. Default: 2000 ms. */
+  /** How long close() lets requests in flight finish before cutting their connections. Default: 10000 ms. */
   closeGraceMs?: number;
   /** Where log lines go. Default: the service's own logger on stderr. */
   log?: Logger;
@@ -75,7 +76,7 @@ export const HTTP_SERVICE_DEFAULTS = {
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
   maxConnections: 200,
-  closeGraceMs: 2_000,
+  closeGraceMs: SHUTDOWN_GRACE_MS,
 } as const;
 export type HttpServiceLimits = Limits<typeof HTTP_SERVICE_DEFAULTS>;
 
@@ -274,6 +275,7 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
   private onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
     const conn = this.connection(req.socket);
     conn.watch.parsed();
+    conn.log.debug('request', { method: req.method, target: req.url?.slice(0, 200) }); // as it arrives: the access log line comes when it is done
     const secure = (req.socket as TLSSocket).encrypted === true;
     const ex = this.exchange({ req, res, expectsContinue, secure, log: conn.log, started: new Date(), logFields: {} });
     if (conn.watch.sentVersion) ex.logFields.sent = `HTTP/${conn.watch.sentVersion}`; // served as HTTP/1.1

@@ -7,7 +7,7 @@
  * DNS_PORT     UDP and TCP port (default 53)
  * DNS_HOST     address to bind (default 0.0.0.0: every interface of the container)
  */
-import { envHost, envPort, runService } from '../common/env';
+import { envHost, envPort, envShutdownGraceMs, runService } from '../common/env';
 import { defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { DnsServer } from './server';
@@ -19,7 +19,7 @@ runService('dns', async (log) => {
   const port = envPort('DNS_PORT', 53);
   const host = envHost('DNS_HOST');
   const server = DnsServer.fromLab(labDir, { log, labPrefix: prefixFromEnv() });
-  closeOnSignals(() => server.close(), log);
+  closeOnSignals(() => server.close(), log, envShutdownGraceMs());
   const address = await server.listen(port, host);
   process.stdout.write(`dns listening on ${address.address}:${address.port} (udp+tcp), zones from ${labDir}/zones\n`);
 });

@@ -3,6 +3,7 @@ import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { decode, encode, type OptAnswer, type Packet } from 'dns-packet';
 import { bind, PortInUseError } from '../common/listen';
+import { endSocket } from '../common/sessions';
 import { connectionId, createLogger, type Logger } from '../common/logger';
 import { defaultLabDir } from '../common/paths';
 import { HEADER_SIZE, RCODE, rcodeName, rcodeOf } from './codes';
@@ -117,7 +118,8 @@ export class DnsServer {
     const { udp, tcp } = this;
     this.udp = undefined;
     this.tcp = undefined;
-    for (const socket of this.connections) socket.destroy();
+    // A TCP client gets the answer being written, then FIN (a query still arriving is cut after HANGUP_GRACE_MS).
+    for (const socket of this.connections) endSocket(socket);
     await Promise.all([
       udp && new Promise<void>((resolve) => udp.close(() => resolve())),
       tcp && new Promise<void>((resolve) => tcp.close(() => resolve())),

@@ -14,7 +14,7 @@
  * TLS_HOSTS         the certificate's host names   default: ftp.lab.test
  * WIRELAB_SERVICE   its name in the lab, for its certificate fault   default: ftp
  */
-import { envFlag, envHost, envOptionalPort, envPort, runService } from '../common/env';
+import { envFlag, envHost, envOptionalPort, envPort, envShutdownGraceMs, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
@@ -37,8 +37,9 @@ runService('ftp', async (log) => {
   const labDir = defaultLabDir();
   const allowPlaintextLogin = envFlag('FTP_PLAINTEXT_LOGIN', true);
   const tls = await ServiceTls.fromEnv(log, { service: 'ftp', hosts: ['ftp.lab.test'] });
-  const server = await FtpServer.fromLab(labDir, defaultDataDir(), { log, passivePorts, pasvAddress, allowPlaintextLogin, tls: tls.starter });
-  closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
+  const closeGraceMs = envShutdownGraceMs();
+  const server = await FtpServer.fromLab(labDir, defaultDataDir(), { log, closeGraceMs, passivePorts, pasvAddress, allowPlaintextLogin, tls: tls.starter });
+  closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   const address = await server.listen(port, host);
   const tlsPort = envOptionalPort('FTPS_PORT', 990);
   const secure = tlsPort === undefined ? undefined : await server.listenTls(tlsPort, host);

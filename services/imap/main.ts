@@ -14,7 +14,7 @@
  * IMAP_PLAINTEXT_LOGIN  yes: take LOGIN and AUTHENTICATE in clear (the plain-text lesson); no: only inside TLS   default: no
  */
 import { readFileSync } from 'node:fs';
-import { envFlag, envHost, envPort, runService } from '../common/env';
+import { envFlag, envHost, envPort, envShutdownGraceMs, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { fixedTls } from '../common/tls';
@@ -29,8 +29,9 @@ runService('imap', async (log) => {
   const tls = cert && key ? fixedTls({ cert: readFileSync(cert), key: readFileSync(key) }) : undefined;
   const allowPlaintextLogin = envFlag('IMAP_PLAINTEXT_LOGIN', false);
   const labDir = defaultLabDir();
-  const server = await ImapServer.fromLab(labDir, defaultDataDir(), { domain, log, tls, allowPlaintextLogin });
-  closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
+  const closeGraceMs = envShutdownGraceMs();
+  const server = await ImapServer.fromLab(labDir, defaultDataDir(), { domain, log, closeGraceMs, tls, allowPlaintextLogin });
+  closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   const address = await server.listen(port, host);
   const secure = tls ? await server.listenTls(tlsPort, host) : undefined;
   const also = secure ? ` and ${secure.address}:${secure.port} (TLS)` : ' (no certificate: no STARTTLS, no IMAPS)';

@@ -117,6 +117,8 @@ export interface ImapServerOptions {
   maxAuthFailures?: number;
   /** A failed login waits this long before its NO, so guessing passwords is slow. Default: 1000. */
   authFailureDelayMs?: number;
+  /** On close() (SIGTERM), how long a command in progress (a FETCH being sent) may finish before the farewell; 0: at once. Default: 10000. */
+  closeGraceMs?: number;
   /** During IDLE, look at the mailbox this often even when the file system says nothing changed. Default: 500. */
   idlePollMs?: number;
 }

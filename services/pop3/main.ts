@@ -13,7 +13,7 @@
  * TLS_HOSTS     the certificate's host names   default: mail.<MAIL_DOMAIN>
  * WIRELAB_SERVICE  its name in the lab, for its certificate fault   default: pop3, or pop3-example for example.test
  */
-import { envFlag, envHost, envOptionalPort, envPort, runService } from '../common/env';
+import { envFlag, envHost, envOptionalPort, envPort, envShutdownGraceMs, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
@@ -26,8 +26,9 @@ runService('pop3', async (log) => {
   const labDir = defaultLabDir();
   const allowPlaintextLogin = envFlag('POP3_PLAINTEXT_LOGIN', true);
   const tls = await ServiceTls.fromEnv(log, { service: domain === 'lab.test' ? 'pop3' : 'pop3-example', hosts: [`mail.${domain}`] });
-  const server = await Pop3Server.fromLab(labDir, defaultDataDir(), { domain, log, allowPlaintextLogin, tls: tls.starter });
-  closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
+  const closeGraceMs = envShutdownGraceMs();
+  const server = await Pop3Server.fromLab(labDir, defaultDataDir(), { domain, log, closeGraceMs, allowPlaintextLogin, tls: tls.starter });
+  closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   const address = await server.listen(port, host);
   const tlsPort = envOptionalPort('POP3S_PORT', 995);
   const secure = tlsPort === undefined ? undefined : await server.listenTls(tlsPort, host);

@@ -11,7 +11,7 @@
  * On start it prints the host key's fingerprint: compare it with what `ssh`/`sftp` show
  * on the first connection ("The authenticity of host ... can't be established").
  */
-import { envHost, envPort, runService } from '../common/env';
+import { envHost, envPort, envShutdownGraceMs, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { SftpServer } from './server';
@@ -22,8 +22,9 @@ runService('sftp', async (log) => {
   const host = envHost('SFTP_HOST');
   const labDir = defaultLabDir();
   const dataDir = defaultDataDir();
-  const server = await SftpServer.fromLab(labDir, dataDir, { log });
-  closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
+  const closeGraceMs = envShutdownGraceMs();
+  const server = await SftpServer.fromLab(labDir, dataDir, { log, closeGraceMs });
+  closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   const address = await server.listen(port, host);
   process.stdout.write(
     `sftp listening on ${address.address}:${address.port}, homes in ${dataDir}/homes\n` +

@@ -17,7 +17,7 @@
 import { directDialer } from '../common/dialer';
 import { createLogger } from '../common/logger';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
-import { envFlag, envOptionalPort } from '../common/env';
+import { envFlag, envOptionalPort, envShutdownGraceMs } from '../common/env';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
 import { SmtpServer } from './server';
@@ -38,8 +38,9 @@ async function main(): Promise<void> {
   const dialer = directDialer(endpoint('LAB_DNS', '172.28.0.53:53'));
   const tls = await ServiceTls.fromEnv(log, { service: domain === 'lab.test' ? 'smtp' : 'smtp-example', hosts: [hostname] });
   const allowPlaintextLogin = envFlag('SMTP_PLAINTEXT_LOGIN', true);
-  const server = await SmtpServer.fromLab(defaultLabDir(), defaultDataDir(), { domain, hostname, dialer, log, tls, allowPlaintextLogin });
-  closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
+  const closeGraceMs = envShutdownGraceMs();
+  const server = await SmtpServer.fromLab(defaultLabDir(), defaultDataDir(), { domain, hostname, dialer, log, closeGraceMs, tls, allowPlaintextLogin });
+  closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   const bound = await server.listen(ports, host);
   const where = Object.entries(bound).map(([name, a]) => `${a.address}:${a.port} (${name})`);
   process.stdout.write(`smtp ${hostname} for @${domain} listening on ${where.join(', ')}\n`);
