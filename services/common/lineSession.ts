@@ -157,6 +157,14 @@ export abstract class LineSession<Item, Reply> {
     return 'queue';
   }
 
+  /**
+   * The command in progress waits on the client, not on work (IMAP's IDLE, the next line
+   * of an AUTHENTICATE): a shutdown ends it at once rather than after the grace.
+   */
+  protected waitsForClient(): boolean {
+    return false;
+  }
+
   /** The session is ending (a limit, shutdown, QUIT, the connection gone): stop what runs (a transfer). */
   protected onEnding(_reason: string): void {}
 
@@ -184,10 +192,13 @@ export abstract class LineSession<Item, Reply> {
    */
   shutdown(graceMs = 0): void {
     if (this.gone || this.ending !== undefined || this.draining) return;
-    if (!this.busy || graceMs === 0) return this.hangUp('server shutting down', this.farewellFor('shutdown'));
+    if (!this.busy || graceMs === 0 || this.waitsForClient()) return this.hangUp('server shutting down', this.farewellFor('shutdown'));
     this.draining = true;
     this.log.info('shutting down after the command in progress', { graceMs });
-    const cut = setTimeout(() => this.hangUp('server shutting down: grace period over', this.farewellFor('shutdown')), graceMs);
+    const cut = setTimeout(() => {
+      this.log.warn('grace period over: stopping the command in progress', { graceMs });
+      this.hangUp('server shutting down', this.farewellFor('shutdown'));
+    }, graceMs);
     cut.unref();
     void this.finished.then(() => clearTimeout(cut));
   }

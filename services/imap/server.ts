@@ -281,6 +281,11 @@ class Connection extends LineSession<ImapItem, Reply> implements Session {
     return { reply: bad('*', 'command line too long'), close: false };
   }
 
+  /** IDLE and AUTHENTICATE wait for the client's next line: a shutdown says BYE at once. */
+  protected override waitsForClient(): boolean {
+    return this.lineReader !== undefined;
+  }
+
   /**
    * Items as they arrive: a synchronizing literal gets its "+" at once (the client waits
    * for it before sending the octets: RFC 9051 7.5), and a line meant for the command

@@ -237,7 +237,7 @@ describe('limits and options', () => {
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 5000,
       maxConnections: 200,
-      closeGraceMs: 2000,
+      closeGraceMs: 10000,
     });
     expect(DEFAULT_UPSTREAM).toEqual({ host: 'app.lab.test', port: 5000 });
     expect(DEFAULT_VIA).toBe('shop.lab.test');
