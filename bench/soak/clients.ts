@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
@@ -39,7 +40,9 @@ export class LineClient {
   static connect(port: number, signal: AbortSignal, localAddress?: string): Promise<LineClient> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-      const abort = (): void => socket.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' }));
+      const abort = (): void => {
+        socket.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' }));
+      };
       signal.addEventListener('abort', abort, { once: true });
       socket.once('close', () => signal.removeEventListener('abort', abort));
       socket.once('error', reject);
@@ -235,6 +238,7 @@ export async function garbage(port: number): Promise<string> {
 /** `count` connections at once from 127.0.0.2, held for a moment, then closed. */
 export async function flood(port: number, count: number): Promise<string> {
   const signal = AbortSignal.timeout(3000);
+  setMaxListeners(count + 10, signal); // one deadline for every connection of the flood
   const opened = await Promise.allSettled(Array.from({ length: count }, () => LineClient.connect(port, signal, '127.0.0.2')));
   await new Promise((resolve) => setTimeout(resolve, 500));
   for (const o of opened) if (o.status === 'fulfilled') o.value.close();
@@ -244,7 +248,7 @@ export async function flood(port: number, count: number): Promise<string> {
 /** A GET of a page, not read for two seconds, then dropped. */
 export async function slowReader(port: number): Promise<string> {
   const c = await LineClient.connect(port, AbortSignal.timeout(5000));
-  c.send('GET / HTTP/1.1\r\nHost: www.lab.test\r\n\r\n');
+  c.send('GET / HTTP/1.1\r\nHost: www.lab.test\r\n\r\n'.repeat(20)); // pipelined: answers pile up unread
   await new Promise((resolve) => setTimeout(resolve, 2000));
   c.close();
   return 'slow-reader';

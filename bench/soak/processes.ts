@@ -8,8 +8,8 @@ import path from 'node:path';
  * be killed with SIGKILL and started again on the same data while the others serve on.
  */
 
-/** A service's listening line on stdout: `... listening on 127.0.0.1:PORT`. */
-const LISTENING = / listening on [^\s:]+:(\d+)/;
+/** A service's listening line: `... listening on 127.0.0.1:PORT` on stdout, or its log line `listening ... port=PORT` (www). */
+const LISTENING = / listening (?:on [^\s:]+:(\d+)|.*\bport=(\d+))/;
 
 export interface ServiceSpec {
   /** The name in the table (`smtp`). */
@@ -58,7 +58,7 @@ export class ServiceProcess {
           const match = LISTENING.exec(line);
           if (match) {
             clearTimeout(timer);
-            resolve(Number(match[1]));
+            resolve(Number(match[1] ?? match[2]));
           }
         }
       };
