@@ -96,6 +96,7 @@ export class ConsoleServer {
   private readonly perAddress = new Map<string, number>();
   /** Responses not yet sent: on close() they say `Connection: close` and may finish. */
   private readonly inFlight = new Set<ServerResponse>();
+  private closed?: Promise<void>;
   private readonly routes: [string, RegExp, Handler][];
   private port = 0;
   private statusTimer?: NodeJS.Timeout;
@@ -161,11 +162,14 @@ export class ConsoleServer {
     return `http://127.0.0.1:${this.port}/?token=${this.token}`;
   }
 
-  /** Stop accepting, end the live-update streams, let requests in flight finish within closeGraceMs. */
-  async close(): Promise<void> {
-    clearInterval(this.statusTimer);
-    this.hub.close();
-    await closeHttpServer(this.server, this.inFlight, this.limits.closeGraceMs);
+  /** Stop accepting, end the live-update streams, let requests in flight finish within closeGraceMs. Once: a second call gets the same promise. */
+  close(): Promise<void> {
+    if (!this.closed) {
+      clearInterval(this.statusTimer);
+      this.hub.close();
+      this.closed = this.server.listening ? closeHttpServer(this.server, this.inFlight, this.limits.closeGraceMs) : Promise.resolve();
+    }
+    return this.closed;
   }
 
   // -------------------------------------------------------------------------

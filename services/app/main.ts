@@ -3,6 +3,7 @@
  *
  *   APP_PORT   default 5000 (the embedded lab uses 8082)
  *   APP_HOST   default 0.0.0.0: every address of the container
+ *   SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  */
 import { envHost, envPort, envShutdownGraceMs, runService } from '../common/env';
 import { closeOnSignals } from '../common/shutdown';

@@ -6,6 +6,7 @@
  * WIRELAB_LAB  the lab folder whose zones/ is served (default: lab/ of the package)
  * DNS_PORT     UDP and TCP port (default 53)
  * DNS_HOST     address to bind (default 0.0.0.0: every interface of the container)
+ * SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  */
 import { envHost, envPort, envShutdownGraceMs, runService } from '../common/env';
 import { defaultLabDir } from '../common/paths';

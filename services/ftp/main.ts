@@ -8,6 +8,7 @@
  * FTP_PORT          the control connection's port, AUTH TLS there (RFC 4217)   default 21 (the embedded lab uses 2121)
  * FTPS_PORT         implicit FTPS, TLS from the first byte   default 990 (the embedded lab uses 2990); empty: none
  * FTP_HOST          default 0.0.0.0: every address of the container
+ * SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  * FTP_PASV_PORTS    passive data ports, `from-to` (e.g. 30000-30009); default: any free port
  * FTP_PASV_ADDRESS  the IPv4 address PASV (227) advertises; default: the address the client connected to
  * FTP_PLAINTEXT_LOGIN  yes: take a lab user's password in clear (the lesson on port 21); no: only after AUTH TLS   default: yes

@@ -6,6 +6,7 @@
  *   HTTP_PORT        default 80 (the embedded lab uses 8080)
  *   HTTPS_PORT       default 443 (the embedded lab uses 8443); empty: no HTTPS
  *   HTTP_HOST        default 0.0.0.0: every address of the container
+ *   SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  *   HTTPS_REDIRECT   yes: answer every plain request with a redirect to https:// (the lesson)   default: no
  *   HTTPS_REDIRECT_PORT  the HTTPS port a redirect names for a client that came on a port of its own (Docker: the published one)
  *   TLS_HOSTS        the certificate's host names               default: www.lab.test

@@ -9,6 +9,7 @@
  * IMAP_PORT       IMAP with STARTTLS   default 143 (the embedded lab uses 1143)
  * IMAPS_PORT      IMAP over TLS from the first byte   default 993 (1993); only with a certificate
  * IMAP_HOST       default 0.0.0.0: every address of the container
+ * SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  * IMAP_TLS_CERT, IMAP_TLS_KEY   PEM files of the server's certificate (chain) and key; without
  *                 them there is no STARTTLS and no IMAPS port
  * IMAP_PLAINTEXT_LOGIN  yes: take LOGIN and AUTHENTICATE in clear (the plain-text lesson); no: only inside TLS   default: no

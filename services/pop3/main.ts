@@ -9,6 +9,7 @@
  * POP3_PORT     default 110 (the embedded lab uses 1110 and 1111): STLS there (RFC 2595)
  * POP3S_PORT    default 995 (the embedded lab uses 1995 and 1996): TLS from the first byte (RFC 8314); empty: none
  * POP3_HOST     default 0.0.0.0: every address of the container
+ * SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  * POP3_PLAINTEXT_LOGIN  yes: take USER/PASS in clear (the lab's lesson on port 110); no: only inside TLS   default: yes
  * TLS_HOSTS     the certificate's host names   default: mail.<MAIL_DOMAIN>
  * WIRELAB_SERVICE  its name in the lab, for its certificate fault   default: pop3, or pop3-example for example.test

@@ -4,6 +4,7 @@
  *   PROXY_PORT        default 80 (the embedded lab uses 8081)
  *   PROXY_HTTPS_PORT  default 443 (the embedded lab uses 8444); empty: no HTTPS. The hop to the app stays plain HTTP.
  *   PROXY_HOST        default 0.0.0.0: every address of the container
+ *   SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  *   PROXY_UPSTREAM    the app, host:port; the host is looked up in the lab DNS   default: app.lab.test:5000
  *   PROXY_TIMEOUT_MS  how long the app has to answer before 504                  default: 5000
  *   LAB_DNS           the lab DNS server, host:port                              default: 172.28.0.53:53

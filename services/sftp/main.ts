@@ -7,6 +7,7 @@
  * WIRELAB_DATA  the lab's state: homes/<user>, sftp/ssh_host_key   default: data/ in the package
  * SFTP_PORT     default 22 (the embedded lab uses 2222)
  * SFTP_HOST     default 0.0.0.0: every address of the container
+ * SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  *
  * On start it prints the host key's fingerprint: compare it with what `ssh`/`sftp` show
  * on the first connection ("The authenticity of host ... can't be established").

@@ -11,6 +11,7 @@
  *   SMTPS_PORT       submission inside TLS from the first byte; empty: none   default: 465
  *   SMTP_PLAINTEXT_LOGIN  yes: take AUTH in clear on 587 (the lab's lesson); no: only after STARTTLS   default: yes
  *   SMTP_HOST        address to bind                             default: 0.0.0.0 (every address of the container)
+ *   SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  *   LAB_DNS          the lab DNS server, host:port, for MX       default: 172.28.0.53:53
  *   WIRELAB_SERVICE  its name in the lab, for its certificate fault (smtp, smtp-example)   default: smtp, or smtp-example for example.test
  */
