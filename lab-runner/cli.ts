@@ -23,6 +23,7 @@ import { colorsFor } from './report/colors';
 import { summaryTable, terminalListener } from './report/terminal';
 import { maskingListener, maskSecrets, renderReport, REPORT_FORMATS, type ReportFormat } from './report';
 import { runScenarios } from './run';
+import { KeylogFile } from './tls/keylog';
 import { findScenarioFiles, loadScenarioFile, ScenarioError, type Scenario } from './scenario/load';
 import { scenarioJsonSchema } from './scenario/schema';
 
@@ -54,6 +55,10 @@ const dnsOption = () =>
   new Option('--dns <host:port>', "the lab DNS to resolve names with; the explorer talks to the lab `wirelab up` started with that DNS (default: the one `wirelab up` started, else 127.0.0.1:5353)");
 const labPortsOption = () => new Option('--lab-ports <file>', 'where a lab\'s services listen: the file `wirelab up` prints');
 const labOption = () => new Option('--lab <dir>', 'the lab world to serve').default(defaultLabDir(), 'lab/');
+// The explorers' TLS options, with curl's names where curl has them.
+const cacertOption = () => new Option('--cacert <file>', 'TLS: trust this CA certificate (PEM) instead of the lab CA');
+const insecureOption = () => new Option('-k, --insecure', 'TLS: carry on whatever is wrong with the certificate (the transcript still says what)');
+const keylogOption = () => new Option('--keylog <file>', 'TLS: append the session keys (SSLKEYLOGFILE format), so Wireshark decrypts a capture');
 const freePortsOption = () => new Option('--free-ports', 'listen on free ports instead of the standard embedded ones');
 const scenariosOption = () => new Option('--scenarios <dir>', "the console's scenarios").default(path.join(packageRoot(), 'scenarios'), 'scenarios/');
 const quizzesOption = () => new Option('--quizzes <dir>', "the console's lessons and quizzes").default(path.join(packageRoot(), 'quizzes'), 'quizzes/');
@@ -76,6 +81,8 @@ program
   )
   .option('--target <service=host:port>', "send a service's traffic to another server (repeatable)", parseTarget)
   .option('--trace', "print every step's exchange")
+  .option('--keylog <file>', "append the secrets of every TLS session the steps open (SSLKEYLOGFILE format): Wireshark decrypts a capture of the run with it")
+  .option('--packets', "print every step's exchange with its TCP layer: the packets --capture recorded under each message")
   .addOption(new Option('--report <format>', 'report format (secrets are masked in every one)').choices([...REPORT_FORMATS]).default('terminal'))
   .option('--out <file>', 'write the report to this file instead of standard output (junit.xml, results.json, report.html...)')
   .addOption(freePortsOption())
@@ -88,6 +95,7 @@ program
   .action(async (paths: string[], opts) => {
     if (opts.backend === 'docker') {
       if (opts.target) throw new UsageError('--target sends a service\'s traffic to another server on this machine: use it with the embedded backend');
+      if (opts.keylog) throw new UsageError('--keylog writes where the runner runs, and with --backend docker that is the client container: use it with the embedded backend, or inside the client (`wirelab run --backend network --keylog /tmp/keys`)');
       process.exitCode = await runOnDocker(paths, opts);
       return;
     }
@@ -101,7 +109,8 @@ program
     try {
       await backend.start();
       write(c.dim(`wirelab: ${scenarios.length} scenario(s) on the ${backend.name} lab\n`));
-      const result = await runScenarios(scenarios, backend, maskingListener(terminalListener({ colors: c, write, trace: opts.trace })));
+      const keylog = opts.keylog ? new KeylogFile(opts.keylog) : undefined;
+      const result = await runScenarios(scenarios, backend, maskingListener(terminalListener({ colors: c, write, trace: opts.trace, packets: opts.packets })), { keylog });
       write(summaryTable(maskSecrets(result), c));
       await writeReport(result, opts.report, opts.out, write, c);
       if (opts.resultFile) await writeFile(opts.resultFile, renderReport('json', result));
@@ -309,6 +318,9 @@ program
   .option('--follow', 'follow redirects')
   .addOption(dnsOption())
   .addOption(labPortsOption())
+  .addOption(cacertOption())
+  .addOption(insecureOption())
+  .addOption(keylogOption())
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (url: string, opts) => {
     process.exitCode = await exploreHttp(url, opts);
@@ -322,12 +334,17 @@ program
   .option('--subject <text>', 'Subject header')
   .option('--body <text>', 'message text')
   .option('--host <host>', 'SMTP server', 'mail.lab.test')
-  .option('--port <port>', '25 to deliver, 587 to submit with --user', '25')
+  .option('--port <port>', '25 to deliver, 587 to submit with --user, 465 with --tls (default 25, or 465 with --tls)')
+  .option('--starttls', 'STARTTLS after EHLO (RFC 3207), and stop if the server does not offer it')
+  .option('--tls', 'TLS from the first byte (SMTPS, port 465)')
   .option('--user <name>', 'log in with AUTH (PLAIN unless --login)')
   .option('--password <password>', 'password for --user')
   .option('--login', 'use AUTH LOGIN instead of AUTH PLAIN')
   .addOption(dnsOption())
   .addOption(labPortsOption())
+  .addOption(cacertOption())
+  .addOption(insecureOption())
+  .addOption(keylogOption())
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (opts) => {
     process.exitCode = await exploreSmtp(opts);
@@ -339,11 +356,16 @@ program
   .requiredOption('--user <name>', 'mailbox user, e.g. bob')
   .requiredOption('--password <password>', 'password')
   .option('--host <host>', 'POP3 server', 'mail.lab.test')
-  .option('--port <port>', 'POP3 port', '110')
+  .option('--port <port>', 'POP3 port (default 110, or 995 with --tls)')
+  .option('--stls', 'STLS before logging in (RFC 2595), and stop if the server refuses it')
+  .option('--tls', 'TLS from the first byte (POP3S, port 995)')
   .option('--retrieve <which>', 'all, none, first, last, or a message number', 'all')
   .option('--delete', 'delete the retrieved messages (at QUIT)')
   .addOption(dnsOption())
   .addOption(labPortsOption())
+  .addOption(cacertOption())
+  .addOption(insecureOption())
+  .addOption(keylogOption())
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (opts) => {
     process.exitCode = await explorePop3(opts);
@@ -362,9 +384,13 @@ program
   .option('--active', 'active mode: the server connects back (EPRT/PORT)')
   .addOption(new Option('--command <cmd>', 'the data connection command').choices(['EPSV', 'PASV', 'EPRT', 'PORT']))
   .option('--host <host>', 'FTP server', 'ftp.lab.test')
-  .option('--port <port>', 'FTP port', '21')
+  .option('--port <port>', 'FTP port (default 21, or 990 with --tls implicit)')
+  .addOption(new Option('--tls <mode>', 'FTP inside TLS: explicit (AUTH TLS, PBSZ 0, PROT P) or implicit (port 990)').choices(['explicit', 'implicit']))
   .addOption(dnsOption())
   .addOption(labPortsOption())
+  .addOption(cacertOption())
+  .addOption(insecureOption())
+  .addOption(keylogOption())
   .option('--raw', 'show the bytes as a hex dump')
   .action(async (opts) => {
     process.exitCode = await exploreFtp(opts);
@@ -425,7 +451,7 @@ function printDockerStatus(statuses: ServiceStatus[]): void {
  * inside the lab network, and removes what it made unless --keep. Reports are written
  * here from the client's result.
  */
-async function runOnDocker(paths: string[], opts: { project: string; keep?: boolean; reuse?: boolean; trace?: boolean; report: ReportFormat; out?: string }): Promise<number> {
+async function runOnDocker(paths: string[], opts: { project: string; keep?: boolean; reuse?: boolean; trace?: boolean; packets?: boolean; report: ReportFormat; out?: string }): Promise<number> {
   const scenarios = await loadAll(paths); // a broken file is reported here, before anything starts
   const toStdout = opts.report === 'terminal' || Boolean(opts.out);
   const write = (text: string): void => void (toStdout ? process.stdout : process.stderr).write(text);
@@ -437,7 +463,7 @@ async function runOnDocker(paths: string[], opts: { project: string; keep?: bool
   try {
     const how = lab.reused ? `using the lab that is up (project ${lab.project})` : `lab healthy in ${((Date.now() - started) / 1000).toFixed(1)} s`;
     write(c.dim(`wirelab: ${how}; running ${scenarios.length} scenario(s) from the client container\n`));
-    const { code, result } = await lab.runScenarios(scenarios, { trace: opts.trace, show: toStdout ? 'stdout' : 'stderr' });
+    const { code, result } = await lab.runScenarios(scenarios, { trace: opts.trace, packets: opts.packets, show: toStdout ? 'stdout' : 'stderr' });
     if (result) await writeReport(result, opts.report, opts.out, write, colorsFor(process.stdout));
     return code;
   } finally {

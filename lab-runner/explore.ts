@@ -12,6 +12,7 @@ import { smtpExecutor, type SmtpOutput } from './executors/smtp';
 import type { ExecContext, Executor, StepOutput } from './executors/types';
 import { colorsFor } from './report/colors';
 import { formatTranscript } from './report/transcript';
+import { KeylogFile } from './tls/keylog';
 import { CLIENT, splitHostPort, StepError, Wire, type LabNetwork } from './wire';
 import { defaultLabDir } from '../services/common/paths';
 
@@ -34,11 +35,26 @@ import { defaultLabDir } from '../services/common/paths';
 
 const EXPLORE_TIMEOUT_MS = 10000;
 
-/** Which lab to explore: `--dns HOST:PORT`, `--lab-ports FILE`, or neither. */
+/** Which lab to explore: `--dns HOST:PORT`, `--lab-ports FILE`, or neither; and `--keylog FILE` for its TLS sessions. */
 export interface LabOptions {
   dns?: string;
   labPorts?: string;
+  keylog?: string;
 }
+
+/** What the TLS explorers take besides their own options: whom to trust (`--cacert`), `--insecure`. */
+export interface TlsOptions {
+  cacert?: string;
+  insecure?: boolean;
+}
+
+/** The executors' `tls:` settings from `--cacert` and `--insecure` (curl's names). */
+function tlsSettings(opts: TlsOptions): { ca?: string; insecure?: boolean } {
+  return { ...(opts.cacert ? { ca: opts.cacert } : {}), ...(opts.insecure ? { insecure: true } : {}) };
+}
+
+/** A `--port` given, or the executor's default (which depends on TLS: 465, 995, 990). */
+const portOption = (port: string | undefined): { port?: number } => (port === undefined ? {} : { port: Number(port) });
 
 /** The explorer cannot start: exit 2 with this message. */
 class ExploreUsageError extends Error {}
@@ -105,6 +121,7 @@ async function explore<O extends StepOutput>(
     backend: noBackend,
     wire,
     signal: AbortSignal.timeout(EXPLORE_TIMEOUT_MS),
+    ...(lab.keylog ? { keylog: new KeylogFile(lab.keylog) } : {}),
     // A person at their own mailbox: `--delete` deletes what they retrieve (executors/pop3).
     session: { resources: new Map(), ownsMailbox: true },
   };
@@ -158,7 +175,7 @@ export function exploreDns(name: string, type: string, opts: { server?: string; 
 
 export function exploreHttp(
   url: string,
-  opts: { method: string; header?: string[]; data?: string; json?: string; follow?: boolean; dns?: string; labPorts?: string; raw?: boolean },
+  opts: { method: string; header?: string[]; data?: string; json?: string; follow?: boolean; dns?: string; labPorts?: string; raw?: boolean } & LabOptions & TlsOptions,
 ): Promise<number> {
   const headers = Object.fromEntries(
     (opts.header ?? []).map((h) => {
@@ -175,14 +192,16 @@ export function exploreHttp(
       return Promise.resolve(2);
     }
   }
-  const input = { url, method: opts.method, headers, body: opts.data, json, follow: Boolean(opts.follow) };
+  const input = { url, method: opts.method, headers, body: opts.data, json, follow: Boolean(opts.follow), tls: tlsSettings(opts) };
   // A status of 400 or more is the server saying no: curl --fail's rule.
   return explore(opts, Boolean(opts.raw), run(httpExecutor, input), (r) => (r.status < 400 ? undefined : `the server answered ${r.status} ${r.reason}`));
 }
 
-export function exploreSmtp(opts: {
+export function exploreSmtp(opts: LabOptions & TlsOptions & {
   host: string;
-  port: string;
+  port?: string;
+  starttls?: boolean;
+  tls?: boolean;
   from: string;
   to: string[];
   subject?: string;
@@ -195,7 +214,8 @@ export function exploreSmtp(opts: {
   raw?: boolean;
 }): Promise<number> {
   const auth = opts.user ? { user: opts.user, password: opts.password ?? '', mechanism: opts.login ? 'LOGIN' : 'PLAIN' } : undefined;
-  const input = { host: opts.host, port: Number(opts.port), from: opts.from, to: opts.to, subject: opts.subject, body: opts.body ?? '', auth };
+  const tls = { ...tlsSettings(opts), ...(opts.tls ? { mode: 'implicit' } : {}) };
+  const input = { host: opts.host, ...portOption(opts.port), from: opts.from, to: opts.to, subject: opts.subject, body: opts.body ?? '', auth, starttls: opts.starttls ? 'required' : false, tls };
   return explore(opts, Boolean(opts.raw), run(smtpExecutor, input), smtpVerdict);
 }
 
@@ -210,9 +230,11 @@ function smtpVerdict(r: SmtpOutput): string | undefined {
   return undefined;
 }
 
-export function explorePop3(opts: {
+export function explorePop3(opts: LabOptions & TlsOptions & {
   host: string;
-  port: string;
+  port?: string;
+  stls?: boolean;
+  tls?: boolean;
   user: string;
   password: string;
   retrieve: string;
@@ -222,7 +244,8 @@ export function explorePop3(opts: {
   raw?: boolean;
 }): Promise<number> {
   const retrieve = /^\d+$/.test(opts.retrieve) ? Number(opts.retrieve) : opts.retrieve;
-  const input = { host: opts.host, port: Number(opts.port), user: opts.user, password: opts.password, retrieve, delete: opts.delete ? 'retrieved' : 'none' };
+  const tls = { ...tlsSettings(opts), ...(opts.tls ? { mode: 'implicit' } : {}) };
+  const input = { host: opts.host, ...portOption(opts.port), user: opts.user, password: opts.password, retrieve, delete: opts.delete ? 'retrieved' : 'none', stls: opts.stls ? 'required' : false, tls };
   return explore(opts, Boolean(opts.raw), run(pop3Executor, input), (r: Pop3Output) => {
     if (!r.loggedIn) return `the login was refused: -ERR ${r.login?.text ?? ''}`.trimEnd();
     const missing = (r.retrieved ?? []).filter((m) => 'ok' in m);
@@ -234,9 +257,9 @@ export function explorePop3(opts: {
   });
 }
 
-export interface FileOptions {
+export interface FileOptions extends LabOptions {
   host: string;
-  port: string;
+  port?: string;
   user: string;
   password?: string;
   list?: string[];
@@ -286,12 +309,13 @@ function fileVerdict(results: FileResult[] | undefined): string | undefined {
   return failed.length ? `${failed.length} of ${all.length} action(s) failed: ${failed.map((r) => r.action).join(', ')}` : undefined;
 }
 
-export function exploreFtp(opts: FileOptions & { active?: boolean; command?: string }): Promise<number> {
+export function exploreFtp(opts: FileOptions & TlsOptions & { active?: boolean; command?: string; tls?: 'explicit' | 'implicit' }): Promise<number> {
   return explore(
     opts,
     Boolean(opts.raw),
     (ctx) => {
-      const input = { host: opts.host, port: Number(opts.port), user: opts.user, password: opts.password ?? 'student@lab.test', mode: opts.active ? 'active' : 'passive', command: opts.command ?? 'auto', actions: fileActions(opts) };
+      const tls = { ...tlsSettings(opts), ...(opts.tls ? { mode: opts.tls } : {}) };
+      const input = { host: opts.host, ...portOption(opts.port), user: opts.user, password: opts.password ?? 'student@lab.test', mode: opts.active ? 'active' : 'passive', command: opts.command ?? 'auto', actions: fileActions(opts), tls };
       return run(ftpExecutor, input)(ctx);
     },
     (r) => (r.loggedIn ? fileVerdict(r.results) : `the login was refused: ${codeAndText(r.login?.code, r.login?.text)}`),
@@ -304,7 +328,7 @@ export function exploreSftp(opts: FileOptions & { key?: string }): Promise<numbe
     opts,
     Boolean(opts.raw),
     (ctx) => {
-      const input = { host: opts.host, port: Number(opts.port), user: opts.user, ...(opts.key ? { key: opts.key } : { password: opts.password }), actions: fileActions(opts) };
+      const input = { host: opts.host, port: Number(opts.port ?? 22), user: opts.user, ...(opts.key ? { key: opts.key } : { password: opts.password }), actions: fileActions(opts) };
       return run(sftpExecutor, input)(ctx);
     },
     (r) => (r.authenticated ? fileVerdict(r.results) : `the login was refused: ${r.error ?? ''}`.trimEnd()),

@@ -8,6 +8,7 @@ import { interpolate, MissingVariableError } from './scenario/interpolate';
 import { getPath } from './scenario/path';
 import type { Scenario, Step } from './scenario/load';
 import { attachSecrets, type RunResult, type ScenarioResult, type StepResult, type TargetInfo } from './result';
+import type { KeylogFile } from './tls/keylog';
 
 /**
  * The engine: run each scenario's steps in order against a backend. For each step:
@@ -37,6 +38,8 @@ export interface RunOptions {
    * certificate lessons (tls-fault).
    */
   asItIs?: boolean;
+  /** `--keylog FILE`: the secrets of every TLS session the steps open (SSLKEYLOGFILE format). */
+  keylog?: KeylogFile;
 }
 
 export async function runScenarios(scenarios: Scenario[], backend: Backend, listener: RunListener = {}, options: RunOptions = {}): Promise<RunResult> {
@@ -91,7 +94,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
         ? notRun(scenario, step, `not run: ${stopReason(options.signal)}`)
         : missing
           ? skipped(scenario, step, `needs \${${missing}}, which "${lost.get(missing)}" did not save`)
-          : await runStep(scenario, step, vars, backend, session, mark, options.signal, (e) => listener.wireEvent?.(scenario, step, e));
+          : await runStep(scenario, step, vars, backend, session, mark, options.signal, (e) => listener.wireEvent?.(scenario, step, e), options.keylog);
       mark = new Date();
       if (result.status !== 'passed') for (const name of Object.keys(step.save)) lost.set(name, step.name);
       learnSecrets();
@@ -176,6 +179,7 @@ async function runStep(
   since: Date,
   stop?: AbortSignal,
   onRecord?: (event: WireEvent) => void,
+  keylog?: KeylogFile,
 ): Promise<StepResult> {
   const executor = executorFor(step.action);
   const result: StepResult = { ...base(scenario, step), summary: step.action, status: 'error', durationMs: 0, attempts: 0 };
@@ -221,7 +225,7 @@ async function runStep(
     const wire = new Wire(since.getTime(), onRecord); // one clock for the client's events and the services'
     const signal = stop ? AbortSignal.any([AbortSignal.timeout(step.timeoutMs), stop]) : AbortSignal.timeout(step.timeoutMs);
     try {
-      const output = await executor.run(parsed.data, { network: backend.network(), backend, wire, signal, session });
+      const output = await executor.run(parsed.data, { network: backend.network(), backend, wire, signal, session, keylog });
       result.output = output;
       result.transcript = await transcriptOf(wire);
       judge(output);
@@ -264,11 +268,15 @@ async function runStep(
   return finish();
 }
 
-/** The output of an action that failed: a StepError's message and code; anything else is a bug, shown by name. */
+/**
+ * The output of an action that failed: a StepError's message and code, and what it had
+ * learnt (a refused certificate's `tls`); anything else is a bug, shown by name.
+ */
 function failureOf(err: unknown): FailureOutput {
   const error = err instanceof StepError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? { error, code } : { error };
+  const learnt = err instanceof StepError && err.output?.tls ? { tls: err.output.tls as FailureOutput['tls'] } : {};
+  return { error, ...(typeof code === 'string' ? { code } : {}), ...learnt };
 }
 
 /** What every lab service the step's transcript touched logged while the step ran. */

@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { caCertificateFile } from '../../services/common/certificates';
 import { createLogger, type Level } from '../../services/common/logger';
 import { clearFaults, readFault, setFault } from '../../services/common/tlsFaults';
 import { hasTls, LabNetwork, STACK, type Endpoint, type ServicePlan } from '../wire';
@@ -73,7 +74,8 @@ export class EmbeddedBackend implements Backend {
       const plan = STACK.find((s) => s.name === name)!;
       endpoints.set(name, { [Object.keys(plan.ports)[0]!]: target });
     }
-    this.net = LabNetwork.fromEndpoints(endpoints);
+    // The runner trusts this lab's CA, as a student's machine does once told to (`wirelab ca`).
+    this.net = LabNetwork.fromEndpoints(endpoints, { caFile: caCertificateFile(this.options.dataDir) });
   }
 
   async stop(): Promise<void> {

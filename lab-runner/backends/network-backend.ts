@@ -21,7 +21,8 @@ export class NetworkBackend implements Backend {
     for (const plan of STACK) {
       endpoints.set(plan.name, Object.fromEntries(Object.entries(plan.ports).map(([k, p]) => [k, { host: plan.address, port: p.lab }])));
     }
-    this.net = LabNetwork.fromEndpoints(endpoints);
+    // The lab CA, in the lab's data volume ($WIRELAB_DATA/tls/ca/root.pem in the client container).
+    this.net = LabNetwork.fromEndpoints(endpoints, { caFile: caCertificateFile(defaultDataDir()) });
   }
 
   /** The lab's containers, when this container may use Docker (its socket is mounted). */

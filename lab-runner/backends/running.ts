@@ -1,6 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { caCertificateFile } from '../../services/common/certificates';
+import { defaultDataDir } from '../../services/common/paths';
 import { isLoopback, LabNetwork, splitHostPort, STACK, type Endpoint } from '../wire';
 import type { ServiceStatus } from './types';
 
@@ -112,9 +114,11 @@ export function standardLab(): Pick<RunningLab, 'services'> {
 
 /**
  * The lab network of a running lab: lab names and ports routed to where it listens,
- * and loopback addresses let through as they are. `unrouted`: see LabNetwork.
+ * and loopback addresses let through as they are; its TLS clients trust the lab's CA
+ * (in its data folder; `wirelab up`'s default one when the lab does not say).
+ * `unrouted`: see LabNetwork.
  */
-export function networkOf(lab: Pick<RunningLab, 'services'>, unrouted?: string): LabNetwork {
+export function networkOf(lab: Pick<RunningLab, 'services'> & { dataDir?: string }, unrouted?: string): LabNetwork {
   const endpoints = new Map<string, Record<string, Endpoint>>();
   for (const plan of STACK) {
     const ports = lab.services[plan.name];
@@ -124,7 +128,7 @@ export function networkOf(lab: Pick<RunningLab, 'services'>, unrouted?: string):
       return [name, { host, port }];
     })));
   }
-  return LabNetwork.fromEndpoints(endpoints, { allowLoopback: true, unrouted });
+  return LabNetwork.fromEndpoints(endpoints, { allowLoopback: true, unrouted, caFile: caCertificateFile(lab.dataDir || defaultDataDir()) });
 }
 
 function alive(pid: number): boolean {

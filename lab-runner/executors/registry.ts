@@ -11,6 +11,7 @@ import { pop3Executor } from './pop3';
 import { smtpExecutor } from './smtp';
 import { ftpExecutor } from './ftp';
 import { sftpExecutor } from './sftp';
+import { tlsExecutor } from './tls';
 
 /** Every action a step can take, by the key that names it in a scenario file. */
 export const EXECUTORS = {
@@ -23,6 +24,7 @@ export const EXECUTORS = {
   pop3: pop3Executor,
   ftp: ftpExecutor,
   sftp: sftpExecutor,
+  tls: tlsExecutor,
 } as const satisfies Record<string, AnyExecutor>;
 
 export type ActionName = keyof typeof EXECUTORS;

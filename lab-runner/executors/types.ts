@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Backend } from '../backends/types';
-import { wireEventSchema, type LabNetwork, type Wire } from '../wire';
+import type { KeylogFile } from '../tls/keylog';
+import { tlsHandshakeSchema, wireEventSchema, type LabNetwork, type Wire } from '../wire';
 
 /**
  * What an executor gets to run one step: where the lab is (network), the stack to
@@ -14,6 +15,8 @@ export interface ExecContext {
   signal: AbortSignal;
   /** Things that outlive a step (a kept-alive connection), closed when the scenario ends. */
   session: Session;
+  /** `--keylog FILE`: every TLS session's secrets go here, for Wireshark. */
+  keylog?: KeylogFile;
 }
 
 export interface Session {
@@ -53,15 +56,18 @@ export interface Executor<I = unknown, O extends StepOutput = StepOutput> {
 /**
  * The fields of a failed action, in every executor's output: the runner fills them in
  * when the action itself fails (`code: ECONNREFUSED` when nothing listens), so a step
- * can expect the failure.
+ * can expect the failure. `tls` is there too: an executor that speaks TLS fills it in
+ * with the handshake, and when the handshake fails (a certificate refused, no common
+ * version) the failure carries it, so `expect: { tls.error: CERT_HAS_EXPIRED }` works.
  */
 export const failureFields = {
   error: z.string().optional().describe('Why the action itself failed: connection refused, timed out, no such name...'),
-  code: z.union([z.string(), z.number()]).optional().describe('The failure as a code: ECONNREFUSED, ETIMEDOUT, ENOTFOUND, EPROTO...'),
+  code: z.union([z.string(), z.number()]).optional().describe('The failure as a code: ECONNREFUSED, ETIMEDOUT, ENOTFOUND, EPROTO, CERT_HAS_EXPIRED...'),
+  tls: tlsHandshakeSchema.optional().describe('The TLS handshake, when the action used TLS: version, cipher, certificate, and why it failed.'),
 };
 
 /** The output of a failed action. */
-export const failureOutput = z.strictObject({ error: z.string(), code: z.string().optional() });
+export const failureOutput = z.strictObject({ error: z.string(), code: z.string().optional(), tls: tlsHandshakeSchema.optional() });
 export type FailureOutput = z.infer<typeof failureOutput>;
 
 /**

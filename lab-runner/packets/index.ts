@@ -7,4 +7,5 @@ export { captureAccess, runInNamespace, bringLoopbackUp, namespaceCommand, enter
 export { CaptureReader, readCapture, writePcapng, CaptureFormatError, type CaptureInterface, type CapturedPacket } from './pcapng';
 export { decodePacket, type DecodedPacket } from './decode';
 export { conversations, selectPackets, findConversations, packetsCarrying, endpointText, normalizeAddress, type Conversation, type FlowPacket, type FlowQuery, type Endpoint, type Side, type TimeWindow } from './flows';
+export { stepPackets, type StepFlow, type StepPacketsOptions } from './step';
 export { DecodeError } from './bytes';

@@ -1,5 +1,6 @@
 import { eventBytes, type WireEvent } from '../wire';
-import type { RunResult, ScenarioResult, StepResult, TargetInfo } from '../result';
+import type { RunResult, ScenarioResult, StepPackets, StepResult, TargetInfo } from '../result';
+import { decodeAsSettings, tsharkDecodeAs } from './decodeAs';
 import { problemsOf, visibilityOf } from './explain';
 import { ladderSvg, targetColumns } from './ladder';
 import { esc, ms } from './markup';
@@ -13,7 +14,8 @@ import { hexdump } from './transcript';
  * the hint, and draws each step's transcript as a ladder diagram (ladder.ts): the hosts
  * as columns with lifelines, the messages as arrows in time order. Clicking an arrow,
  * or the "Raw transcript" line, shows the exchange itself (decoded text and bytes).
- * The look is style.ts.
+ * With `--capture`, each step also has its TCP layer (the packets under the messages,
+ * one click to open) and its packets as a pcapng download. The look is style.ts.
  *
  * Everything from a result is escaped: a server's reply is data, never markup.
  * The caller masks secrets first (report/index.ts does).
@@ -64,7 +66,8 @@ ${result.stopped ? `    <li class="stopped">stopped: ${esc(result.stopped)}</li>
   <button type="button" id="collapse-all">Collapse all</button>
   <label><input type="checkbox" id="only-problems"> Only what did not pass</label>
   <span class="legend"><svg width="34" height="10" aria-hidden="true"><line x1="2" y1="5" x2="26" y2="5" class="l-send"/><path d="M32,5 L24,1 L24,9 Z" class="h-send"/></svg> sent
-  <svg width="34" height="10" aria-hidden="true"><line x1="2" y1="5" x2="26" y2="5" class="l-recv"/><path d="M32,5 L24,1 L24,9 Z" class="h-recv"/></svg> reply</span>
+  <svg width="34" height="10" aria-hidden="true"><line x1="2" y1="5" x2="26" y2="5" class="l-recv"/><path d="M32,5 L24,1 L24,9 Z" class="h-recv"/></svg> reply
+  ${steps.some((s) => s.transcript.some((e) => e.kind === 'tls')) ? TLS_LEGEND : ''}</span>
 </nav>
 <main>
 ${result.scenarios.map((s, i) => scenarioHtml(s, `s${i + 1}`, result.targets)).join('\n')}
@@ -124,13 +127,16 @@ ${showHint ? `<p class="hint"><b>Hint</b> ${esc(step.hint!)}</p>` : ''}
       .map((c) => `<li class="${c.passed ? 'ok' : 'ko'}"><span>${c.passed ? '✓' : '✗'}</span> ${esc(c.message)}</li>`)
       .join('')}</ul>`);
   }
+  if (step.packets) parts.push(tcpLayerHtml(step, step.packets, id, targets));
   if (step.transcript.length) {
-    parts.push(`<figure class="ladder">${ladderSvg(step.transcript, id, { targets: targetColumns(step.transcript, targets) })}</figure>`);
+    parts.push(`<figure class="ladder plain">${ladderSvg(step.transcript, id, { targets: targetColumns(step.transcript, targets) })}</figure>`);
     parts.push(`<details class="raw" id="${id}-raw"><summary>Raw transcript <span class="dim">(${step.transcript.length} events)</span></summary>
 <ol class="events">
 ${step.transcript.map((e, k) => eventHtml(e, `${id}-e${k + 1}`)).join('\n')}
 </ol>
 </details>`);
+  } else if (step.packets?.rows.length) {
+    parts.push(`<p class="nowire">No message went through; the TCP layer above has the packets.</p>`);
   } else {
     parts.push(`<p class="nowire">Nothing crossed the wire${step.status === 'skipped' ? ': the step did not run' : ''}.</p>`);
   }
@@ -143,6 +149,29 @@ ${step.transcript.map((e, k) => eventHtml(e, `${id}-e${k + 1}`)).join('\n')}
   return `<li class="step st-${step.status}" id="${id}" data-status="${step.status}">\n${parts.join('\n')}\n</li>`;
 }
 
+/**
+ * A step's TCP layer (`--capture`): the ladder again with every packet under the
+ * message it carries, collapsed until the student opens it (then it takes the plain
+ * diagram's place: PAGE_CSS); below, the packets as a pcapng file to download (a data:
+ * URL, so the report stays one file) and the Decode As settings Wireshark needs for
+ * the embedded lab's ports.
+ */
+function tcpLayerHtml(step: StepResult, packets: StepPackets, id: string, targets?: TargetInfo[]): string {
+  const tcp = packets.conversations.filter((c) => c.transport === 'tcp').length;
+  const udp = packets.conversations.length - tcp;
+  const what = [plural(packets.rows.length, 'packet'), tcp ? plural(tcp, 'TCP connection') : '', udp ? plural(udp, 'UDP exchange') : ''].filter(Boolean).join(', ');
+  const bytes = Math.floor((packets.pcapng.length * 3) / 4) - (packets.pcapng.match(/=+$/)?.[0].length ?? 0);
+  const file = `${id}-${step.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'step'}.pcapng`;
+  const decodeAs = decodeAsSettings(packets.conversations);
+  const settings = decodeAs.length
+    ? `<span class="decode-as">Wireshark: Analyze › Decode As… ${decodeAs.map((d) => `<code>${esc(d.field)} → ${esc(d.protocol)}</code>`).join(' ')} <span class="dim">(tshark: <code>${esc(tsharkDecodeAs(decodeAs).join(' '))}</code>)</span></span>`
+    : '';
+  return `<details class="tcp-layer" id="${id}-packets"><summary>TCP layer <span class="dim">(${what})</span></summary>
+<figure class="ladder packets">${ladderSvg(step.transcript, id, { targets: targetColumns(step.transcript, targets), packets })}</figure>
+</details>
+<p class="pcap"><a class="pcapng" download="${esc(file)}" href="data:application/vnd.tcpdump.pcap;base64,${packets.pcapng}">Download the packets <span class="dim">(pcapng, ${bytes} bytes)</span></a> ${settings}</p>`;
+}
+
 function badge(visibility: string): string {
   if (visibility === 'visible') return '';
   const label = visibility.replace(/_/g, ' ');
@@ -153,8 +182,10 @@ function badge(visibility: string): string {
 // The raw transcript
 
 function eventHtml(e: WireEvent, id: string): string {
-  const route = e.kind === 'send' || e.kind === 'recv' ? `${esc(e.from)} <span class="arrow">→</span> ${esc(e.to)}` : `${esc(e.from)} · ${esc(e.to)}`;
-  const head = `<div class="ev-head"><span class="t">${ms(e.at)}</span> <span class="route">${route}</span> <span class="proto">${esc(e.protocol)}${e.transport ? '/' + esc(e.transport) : ''}</span>${e.size !== undefined ? ` <span class="size">${e.size} B</span>` : ''} <b class="sum">${esc(e.kind === 'send' || e.kind === 'recv' ? e.summary : `${e.kind}: ${e.summary}`)}</b></div>`;
+  const message = e.kind === 'send' || e.kind === 'recv';
+  const route = message ? `${esc(e.from)} <span class="arrow">→</span> ${esc(e.to)}` : e.kind === 'tls' ? `${esc(e.from)} <span class="arrow">⇄</span> ${esc(e.to)}` : `${esc(e.from)} · ${esc(e.to)}`;
+  const enc = e.encrypted ? ` <span class="enc" title="encrypted on the wire; shown as the client sent or read it inside TLS">🔒 in TLS</span>` : '';
+  const head = `<div class="ev-head"><span class="t">${ms(e.at)}</span> <span class="route">${route}</span> <span class="proto">${esc(e.protocol)}${e.transport ? '/' + esc(e.transport) : ''}</span>${enc}${e.size !== undefined ? ` <span class="size">${e.size} B</span>` : ''} <b class="sum">${esc(message || e.kind === 'tls' ? e.summary : `${e.kind}: ${e.summary}`)}</b></div>`;
   const bytes = e.data ? eventBytes(e) : undefined;
   const body: string[] = [];
   if (e.text !== undefined) body.push(`<pre class="text">${visibleText(e.text)}</pre>`);
@@ -162,7 +193,8 @@ function eventHtml(e: WireEvent, id: string): string {
     const dump = `<pre class="hex">${esc(hexdump(bytes.subarray(0, MAX_TEXT / 4)))}${bytes.length > MAX_TEXT / 4 ? `\n… ${bytes.length - MAX_TEXT / 4} more bytes` : ''}</pre>`;
     body.push(e.text !== undefined ? `<details class="bytes"><summary>bytes (hex)</summary>${dump}</details>` : dump);
   }
-  return `<li class="ev ev-${e.kind}" id="${id}">${head}${body.join('')}</li>`;
+  const refused = e.kind === 'tls' && (!e.tls?.version || e.tls.authorized === false) ? ' refused' : '';
+  return `<li class="ev ev-${e.kind}${refused}" id="${id}">${head}${body.join('')}</li>`;
 }
 
 /** Decoded text with its line ends shown (HTTP lines end in \r\n) and control characters made visible. */
@@ -174,6 +206,9 @@ function visibleText(text: string): string {
   });
   return html + (text.length > cut.length ? `\n<span class="eol">… ${text.length - cut.length} more characters (the JSON report has them all)</span>` : '');
 }
+
+/** The padlock of ladder.ts, in the legend when some step used TLS. */
+const TLS_LEGEND = `<svg width="16" height="12" aria-hidden="true" class="ladder-svg"><g class="padlock" transform="translate(8 5)"><path d="M-2.6,-1 v-2.2 a2.6,2.6 0 0 1 5.2,0 v2.2" fill="none"/><rect x="-4.2" y="-1" width="8.4" height="6.4" rx="1.2"/></g></svg> inside TLS`;
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 const num = (n: number): string => String(Math.round(n * 1000) / 1000);

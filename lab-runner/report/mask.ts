@@ -5,7 +5,8 @@ import type { RunResult, ScenarioResult, StepResult } from '../result';
  * Secrets out of every report. A scenario's `secrets:` names passwords and tokens; the
  * engine keeps their values beside the result (never in it), and every reporter reads a
  * copy where each of them is `****`: in step inputs and outputs, checks, errors, logs,
- * transcript text and summaries, and inside the raw bytes of the transcript.
+ * transcript text and summaries, and inside the raw bytes of the transcript and of a
+ * step's captured packets (its pcapng, overwritten with as many `*`, so it still opens).
  *
  * The lab shows students that AUTH PLAIN, AUTH LOGIN and HTTP Basic only base64-encode a
  * password, so base64 forms are masked too: a base64 word whose decoded bytes hold a
@@ -61,6 +62,20 @@ export class Masker {
     return Buffer.from(masked, 'latin1');
   }
 
+  /**
+   * A capture file's bytes (a step's pcapng) masked in place: each secret, and each
+   * base64 word or stretch that hides one, overwritten with as many `*`, so every block
+   * keeps its length and the file still opens in Wireshark.
+   */
+  sameLength(data: Buffer): Buffer {
+    if (!this.bytePattern) return data;
+    const stars = (m: string): string => '*'.repeat(m.length);
+    let text = data.toString('latin1').replace(this.bytePattern, stars);
+    text = text.replace(BASE64_WORD, (word) => (this.hidesSecret(word) ? stars(word) : word));
+    if (this.base64Stretches) text = text.replace(this.base64Stretches, stars);
+    return Buffer.from(text, 'latin1');
+  }
+
   private base64(value: string): string {
     const words = value.replace(BASE64_WORD, (word) => (this.hidesSecret(word) ? MASK : word));
     return this.base64Stretches ? words.replace(this.base64Stretches, MASK) : words;
@@ -81,6 +96,7 @@ export class Masker {
   }
 
   private copy(value: unknown, key?: string): unknown {
+    if (key === 'pcapng' && typeof value === 'string') return this.sameLength(Buffer.from(value, 'base64')).toString('base64');
     if (typeof value === 'string') return key !== undefined && FIXED_WORDS.has(key) ? value : this.text(value);
     if (Array.isArray(value)) return value.map((v) => this.copy(v));
     if (!value || typeof value !== 'object') return value;

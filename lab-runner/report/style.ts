@@ -11,6 +11,7 @@ export const THEME_CSS = `
   --bg: #f6f7f9; --card: #fff; --ink: #1f2933; --dim: #66788a; --line: #dde3ea;
   --pass: #1a7f37; --pass-bg: #e9f7ee; --fail: #c62828; --fail-bg: #fdecec; --err: #b45309; --err-bg: #fff4e5;
   --skip: #8a6d00; --skip-bg: #fdf8e1; --send: #1d5fd1; --recv: #0f7b6c; --mark: #8795a5; --hint-bg: #eef4ff;
+  --tls: #2e7d4f; --tls-bg: #e6f4ec; --tls-bad: #c62828; --tls-bad-bg: #fdecec;
   --mono: ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace;
 }
 `;
@@ -81,7 +82,13 @@ ul.checks { list-style: none; margin: 4px 0 6px 34px; padding: 0; font: 12.5px/1
 ul.checks li span { display: inline-block; width: 16px; font-weight: 700; }
 ul.checks li.ok span { color: var(--pass); } ul.checks li.ko { color: var(--fail); }
 figure.ladder { margin: 8px 0 4px 34px; overflow-x: auto; background: #fbfcfd; border: 1px solid var(--line); border-radius: 6px; }
-details.raw, details.logs { margin: 4px 0 0 34px; }
+details.raw, details.logs, details.tcp-layer { margin: 4px 0 0 34px; }
+details.tcp-layer > summary { cursor: pointer; color: #5b3cc4; font-size: 14px; width: max-content; }
+details.tcp-layer > figure.ladder { margin-left: 0; }
+details.tcp-layer[open] ~ figure.ladder.plain { display: none; }
+p.pcap { margin: 2px 0 0 34px; font-size: 13px; display: flex; flex-wrap: wrap; gap: 2px 14px; align-items: baseline; }
+p.pcap a { color: var(--send); }
+p.pcap code { font: 12px var(--mono); background: var(--bg); padding: 0 4px; border-radius: 3px; }
 details.raw > summary, details.logs > summary { cursor: pointer; color: var(--send); font-size: 14px; width: max-content; }
 .dim { color: var(--dim); }
 ol.events { list-style: none; margin: 6px 0 0; padding: 0; border: 1px solid var(--line); border-radius: 6px; background: #fbfcfd; }
@@ -93,6 +100,8 @@ li.ev.flash { background: #fff6cc; transition: background .3s; }
 .ev-head .route { color: var(--dim); }
 .ev-send .ev-head .arrow, .ev-send .sum { color: var(--send); } .ev-recv .ev-head .arrow, .ev-recv .sum { color: var(--recv); }
 .ev-connect .sum, .ev-close .sum, .ev-note .sum { color: var(--mark); font-weight: 400; font-style: italic; }
+.ev-tls .sum, .ev-tls .arrow { color: var(--tls); } .ev-tls.refused .sum, .ev-tls.refused .arrow { color: var(--tls-bad); }
+.ev-head .enc { color: var(--tls); font-size: 11.5px; border: 1px solid #b9dcc7; background: var(--tls-bg); border-radius: 4px; padding: 0 5px; }
 .ev-head .proto, .ev-head .size { color: #94a3b3; }
 pre { margin: 6px 0 2px; padding: 8px 10px; background: #f1f4f7; border-radius: 5px; font: 12px/1.45 var(--mono); overflow-x: auto; white-space: pre; }
 pre .eol { color: #b0bcc8; }
@@ -127,4 +136,16 @@ export const LADDER_CSS = `
 .ladder-svg .message { cursor: pointer; }
 .ladder-svg .message:hover .label, .ladder-svg .message:focus .label { font-weight: 700; }
 .ladder-svg .message:hover line, .ladder-svg .message:focus line { stroke-width: 3; }
+.ladder-svg .tls-band { fill: var(--tls-bg); stroke: var(--tls); stroke-width: 1.4; }
+.ladder-svg .refused .tls-band { fill: var(--tls-bad-bg); stroke: var(--tls-bad); }
+.ladder-svg .tls-label { fill: #1d5236; font-weight: 600; stroke: var(--tls-bg); }
+.ladder-svg .refused .tls-label { fill: #8e1c1c; stroke: var(--tls-bad-bg); }
+.ladder-svg .padlock path { stroke: var(--tls); stroke-width: 1.5; } .ladder-svg .padlock rect { fill: var(--tls); }
+.ladder-svg .refused .padlock path { stroke: var(--tls-bad); } .ladder-svg .refused .padlock rect { fill: var(--tls-bad); }
+.ladder-svg .message:hover .tls-band, .ladder-svg .message:focus .tls-band { stroke-width: 2.4; }
+.l-pkt { stroke: #8a99aa; stroke-width: 1; } .h-pkt { fill: #8a99aa; }
+.ladder-svg .pkt-label { font: 10px var(--mono); text-anchor: middle; fill: #4a5866; paint-order: stroke; stroke: #fbfcfd; stroke-width: 4px; stroke-linejoin: round; }
+.ladder-svg .pkt-time { font-size: 9.5px; fill: #a9b6c3; }
+.ladder-svg .retrans .l-pkt { stroke: var(--fail); stroke-dasharray: 4 2; } .ladder-svg .retrans .h-pkt { fill: var(--fail); } .ladder-svg .retrans .pkt-label { fill: var(--fail); font-weight: 700; }
+.ladder-svg .conv { font: 600 10.5px var(--mono); fill: #5b3cc4; paint-order: stroke; stroke: #fbfcfd; stroke-width: 4px; stroke-linejoin: round; }
 `;

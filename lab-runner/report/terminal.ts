@@ -15,7 +15,12 @@ export interface TerminalOptions {
   write: (text: string) => void;
   /** Print every step's exchange. */
   trace?: boolean;
+  /** Print every step's exchange with its TCP layer: the packets `--capture` recorded under each message. */
+  packets?: boolean;
 }
+
+/** What `--packets` prints for a step that has none. */
+export const NO_PACKETS = 'no packets: run with --capture';
 
 const ICON = { passed: '✓', failed: '✗', error: '✗', skipped: '-' } as const;
 
@@ -30,7 +35,10 @@ export function terminalListener(options: TerminalOptions): RunListener {
     stepEnd(_scenario, step) {
       write(stepLine(step, c, width) + '\n');
       if (step.status !== 'passed') write(stepDetails(step, c) + '\n');
-      if (options.trace && step.transcript.length) write(formatTranscript(step.transcript, c, { indent: '      ', maxLines: 30 }) + '\n');
+      if (options.packets) {
+        if (step.transcript.length || step.packets?.rows.length) write(formatTranscript(step.transcript, c, { indent: '      ', maxLines: 30, packets: step.packets }) + '\n');
+        if (!step.packets && step.status !== 'skipped') write(`      ${c.yellow(NO_PACKETS)}\n`);
+      } else if (options.trace && step.transcript.length) write(formatTranscript(step.transcript, c, { indent: '      ', maxLines: 30 }) + '\n');
     },
   };
 }

@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { StepError } from './errors';
 import { CLIENT, type Wire } from './recorder';
 import type { Route } from './route';
@@ -10,6 +11,10 @@ import type { Route } from './route';
  * `parse(received, closed) -> { reply, raw, rest }`, or undefined for "not all there
  * yet" (`closed`: the server has closed its side, which ends an HTTP body without a
  * length). Everything sent and received is recorded on the wire.
+ *
+ * A conversation may go on inside TLS: from the first byte (a TLS socket handed in:
+ * HTTPS, SMTPS, POP3S) or after a command that asks for it (STARTTLS, STLS: upgrade()).
+ * Its messages are then recorded as `encrypted`, with the plaintext the client sent and read.
  */
 
 export type ReplyParser<R> = (data: Buffer, closed?: boolean) => { reply: R; raw: Buffer; rest: Buffer } | undefined;
@@ -25,27 +30,72 @@ export class Connection {
   private buffer: Buffer = Buffer.alloc(0);
   private closed = false;
   private waiting?: () => void;
+  private socket: net.Socket;
+  /** Inside TLS: what crosses the wire is encrypted. */
+  private encrypted: boolean;
   readonly localPort: number;
 
   constructor(
-    private readonly socket: net.Socket,
+    socket: net.Socket,
     readonly route: Route,
     private wire: Wire,
     private readonly protocol: string,
   ) {
+    this.socket = socket;
+    this.encrypted = socket instanceof TLSSocket;
     this.localPort = socket.localPort ?? 0;
-    socket.on('data', (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      this.waiting?.();
-    });
-    const onEnd = (): void => {
-      if (this.closed) return;
-      this.closed = true;
-      this.wire.record({ kind: 'close', protocol, transport: 'tcp', from: route.label, to: CLIENT, summary: 'server closed the connection' });
-      this.waiting?.();
-    };
-    socket.on('end', onEnd);
-    socket.on('error', onEnd);
+    this.listen(socket);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.buffer = Buffer.concat([this.buffer, chunk]);
+    this.waiting?.();
+  };
+
+  private readonly onEnd = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    this.wire.record({ kind: 'close', protocol: this.protocol, transport: 'tcp', from: this.route.label, to: CLIENT, summary: 'server closed the connection' });
+    this.waiting?.();
+  };
+
+  private listen(socket: net.Socket): void {
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onEnd);
+  }
+
+  /** Only inside TLS is there anything to mark. */
+  private get marks(): { encrypted?: true } {
+    return this.encrypted ? { encrypted: true } : {};
+  }
+
+  /**
+   * Go on inside TLS (STARTTLS, RFC 3207; STLS, RFC 2595): `handshake` starts TLS on the
+   * plain socket and resolves with the secure one. Whatever the server sent in clear
+   * after its go-ahead is thrown away, unread: it did not come through TLS, so an
+   * attacker on the path could have put it there to pass for a reply from inside
+   * (CVE-2011-0411, the STARTTLS command injection).
+   */
+  async upgrade(handshake: (socket: net.Socket) => Promise<net.Socket>): Promise<void> {
+    if (this.encrypted) throw new StepError(`the connection to ${this.route.label} is in TLS already`, 'EPROTO');
+    const plain = this.socket;
+    plain.removeListener('data', this.onData);
+    plain.removeListener('end', this.onEnd);
+    plain.removeListener('error', this.onEnd);
+    const dropped = this.buffer.length;
+    this.buffer = Buffer.alloc(0);
+    if (dropped) this.wire.record({ kind: 'note', protocol: this.protocol, from: this.route.label, to: CLIENT, summary: `${dropped} bytes received in clear before TLS, thrown away` });
+    plain.on('error', () => {}); // a failed handshake surfaces through `handshake`, not here
+    const secure = await handshake(plain);
+    this.socket = secure;
+    this.encrypted = true;
+    this.listen(secure);
+  }
+
+  /** Whether the conversation is inside TLS now. */
+  get secure(): boolean {
+    return this.encrypted;
   }
 
   /** Record on another step's wire from now on (a kept-alive connection lives across steps). */
@@ -55,7 +105,7 @@ export class Connection {
 
   /** Write bytes as they are; `summary` names them in the transcript. */
   write(bytes: Buffer, summary: string, text = bytes.toString('utf8')): void {
-    this.wire.record({ kind: 'send', protocol: this.protocol, transport: 'tcp', from: CLIENT, to: this.route.label, summary, text, bytes });
+    this.wire.record({ kind: 'send', protocol: this.protocol, transport: 'tcp', from: CLIENT, to: this.route.label, summary, text, bytes, ...this.marks });
     this.socket.write(bytes);
   }
 
@@ -84,7 +134,7 @@ export class Connection {
         if (parsed) {
           this.buffer = parsed.rest;
           const text = options.view ? options.view(parsed.reply, parsed.raw) : parsed.raw.toString('utf8');
-          this.wire.record({ kind: 'recv', protocol: this.protocol, transport: 'tcp', from: this.route.label, to: CLIENT, summary: options.describe(parsed.reply), text, bytes: parsed.raw });
+          this.wire.record({ kind: 'recv', protocol: this.protocol, transport: 'tcp', from: this.route.label, to: CLIENT, summary: options.describe(parsed.reply), text, bytes: parsed.raw, ...this.marks });
           return settle(null, parsed.reply);
         }
         if (this.closed) {

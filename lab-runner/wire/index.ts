@@ -11,11 +11,26 @@
  * - serviceLog: what the services did on their own (their `wire` log lines) as transcript events
  * - errors:     StepError, the failure a person reads and a scenario checks by code
  */
-export { CLIENT, WIRE_KINDS, Wire, eventBytes, mergeByTime, nowMs, wireEventSchema, type SocketAddress, type WireEvent, type WireKind } from './recorder';
+export {
+  CLIENT,
+  WIRE_KINDS,
+  Wire,
+  certificateSchema,
+  eventBytes,
+  mergeByTime,
+  nowMs,
+  tlsHandshakeSchema,
+  wireEventSchema,
+  type CertificateView,
+  type SocketAddress,
+  type TlsHandshake,
+  type WireEvent,
+  type WireKind,
+} from './recorder';
 export { StepError } from './errors';
 export { FTP_PASSIVE_PORTS, LAB_PREFIX, PROXY_TIMEOUT_MS, STACK, findService, hasTls, mainPort, type PortPlan, type ServicePlan } from './plan';
 export type { Endpoint, Route } from './route';
-export { LabNetwork, isLoopback, splitHostPort } from './network';
+export { LabNetwork, isLoopback, splitHostPort, type NetworkOptions } from './network';
 export { connect, recordConnect } from './tcp';
 export { Connection, takeLine, type ReadOptions, type ReplyParser } from './connection';
 export { dnsExchange, dnsRecorder } from './dns';

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { RecordType } from 'dns-packet';
 import { dnsExchange } from './dns';
@@ -15,6 +16,8 @@ export interface NetworkOptions {
    * cannot be routed, and what to do instead. A route is never guessed.
    */
   unrouted?: string;
+  /** The lab CA's certificate (PEM file): what the runner's TLS clients trust unless a step says otherwise. */
+  caFile?: string;
 }
 
 /**
@@ -22,6 +25,9 @@ export interface NetworkOptions {
  * DNS server (recorded on the wire, never the host's resolver); an address and a
  * lab port are then routed to wherever that service really listens: 127.0.0.1:8080
  * for www.lab.test:80 when embedded, the same address inside Docker.
+ *
+ * It also knows whom a client in this lab trusts: the lab CA (`caFile`, made by the
+ * services at their first start in the data folder).
  */
 export class LabNetwork {
   private readonly routes = new Map<string, Route>();
@@ -96,6 +102,26 @@ export class LabNetwork {
   async locate(host: string, port: number, wire: Wire, signal: AbortSignal): Promise<Route & { address: string }> {
     const address = await this.resolve(host, wire, signal);
     return { ...this.route(address, port), address };
+  }
+
+  /**
+   * The lab CA's certificate, read as each TLS connection starts (a lab reset makes a
+   * new CA); undefined when this network knows of none, or it is not made yet: a client
+   * then trusts what Node trusts (its own list, and NODE_EXTRA_CA_CERTS).
+   */
+  trustedCa(): Buffer | undefined {
+    if (!this.options.caFile) return undefined;
+    try {
+      return readFileSync(this.options.caFile);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /** Where the lab CA's certificate is (it may not be made yet). */
+  get caFile(): string | undefined {
+    return this.options.caFile;
   }
 
   /** The lab host name of an address, when it is one of the lab's. */

@@ -2,16 +2,50 @@ import { z } from 'zod';
 
 /**
  * The wire recorder: every executor writes what it sent and received here, as it
- * happens. `--trace` prints these events, the JSON report keeps them, and the HTML
+ * happens. A TLS handshake is an event of its own (`tls`), between the two ends of the
+ * connection it secures; the messages after it are marked `encrypted`. `--trace` prints these events, the JSON report keeps them, and the HTML
  * report draws them as a ladder diagram (hosts as columns, messages as arrows).
  */
 
-export const WIRE_KINDS = ['send', 'recv', 'connect', 'close', 'note'] as const;
+export const WIRE_KINDS = ['send', 'recv', 'connect', 'tls', 'close', 'note'] as const;
 export type WireKind = (typeof WIRE_KINDS)[number];
 
 /** One end of a TCP connection as the socket saw it: the real address and port, for matching captured packets to steps. */
 const socketAddress = z.strictObject({ address: z.string(), port: z.number().int() });
 export type SocketAddress = z.infer<typeof socketAddress>;
+
+/** A certificate as a TLS client saw it (lab-runner/tls/describe.ts reads it off the connection). */
+export const certificateSchema = z.strictObject({
+  subject: z.string().describe('CN=www.lab.test, O=wirelab (lab use only)'),
+  issuer: z.string().describe('Who signed it: the intermediate CA, or the certificate itself when self-signed.'),
+  san: z.array(z.string()).describe('Subject alternative names, as OpenSSL prints them: DNS:www.lab.test, IP Address:127.0.0.1.'),
+  validFrom: z.string().describe('Not before, ISO 8601.'),
+  validTo: z.string().describe('Not after, ISO 8601.'),
+  fingerprint: z.string().describe('SHA-256 fingerprint, AB:CD:... as browsers show it.'),
+  serialNumber: z.string(),
+  ca: z.boolean().describe('A CA certificate (basicConstraints CA:TRUE).'),
+  selfSigned: z.boolean().describe('Issued by itself: a root, or the self-signed lesson.'),
+});
+export type CertificateView = z.infer<typeof certificateSchema>;
+
+/**
+ * A TLS handshake as the client saw it: what a `tls` event carries and what a TLS
+ * step's output has under `tls` (`expect: { tls.version: TLSv1.3, tls.error: CERT_HAS_EXPIRED }`).
+ */
+export const tlsHandshakeSchema = z.strictObject({
+  version: z.string().optional().describe('TLSv1.3, TLSv1.2...; absent when no version was agreed (the handshake failed).'),
+  cipher: z.string().optional().describe('The cipher suite, IANA name: TLS_AES_256_GCM_SHA384.'),
+  keyExchange: z.string().optional().describe('The key exchange group: X25519.'),
+  servername: z.string().optional().describe('The name the client asked for (SNI); absent when it connected to an address.'),
+  alpn: z.string().optional().describe('The application protocol agreed (ALPN): http/1.1.'),
+  authorized: z.boolean().describe('The client trusted the certificate for the name it asked for.'),
+  error: z.string().optional().describe("Why not, or why the handshake failed, as the client's code: CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID..."),
+  message: z.string().optional().describe("The client's words for it: certificate has expired."),
+  resumed: z.boolean().optional().describe('An earlier session was resumed: no certificate was sent.'),
+  certificate: certificateSchema.optional().describe("The server's certificate."),
+  chain: z.array(certificateSchema).describe("The server's certificate first, then each issuer up to the root the client trusts (if any)."),
+});
+export type TlsHandshake = z.infer<typeof tlsHandshakeSchema>;
 
 /**
  * One event of a transcript. Declared as a schema because scenarios read transcripts
@@ -38,6 +72,13 @@ export const wireEventSchema = z.strictObject({
   /** A connect event's two ends as the client's socket saw them (`127.0.0.1:54012` -> `127.0.0.1:8080`). */
   local: socketAddress.optional(),
   remote: socketAddress.optional(),
+  /**
+   * A message that crossed the wire inside TLS: encrypted there, and shown here as the
+   * plaintext the runner (the client, one end of the TLS session) sent or read.
+   */
+  encrypted: z.boolean().optional(),
+  /** A `tls` event's handshake: version, cipher, SNI, ALPN, the certificate chain, resumption. */
+  tls: tlsHandshakeSchema.optional(),
 });
 
 export type WireEvent = z.infer<typeof wireEventSchema>;

@@ -1,4 +1,4 @@
-import { createLogger, type Logger } from './logger';
+import { createLogger, flushLogs, type Logger } from './logger';
 import { SHUTDOWN_GRACE_MS } from './shutdown';
 
 /**
@@ -66,6 +66,7 @@ export function envShutdownGraceMs(): number {
 export function runService(service: string, main: (log: Logger) => Promise<void>): void {
   const log = createLogger(service);
   main(log).catch((err: unknown) => {
+    flushLogs(); // the log lines before the failure come before its message
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`${message.startsWith(`${service}:`) ? message : `${service}: ${message}`}\n`);
     process.exit(1);

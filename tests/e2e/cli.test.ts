@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startUp } from '../helpers/cli';
@@ -42,7 +42,7 @@ describe('wirelab check', () => {
       expect(stdout).toBe(''); // no lab was started
       const lines = stderr.trimEnd().split('\n');
       expect(lines[0]).toMatch(/^wirelab: .*typos\.yaml:6:\d+: expect: status is a number, so the keys under it are operators \(.*\): "equal" is not one \(did you mean "equals"\?\)$/);
-      expect(lines[1]).toMatch(/typos\.yaml:7:\d+: expect: the http result has no field "statuss" \(did you mean "status"\?\); it has: url, address, httpVersion, status, .*, error, code, transcript$/);
+      expect(lines[1]).toMatch(/typos\.yaml:7:\d+: expect: the http result has no field "statuss" \(did you mean "status"\?\); it has: url, address, httpVersion, status, .*, error, code, tls, transcript$/);
     }
   });
 });
@@ -101,6 +101,16 @@ describe('wirelab run', () => {
       expect(stdout).not.toContain('hunter2');
       expect(stdout).toContain('****');
     }
+  });
+
+  test('--keylog: every TLS session of the run appends its secrets, in a file only its owner reads', async () => {
+    const keys = path.join(tmp, 'keys.txt');
+    const { code, stdout } = await wirelab(['run', '--free-ports', '--keylog', keys, 'scenarios/mail-encrypted-ports.yaml']);
+    expect([code, stdout]).toEqual([0, expect.stringMatching(/all 1 passed/)]);
+    // SMTPS and POP3S: two TLS 1.3 sessions, each with its own client traffic secret.
+    const lines = (await readFile(keys, 'utf8')).split('\n');
+    expect(lines.filter((l) => /^CLIENT_TRAFFIC_SECRET_0 [0-9a-f]{64} [0-9a-f]{96}$/.test(l))).toHaveLength(2);
+    expect((await stat(keys)).mode & 0o777).toBe(0o600);
   });
 
   test('a --target that is not SERVICE=HOST:PORT is a usage error', async () => {
@@ -184,6 +194,30 @@ describe('exploring clients and wirelab up', () => {
     expect(code).toBe(0);
     expect(stdout).toContain(sftp.info!.fingerprint!);
     expect(stdout).toContain("alice's home in the lab");
+  });
+
+  test('the explorers speak TLS with the lab CA (--cacert): https://, smtp --starttls, pop3 --stls, ftp --tls explicit', async () => {
+    const status = lab.backend.status();
+    const port = (service: string, name: string): string => status.find((s) => s.name === service)!.endpoints[name]!.split(':')[1]!;
+    const ca = ['--cacert', lab.caFile, '--dns', dns];
+    const https = await wirelab(['http', `https://localhost:${port('http', 'https')}/hello.txt`, ...ca]);
+    expect([https.code, https.stdout]).toEqual([0, expect.stringMatching(/⇄ 127\.0\.0\.1:\d+\s+TLSv1\.3 \S+ · SNI localhost · ALPN http\/1\.1 · certificate trusted/)]);
+    expect(https.stdout).toMatch(/🔒\s+client ← 127\.0\.0\.1:\d+\s+200 OK/);
+    const smtp = await wirelab(['smtp', '--host', '127.0.0.1', '--port', port('smtp', 'submission'), '--starttls', '--user', 'alice', '--password', 'alice', '--from', 'alice@lab.test', '--to', 'bob@lab.test', '--subject', 'explorer TLS', '--body', 'b', ...ca]);
+    expect(smtp.code).toBe(0);
+    expect(smtp.stdout).toMatch(/client → 127\.0\.0\.1:\d+\s+STARTTLS\n/);
+    expect(smtp.stdout).toMatch(/🔒\s+client → 127\.0\.0\.1:\d+\s+AUTH PLAIN/);
+    const pop3 = await wirelab(['pop3', '--host', '127.0.0.1', '--port', port('pop3', 'pop3'), '--stls', '--user', 'bob', '--password', 'bob', '--retrieve', 'none', ...ca]);
+    expect(pop3.code).toBe(0);
+    expect(pop3.stdout).toMatch(/🔒\s+client → 127\.0\.0\.1:\d+\s+PASS bob/);
+    const ftp = await wirelab(['ftp', '--host', '127.0.0.1', '--port', port('ftp', 'ftp'), '--tls', 'explicit', '--user', 'alice', '--password', 'alice', ...ca]);
+    expect(ftp.code).toBe(0);
+    expect(ftp.stdout).toMatch(/client → 127\.0\.0\.1:\d+\s+AUTH TLS\n/);
+    expect(ftp.stdout).toMatch(/🔒\s+client → 127\.0\.0\.1:\d+\s+PASS alice/);
+    // Without the lab CA (curl's own list), the same https:// is refused, and says why.
+    const stranger = await wirelab(['http', `https://localhost:${port('http', 'https')}/`, '--dns', dns, '--cacert', '/etc/ssl/certs/ca-certificates.crt']);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stdout + stranger.stderr).toContain('unable to get local issuer certificate');
   });
 
   test('wirelab up prints the hosts and ports, and Ctrl+C stops it cleanly', async () => {

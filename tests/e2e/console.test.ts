@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { openUrl, type OpenedPage } from '../helpers/browser';
-import { startUp, type UpLab } from '../helpers/cli';
+import { openConsole, type OpenedPage } from '../helpers/browser';
+import type { UpLab } from '../helpers/cli';
 import { REPO_DIR } from '../helpers/paths';
 import { STACK } from '../../lab-runner/wire';
 
@@ -32,13 +32,8 @@ let page: Page;
 
 beforeAll(async () => {
   data = await mkdtemp(path.join(os.tmpdir(), 'wirelab-console-e2e-'));
-  up = await startUp(['--free-ports', '--quiet', '--data', data]);
-  const line = /^console: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/m.exec(up.output());
-  if (!line) throw new Error(`wirelab up printed no console address:\n${up.output()}`);
-  url = line[1]!;
-  origin = new URL(url).origin;
   // The page may reach its own console and nothing else.
-  opened = await openUrl(url, (request) => request.startsWith(`${origin}/`));
+  ({ up, url, origin, opened } = await openConsole(data));
   page = opened.page;
   await mkdir(SHOTS, { recursive: true });
 }, 60000);

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { startUp, type UpLab } from './cli';
 
 /**
  * A report file in a real browser: Debian's chromium driven by playwright-core, with
@@ -56,4 +57,30 @@ export async function openUrl(url: string, allowed: (request: string) => boolean
   });
   await page.goto(url, { waitUntil: 'load' });
   return { browser, page, refused, problems, dialogs, close: () => browser.close() };
+}
+
+/** A lab started by `wirelab up` with its console, and the console's page opened at the address it printed. */
+export interface ConsolePage {
+  up: UpLab;
+  /** The address with its one-time token, and its origin. */
+  url: string;
+  origin: string;
+  opened: OpenedPage;
+}
+
+/**
+ * `wirelab up --free-ports --quiet --data DATA`, then its console in chromium, where the
+ * page may reach its own console and nothing else (`also`: what else it may, a blob: URL).
+ */
+export async function openConsole(data: string, also: (request: string) => boolean = () => false): Promise<ConsolePage> {
+  const up = await startUp(['--free-ports', '--quiet', '--data', data]);
+  const line = /^console: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/m.exec(up.output());
+  if (!line) {
+    await up.stop();
+    throw new Error(`wirelab up printed no console address:\n${up.output()}`);
+  }
+  const url = line[1]!;
+  const origin = new URL(url).origin;
+  const opened = await openUrl(url, (request) => request.startsWith(`${origin}/`) || also(request));
+  return { up, url, origin, opened };
 }

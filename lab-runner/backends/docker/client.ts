@@ -16,6 +16,8 @@ import { compose } from './compose';
 
 export interface ClientRunOptions {
   trace?: boolean;
+  /** `--packets`: the trace with each step's TCP layer. */
+  packets?: boolean;
   /** Where the client's terminal report goes: our stdout, or stderr when stdout carries a report. */
   show: 'stdout' | 'stderr';
 }
@@ -32,7 +34,7 @@ export async function runInClient(lab: { project: string }, scenarios: Scenario[
     const env = ['-e', `WIRELAB_PROJECT=${lab.project}`];
     if ('NO_COLOR' in process.env) env.push('-e', 'NO_COLOR=1');
     else if (stream.isTTY || 'FORCE_COLOR' in process.env) env.push('-e', 'FORCE_COLOR=1');
-    const args = ['run', scenarios.map((s) => s.file), '--result-file', `${RESULT_DIR}/result.json`, options.trace ? ['--trace'] : []].flat();
+    const args = ['run', scenarios.map((s) => s.file), '--result-file', `${RESULT_DIR}/result.json`, options.trace ? ['--trace'] : [], options.packets ? ['--packets'] : []].flat();
     const { code } = await compose(['run', '--rm', '-T', '-w', process.cwd(), ...mounts, ...env, 'client', 'wirelab', ...args], {
       project: lab.project,
       show: options.show,

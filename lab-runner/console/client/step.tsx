@@ -1,5 +1,5 @@
-import { useEffect, useRef } from 'preact/hooks';
-import type { StepResult } from '../../result';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { StepPackets, StepResult } from '../../result';
 import type { WireEvent } from '../../wire';
 import { problemsOf } from '../../report/explain';
 import { ladderSvg } from '../../report/ladder';
@@ -10,6 +10,7 @@ import { ms } from '../../report/markup';
  * points, what failed and the hint, the checks, the ladder diagram (report/ladder.ts,
  * the very module the report uses) and, as its text alternative, the transcript.
  * A message clicked (or Enter on it) in the diagram opens its place in the transcript.
+ * A step run with capture on has its TCP layer one click away, and its pcapng to download.
  */
 
 const ICON = { passed: '✓', failed: '✗', error: '!', skipped: '–' } as const;
@@ -67,9 +68,37 @@ export function Transcript({ events, id, highlight }: { events: WireEvent[]; id:
   );
 }
 
-/** The ladder diagram of a transcript, and the transcript below it as its text alternative. */
-export function Ladder({ events, highlight, label }: { events: WireEvent[]; highlight?: (e: WireEvent) => boolean; label?: string }) {
+/** A pcapng file (base64) as a download link's address: a Blob, so the page fetches nothing. */
+function pcapngUrl(base64: string): string {
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  return URL.createObjectURL(new Blob([bytes], { type: 'application/vnd.tcpdump.pcap' }));
+}
+
+/** The TCP layer's button and its download link, for a step with captured packets. */
+function PacketsBar({ packets, open, toggle, id }: { packets: StepPackets; open: boolean; toggle(): void; id: string }) {
+  const url = useMemo(() => pcapngUrl(packets.pcapng), [packets.pcapng]);
+  useEffect(() => () => URL.revokeObjectURL(url), [url]);
+  const tcp = packets.conversations.filter((c) => c.transport === 'tcp').length;
+  return (
+    <div class="packets-bar">
+      <button type="button" class="tcp-toggle" aria-expanded={open} aria-controls={`${id}-figure`} onClick={toggle}>
+        {open ? 'Hide' : 'Show'} the TCP layer ({packets.rows.length} packets, {tcp} TCP connection{tcp === 1 ? '' : 's'})
+      </button>
+      <a class="pcapng" href={url} download={`${id}.pcapng`}>
+        Download the packets (pcapng)
+      </a>
+    </div>
+  );
+}
+
+/**
+ * The ladder diagram of a transcript, and the transcript below it as its text
+ * alternative. With `packets` (a step run with capture on), a button opens its TCP
+ * layer: the same diagram with every packet under the message it carries.
+ */
+export function Ladder({ events, highlight, label, packets }: { events: WireEvent[]; highlight?: (e: WireEvent) => boolean; label?: string; packets?: StepPackets }) {
   const id = useRef(`l${++ladders}`).current;
+  const [open, setOpen] = useState(false);
   const show = (target: EventTarget | null): void => {
     const g = (target as Element | null)?.closest?.('[data-event]');
     if (!g) return;
@@ -81,16 +110,18 @@ export function Ladder({ events, highlight, label }: { events: WireEvent[]; high
     item.focus();
     setTimeout(() => item.classList.remove('flash'), 1500);
   };
-  if (!events.length) return <p class="nowire">Nothing crossed the wire.</p>;
+  if (!events.length && !packets?.rows.length) return <p class="nowire">Nothing crossed the wire.</p>;
+  const withPackets = open && packets ? packets : undefined;
   return (
     <div class="ladder-block">
-      <figure class="ladder" aria-describedby={`${id}-raw`}>
+      {packets ? <PacketsBar packets={packets} open={open} toggle={() => setOpen(!open)} id={id} /> : null}
+      <figure class={`ladder${withPackets ? ' packets' : ''}`} id={`${id}-figure`} aria-describedby={`${id}-raw`}>
         <div
           onClick={(e) => show(e.target)}
           onKeyDown={(e) => {
             if (e.key === 'Enter' || e.key === ' ') show(e.target);
           }}
-          dangerouslySetInnerHTML={{ __html: ladderSvg(events, id) }}
+          dangerouslySetInnerHTML={{ __html: ladderSvg(events, id, { packets: withPackets }) }}
         />
         <figcaption class="sr-only">{label ?? 'Ladder diagram; the transcript below lists the same messages as text.'}</figcaption>
       </figure>
@@ -162,7 +193,7 @@ export function StepView({ step, endedAt }: { step: StepResult; endedAt?: number
           ))}
         </ul>
       ) : null}
-      <Ladder events={step.transcript} />
+      <Ladder events={step.transcript} packets={step.packets} />
     </li>
   );
 }

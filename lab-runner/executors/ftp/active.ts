@@ -13,7 +13,8 @@ import type { FTPContext, FTPResponse } from 'basic-ftp';
 type Handler = (res: Error | FTPResponse, task: unknown) => void;
 type Handle = (command: string | undefined, handler: Handler) => Promise<FTPResponse>;
 
-export function activeMode(command: 'EPRT' | 'PORT', onConnect: (socket: net.Socket) => void) {
+/** `onConnect` sees the server's connection as it arrives, and hands back the socket to use for the data (a TLS one under PROT P). */
+export function activeMode(command: 'EPRT' | 'PORT', onConnect: (socket: net.Socket, ftp: FTPContext) => net.Socket) {
   return async (ftp: FTPContext): Promise<FTPResponse> => {
     const local = ftp.socket.localAddress;
     if (!local) throw new Error('the control connection is closed');
@@ -41,8 +42,7 @@ export function activeMode(command: 'EPRT' | 'PORT', onConnect: (socket: net.Soc
         if (reply instanceof Error || (reply.code !== 150 && reply.code !== 125)) return handler(reply, task);
         accepted.then((socket) => {
           release();
-          onConnect(socket);
-          ftp.dataSocket = socket;
+          ftp.dataSocket = onConnect(socket, ftp);
           handler(reply, task);
         });
       });

@@ -1,16 +1,22 @@
-import net from 'node:net';
+import type net from 'node:net';
 import { PassThrough, Readable, Writable } from 'node:stream';
-import { Client, FTPError, FileType, enterPassiveModeIPv4, enterPassiveModeIPv6 } from 'basic-ftp';
+import tls from 'node:tls';
+import { Client, FTPError, FileType, enterPassiveModeIPv4, enterPassiveModeIPv6, type FTPResponse } from 'basic-ftp';
 import { z } from 'zod';
-import { CLIENT, recordConnect, StepError } from '../../wire';
+import { clientOptions, followTls, startTls, type TlsStart } from '../../tls/client';
+import { CLIENT, connect, recordConnect, StepError, type Route, type TlsHandshake } from '../../wire';
+import { splitTls, tlsWithMode } from '../tls/settings';
 import { outputSchema, type ExecContext, type Executor } from '../types';
 import { activeMode } from './active';
 
 /**
  * `ftp:` — log in to an FTP server and run file actions in order (list, upload,
  * download, mkdir, delete, rename...), on basic-ftp. The transcript is the control
- * connection byte for byte (PASS included: FTP sends it in clear) and a note per data
- * connection. See README.md beside this file.
+ * connection byte for byte (PASS included: FTP sends it in clear, unless inside TLS)
+ * and a note per data connection. With `tls: explicit` the client asks for TLS first
+ * (AUTH TLS, then PBSZ 0 and PROT P for TLS data connections, RFC 4217); with
+ * `tls: implicit` the control connection is TLS from the first byte (port 990).
+ * See README.md beside this file.
  */
 
 const action = z.union([
@@ -28,7 +34,11 @@ const action = z.union([
 export const ftpSchema = z
   .object({
     host: z.string().default('ftp.lab.test'),
-    port: z.number().int().min(1).max(65535).default(21),
+    port: z.number().int().min(1).max(65535).optional().describe('Default: 21, or 990 with tls: implicit.'),
+    tls: tlsWithMode(
+      ['explicit', 'implicit'],
+      'explicit: AUTH TLS on the control connection, then PBSZ 0 and PROT P (data in TLS too); implicit: TLS from the first byte (port 990). And the TLS settings: ca, servername, insecure, minVersion, maxVersion.',
+    ),
     user: z.string().default('anonymous').describe('A lab user, or anonymous (read-only, pub/ only).'),
     password: z.string().default('student@lab.test'),
     mode: z.enum(['passive', 'active']).default('passive').describe('Who opens the data connection: the client (passive) or the server (active).'),
@@ -62,6 +72,7 @@ type Result = z.infer<typeof result>;
 export const ftpOutput = outputSchema({
   address: z.string(),
   greeting: z.strictObject({ code: z.number(), text: z.string() }).optional(),
+  authTls: z.strictObject({ code: z.number(), text: z.string() }).optional().describe('The reply to AUTH TLS (tls: explicit): 234 to go ahead.'),
   loggedIn: z.boolean(),
   login: z.strictObject({ code: z.number(), text: z.string() }).optional().describe('The refusal, when the login failed.'),
   results: z.array(result).optional().describe('One per action, in order.'),
@@ -76,26 +87,36 @@ export const ftpExecutor: Executor<FtpInput, FtpOutput> = {
   name: 'ftp',
   schema: ftpSchema,
   output: ftpOutput,
-  describe: (input) => `FTP ${input.user}@${input.host} (${input.mode}${input.command === 'auto' ? '' : ` ${input.command}`})`,
+  describe: (input) => {
+    const { mode } = splitTls(input.tls);
+    return `FTP ${input.user}@${input.host} (${input.mode}${input.command === 'auto' ? '' : ` ${input.command}`}${mode ? `, TLS ${mode}` : ''})`;
+  },
   async run(input, ctx) {
-    const route = await ctx.network.locate(input.host, input.port, ctx.wire, ctx.signal);
+    const { mode, settings } = splitTls(input.tls);
+    const route = await ctx.network.locate(input.host, input.port ?? (mode === 'implicit' ? 990 : 21), ctx.wire, ctx.signal);
     const client = new Client(30000); // the step's own timeout closes it sooner
     const server = route.label;
-    recordControl(client, ctx, server, route.host, route.port);
+    const tlsStart: TlsStart = { route, host: input.host, settings };
     const onAbort = (): void => client.close();
     ctx.signal.addEventListener('abort', onAbort);
     const output: FtpOutput = { address: route.address, loggedIn: false };
     try {
       try {
-        const welcome = await client.access({ host: route.host, port: route.port, user: input.user, password: input.password });
-        output.greeting = { code: welcome.code, text: replyText(welcome) };
+        const opened = await open(client, route, mode, tlsStart, ctx);
+        output.greeting = { code: opened.welcome.code, text: replyText(opened.welcome) };
+        if (opened.authTls) output.authTls = { code: opened.authTls.code, text: replyText(opened.authTls) };
+        if (opened.handshake) output.tls = opened.handshake;
+        await client.sendIgnoringError('OPTS UTF8 ON');
+        await client.login(input.user, input.password);
+        await client.useDefaultSettings(); // TYPE I; with TLS, PBSZ 0 and PROT P
         output.loggedIn = true;
       } catch (err) {
+        if (err instanceof StepError) throw err;
         if (!(err instanceof FTPError)) throw asStepError(err, server, ctx);
         output.login = { code: err.code, text: replyText(err) };
         return output;
       }
-      client.prepareTransfer = transferStrategy(input, ctx, server);
+      client.prepareTransfer = transferStrategy(input, ctx, server, tlsStart);
       const results: Result[] = [];
       for (const a of input.actions) {
         const done = await perform(client, a, ctx, server).catch((err: unknown) => {
@@ -114,6 +135,36 @@ export const ftpExecutor: Executor<FtpInput, FtpOutput> = {
   },
 };
 
+/**
+ * Open the control connection: the runner's own recorded connect, then (implicit) TLS
+ * before the greeting, or (explicit) AUTH TLS after it (RFC 4217 4). basic-ftp takes
+ * the socket from there; its data connections reuse the TLS options and session.
+ */
+async function open(client: Client, route: Route, mode: 'explicit' | 'implicit' | undefined, start: TlsStart, ctx: ExecContext) {
+  const ftp = client.ftp;
+  const secure = async (plain: net.Socket): Promise<TlsHandshake> => {
+    const done = await startTls(plain, start, ctx);
+    ftp.socket = done.socket;
+    ftp.tlsOptions = { ...clientOptions(start, ctx.network) }; // for the data connections (PROT P)
+    return done.handshake;
+  };
+  const plain = await connect(route, ctx.wire, ctx.signal, 'ftp');
+  let handshake = mode === 'implicit' ? await secure(plain).catch((err: unknown) => (plain.destroy(), Promise.reject(err))) : undefined;
+  if (!handshake) ftp.socket = plain;
+  recordControl(client, ctx, route.label); // now that basic-ftp holds the connection (it said QUIT to the one it made itself)
+  const welcome = await ftp.handle(undefined, (res, task) => {
+    if (res instanceof Error) task.reject(res);
+    else if (res.code >= 200 && res.code < 300) task.resolve(res);
+    else task.reject(new FTPError(res));
+  });
+  let authTls: FTPResponse | undefined;
+  if (mode === 'explicit') {
+    authTls = await client.send('AUTH TLS'); // a refusal (500, 502) rejects as an FTPError
+    handshake = await secure(ftp.socket);
+  }
+  return { welcome, authTls, handshake };
+}
+
 function asStepError(err: unknown, server: string, ctx: ExecContext): Error {
   if (ctx.signal.aborted) return new StepError(`FTP with ${server} did not finish in time`, 'ETIMEDOUT');
   const code = (err as NodeJS.ErrnoException).code;
@@ -123,48 +174,58 @@ function asStepError(err: unknown, server: string, ctx: ExecContext): Error {
 
 /**
  * Record the control connection as it crosses the wire. basic-ftp's own log hides the
- * password ("PASS ###"); the wire does not. Commands are caught where basic-ftp writes
- * them (send: the command and CRLF), replies as they arrive on the socket.
+ * password ("PASS ###"); the wire does not (inside TLS it is the plaintext the client
+ * sent, marked encrypted). Commands are caught where basic-ftp writes them (send: the
+ * command and CRLF), replies where it reads them (in clear or out of TLS).
  */
-function recordControl(client: Client, ctx: ExecContext, server: string, host: string, port: number): void {
-  const ftp = client.ftp as unknown as { _newSocket(): net.Socket; send(command: string): void };
+function recordControl(client: Client, ctx: ExecContext, server: string): void {
+  const ftp = client.ftp as unknown as { send(command: string): void; _onControlSocketData(chunk: string): void; hasTLS: boolean };
+  const marks = (): { encrypted?: true } => (ftp.hasTLS ? { encrypted: true } : {});
   const send = ftp.send.bind(client.ftp);
   ftp.send = (command: string) => {
     const bytes = Buffer.from(`${command}\r\n`, 'utf8');
-    ctx.wire.record({ kind: 'send', protocol: 'ftp', transport: 'tcp', from: CLIENT, to: server, summary: command, text: bytes.toString('utf8'), bytes });
+    ctx.wire.record({ kind: 'send', protocol: 'ftp', transport: 'tcp', from: CLIENT, to: server, summary: command, text: bytes.toString('utf8'), bytes, ...marks() });
     send(command);
   };
-  const make = ftp._newSocket.bind(client.ftp);
-  let control = true; // the first socket made is the control connection; later ones carry data
-  ftp._newSocket = () => {
-    const socket = make();
-    if (!control) return socket;
-    control = false;
-    socket.once('connect', () =>
-      recordConnect(ctx.wire, socket, { protocol: 'ftp', from: CLIENT, to: server, summary: `control connection from port ${socket.localPort} (to ${host}:${port})` }),
-    );
-    socket.on('data', (data: Buffer | string) => {
-      const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8'); // basic-ftp sets an encoding: strings
-      const lines = bytes.toString('utf8').split('\r\n').filter(Boolean);
-      const summary = lines.length > 1 ? `${lines[lines.length - 1]} (+${lines.length - 1} lines)` : (lines[0] ?? '');
-      ctx.wire.record({ kind: 'recv', protocol: 'ftp', transport: 'tcp', from: server, to: CLIENT, summary, text: bytes.toString('utf8'), bytes });
-    });
-    return socket;
+  const receive = ftp._onControlSocketData.bind(client.ftp);
+  ftp._onControlSocketData = (chunk: string) => {
+    const bytes = Buffer.from(chunk, 'utf8'); // basic-ftp sets an encoding: strings
+    const lines = chunk.split('\r\n').filter(Boolean);
+    const summary = lines.length > 1 ? `${lines[lines.length - 1]} (+${lines.length - 1} lines)` : (lines[0] ?? '');
+    ctx.wire.record({ kind: 'recv', protocol: 'ftp', transport: 'tcp', from: server, to: CLIENT, summary, text: chunk, bytes, ...marks() });
+    receive(chunk);
   };
 }
 
-/** How data connections are made: passive (EPSV/PASV, the client connects) or active (EPRT/PORT, the server does). */
-function transferStrategy(input: FtpInput, ctx: ExecContext, server: string) {
+/**
+ * How data connections are made: passive (EPSV/PASV, the client connects) or active
+ * (EPRT/PORT, the server does). Under PROT P each is TLS too, the client's side of it
+ * whoever connected (RFC 4217 7), resuming the control connection's session.
+ */
+function transferStrategy(input: FtpInput, ctx: ExecContext, server: string, tlsStart: TlsStart) {
   const note = (socket: net.Socket, summary: string, from: string, to: string): void => recordConnect(ctx.wire, socket, { protocol: 'ftp-data', from, to, summary });
+  const dataRoute = (port: number | undefined): TlsStart => ({ ...tlsStart, route: { ...tlsStart.route, label: server.replace(/:\d+$/, `:${port}`) } });
   const passive = (enter: typeof enterPassiveModeIPv4) => async (ftp: Parameters<typeof enterPassiveModeIPv4>[0]) => {
     const res = await enter(ftp);
     const data = ftp.dataSocket;
-    if (data) note(data, `data connection (passive): client port ${data.localPort} -> server port ${data.remotePort}`, CLIENT, server.replace(/:\d+$/, `:${data.remotePort}`));
+    if (data) {
+      const tcp = data instanceof tls.TLSSocket ? ((data as tls.TLSSocket & { _parent?: net.Socket })._parent ?? data) : data;
+      note(tcp, `data connection (passive): client port ${tcp.localPort} -> server port ${tcp.remotePort}`, CLIENT, server.replace(/:\d+$/, `:${tcp.remotePort}`));
+      // basic-ftp started TLS on it (PROT P) with the control connection's options and session.
+      if (data instanceof tls.TLSSocket) followTls(data, dataRoute(tcp.remotePort), ctx);
+    }
     return res;
   };
   if (input.mode === 'active') {
     const command = input.command === 'PORT' ? 'PORT' : 'EPRT';
-    return activeMode(command, (socket) => note(socket, `data connection (active): server port ${socket.remotePort} -> client port ${socket.localPort}`, server.replace(/:\d+$/, `:${socket.remotePort}`), CLIENT));
+    return activeMode(command, (socket, ftp) => {
+      note(socket, `data connection (active): server port ${socket.remotePort} -> client port ${socket.localPort}`, server.replace(/:\d+$/, `:${socket.remotePort}`), CLIENT);
+      if (!ftp.hasTLS) return socket;
+      // The server connected, but the client is still TLS's client (RFC 4217 7): the same options, the same session.
+      const secure = tls.connect({ ...ftp.tlsOptions, socket, session: ftp.tlsSessionStore ?? (ftp.socket as tls.TLSSocket).getSession() });
+      followTls(secure, dataRoute(socket.remotePort), ctx);
+      return secure;
+    });
   }
   if (input.command === 'PASV') return passive(enterPassiveModeIPv4);
   if (input.command === 'EPSV') return passive(enterPassiveModeIPv6);

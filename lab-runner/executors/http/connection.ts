@@ -1,17 +1,23 @@
 import type net from 'node:net';
-import { Connection, type Route, type Wire } from '../../wire';
-import { parseResponse, type HttpResponse } from './parse';
+import { Connection, type Route, type TlsHandshake, type Wire } from '../../wire';
+import { responseParser, type HttpResponse } from './parse';
 
 /**
- * One HTTP/1.1 connection: send a request's bytes, read back one response. Several
- * requests may go over it in turn (keep-alive), which is how a `connection:` name in
- * a scenario shares one TCP connection between steps.
+ * One HTTP/1.1 connection, in clear or inside TLS: send a request's bytes, read back
+ * one response. Several requests may go over it in turn (keep-alive), which is how a
+ * `connection:` name in a scenario shares one TCP connection (and one TLS session) between steps.
  */
 export class HttpConnection extends Connection {
   /** How many requests went over this connection. */
   requests = 0;
 
-  constructor(socket: net.Socket, route: Route, wire: Wire) {
+  constructor(
+    socket: net.Socket,
+    route: Route,
+    wire: Wire,
+    /** The TLS handshake this connection began with (https://). */
+    readonly handshake?: TlsHandshake,
+  ) {
     super(socket, route, wire, 'http');
   }
 
@@ -19,10 +25,7 @@ export class HttpConnection extends Connection {
     this.requests++;
     this.write(request, summary, request.toString('latin1'));
     return this.read(
-      (data, closed) => {
-        const result = parseResponse(data, method, closed === true);
-        return result.complete ? { reply: result.response, raw: result.response.raw, rest: result.rest } : undefined;
-      },
+      responseParser(method),
       { describe: (r) => `${r.status} ${r.reason}`, view: responseText },
       signal,
     );

@@ -1,15 +1,21 @@
 import { z } from 'zod';
+import { startTls } from '../../tls/client';
 import { connect, StepError } from '../../wire';
+import { tlsSettingsSchema } from '../tls/settings';
 import { outputSchema, type ExecContext, type Executor } from '../types';
 import { HttpConnection } from './connection';
 import { buildRequest, parseHttpUrl, resolveLocation } from './request';
 import type { HttpResponse } from './parse';
 
-/** `http:` — one HTTP/1.1 request and its response. See README.md beside this file. */
+/**
+ * `http:` — one HTTP/1.1 request and its response, in clear (http://) or inside TLS
+ * (https://: a handshake first, with ALPN http/1.1 and the URL's host as SNI). See
+ * README.md beside this file.
+ */
 
 export const httpSchema = z
   .object({
-    url: z.string().min(1).describe('http://HOST[:PORT]/PATH; the host is resolved through the lab DNS.'),
+    url: z.string().min(1).describe('http://HOST[:PORT]/PATH or https://...; the host is resolved through the lab DNS.'),
     method: z.string().regex(/^[A-Za-z]+$/, 'a method is letters only, e.g. GET').default('GET'),
     headers: z.record(z.string(), z.union([z.string(), z.number()])).default({}).describe('Request header fields, sent in this order.'),
     body: z.string().optional().describe('The request body, as text.'),
@@ -17,6 +23,7 @@ export const httpSchema = z
     follow: z.union([z.boolean(), z.number().int().min(0).max(20)]).default(false).describe('Follow redirects (true: up to 5). Default: no.'),
     connection: z.string().optional().describe('Keep the connection open under this name; later steps with the same name reuse it.'),
     version: z.enum(['1.1', '1.0']).default('1.1'),
+    tls: tlsSettingsSchema.optional().describe('For https:// URLs: whom to trust, the name to ask for, the TLS versions.'),
   })
   .strict()
   .refine((v) => v.body === undefined || v.json === undefined, { message: 'give either body or json, not both' });
@@ -64,7 +71,7 @@ export const httpExecutor: Executor<HttpInput, HttpOutput> = {
     const redirects: HttpOutput['redirects'] = [];
 
     for (;;) {
-      const { response, connection, address } = await send(ctx, input, url, method, headers, body);
+      const { response, connection, address, tls } = await send(ctx, input, url, method, headers, body);
       const location = response.headers.location;
       if (REDIRECTS.has(response.status) && location && redirects.length < maxRedirects) {
         redirects.push({ status: response.status, location });
@@ -76,7 +83,7 @@ export const httpExecutor: Executor<HttpInput, HttpOutput> = {
         }
         continue;
       }
-      return output(response, url, address, connection, redirects);
+      return { ...output(response, url, address, connection, redirects), ...(tls ? { tls } : {}) };
     }
   },
 };
@@ -92,18 +99,31 @@ async function send(ctx: ExecContext, input: HttpInput, url: string, method: str
   const key = input.connection ? `http:${input.connection}` : undefined;
   let connection = key ? (ctx.session.resources.get(key) as HttpConnection | undefined) : undefined;
   let reused = false;
-  if (connection?.open && connection.route.label === route.label) {
+  if (connection?.open && connection.route.label === route.label && connection.secure === parsed.secure) {
     connection.useWire(ctx.wire);
     reused = true;
   } else {
     connection?.close();
-    connection = new HttpConnection(await connect(route, ctx.wire, ctx.signal, 'http'), route, ctx.wire);
+    const socket = await connect(route, ctx.wire, ctx.signal, 'http');
+    if (parsed.secure) {
+      // The URL's host is the name asked for (SNI) and checked in the certificate, wherever the lab routes it.
+      const secure = await startTls(socket, { route, host: parsed.host, alpn: ['http/1.1'], settings: input.tls }, ctx).catch((err: unknown) => {
+        socket.destroy();
+        throw err;
+      });
+      connection = new HttpConnection(secure.socket, route, ctx.wire, secure.handshake);
+    } else connection = new HttpConnection(socket, route, ctx.wire);
     if (key) ctx.session.resources.set(key, connection);
   }
   const request = buildRequest({ method, target: parsed.target, host: parsed.authority, headers, body, close: !key, version: input.version });
   try {
     const response = await connection.exchange(request, method, `${method} ${parsed.target} HTTP/${input.version}`, ctx.signal);
-    return { response, connection: { name: input.connection, reused, localPort: connection.localPort, requests: connection.requests }, address: route.address };
+    return {
+      response,
+      connection: { name: input.connection, reused, localPort: connection.localPort, requests: connection.requests },
+      address: route.address,
+      tls: connection.handshake,
+    };
   } finally {
     if (!key) connection.close();
   }

@@ -31,6 +31,8 @@ export function buildRequest(spec: RequestSpec): Buffer {
 }
 
 export interface ParsedUrl {
+  /** https: the request goes inside TLS (RFC 9110 4.2.2), on port 443 unless the URL names one. */
+  secure: boolean;
   host: string;
   port: number;
   /** host[:port] as written, for the Host header. */
@@ -39,22 +41,20 @@ export interface ParsedUrl {
 }
 
 /**
- * Split an http:// URL by hand rather than with `new URL()`, which would normalise
- * `/a/../b` and percent-encodings: a lab client must send what the student wrote.
+ * Split an http:// or https:// URL by hand rather than with `new URL()`, which would
+ * normalise `/a/../b` and percent-encodings: a lab client must send what the student wrote.
  */
 export function parseHttpUrl(url: string): ParsedUrl {
-  const match = /^http:\/\/([^/?#\s]+)([^#\s]*)/i.exec(url);
-  if (!match) {
-    if (/^https:/i.test(url)) throw new Error(`the lab speaks plain HTTP only: ${url} (use http://)`);
-    throw new Error(`not an http:// URL: ${url}`);
-  }
-  const authority = match[1]!;
+  const match = /^(https?):\/\/([^/?#\s]+)([^#\s]*)/i.exec(url);
+  if (!match) throw new Error(`not an http:// or https:// URL: ${url}`);
+  const secure = match[1]!.toLowerCase() === 'https';
+  const authority = match[2]!;
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(authority);
   const [host, portText] = v6 ? [v6[1]!, v6[2]] : (authority.split(':') as [string, string | undefined]);
-  const port = portText ? Number(portText) : 80;
+  const port = portText ? Number(portText) : secure ? 443 : 80;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`bad port in ${url}`);
-  const target = match[2] || '/';
-  return { host: host.toLowerCase(), port, authority, target: target.startsWith('/') ? target : `/${target}` };
+  const target = match[3] || '/';
+  return { secure, host: host.toLowerCase(), port, authority, target: target.startsWith('/') ? target : `/${target}` };
 }
 
 /** Where a redirect's Location points, relative to the URL that answered. */

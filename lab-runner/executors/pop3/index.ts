@@ -1,18 +1,24 @@
+import type net from 'node:net';
 import { z } from 'zod';
-import { connect, Connection } from '../../wire';
+import { startTls, tlsRequired } from '../../tls/client';
+import { connect, Connection, type TlsHandshake } from '../../wire';
+import { splitTls, tlsWithMode, upgradeSchema } from '../tls/settings';
 import { outputSchema, type Executor, type Session } from '../types';
 import { multiLine, numbered, singleLine, type Pop3Reply } from './protocol';
 import { parseMessage, sentBy } from './message';
 
 /**
  * `pop3:` — log in to a mailbox, list it, retrieve messages, delete some, quit
- * (RFC 1939). See README.md beside this file.
+ * (RFC 1939); inside TLS after STLS (RFC 2595) or from the first byte (POP3S, port
+ * 995, RFC 8314). See README.md beside this file.
  */
 
 export const pop3Schema = z
   .object({
     host: z.string().default('mail.lab.test').describe('The POP3 server, a lab host.'),
-    port: z.number().int().min(1).max(65535).default(110),
+    port: z.number().int().min(1).max(65535).optional().describe('Default: 110, or 995 with tls: implicit.'),
+    stls: upgradeSchema('Ask for TLS before logging in (STLS, RFC 2595). true: if the server refuses, go on in clear; required: else stop, sending no password.'),
+    tls: tlsWithMode(['implicit'], 'implicit: TLS from the first byte (POP3S, port 995). And the TLS settings: ca, servername, insecure, minVersion, maxVersion.'),
     user: z.string().min(1),
     password: z.string(),
     retrieve: z
@@ -56,6 +62,7 @@ const retrieval = z.union([retrievedMessage, z.strictObject({ number: z.number()
 export const pop3Output = outputSchema({
   address: z.string(),
   greeting: z.string().optional(),
+  stls: status.extend({ secure: z.boolean().describe('The session went on inside TLS.') }).optional().describe('The reply to STLS.'),
   loggedIn: z.boolean().optional(),
   login: status.optional().describe('The reply to PASS (or to USER when that was refused).'),
   count: z.number().optional().describe('Messages in the mailbox (STAT).'),
@@ -84,10 +91,21 @@ export const pop3Executor: Executor<Pop3Input, Pop3Output> = {
   name: 'pop3',
   schema: pop3Schema,
   output: pop3Output,
-  describe: (input) => `POP3 ${input.user}@${input.host}`,
+  describe: (input) => `POP3 ${input.user}@${input.host}${splitTls(input.tls).mode ? ' (TLS)' : input.stls ? ' (STLS)' : ''}`,
   async run(input, ctx) {
-    const route = await ctx.network.locate(input.host, input.port, ctx.wire, ctx.signal);
-    const pop = new Connection(await connect(route, ctx.wire, ctx.signal, 'pop3'), route, ctx.wire, 'pop3');
+    const { mode, settings } = splitTls(input.tls);
+    const route = await ctx.network.locate(input.host, input.port ?? (mode === 'implicit' ? 995 : 110), ctx.wire, ctx.signal);
+    const socket = await connect(route, ctx.wire, ctx.signal, 'pop3');
+    let handshake: TlsHandshake | undefined;
+    const tlsTo = async (plain: net.Socket): Promise<net.Socket> => {
+      const secure = await startTls(plain, { route, host: input.host, settings }, ctx).catch((err: unknown) => {
+        plain.destroy();
+        throw err;
+      });
+      handshake = secure.handshake;
+      return secure.socket;
+    };
+    const pop = new Connection(mode === 'implicit' ? await tlsTo(socket) : socket, route, ctx.wire, 'pop3');
     const command = async (line: string): Promise<Pop3Reply> => {
       pop.send(line);
       return pop.read(isMultiLine(line) ? multiLine : singleLine, { describe }, ctx.signal);
@@ -95,6 +113,16 @@ export const pop3Executor: Executor<Pop3Input, Pop3Output> = {
     const output: Pop3Output = { address: route.address };
     try {
       output.greeting = (await pop.read(singleLine, { describe }, ctx.signal)).text;
+      if (input.stls && !pop.secure) {
+        const stls = await command('STLS');
+        if (stls.ok) await pop.upgrade(tlsTo);
+        output.stls = { ok: stls.ok, text: stls.text, secure: pop.secure };
+        if (!pop.secure && input.stls === 'required') {
+          await command('QUIT').catch(() => undefined);
+          throw tlsRequired(route.label, `refused STLS (-ERR ${stls.text})`, 'STLS refused');
+        }
+      }
+      if (handshake) output.tls = handshake;
       const replies: NonNullable<Pop3Output['replies']> = [];
       const run = async (lines: string[]): Promise<void> => {
         for (const line of lines) {

@@ -108,12 +108,14 @@ test('Inspect: the bytes the HTTP request will be, before it is sent', async () 
   const r = await c.api('POST', '/api/inspect', { input: { method: 'post', url: 'http://www.lab.test/api/notes', json: { a: 1 } } });
   const text = 'POST /api/notes HTTP/1.1\r\nHost: www.lab.test\r\nUser-Agent: wirelab/0.1\r\nAccept: */*\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"a":1}';
   expect(r.json()).toEqual({ text, size: Buffer.byteLength(text) });
-  expect((await c.api('POST', '/api/inspect', { input: { url: 'https://www.lab.test/' } })).status).toBe(400);
+  // https:// is the same request, sent inside TLS; a URL that is not HTTP is refused.
+  expect((await c.api('POST', '/api/inspect', { input: { url: 'https://www.lab.test/' } })).json()).toMatchObject({ text: expect.stringMatching(/^GET \/ HTTP\/1\.1\r\nHost: www\.lab\.test\r\n/) });
+  expect((await c.api('POST', '/api/inspect', { input: { url: 'ftp://www.lab.test/' } })).status).toBe(400);
 });
 
 test('the panels: one per executor but lab and wait, each with its input schema', async () => {
   const panels = (await c.api('GET', '/api/panels')).json();
-  expect(panels.map((p: { action: string }) => p.action)).toEqual(['dns', 'http', 'tcp', 'smtp', 'pop3', 'ftp', 'sftp']);
+  expect(panels.map((p: { action: string }) => p.action)).toEqual(['dns', 'http', 'tcp', 'smtp', 'pop3', 'ftp', 'sftp', 'tls']);
   const http = panels.find((p: { action: string }) => p.action === 'http');
   expect(http.inspect).toBe(true);
   expect(Object.keys(http.schema.properties)).toEqual(expect.arrayContaining(['method', 'url', 'headers', 'body']));

@@ -81,6 +81,9 @@ steps:
         - delete: t.txt
         - download: no-such-file
   - { name: sftp refused login, sftp: { user: alice, password: wrong } }
+  - name: tls to a port that speaks no TLS
+    tls: { host: www.lab.test, port: 80 }
+    expect: { tls.authorized: false, tls.error: { exists: true }, tls.chain: { length: 0 } }
   - { name: lab stop, lab: { action: stop, service: http } }
   - name: a failure that is expected
     http: { url: "http://www.lab.test/" }

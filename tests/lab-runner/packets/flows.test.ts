@@ -3,18 +3,17 @@
  * against tshark's TCP analysis of the same real captures; choosing a step's packets
  * by its flows and time; placing application messages on their segments.
  */
-import net from 'node:net';
 import path from 'node:path';
 import { encode } from 'dns-packet';
 import { portFilter } from '../../../lab-runner/packets/capture';
 import { nowMs } from '../../../lab-runner/wire';
 import { conversations, findConversations, packetInfo, packetRows, packetsCarrying, selectPackets, type Conversation, type Endpoint, type FlowQuery } from '../../../lab-runner/packets/flows';
 import { freePort } from '../../helpers/ports';
-import { Child, run } from '../../helpers/process';
+import { run } from '../../helpers/process';
 import { RawSocket } from '../../helpers/socket';
 import { query, UdpClient } from '../../services/dns/clients';
 import { curl } from '../../services/http/harness';
-import { captureWhile, ncProbe, rootOnly, tsharkRows, useScratch } from './helpers';
+import { captureWhile, ncProbe, rootOnly, synRetransmission, tsharkRows, useScratch } from './helpers';
 
 const lab = useScratch({ http: true, dns: true });
 
@@ -69,31 +68,15 @@ rootOnly('conversations as tshark sees them', () => {
   });
 
   test('a SYN dropped by a listener whose queue is full is sent again: marked as tshark marks it', async () => {
-    // Python listens with a backlog of 0 and never accepts: once one connection waits
-    // in its queue, Linux drops the next SYN, and that client sends it again after its
-    // retransmission timeout (1 s, RFC 6298 section 2.1).
-    const python = Child.start('python3', ['-c', 'import socket, sys\ns = socket.socket()\ns.bind(("127.0.0.1", 0))\ns.listen(0)\nprint(s.getsockname()[1], flush=True)\nsys.stdin.read()'], { name: 'a python3 listener that never accepts', stdin: 'pipe' });
-    const port = Number((await python.waitFor(/^(\d+)$/))[1]);
     const file = path.join(lab.dir, 'retransmission.pcapng');
-    const sockets: net.Socket[] = [];
-    try {
-      const capture = await captureWhile({ filter: portFilter([port]), file }, async (live) => {
-        sockets.push((await RawSocket.connect(port)).socket);
-        // Its SYN is dropped (the queue is full): no wait for its connection, only for the SYN sent again.
-        sockets.push(net.connect(port, '127.0.0.1').on('error', () => undefined));
-        await live.waitFor((packets) => packets.filter((p) => p.tcp?.flagNames.join() === 'SYN').length >= 3, 10000, 'the second client to send its SYN again');
-      });
-      const all = conversations(capture.packets);
-      expect(ourAnalysis(all)).toEqual(await tsharkAnalysis(file));
-      const second = all[1]!;
-      expect(second.packets.map((p) => [p.decoded.tcp!.flagNames.join(), p.seq, p.retransmission])).toEqual([
-        ['SYN', 0, false],
-        ['SYN', 0, true],
-      ]);
-    } finally {
-      for (const s of sockets) s.destroy();
-      await python.stop();
-    }
+    const { capture } = await synRetransmission(file);
+    const all = conversations(capture.packets);
+    expect(ourAnalysis(all)).toEqual(await tsharkAnalysis(file));
+    const second = all[1]!;
+    expect(second.packets.map((p) => [p.decoded.tcp!.flagNames.join(), p.seq, p.retransmission])).toEqual([
+      ['SYN', 0, false],
+      ['SYN', 0, true],
+    ]);
   }, 20000);
 });
 

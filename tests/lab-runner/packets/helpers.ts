@@ -2,13 +2,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { PacketCapture, type CaptureOptions } from '../../../lab-runner/packets/capture';
+import { PacketCapture, portFilter, type CaptureOptions } from '../../../lab-runner/packets/capture';
 import { decodePacket, type DecodedPacket } from '../../../lab-runner/packets/decode';
 import { readCapture } from '../../../lab-runner/packets/pcapng';
 import { startLab as startDns, type RunningServer as DnsServer } from '../../services/dns/clients';
 import { startServer as startHttp, type RunningServer as HttpServer } from '../../services/http/harness';
 import { Child, run, type RunResult } from '../../helpers/process';
-import { listenTcp } from '../../helpers/socket';
+import { listenTcp, RawSocket } from '../../helpers/socket';
 import { within } from '../../helpers/wait';
 
 /**
@@ -86,6 +86,31 @@ export function useScratch(servers: { http?: boolean; dns?: boolean } = {}): Scr
     await rm(scratch.dir, { recursive: true, force: true });
   });
   return scratch;
+}
+
+/**
+ * A real retransmission, captured (to `file` if given): Python listens with a backlog of
+ * 0 and never accepts; once one connection waits in its queue, Linux drops the next
+ * SYN, and that client sends it again after its retransmission timeout (1 s, RFC 6298
+ * section 2.1). The capture holds the first connection's handshake, then the second
+ * client's SYN twice; `port` is the listener's.
+ */
+export async function synRetransmission(file?: string): Promise<{ capture: PacketCapture; port: number }> {
+  const python = Child.start('python3', ['-c', 'import socket, sys\ns = socket.socket()\ns.bind(("127.0.0.1", 0))\ns.listen(0)\nprint(s.getsockname()[1], flush=True)\nsys.stdin.read()'], { name: 'a python3 listener that never accepts', stdin: 'pipe' });
+  const port = Number((await python.waitFor(/^(\d+)$/))[1]);
+  const sockets: net.Socket[] = [];
+  try {
+    const capture = await captureWhile({ filter: portFilter([port]), ...(file ? { file } : {}) }, async (live) => {
+      sockets.push((await RawSocket.connect(port)).socket);
+      // Its SYN is dropped (the queue is full): no wait for its connection, only for the SYN sent again.
+      sockets.push(net.connect(port, '127.0.0.1').on('error', () => undefined));
+      await live.waitFor((packets) => packets.filter((p) => p.tcp?.flagNames.join() === 'SYN').length >= 3, 10000, 'the second client to send its SYN again');
+    });
+    return { capture, port };
+  } finally {
+    for (const s of sockets) s.destroy();
+    await python.stop();
+  }
 }
 
 /** A refused connection from Node: the SYN and the RST; resolves once the RST is in. */

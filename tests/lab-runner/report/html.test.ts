@@ -3,6 +3,7 @@ import type { RunResult, StepResult } from '../../../lab-runner/result';
 import { htmlReport } from '../../../lab-runner/report/html';
 import { ladderHosts, splitEndpoint } from '../../../lab-runner/report/ladder';
 import { esc } from '../../../lab-runner/report/markup';
+import { decodeAsSettings, tsharkDecodeAs } from '../../../lab-runner/report/decodeAs';
 
 /** The HTML report's pieces that need no browser: escaping and the ladder's columns. */
 
@@ -82,4 +83,24 @@ test('a step with no transcript says so; a long transcript is drawn up to a limi
   expect(html.match(/class="message /g)).toHaveLength(400);
   expect(html).toContain('… 50 more events in the raw transcript');
   expect(html.match(/<li class="ev /g)).toHaveLength(450);
+});
+
+test("Decode As: the embedded lab's ports by their number, a target's by its lab name; standard ports need none", () => {
+  const tcp = (server: string, serverLabel?: string) => ({ transport: 'tcp' as const, server, serverLabel });
+  expect(
+    decodeAsSettings([
+      { transport: 'udp', server: '127.0.0.1:5353' },
+      tcp('127.0.0.1:8080'),
+      tcp('127.0.0.1:2525'),
+      tcp('127.0.0.1:2525'), // a second connection: named once
+      tcp('127.0.0.1:1110'),
+      tcp('127.0.0.1:2121'),
+      tcp('127.0.0.1:8443'),
+      tcp('[::1]:2222'),
+      tcp('127.0.0.1:9000', 'www.lab.test:80'), // --target http=127.0.0.1:9000
+      tcp('172.28.0.80:80', 'www.lab.test:80'), // Docker: the standard port
+      tcp('127.0.0.1:4000'), // not the lab's
+    ]).map((d) => `${d.field} → ${d.protocol}`),
+  ).toEqual(['udp.port==5353 → DNS', 'tcp.port==8080 → HTTP', 'tcp.port==2525 → SMTP', 'tcp.port==1110 → POP', 'tcp.port==2121 → FTP', 'tcp.port==8443 → TLS', 'tcp.port==2222 → SSH', 'tcp.port==9000 → HTTP']);
+  expect(tsharkDecodeAs(decodeAsSettings([tcp('127.0.0.1:2587')]))).toEqual(['-d', 'tcp.port==2587,smtp']);
 });

@@ -61,12 +61,12 @@ describe('scenario loader', () => {
     expect(problems('steps:\n  - name: a\n    dns: { query: x }\n')).toEqual(['1:1: title: missing (expected string)']);
     const p = problems('title: t\nsteps:\n  - name: a\n    dns: { query: x, type: AAA }\n    pionts: 3\n');
     expect(p).toContainEqual(expect.stringMatching(/^4:28: steps\[0\]\.dns\.type: expected one of .*"AAAA".*, got "AAA"$/));
-    expect(p).toContainEqual('5:5: steps[0]: unknown key "pionts"; expected one of: name, dns, http, tcp, wait, lab, smtp, pop3, ftp, sftp, expect, save, points, hint, timeout, retry, visibility');
+    expect(p).toContainEqual('5:5: steps[0]: unknown key "pionts"; expected one of: name, dns, http, tcp, wait, lab, smtp, pop3, ftp, sftp, tls, expect, save, points, hint, timeout, retry, visibility');
     expect(problems('title: t\nsteps:\n  - name: a\n    tcp: { host: www.lab.test, port: 99999 }\n')[0]).toMatch(/^4:38: steps\[0\]\.tcp\.port: .*65535.*, got 99999$/);
   });
 
   test('a step needs exactly one action', () => {
-    expect(problems('title: t\nsteps:\n  - name: nothing\n')[0]).toBe('3:5: steps[0]: a step needs one action: dns, http, tcp, wait, lab, smtp, pop3, ftp, sftp');
+    expect(problems('title: t\nsteps:\n  - name: nothing\n')[0]).toBe('3:5: steps[0]: a step needs one action: dns, http, tcp, wait, lab, smtp, pop3, ftp, sftp, tls');
     expect(problems('title: t\nsteps:\n  - name: two\n    dns: { query: x }\n    wait: { service: dns }\n')[0]).toMatch(/has dns and wait: split it/);
   });
 
@@ -94,7 +94,7 @@ describe('scenario loader', () => {
     const schema = scenarioJsonSchema() as { properties: { steps: { items: { properties: Record<string, unknown>; oneOf: unknown[] } } } };
     const step = schema.properties.steps.items;
     expect(Object.keys(step.properties)).toEqual(expect.arrayContaining(['dns', 'http', 'tcp', 'wait', 'lab', 'smtp', 'pop3', 'expect', 'save']));
-    expect(step.oneOf).toHaveLength(9);
+    expect(step.oneOf).toHaveLength(10);
   });
 });
 

@@ -45,7 +45,7 @@ describe('the loader and the JSON Schema agree on expect: and save:', () => {
   ];
   const bad: [string, RegExp][] = [
     ['http: { url: "http://www.lab.test/" }\nexpect: { status: { equal: 200 } }', /:5:.*status is a number, so the keys under it are operators .*"equal" is not one \(did you mean "equals"\?\)/],
-    ['http: { url: "http://www.lab.test/" }\nexpect: { statuss: 200 }', /:5:.*the http result has no field "statuss" \(did you mean "status"\?\); it has: url, address, .*status.*, error, code, transcript/],
+    ['http: { url: "http://www.lab.test/" }\nexpect: { statuss: 200 }', /:5:.*the http result has no field "statuss" \(did you mean "status"\?\); it has: url, address, .*status.*, error, code, tls, transcript/],
     ['http: { url: "http://www.lab.test/" }\nexpect: { header.content-type: text/html }', /:5:.*has no field "header" \(did you mean "headers"\?\)/],
     ['http: { url: "http://www.lab.test/" }\nexpect: { headers: { content-type: { contain: html } } }', /headers\.content-type is text, .*"contain" is not one/],
     ['http: { url: "http://www.lab.test/" }\nexpect: { connection: { reuse: true } }', /connection has no field "reuse" \(did you mean "reused"\?\); it has: name, reused, localPort, requests/],

@@ -61,9 +61,14 @@ describe('HTTP request building', () => {
   });
 
   test('URLs are split by hand so /../ and %2e reach the server as written', () => {
-    expect(parseHttpUrl('http://www.lab.test/a/../b?x=%2e')).toEqual({ host: 'www.lab.test', port: 80, authority: 'www.lab.test', target: '/a/../b?x=%2e' });
+    expect(parseHttpUrl('http://www.lab.test/a/../b?x=%2e')).toEqual({ secure: false, host: 'www.lab.test', port: 80, authority: 'www.lab.test', target: '/a/../b?x=%2e' });
     expect(parseHttpUrl('http://WWW.lab.test:8080')).toMatchObject({ host: 'www.lab.test', port: 8080, target: '/' });
-    expect(() => parseHttpUrl('https://www.lab.test/')).toThrow(/plain HTTP only/);
-    expect(() => parseHttpUrl('ftp://x/')).toThrow(/not an http/);
+    expect(() => parseHttpUrl('ftp://x/')).toThrow(/not an http:\/\/ or https:\/\/ URL/);
+  });
+
+  test('https:// URLs go inside TLS, on port 443 unless they name one', () => {
+    expect(parseHttpUrl('https://www.lab.test/')).toEqual({ secure: true, host: 'www.lab.test', port: 443, authority: 'www.lab.test', target: '/' });
+    expect(parseHttpUrl('HTTPS://www.lab.test:8443/x')).toMatchObject({ secure: true, port: 8443, authority: 'www.lab.test:8443', target: '/x' });
+    expect(parseHttpUrl('http://www.lab.test:443/')).toMatchObject({ secure: false, port: 443 });
   });
 });
