@@ -68,18 +68,17 @@ async function main(): Promise<number> {
   const options: Options = { seconds: raw.seconds ?? (raw.quick ? 25 : 180), clients: raw.clients, maxRequests: raw.maxRequests, kill: raw.kill, keep: Boolean(raw.keep), dropOne: Boolean(raw.dropOne) };
 
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-soak-'));
-  const distDir = path.resolve(__dirname, '../..');
-  const base = { PATH: process.env.PATH ?? '', WIRELAB_LAB: defaultLabDir(), WIRELAB_DATA: dataDir, WIRELAB_LOG_LEVEL: 'error' };
+  const base = { PATH: process.env.PATH ?? '', WIRELAB_LAB: defaultLabDir(), WIRELAB_DATA: dataDir, WIRELAB_LOG_LEVEL: 'warn' };
   const services = new Map<string, ServiceProcess>();
   const add = (spec: ServiceSpec): ServiceProcess => {
-    const p = new ServiceProcess(spec, distDir, base);
+    const p = new ServiceProcess(spec, base, dataDir);
     services.set(spec.name, p);
     return p;
   };
   // In the order a lab starts: the DNS first, the app before the proxy in front of it.
-  const dns = add({ name: 'dns', main: 'dns', portVar: 'DNS_PORT', env: { DNS_HOST: '127.0.0.1' } });
+  const dns = add({ name: 'dns', main: 'dns', portVar: 'DNS_PORT', env: { DNS_HOST: '127.0.0.1' }, udp: true });
   const plan: ServiceSpec[] = [
-    { name: 'http', main: 'http', portVar: 'HTTP_PORT', env: { HTTP_HOST: '127.0.0.1', HTTPS_PORT: '', WIRELAB_LOG_LEVEL: 'info' } },
+    { name: 'http', main: 'http', portVar: 'HTTP_PORT', env: { HTTP_HOST: '127.0.0.1', HTTPS_PORT: '' } },
     { name: 'app', main: 'app', portVar: 'APP_PORT', env: { APP_HOST: '127.0.0.1' } },
     { name: 'smtp', main: 'smtp', portVar: 'SMTP_PORT', env: { SMTP_HOST: '127.0.0.1', SUBMISSION_PORT: '', SMTPS_PORT: '' } },
     { name: 'pop3', main: 'pop3', portVar: 'POP3_PORT', env: { POP3_HOST: '127.0.0.1', POP3S_PORT: '' } },
@@ -115,7 +114,6 @@ async function main(): Promise<number> {
 
     const started = Date.now();
     const deadline = started + options.seconds * 1000;
-    const sampler = setInterval(() => services.forEach((s) => s.sample()), 250);
     let serial = 0;
 
     /** One well-behaved client of `service`: runs `op` again and again until the deadline or the request cap. */
@@ -190,17 +188,16 @@ async function main(): Promise<number> {
       await new Promise((resolve) => setTimeout(resolve, (options.seconds * 1000) / 2));
       const victim = services.get(options.kill)!;
       process.stderr.write(`soak: SIGKILL to ${options.kill} (pid ${victim.pid}) at ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-      await victim.stop('SIGKILL');
+      await victim.kill();
       const t0 = Date.now();
       await victim.start();
       process.stderr.write(`soak: ${options.kill} serves again on port ${victim.port} after ${Date.now() - t0} ms\n`);
     })();
 
     await Promise.all([...good, ...bad, fault]);
-    clearInterval(sampler);
     process.stderr.write(`soak: load done after ${((Date.now() - started) / 1000).toFixed(1)} s; stopping the services with SIGTERM...\n`);
     for (const [name, service] of [...services].reverse()) {
-      const code = await service.stop('SIGTERM');
+      const code = await service.stop();
       if (code !== 0) {
         stats.get(name)!.error(`exit ${code} on SIGTERM`);
         exitCode = 1;
@@ -231,7 +228,7 @@ async function main(): Promise<number> {
       if (!bytes || createHash('sha256').update(bytes).digest('hex') !== upload.sha256) s.lost++;
     }
 
-    const peak = new Map([...services].map(([name, s]) => [name, s.peakRss]));
+    const peak = new Map([...services].map(([name, s]) => [name, s.peakRss()]));
     const rows = [...stats.values()];
     process.stdout.write(`wirelab soak: ${options.seconds} s, ${options.clients} clients per service, SIGKILL to ${options.kill} half way, node ${process.version}, ${os.cpus().length} CPUs\n\n`);
     process.stdout.write(`${table(rows, peak)}\n\n`);
@@ -241,7 +238,7 @@ async function main(): Promise<number> {
     if (lost > 0) exitCode = 1;
     return exitCode;
   } finally {
-    await Promise.all([...services.values()].map((s) => s.stop('SIGKILL')));
+    await Promise.all([...services.values()].map((s) => s.kill())); // what an error left running
     if (options.keep) process.stderr.write(`soak: data kept in ${dataDir}\n`);
     else await rm(dataDir, { recursive: true, force: true });
   }
