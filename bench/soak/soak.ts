@@ -103,13 +103,17 @@ async function main(): Promise<number> {
     const port = (name: string): number => services.get(name)!.port;
     /** Message-IDs answered 250, by the mailbox they went to. */
     const delivered = new Map<string, string[]>();
+    const remember = (user: string, id: string): void => {
+      if (!delivered.has(user)) delivered.set(user, []);
+      delivered.get(user)!.push(id);
+    };
     const uploads: { service: 'ftp' | 'sftp'; user: string; name: string; sha256: string }[] = [];
 
     // Something for POP3 and IMAP to read.
     for (const user of READERS) for (let i = 0; i < 3; i++) {
       const id = `seed-${user}-${i}@soak.lab.test`;
       await clients.smtpDeliver(port('smtp'), `${user}@lab.test`, id);
-      delivered.set(user, [...(delivered.get(user) ?? []), id]);
+      remember(user, id);
     }
 
     const started = Date.now();
@@ -143,7 +147,7 @@ async function main(): Promise<number> {
         worker('smtp', async (n) => {
           const id = `soak-${n}-${process.pid}@soak.lab.test`;
           await clients.smtpDeliver(port('smtp'), 'bob@lab.test', id);
-          delivered.set('bob', [...(delivered.get('bob') ?? []), id]);
+          remember('bob', id);
         }),
         worker('pop3', () => clients.pop3Retr(port('pop3'), reader)),
         worker('imap', () => clients.imapFetch(port('imap'), reader)),
