@@ -3,14 +3,15 @@
  * The one entry point of the lab image: `node dist/services/main.js SERVICE`.
  * Each service reads its settings from the environment (see its main.ts); compose.yaml
  * sets them. `wirelab ...` runs the runner (the client workstation), `health` is the
- * container health check, `tls-fault SERVICE FAULT|none` switches a certificate lesson
+ * container health check (it talks the service's protocol: `health smtp 25` reads the
+ * greeting), `tls-fault SERVICE FAULT|none` switches a certificate lesson
  * on or off (the Docker backend runs it with `docker exec`: the fault file is in the
  * tls volume the services read it from; `tls-fault all none` switches every one off),
  * `ca` makes the lab's certificate authority (compose.yaml runs it once, first).
  * node starts directly: no npm, no shell in between, so SIGTERM reaches the service and
  * it closes gracefully.
  */
-import { probe } from './common/health';
+import { isProbeKind, PROBE_KINDS, probe } from './common/health';
 import { defaultDataDir } from './common/paths';
 import { clearFaults, isTlsFault, readFault, setFault, TLS_FAULTS, type TlsFault } from './common/tlsFaults';
 
@@ -45,8 +46,8 @@ else if (command === 'wirelab') {
   require('../lab-runner/cli');
 } else if (command === 'health') {
   const [kind, port] = args;
-  if ((kind !== 'tcp' && kind !== 'dns') || !Number(port)) {
-    process.stderr.write('usage: health tcp|dns PORT\n');
+  if (!isProbeKind(kind) || !Number(port)) {
+    process.stderr.write(`usage: health ${PROBE_KINDS.join('|')} PORT\n`);
     process.exit(2);
   }
   probe(kind, Number(port)).then(
@@ -76,6 +77,6 @@ else if (command === 'wirelab') {
     return `the lab CA: ${ca.subject}, SHA-256 ${ca.fingerprint256}, valid until ${ca.validTo.toISOString().slice(0, 10)}`;
   });
 } else {
-  process.stderr.write(`usage: main.js ${Object.keys(SERVICES).join('|')}|wirelab ...|health tcp|dns PORT|tls-fault SERVICE [FAULT|none]|tls-fault all none|ca\n`);
+  process.stderr.write(`usage: main.js ${Object.keys(SERVICES).join('|')}|wirelab ...|health ${PROBE_KINDS.join('|')} PORT|tls-fault SERVICE [FAULT|none]|tls-fault all none|ca\n`);
   process.exit(command === 'help' ? 0 : 2);
 }

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { checkLimits, definedOnly, type Limits } from '../../services/common/options';
 import { createLogger, silentSink, type Logger } from '../../services/common/logger';
 import { packageRoot } from '../../services/common/paths';
+import { closeHttpServer } from '../../services/common/sessions';
+import { SHUTDOWN_GRACE_MS } from '../../services/common/shutdown';
 import type { Backend, LabAction } from '../backends/types';
 import { findService } from '../wire';
 import { EventHub } from './events';
@@ -38,6 +40,8 @@ export const CONSOLE_LIMITS = {
   connectionsPerAddress: 64,
   /** How often the Lab page's states and health are looked at, in ms (sent when they change). */
   statusIntervalMs: 1000,
+  /** On close() (SIGTERM), how long a request in flight may finish (with `Connection: close`) before it is cut. */
+  closeGraceMs: SHUTDOWN_GRACE_MS,
   /** Log lines of a service the Lab page shows. */
   logLines: 30,
 };
@@ -90,6 +94,9 @@ export class ConsoleServer {
   private readonly log: Logger;
   private readonly publicDir: string;
   private readonly perAddress = new Map<string, number>();
+  /** Responses not yet sent: on close() they say `Connection: close` and may finish. */
+  private readonly inFlight = new Set<ServerResponse>();
+  private closed?: Promise<void>;
   private readonly routes: [string, RegExp, Handler][];
   private port = 0;
   private statusTimer?: NodeJS.Timeout;
@@ -97,7 +104,7 @@ export class ConsoleServer {
 
   constructor(private readonly options: ConsoleOptions) {
     this.token = options.token ?? makeToken();
-    this.limits = checkLimits('console', CONSOLE_LIMITS, definedOnly(options.limits ?? {}));
+    this.limits = checkLimits('console', CONSOLE_LIMITS, definedOnly(options.limits ?? {}), { min: { closeGraceMs: 0 } });
     this.log = options.log ?? createLogger('console', { sink: silentSink });
     this.publicDir = options.publicDir ?? path.join(packageRoot(), 'dist/lab-runner/console/public');
     this.hub = new EventHub(this.limits.maxStreams);
@@ -162,17 +169,22 @@ export class ConsoleServer {
     return `http://127.0.0.1:${this.port}/?token=${this.token}`;
   }
 
-  async close(): Promise<void> {
-    clearInterval(this.statusTimer);
-    this.hub.close();
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
+  /** Stop accepting, end the live-update streams, let requests in flight finish within closeGraceMs. Once: a second call gets the same promise. */
+  close(): Promise<void> {
+    if (!this.closed) {
+      clearInterval(this.statusTimer);
+      this.hub.close();
+      this.closed = this.server.listening ? closeHttpServer(this.server, this.inFlight, this.limits.closeGraceMs) : Promise.resolve();
+    }
+    return this.closed;
   }
 
   // -------------------------------------------------------------------------
   // Requests
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.inFlight.add(res);
+    res.once('close', () => this.inFlight.delete(res));
     const url = new URL(req.url ?? '/', 'http://console.invalid');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');

@@ -43,7 +43,6 @@ export class AppServer extends HttpService<Exchange, AppLimits> {
   /** Find the route, run its handler; TRACE, 404, 405 and OPTIONS are answered here. */
   protected async serve(ex: Exchange): Promise<void> {
     const method = ex.req.method ?? 'GET';
-    ex.log.debug('request', { method, target: ex.req.url });
     // RFC 9110 §9.3.8: TRACE is about the request, not a resource: the app, its last
     // recipient, sends it back as it arrived. Through shop.lab.test it shows what the
     // proxy added (Via, X-Forwarded-*) and Max-Forwards one lower.

@@ -1,4 +1,5 @@
 import { createLogger, flushLogs, type Logger } from './logger';
+import { SHUTDOWN_GRACE_MS } from './shutdown';
 
 /**
  * What every service's main.ts (the container's command) needs from its environment:
@@ -39,6 +40,23 @@ export function envFlag(name: string, fallback: boolean): boolean {
   if (['yes', 'true', '1', 'on'].includes(text)) return true;
   if (['no', 'false', '0', 'off'].includes(text)) return false;
   throw new Error(`${name} must be yes or no, got ${JSON.stringify(process.env[name])}`);
+}
+
+/** `PROXY_TIMEOUT_MS=5000`: a whole number of milliseconds from the environment, or undefined when unset or empty. */
+export function envMilliseconds(name: string): number | undefined {
+  const text = process.env[name];
+  if (!text) return undefined;
+  if (!/^\d+$/.test(text)) throw new Error(`${name} must be a whole number of milliseconds, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/**
+ * `SHUTDOWN_GRACE_MS=10000`: on SIGTERM, how long the service lets what is in progress
+ * finish (an upload, a delivery, a response) before it cuts it; default 10 s. The
+ * service's closeGraceMs, and what closeOnSignals waits for.
+ */
+export function envShutdownGraceMs(): number {
+  return envMilliseconds('SHUTDOWN_GRACE_MS') ?? SHUTDOWN_GRACE_MS;
 }
 
 /**

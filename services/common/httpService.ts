@@ -11,6 +11,7 @@ import { connectionId, type Fields, type Logger } from './logger';
 import { checkLimits, type Limits } from './options';
 import { RequestLineWatch } from './requestLine';
 import { closeHttpServer, endSocket } from './sessions';
+import { SHUTDOWN_GRACE_MS } from './shutdown';
 import type { ServiceTls } from './tls';
 
 /**
@@ -52,7 +53,7 @@ export interface HttpServiceOptions {
    * (www.lab.test under wrk -c500: 139 MB at most with 200 allowed, 141 MB with 1000).
    */
   maxConnections?: number;
-  /** How long close() lets requests in flight finish before cutting their connections. Default: 2000 ms. */
+  /** How long close() lets requests in flight finish before cutting their connections. Default: 10000 ms. */
   closeGraceMs?: number;
   /** Where log lines go. Default: the service's own logger on stderr. */
   log?: Logger;
@@ -80,7 +81,7 @@ export const HTTP_SERVICE_DEFAULTS = {
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
   maxConnections: 1000,
-  closeGraceMs: 2_000,
+  closeGraceMs: SHUTDOWN_GRACE_MS,
 } as const;
 export type HttpServiceLimits = Limits<typeof HTTP_SERVICE_DEFAULTS>;
 
@@ -287,6 +288,7 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
   private onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
     const conn = this.connection(req.socket);
     conn.watch.parsed();
+    conn.log.debug('request', { method: req.method, target: req.url?.slice(0, 200) }); // as it arrives: the access log line comes when it is done
     const secure = (req.socket as TLSSocket).encrypted === true;
     const ex = this.exchange({ req, res, expectsContinue, secure, log: conn.log, started: new Date(), logFields: {} });
     if (conn.watch.sentVersion) ex.logFields.sent = `HTTP/${conn.watch.sentVersion}`; // served as HTTP/1.1

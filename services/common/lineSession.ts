@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Fields, Logger } from './logger';
 import type { TlsStarter } from './tls';
 import { endSocket, writeWithBackpressure } from './sessions';
+import { SHUTDOWN_GRACE_MS } from './shutdown';
 
 /**
  * The connection engine of the line-based servers (POP3, FTP's control connection, IMAP).
@@ -66,6 +67,8 @@ export interface SessionLimits {
   maxAuthFailures: number;
   /** How long a wrong password waits for its answer. */
   authFailureDelayMs: number;
+  /** On shutdown, how long a command in progress (a transfer, a RETR, a FETCH) may run before it is cut. */
+  closeGraceMs: number;
 }
 
 /** The defaults every line protocol starts from (each may choose its own idle timeout). */
@@ -74,10 +77,11 @@ export const SESSION_DEFAULTS = {
   maxUnknownCommands: 10,
   maxAuthFailures: 3,
   authFailureDelayMs: 1000,
+  closeGraceMs: SHUTDOWN_GRACE_MS,
 } as const;
 
 /** The lowest value each engine limit may take (checkLimits' `min`); the others are at least 1. */
-export const SESSION_MINIMUM = { authFailureDelayMs: 0 } as const;
+export const SESSION_MINIMUM = { authFailureDelayMs: 0, closeGraceMs: 0 } as const;
 
 /** Commands waiting for their turn before the engine stops reading from a client that sends without reading. */
 const MAX_QUEUED = 64;
@@ -119,6 +123,8 @@ export abstract class LineSession<Item, Reply> {
   private loginTimer?: NodeJS.Timeout;
   /** The command in progress reached a limit whose farewell is its answer. */
   private replyReplaced = false;
+  /** The server is shutting down and lets the command in progress finish: none after it is started. */
+  private draining = false;
 
   constructor(
     /** The connection: a plain socket, or a TLS socket on an implicit-TLS port; replaced by upgradeToTls(). */
@@ -151,6 +157,14 @@ export abstract class LineSession<Item, Reply> {
     return 'queue';
   }
 
+  /**
+   * The command in progress waits on the client, not on work (IMAP's IDLE, the next line
+   * of an AUTHENTICATE): a shutdown ends it at once rather than after the grace.
+   */
+  protected waitsForClient(): boolean {
+    return false;
+  }
+
   /** The session is ending (a limit, shutdown, QUIT, the connection gone): stop what runs (a transfer). */
   protected onEnding(_reason: string): void {}
 
@@ -170,9 +184,23 @@ export abstract class LineSession<Item, Reply> {
     this.socket.write(this.encode(greeting));
   }
 
-  /** The server is shutting down: a command in progress finishes, then the farewell, then close. */
-  shutdown(): void {
-    this.hangUp('server shutting down', this.farewellFor('shutdown'));
+  /**
+   * The server is shutting down: a command in progress (an upload, a RETR) may finish
+   * within `graceMs`, then the farewell, then close; no command after it is started. An
+   * idle session gets the farewell at once. What outlasts the grace is stopped as any
+   * ending session's work is (the transfer aborted), and the farewell follows.
+   */
+  shutdown(graceMs = 0): void {
+    if (this.gone || this.ending !== undefined || this.draining) return;
+    if (!this.busy || graceMs === 0 || this.waitsForClient()) return this.hangUp('server shutting down', this.farewellFor('shutdown'));
+    this.draining = true;
+    this.log.info('shutting down after the command in progress', { graceMs });
+    const cut = setTimeout(() => {
+      this.log.warn('grace period over: stopping the command in progress', { graceMs });
+      this.hangUp('server shutting down', this.farewellFor('shutdown'));
+    }, graceMs);
+    cut.unref();
+    void this.finished.then(() => clearTimeout(cut));
   }
 
   /** Is the connection encrypted (an implicit-TLS port, or after STARTTLS)? */
@@ -375,6 +403,9 @@ export abstract class LineSession<Item, Reply> {
 
   private async run(): Promise<void> {
     while (!this.gone && this.ending === undefined) {
+      // Shutting down: the command that was running is done; the next is not started.
+      if (this.draining) this.hangUp('server shutting down', this.farewellFor('shutdown'));
+      if (this.ending !== undefined) break;
       const item = this.queue.shift();
       if (item === undefined) break;
       this.fields = {};

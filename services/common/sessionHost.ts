@@ -62,14 +62,18 @@ export function clientAddress(socket: net.Socket): string {
 /** What a host needs of a session. */
 export interface HostedSession {
   readonly finished: Promise<void>;
-  shutdown(): void;
+  /** Say goodbye and end; what is in progress may finish within `graceMs` first. */
+  shutdown(graceMs: number): void;
 }
 
 export interface SessionHostOptions<S extends HostedSession> {
   /** The service's name, for errors that name it (`pop3: port 110/tcp ... in use`). */
   service: string;
   log: Logger;
-  limits: ConnectionLimits;
+  limits: ConnectionLimits & {
+    /** On close(), how long a session's command in progress may finish before it is cut. Default: 0. */
+    closeGraceMs?: number;
+  };
   /** The protocol's answer to a connection over a limit (`-ERR [SYS/TEMP] ...`, `421 ...`), as bytes. */
   refuse(refusal: Refusal): Buffer;
   /** Make the session of an accepted connection and greet the client. `id` is the connection's (`c12`), also in `log`. */
@@ -101,12 +105,15 @@ export class SessionHost<S extends HostedSession> {
     return this.sessions;
   }
 
-  /** Stop accepting, ask every session to end (each says goodbye its own way), resolve when all are gone. */
+  /**
+   * Stop accepting, ask every session to end (each says goodbye its own way, after the
+   * command in progress, within closeGraceMs), resolve when all are gone.
+   */
   close(): Promise<void> {
     this.closed ??= (async () => {
       const stopped = this.servers.filter((s) => s.listening).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       const open = [...this.sessions];
-      for (const session of open) session.shutdown();
+      for (const session of open) session.shutdown(this.options.limits.closeGraceMs ?? 0);
       await Promise.all([...stopped, ...open.map((s) => s.finished)]);
     })();
     return this.closed;

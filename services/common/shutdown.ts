@@ -1,16 +1,27 @@
 import type { Logger } from './logger';
 
 /**
- * For a service's main.ts: on SIGTERM or SIGINT, close the server gracefully, then exit.
- * A second signal, or a close that outlasts `graceMs`, exits at once.
+ * On shutdown, how long a service lets what is in progress finish (an upload, a message
+ * being delivered, a response being sent) before it cuts the connection: the default of
+ * every service's `closeGraceMs`; `SHUTDOWN_GRACE_MS` in a service's environment.
  */
-export function closeOnSignals(close: () => Promise<void>, log: Logger, graceMs = 5000): void {
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+/** What closeOnSignals waits beyond the grace before it gives up and exits 1: the goodbyes, the files closed. */
+const EXIT_MARGIN_MS = 5000;
+
+/**
+ * For a service's main.ts: on SIGTERM or SIGINT, close the server gracefully (its own
+ * closeGraceMs lets work in progress finish), then exit 0. A second signal exits 1 at
+ * once, as does a close that outlasts `graceMs` and a margin.
+ */
+export function closeOnSignals(close: () => Promise<void>, log: Logger, graceMs = SHUTDOWN_GRACE_MS): void {
   let closing = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (closing) process.exit(1);
     closing = true;
     log.info('shutting down', { signal });
-    setTimeout(() => process.exit(1), graceMs).unref();
+    setTimeout(() => process.exit(1), graceMs + EXIT_MARGIN_MS).unref();
     close().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -6,8 +6,9 @@
  * WIRELAB_LAB  the lab folder whose zones/ is served (default: lab/ of the package)
  * DNS_PORT     UDP and TCP port (default 53)
  * DNS_HOST     address to bind (default 0.0.0.0: every interface of the container)
+ * SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  */
-import { envHost, envPort, runService } from '../common/env';
+import { envHost, envPort, envShutdownGraceMs, runService } from '../common/env';
 import { defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { DnsServer } from './server';
@@ -19,7 +20,7 @@ runService('dns', async (log) => {
   const port = envPort('DNS_PORT', 53);
   const host = envHost('DNS_HOST');
   const server = DnsServer.fromLab(labDir, { log, labPrefix: prefixFromEnv() });
-  closeOnSignals(() => server.close(), log);
+  closeOnSignals(() => server.close(), log, envShutdownGraceMs());
   const address = await server.listen(port, host);
   process.stdout.write(`dns listening on ${address.address}:${address.port} (udp+tcp), zones from ${labDir}/zones\n`);
 });

@@ -5,6 +5,7 @@ import { decode, encode, type OptAnswer, type Packet } from 'dns-packet';
 import { bind, PortInUseError } from '../common/listen';
 import { BoundedCache } from '../common/cache';
 import { connectionId, createLogger, type Fields, type Logger } from '../common/logger';
+import { endSocket } from '../common/sessions';
 import { defaultLabDir } from '../common/paths';
 import { HEADER_SIZE, RCODE, rcodeName, rcodeOf } from './codes';
 import { frame, splitFrames } from './framing';
@@ -130,7 +131,8 @@ export class DnsServer {
     const { udp, tcp } = this;
     this.udp = undefined;
     this.tcp = undefined;
-    for (const socket of this.connections) socket.destroy();
+    // A TCP client gets the answer being written, then FIN (a query still arriving is cut after HANGUP_GRACE_MS).
+    for (const socket of this.connections) endSocket(socket);
     await Promise.all([
       udp && new Promise<void>((resolve) => udp.close(() => resolve())),
       tcp && new Promise<void>((resolve) => tcp.close(() => resolve())),

@@ -8,13 +8,14 @@
  * FTP_PORT          the control connection's port, AUTH TLS there (RFC 4217)   default 21 (the embedded lab uses 2121)
  * FTPS_PORT         implicit FTPS, TLS from the first byte   default 990 (the embedded lab uses 2990); empty: none
  * FTP_HOST          default 0.0.0.0: every address of the container
+ * SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  * FTP_PASV_PORTS    passive data ports, `from-to` (e.g. 30000-30009); default: any free port
  * FTP_PASV_ADDRESS  the IPv4 address PASV (227) advertises; default: the address the client connected to
  * FTP_PLAINTEXT_LOGIN  yes: take a lab user's password in clear (the lesson on port 21); no: only after AUTH TLS   default: yes
  * TLS_HOSTS         the certificate's host names   default: ftp.lab.test
  * WIRELAB_SERVICE   its name in the lab, for its certificate fault   default: ftp
  */
-import { envFlag, envHost, envOptionalPort, envPort, runService } from '../common/env';
+import { envFlag, envHost, envOptionalPort, envPort, envShutdownGraceMs, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
@@ -37,8 +38,9 @@ runService('ftp', async (log) => {
   const labDir = defaultLabDir();
   const allowPlaintextLogin = envFlag('FTP_PLAINTEXT_LOGIN', true);
   const tls = await ServiceTls.fromEnv(log, { service: 'ftp', hosts: ['ftp.lab.test'] });
-  const server = await FtpServer.fromLab(labDir, defaultDataDir(), { log, passivePorts, pasvAddress, allowPlaintextLogin, tls: tls.starter });
-  closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
+  const closeGraceMs = envShutdownGraceMs();
+  const server = await FtpServer.fromLab(labDir, defaultDataDir(), { log, closeGraceMs, passivePorts, pasvAddress, allowPlaintextLogin, tls: tls.starter });
+  closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   const address = await server.listen(port, host);
   const tlsPort = envOptionalPort('FTPS_PORT', 990);
   const secure = tlsPort === undefined ? undefined : await server.listenTls(tlsPort, host);

@@ -117,6 +117,8 @@ export interface FtpServerOptions {
   maxAuthFailures?: number;
   /** A failed login waits this long before its 530, so guessing is slow; others are served meanwhile. Default: 1000. */
   authFailureDelayMs?: number;
+  /** On close() (SIGTERM), how long a command in progress (an upload or download) may finish before the farewell; 0: at once. Default: 10000. */
+  closeGraceMs?: number;
   /**
    * How to start TLS as the server (services/common/tls.ts: the lab CA's
    * `ServiceTls.starter`, or `fixedTls(options)`): AUTH TLS, PBSZ and PROT (RFC 4217) on

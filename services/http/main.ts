@@ -6,12 +6,13 @@
  *   HTTP_PORT        default 80 (the embedded lab uses 8080)
  *   HTTPS_PORT       default 443 (the embedded lab uses 8443); empty: no HTTPS
  *   HTTP_HOST        default 0.0.0.0: every address of the container
+ *   SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  *   HTTPS_REDIRECT   yes: answer every plain request with a redirect to https:// (the lesson)   default: no
  *   HTTPS_REDIRECT_PORT  the HTTPS port a redirect names for a client that came on a port of its own (Docker: the published one)
  *   TLS_HOSTS        the certificate's host names               default: www.lab.test
  *   WIRELAB_SERVICE  its name in the lab, for its certificate fault   default: http
  */
-import { envFlag, envHost, envOptionalPort, envPort, runService } from '../common/env';
+import { envFlag, envHost, envOptionalPort, envPort, envShutdownGraceMs, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
@@ -23,8 +24,9 @@ runService('http', async (log) => {
   const host = envHost('HTTP_HOST');
   const redirectToHttps = envFlag('HTTPS_REDIRECT', false);
   const httpsPortForRedirect = envOptionalPort('HTTPS_REDIRECT_PORT');
-  const server = await HttpServer.fromLab(defaultLabDir(), defaultDataDir(), { log, redirectToHttps, httpsPortForRedirect });
-  closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
+  const closeGraceMs = envShutdownGraceMs();
+  const server = await HttpServer.fromLab(defaultLabDir(), defaultDataDir(), { log, closeGraceMs, redirectToHttps, httpsPortForRedirect });
+  closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   await server.listen(port, host);
   if (httpsPort !== undefined) await server.listenTls(httpsPort, host, await ServiceTls.fromEnv(log, { service: 'http', hosts: ['www.lab.test'], alpn: ['http/1.1'] }));
 });

@@ -12,8 +12,9 @@
  * IMAP_PLAINTEXT_LOGIN  yes: take LOGIN and AUTHENTICATE in clear (the lab's lesson on port 143); no: only inside TLS   default: yes
  * TLS_HOSTS       the certificate's host names   default: mail.<MAIL_DOMAIN>
  * WIRELAB_SERVICE its name in the lab, for its certificate fault   default: imap, or imap-example for another domain
+ * SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  */
-import { envFlag, envHost, envOptionalPort, envPort, runService } from '../common/env';
+import { envFlag, envHost, envOptionalPort, envPort, envShutdownGraceMs, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
@@ -25,9 +26,10 @@ runService('imap', async (log) => {
   const host = envHost('IMAP_HOST');
   const labDir = defaultLabDir();
   const allowPlaintextLogin = envFlag('IMAP_PLAINTEXT_LOGIN', true);
+  const closeGraceMs = envShutdownGraceMs();
   const tls = await ServiceTls.fromEnv(log, { service: domain === 'lab.test' ? 'imap' : 'imap-example', hosts: [`mail.${domain}`] });
-  const server = await ImapServer.fromLab(labDir, defaultDataDir(), { domain, log, allowPlaintextLogin, tls: tls.starter });
-  closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
+  const server = await ImapServer.fromLab(labDir, defaultDataDir(), { domain, log, closeGraceMs, allowPlaintextLogin, tls: tls.starter });
+  closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   const address = await server.listen(port, host);
   const tlsPort = envOptionalPort('IMAPS_PORT', 993);
   const secure = tlsPort === undefined ? undefined : await server.listenTls(tlsPort, host);

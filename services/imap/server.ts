@@ -117,6 +117,8 @@ export interface ImapServerOptions {
   maxAuthFailures?: number;
   /** A failed login waits this long before its NO, so guessing passwords is slow. Default: 1000. */
   authFailureDelayMs?: number;
+  /** On close() (SIGTERM), how long a command in progress (a FETCH being sent) may finish before the farewell; 0: at once. Default: 10000. */
+  closeGraceMs?: number;
   /** During IDLE, look at the mailbox this often even when the file system says nothing changed. Default: 500. */
   idlePollMs?: number;
 }
@@ -277,6 +279,11 @@ class Connection extends LineSession<ImapItem, Reply> implements Session {
   protected overlong(): { reply: Reply; close: boolean } {
     // Never used: ImapFramer answers a long command as a refused item, tag included.
     return { reply: bad('*', 'command line too long'), close: false };
+  }
+
+  /** IDLE and AUTHENTICATE wait for the client's next line: a shutdown says BYE at once. */
+  protected override waitsForClient(): boolean {
+    return this.lineReader !== undefined;
   }
 
   /**

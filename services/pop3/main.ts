@@ -9,11 +9,12 @@
  * POP3_PORT     default 110 (the embedded lab uses 1110 and 1111): STLS there (RFC 2595)
  * POP3S_PORT    default 995 (the embedded lab uses 1995 and 1996): TLS from the first byte (RFC 8314); empty: none
  * POP3_HOST     default 0.0.0.0: every address of the container
+ * SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  * POP3_PLAINTEXT_LOGIN  yes: take USER/PASS in clear (the lab's lesson on port 110); no: only inside TLS   default: yes
  * TLS_HOSTS     the certificate's host names   default: mail.<MAIL_DOMAIN>
  * WIRELAB_SERVICE  its name in the lab, for its certificate fault   default: pop3, or pop3-example for example.test
  */
-import { envFlag, envHost, envOptionalPort, envPort, runService } from '../common/env';
+import { envFlag, envHost, envOptionalPort, envPort, envShutdownGraceMs, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
@@ -26,8 +27,9 @@ runService('pop3', async (log) => {
   const labDir = defaultLabDir();
   const allowPlaintextLogin = envFlag('POP3_PLAINTEXT_LOGIN', true);
   const tls = await ServiceTls.fromEnv(log, { service: domain === 'lab.test' ? 'pop3' : 'pop3-example', hosts: [`mail.${domain}`] });
-  const server = await Pop3Server.fromLab(labDir, defaultDataDir(), { domain, log, allowPlaintextLogin, tls: tls.starter });
-  closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
+  const closeGraceMs = envShutdownGraceMs();
+  const server = await Pop3Server.fromLab(labDir, defaultDataDir(), { domain, log, closeGraceMs, allowPlaintextLogin, tls: tls.starter });
+  closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   const address = await server.listen(port, host);
   const tlsPort = envOptionalPort('POP3S_PORT', 995);
   const secure = tlsPort === undefined ? undefined : await server.listenTls(tlsPort, host);

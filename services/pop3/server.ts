@@ -92,6 +92,8 @@ export interface Pop3ServerOptions {
    * slow; other connections are served meanwhile. Default: 1000.
    */
   authFailureDelayMs?: number;
+  /** On close() (SIGTERM), how long a command in progress (a RETR being sent) may finish before the farewell; 0: at once. Default: 10000. */
+  closeGraceMs?: number;
   /** The text of the `+OK` greeting. Default: `wirelab POP3 server for <domain> ready`. */
   greeting?: string;
   /**

@@ -4,6 +4,7 @@
  *   PROXY_PORT        default 80 (the embedded lab uses 8081)
  *   PROXY_HTTPS_PORT  default 443 (the embedded lab uses 8444); empty: no HTTPS. The hop to the app stays plain HTTP.
  *   PROXY_HOST        default 0.0.0.0: every address of the container
+ *   SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  *   PROXY_UPSTREAM    the app, host:port; the host is looked up in the lab DNS   default: app.lab.test:5000
  *   PROXY_TIMEOUT_MS  how long the app has to answer before 504                  default: 5000
  *   LAB_DNS           the lab DNS server, host:port                              default: 172.28.0.53:53
@@ -14,7 +15,7 @@
  *   WIRELAB_SERVICE   its name in the lab, for its certificate fault             default: proxy
  */
 import { directDialer } from '../common/dialer';
-import { envFlag, envHost, envOptionalPort, envPort } from '../common/env';
+import { envFlag, envHost, envMilliseconds, envOptionalPort, envPort, envShutdownGraceMs } from '../common/env';
 import { createLogger, flushLogs } from '../common/logger';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
@@ -27,26 +28,21 @@ function endpoint(name: string, fallback: string): { host: string; port: number 
   return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(match[2]) };
 }
 
-function milliseconds(name: string): number | undefined {
-  const text = process.env[name];
-  if (!text) return undefined;
-  if (!/^\d+$/.test(text)) throw new Error(`${name} must be a whole number of milliseconds, got ${JSON.stringify(text)}`);
-  return Number(text);
-}
-
 async function main(): Promise<void> {
   const log = createLogger('proxy');
   const port = envPort('PROXY_PORT', 80);
   const host = envHost('PROXY_HOST');
+  const closeGraceMs = envShutdownGraceMs();
   const server = new ProxyServer({
     dialer: directDialer(endpoint('LAB_DNS', '172.28.0.53:53')),
     upstream: endpoint('PROXY_UPSTREAM', 'app.lab.test:5000'),
-    upstreamTimeoutMs: milliseconds('PROXY_TIMEOUT_MS'),
+    upstreamTimeoutMs: envMilliseconds('PROXY_TIMEOUT_MS'),
     redirectToHttps: envFlag('HTTPS_REDIRECT', false),
     httpsPortForRedirect: envOptionalPort('HTTPS_REDIRECT_PORT'),
     log,
+    closeGraceMs,
   });
-  closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
+  closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   const address = await server.listen(port, host);
   const httpsPort = envOptionalPort('PROXY_HTTPS_PORT', 443);
   if (httpsPort !== undefined) await server.listenTls(httpsPort, host, await ServiceTls.fromEnv(log, { service: 'proxy', hosts: ['shop.lab.test'], alpn: ['http/1.1'] }));

@@ -42,6 +42,11 @@ export class HandleTable<T> {
     return value;
   }
 
+  /** What is open now. */
+  values(): T[] {
+    return [...this.open.values()];
+  }
+
   /** Empty the table, returning everything that was open (to close it). */
   drain(): T[] {
     const all = [...this.open.values()];

@@ -7,6 +7,7 @@ import { homeDir, publicKeyFile, seedHomes } from '../common/homes';
 import { bind } from '../common/listen';
 import { checkLimits, definedOnly, type Limits } from '../common/options';
 import { HANGUP_GRACE_MS, closeSessions } from '../common/sessions';
+import { SHUTDOWN_GRACE_MS } from '../common/shutdown';
 import { connectionId, createLogger, type Fields, type Logger } from '../common/logger';
 import { checkDataDir, defaultDataDir } from '../common/paths';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
@@ -53,6 +54,8 @@ export interface SftpServerOptions {
   maxAuthAttempts?: number;
   /** A wrong password (or a bad signature) is answered after this long, so guessing is slow; other clients are served meanwhile. Default: 500. */
   authFailureDelayMs?: number;
+  /** On close() (SIGTERM), how long an upload in progress (a file open for writing) may go on until its CLOSE; 0: at once. Default: 10000. */
+  closeGraceMs?: number;
   /** A connection that has not logged in this long after it opened is closed (OpenSSH's LoginGraceTime). Default: 30000. */
   loginGraceMs?: number;
   /** Files and folders one SFTP session may hold open; one more OPEN/OPENDIR gets FAILURE. Default: 64. */
@@ -80,9 +83,10 @@ export const SFTP_SERVER_DEFAULTS = {
   maxConnections: 50,
   maxReadBytes: 255 * 1024,
   idleTimeoutMs: 30 * 60 * 1000,
+  closeGraceMs: SHUTDOWN_GRACE_MS,
 } as const;
 /** authFailureDelayMs may be 0 (the rest at least 1); a READ answer must fit in one SSH packet. */
-const RANGE = { min: { authFailureDelayMs: 0 }, max: { maxReadBytes: SFTP_SERVER_DEFAULTS.maxReadBytes } };
+const RANGE = { min: { authFailureDelayMs: 0, closeGraceMs: 0 }, max: { maxReadBytes: SFTP_SERVER_DEFAULTS.maxReadBytes } };
 
 /** What the server offers after a failed attempt (RFC 4252 5.1: "authentications that can continue"). */
 const METHODS: AuthenticationType[] = ['publickey', 'password'];
@@ -160,7 +164,7 @@ export class SftpServer {
   }
 
   private async shutdown(): Promise<void> {
-    await closeSessions(this.server, this.connections, (connection) => connection.hangUp('server shutting down'));
+    await closeSessions(this.server, this.connections, (connection) => connection.shutdown(this.config.limits.closeGraceMs));
     this.log.info('closed');
   }
 
@@ -263,6 +267,22 @@ class Connection {
     client.on('tcpip', (_accept, reject, to) => this.refuse(reject, 'direct-tcpip', { to: `${to.destIP}:${to.destPort}` }));
     client.on('openssh.streamlocal', (_accept, reject, to) => this.refuse(reject, 'direct-streamlocal', { to: to.socketPath }));
     client.on('request', (_accept: unknown, reject: (() => void) | undefined, name: string) => this.refuse(reject, name));
+  }
+
+  /**
+   * The server is shutting down: an upload in progress (a file open for writing) may go
+   * on until the client closes the file, within `graceMs`; then SSH_MSG_DISCONNECT.
+   */
+  shutdown(graceMs: number): void {
+    const uploads = [...this.sftpSessions].filter((s) => s.uploading);
+    if (uploads.length === 0 || graceMs === 0) return this.hangUp('server shutting down');
+    this.log.info('shutting down after the uploads in progress', { uploads: uploads.length, graceMs });
+    const cut = setTimeout(() => this.hangUp('server shutting down: grace period over'), graceMs);
+    cut.unref();
+    void Promise.all(uploads.map((s) => s.settled())).then(() => {
+      clearTimeout(cut);
+      this.hangUp('server shutting down');
+    });
   }
 
   /** Close the connection: SSH_MSG_DISCONNECT, then the socket; cut it if the client does not read. */

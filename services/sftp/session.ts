@@ -70,6 +70,8 @@ export class SftpSession {
   private running = false;
   private closed = false;
   private fields: Fields = {};
+  /** Who waits for the uploads in progress to be closed (a shutdown). */
+  private settledWaiters: (() => void)[] = [];
 
   constructor(
     private readonly sftp: SFTPWrapper,
@@ -108,6 +110,22 @@ export class SftpSession {
     return symlinkTargetFirst(this.options.clientSoftware) ? { target: first, link: second } : { link: first, target: second };
   }
 
+  /** A file is open for writing: an upload is under way until its CLOSE. */
+  get uploading(): boolean {
+    return this.handles.values().some((open) => open.kind === 'file' && open.writable);
+  }
+
+  /** Resolves once no file is open for writing (looked at after each request) or the channel has closed. */
+  settled(): Promise<void> {
+    if (!this.uploading || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
+  private wakeSettled(): void {
+    if (this.uploading && !this.closed) return;
+    for (const resolve of this.settledWaiters.splice(0)) resolve();
+  }
+
   private enqueue(op: string, reqid: number, args: unknown[]): void {
     if (this.closed) return;
     this.options.onActivity?.();
@@ -125,6 +143,7 @@ export class SftpSession {
         if (!this.closed) await this.execute(item.op, item.reqid, item.args);
       } finally {
         this.options.onBacklog?.(-1);
+        this.wakeSettled();
       }
     }
   }
@@ -165,6 +184,7 @@ export class SftpSession {
   /** The channel closed (the client said so, or the connection dropped): finish the request in progress, then close what it left open. */
   private async onClose(): Promise<void> {
     this.closed = true;
+    this.wakeSettled();
     await this.work;
     const left = this.handles.drain();
     await Promise.all(left.map((h) => closeOpen(h).catch(() => {})));

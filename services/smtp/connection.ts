@@ -7,6 +7,9 @@ import type { ServiceTls } from '../common/tls';
 import { REPLY } from './codes';
 import { unquoteLocalPart } from './envelope';
 
+/** RFC 3463 4.3.2: "system not accepting network messages": the server is going away; try again later. */
+const SHUTTING_DOWN = '4.3.2 Service shutting down';
+
 /**
  * When to send the 220 greeting. A client must wait for it before it says anything
  * (RFC 5321 3.1, 4.3.1); spam software often does not, and sends its whole dialogue at
@@ -70,6 +73,9 @@ export class GreetingPolicy {
  *   is up (RFC 3207 4.2): the client starts again with EHLO.
  */
 export class LabSmtpConnection extends SMTPConnection {
+  /** The server is shutting down and waits for the message being sent to be answered before it says so. */
+  private closeAfterMessage = false;
+
   /**
    * smtp-server's init(), with our GreetingPolicy in place of its fixed 100 ms: listen,
    * refuse a connection over maxClients, and greet after the policy's wait, unless the
@@ -93,8 +99,25 @@ export class LabSmtpConnection extends SMTPConnection {
 
   /** RFC 2034 3: a code after the reply code, `5.1.1 <x@lab.test>: no such user`: a reply of ours, which names its own. */
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    // smtp-server's own answer to a command during the shutdown grace, in the lab's words.
+    if (code === REPLY.NOT_AVAILABLE && data === 'Server shutting down') data = SHUTTING_DOWN;
     const named = typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data);
     super.send(code, data, named ? false : context);
+    // The message that was arriving has its answer (250, or why not): now the goodbye.
+    if (this.closeAfterMessage && !this._dataStream && code !== REPLY.NOT_AVAILABLE) {
+      this.closeAfterMessage = false;
+      super.send(REPLY.NOT_AVAILABLE, SHUTTING_DOWN, false); // a 421 closes the connection
+    }
+  }
+
+  /**
+   * The server is shutting down (RFC 5321 3.8: it may close with 421 after a command,
+   * never in the middle of one). A client between commands is told at once; a message
+   * still arriving (after DATA) is first taken and answered, then the 421 follows.
+   */
+  shutdown(): void {
+    if (this._dataStream) this.closeAfterMessage = true;
+    else this.send(REPLY.NOT_AVAILABLE, SHUTTING_DOWN, false);
   }
 
   /** RFC 3207 4: a server that wants TLS first answers 530; smtp-server's own reply is 538, a code no RFC has. */
@@ -177,6 +200,12 @@ export class LabSmtpServer extends SMTPServer {
   override _upgrade(socket: net.Socket, callback: Parameters<SMTPServer['_upgrade']>[1]): void {
     this.refreshTls();
     super._upgrade(socket, callback);
+  }
+
+  /** Stop accepting; each session is told 421 as soon as no message is arriving on it (closeTimeout cuts the rest). */
+  shutdown(callback: () => void): void {
+    this.close(callback);
+    for (const connection of this.connections) (connection as LabSmtpConnection).shutdown();
   }
 
   override connect(socket: net.Socket | tls.TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {

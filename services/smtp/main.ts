@@ -11,13 +11,14 @@
  *   SMTPS_PORT       submission inside TLS from the first byte; empty: none   default: 465
  *   SMTP_PLAINTEXT_LOGIN  yes: take AUTH in clear on 587 (the lab's lesson); no: only after STARTTLS   default: yes
  *   SMTP_HOST        address to bind                             default: 0.0.0.0 (every address of the container)
+ *   SHUTDOWN_GRACE_MS  on SIGTERM, how long work in progress (a transfer, a delivery, a response) may finish   default: 10000
  *   LAB_DNS          the lab DNS server, host:port, for MX       default: 172.28.0.53:53
  *   WIRELAB_SERVICE  its name in the lab, for its certificate fault (smtp, smtp-example)   default: smtp, or smtp-example for example.test
  */
 import { directDialer } from '../common/dialer';
 import { createLogger, flushLogs } from '../common/logger';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
-import { envFlag, envOptionalPort } from '../common/env';
+import { envFlag, envOptionalPort, envShutdownGraceMs } from '../common/env';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
 import { SmtpServer } from './server';
@@ -38,8 +39,9 @@ async function main(): Promise<void> {
   const dialer = directDialer(endpoint('LAB_DNS', '172.28.0.53:53'));
   const tls = await ServiceTls.fromEnv(log, { service: domain === 'lab.test' ? 'smtp' : 'smtp-example', hosts: [hostname] });
   const allowPlaintextLogin = envFlag('SMTP_PLAINTEXT_LOGIN', true);
-  const server = await SmtpServer.fromLab(defaultLabDir(), defaultDataDir(), { domain, hostname, dialer, log, tls, allowPlaintextLogin });
-  closeOnSignals(() => server.close(), log); // before listen: a signal during start-up still closes cleanly
+  const closeGraceMs = envShutdownGraceMs();
+  const server = await SmtpServer.fromLab(defaultLabDir(), defaultDataDir(), { domain, hostname, dialer, log, closeGraceMs, tls, allowPlaintextLogin });
+  closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   const bound = await server.listen(ports, host);
   const where = Object.entries(bound).map(([name, a]) => `${a.address}:${a.port} (${name})`);
   process.stdout.write(`smtp ${hostname} for @${domain} listening on ${where.join(', ')}\n`);

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type tls from 'node:tls';
-import type { SMTPServer, SMTPServerAddress, SMTPServerAuthentication, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { ensureCa } from '../common/certificates';
 import type { LabDialer } from '../common/dialer';
 import { isInside } from '../common/jail';
 import { bind } from '../common/listen';
 import { connectionId, createLogger, type Logger } from '../common/logger';
 import { defaultDataDir } from '../common/paths';
+import { SHUTDOWN_GRACE_MS } from '../common/shutdown';
 import type { HandshakeError, ServiceTls } from '../common/tls';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
 import { loadAliases, type Aliases } from './aliases';
@@ -87,7 +88,7 @@ export interface SmtpServerOptions {
   dnsTimeoutMs?: number;
   /** What wire log lines call the DNS server. Default: `ns.lab.test:53`. */
   dnsLabel?: string;
-  /** How long close() lets sessions finish before it tells them 421 and cuts them. Default: 2000. */
+  /** On close() (SIGTERM), how long a message being sent (DATA) may take before the session is told 421 and cut; idle sessions are told at once. Default: 10000. */
   closeGraceMs?: number;
   /**
    * How long the server waits before greeting a client it does not trust yet; a client
@@ -139,7 +140,7 @@ export const SMTP_SERVER_DEFAULTS = {
   relayTimeoutMs: 30_000,
   dnsTimeoutMs: 5000,
   dnsLabel: 'ns.lab.test:53',
-  closeGraceMs: 2000,
+  closeGraceMs: SHUTDOWN_GRACE_MS,
   greetingDelayMs: 100,
   greetingTrustMs: 10_000,
   maxTrustedClients: 10_000,
@@ -173,7 +174,7 @@ export class SmtpServer {
   private readonly allowPlaintextLogin: boolean;
   private readonly relayCa?: string;
   private worker?: RelayWorker;
-  private readonly servers = new Map<SmtpPort, SMTPServer>();
+  private readonly servers = new Map<SmtpPort, LabSmtpServer>();
   private readonly connections = new Map<string, Connection>();
   /** Who is greeted at once, and who waits (both ports share what it remembers). */
   private readonly greeting: GreetingPolicy;
@@ -246,20 +247,21 @@ export class SmtpServer {
     return bound;
   }
 
-  /** Stop the relay worker (a queued message stays queued), then every port, letting sessions finish for closeGraceMs. */
+  /** Stop the relay worker (a queued message stays queued), then every port: idle sessions are told 421 at once, a message arriving is taken first (within closeGraceMs). */
   async close(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
     await worker?.stop();
     const servers = [...this.servers.values()];
     this.servers.clear();
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.server.listening ? s.close(() => resolve()) : resolve()))));
+    this.log.info('closing', { sessions: servers.reduce((n, s) => n + s.connections.size, 0), graceMs: this.o.closeGraceMs });
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.server.listening ? s.shutdown(() => resolve()) : resolve()))));
   }
 
   // ---------------------------------------------------------------------------
   // One smtp-server per port. Its options are where the protocol's limits are set.
 
-  private createServer(port: SmtpPort): SMTPServer {
+  private createServer(port: SmtpPort): LabSmtpServer {
     const o = this.o;
     const server = new LabSmtpServer({
       name: this.hostname,

@@ -394,6 +394,7 @@ describe('the server object', () => {
       maxConnectionsPerAddress: 10,
       maxAuthFailures: 3,
       authFailureDelayMs: 1000,
+      closeGraceMs: 10000,
     });
   });
 
@@ -436,8 +437,8 @@ describe('the server object', () => {
     }
   });
 
-  test('close(): a session gets 421, an upload in progress is stopped and leaves no file', async () => {
-    const closing = await startFtp();
+  test('close(): a session gets 421; an upload still in progress after closeGraceMs is stopped and leaves no file', async () => {
+    const closing = await startFtp({ closeGraceMs: 50 });
     const wire = await Wire.login(closing.port);
     const idle = await Wire.login(closing.port, 'bob');
     const data = await RawSocket.connect(await wire.epsv());

@@ -34,7 +34,7 @@ test('the documented defaults', () => {
     keepAliveTimeoutMs: 5_000,
     maxConnections: 1000,
     tokenTtlSeconds: 3600,
-    closeGraceMs: 2000,
+    closeGraceMs: 10000,
     fileCacheBytes: 16 * 1024 * 1024,
   });
 });

@@ -187,6 +187,7 @@ describe('options', () => {
       maxUnknownCommands: 10,
       maxAuthFailures: 3,
       authFailureDelayMs: 1000,
+      closeGraceMs: 10000,
     });
   });
 

@@ -25,6 +25,7 @@ test('the documented defaults', () => {
     maxConnections: 50,
     maxReadBytes: 261120,
     idleTimeoutMs: 1800000,
+    closeGraceMs: 10000,
   });
 });
 
