@@ -55,8 +55,12 @@ export class ConnectionLimiter {
 
 /** `::ffff:127.0.0.1` -> `127.0.0.1`: one client, one address, whichever way the socket reports it. */
 export function clientAddress(socket: net.Socket): string {
-  const address = socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
+  return plainAddress(socket.remoteAddress);
+}
+
+/** An address as a library reports it (`::ffff:127.0.0.1`), as one client: `127.0.0.1`. */
+export function plainAddress(address: string | undefined): string {
+  return address?.startsWith('::ffff:') ? address.slice(7) : (address ?? '');
 }
 
 /** What a host needs of a session. */

@@ -7,6 +7,9 @@ import { ensureCa } from '../common/certificates';
 import type { LabDialer } from '../common/dialer';
 import { isInside } from '../common/jail';
 import { bind } from '../common/listen';
+import { SESSION_DEFAULTS } from '../common/lineSession';
+import { duration } from '../common/options';
+import { ConnectionLimiter, plainAddress } from '../common/sessionHost';
 import { connectionId, createLogger, type Logger } from '../common/logger';
 import { defaultDataDir } from '../common/paths';
 import type { HandshakeError, ServiceTls } from '../common/tls';
@@ -73,6 +76,19 @@ export interface SmtpServerOptions {
   maxTextLineLength?: number;
   /** Connections open at once, on each port; the next one gets 421 and is closed. Default: 100. */
   maxConnections?: number;
+  /**
+   * Connections open at once from one client address, on all ports together; one more
+   * gets `421 4.7.0 Too many connections from your address` and is closed (Postfix's
+   * smtpd_client_connection_count_limit): one student cannot take every place. Default: 10.
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * A connection that has not logged in (587, 465) or started a message with MAIL
+   * (25) this long after it opened gets `421 4.4.2` and is closed, however busy it
+   * keeps itself (NOOP, RSET, EHLO): a place is not held by a client that does nothing.
+   * Separate from idleTimeoutMs, which counts silence. Default: 60000.
+   */
+  loginTimeoutMs?: number;
   /** A client silent this long gets `421 Timeout` and is disconnected (RFC 5321 4.5.3.2.7 suggests 5 minutes). Default: 60000. */
   idleTimeoutMs?: number;
   /** Failed AUTH attempts per connection; the last one gets 535 and then 421, and the connection closes. Default: 3. */
@@ -117,6 +133,8 @@ export const SMTP_SERVER_DEFAULTS = {
   maxCommandLineLength: 512,
   maxTextLineLength: 1000,
   maxConnections: 100,
+  maxConnectionsPerAddress: 10,
+  loginTimeoutMs: SESSION_DEFAULTS.loginTimeoutMs, // one deadline for every protocol's login (lineSession.ts)
   idleTimeoutMs: 60_000,
   maxAuthFailures: 3,
   retryDelaysMs: [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000] as readonly number[],
@@ -136,11 +154,13 @@ function isSubmission(port: SmtpPort): boolean {
   return port !== 'smtp';
 }
 
-/** What we keep per connection: its log id, its failed logins, and its TLS once there is some. */
+/** What we keep per connection: its log id, its client's address, its failed logins, its TLS once there is some, and its login deadline. */
 interface Connection {
   log: Logger;
+  address: string;
   authFailures: number;
   tls?: TlsInfo;
+  loginTimer?: NodeJS.Timeout;
 }
 
 export class SmtpServer {
@@ -157,6 +177,8 @@ export class SmtpServer {
   private worker?: RelayWorker;
   private readonly servers = new Map<SmtpPort, SMTPServer>();
   private readonly connections = new Map<string, Connection>();
+  /** Connections per client address, on every port together (smtp-server counts those of each port itself: maxClients). */
+  private readonly limiter: ConnectionLimiter;
 
   constructor(options: SmtpServerOptions = {}) {
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
@@ -173,6 +195,7 @@ export class SmtpServer {
     this.queue = new RelayQueue(path.join(dataDir, 'mail', 'queue', this.domain));
     if (this.o.maxCommandLineLength < 3) throw new Error('maxCommandLineLength must leave room for a command and its CRLF');
     if (!this.o.retryDelaysMs.length) throw new Error('retryDelaysMs needs at least one delay');
+    this.limiter = new ConnectionLimiter({ maxConnections: Infinity, maxConnectionsPerAddress: this.o.maxConnectionsPerAddress });
   }
 
   /** A server for a domain of the lab folder: its users from lab/users.yaml, its state in `dataDir`. */
@@ -297,14 +320,41 @@ export class SmtpServer {
 
   /** Our state for a session, by smtp-server's session id (before onConnect: a logger with that id). */
   private conn(sessionId: string): Connection {
-    return this.connections.get(sessionId) ?? { log: this.log.child({ session: sessionId }), authFailures: 0 };
+    return this.connections.get(sessionId) ?? { log: this.log.child({ session: sessionId }), address: '', authFailures: 0 };
+  }
+
+  /** smtp-server's connection of a session, to send it a reply of our own (a 421 before closing). */
+  private connectionOf(port: SmtpPort, sessionId: string): { send(code: number, text: string): void } | undefined {
+    return [...(this.servers.get(port)?.connections ?? [])].find((c) => c.session.id === sessionId);
   }
 
   private onConnect(port: SmtpPort, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
     const log = this.log.child({ conn: connectionId() });
-    this.connections.set(session.id, { log, authFailures: 0 });
-    log.info('connect', { listener: port, client: `${session.remoteAddress}:${session.remotePort}` });
+    const client = `${session.remoteAddress}:${session.remotePort}`;
+    const address = plainAddress(session.remoteAddress);
+    const refused = this.limiter.admit(address);
+    if (refused) {
+      // onClose still runs for it, and finds no Connection: nothing to give back.
+      log.warn('connection refused', { listener: port, client, ...refused });
+      return callback(new SmtpReplyError(REPLY.NOT_AVAILABLE, `4.7.0 Too many connections from your address (${refused.limit}), try again later`));
+    }
+    const conn: Connection = { log, address, authFailures: 0 };
+    this.connections.set(session.id, conn);
+    log.info('connect', { listener: port, client });
+    // The login deadline: activity does not move it (idleTimeoutMs is the one that does).
+    conn.loginTimer = setTimeout(() => {
+      conn.log.warn('login timeout', { limitMs: this.o.loginTimeoutMs, waitedFor: isSubmission(port) ? 'AUTH' : 'MAIL' });
+      // smtp-server closes the connection after any 421 it sends.
+      this.connectionOf(port, session.id)?.send(REPLY.NOT_AVAILABLE, `4.4.2 ${this.hostname} Error: no ${isSubmission(port) ? 'login' : 'MAIL'} within ${duration(this.o.loginTimeoutMs)}, closing connection`);
+    }, this.o.loginTimeoutMs);
+    conn.loginTimer.unref();
     callback();
+  }
+
+  /** The client logged in (587, 465) or started a message (25): the login deadline no longer applies. */
+  private pastLogin(conn: Connection): void {
+    clearTimeout(conn.loginTimer);
+    conn.loginTimer = undefined;
   }
 
   /** TLS is up: on 465 before the greeting, on 25 and 587 after STARTTLS. What it is goes into the Received field. */
@@ -320,6 +370,8 @@ export class SmtpServer {
     const conn = this.connections.get(session.id);
     if (!conn) return;
     this.connections.delete(session.id);
+    this.pastLogin(conn);
+    this.limiter.release(conn.address);
     conn.log.info('disconnect');
   }
 
@@ -333,6 +385,7 @@ export class SmtpServer {
     const user = checkPassword(this.mailboxes.users, name, auth.password ?? '');
     if (user) {
       conn.log.info('auth', { method: auth.method, user: user.name, result: 'ok' });
+      this.pastLogin(conn);
       return callback(null, { user });
     }
     conn.authFailures++;
@@ -340,7 +393,7 @@ export class SmtpServer {
     callback(null, { message: '5.7.8 Authentication credentials invalid', responseCode: REPLY.AUTH_FAILED });
     if (conn.authFailures >= this.o.maxAuthFailures) {
       // Guessing passwords takes many tries: after a few, hang up (the 535 went out first).
-      const connection = [...(this.servers.get(port)?.connections ?? [])].find((c) => c.session.id === session.id);
+      const connection = this.connectionOf(port, session.id);
       setImmediate(() => connection?.send(REPLY.NOT_AVAILABLE, '4.7.0 Too many failed authentication attempts, closing connection'));
     }
   }
@@ -363,6 +416,7 @@ export class SmtpServer {
       }
     }
     conn.log.info('mail from', { from: address.address || '<>', code: REPLY.OK });
+    this.pastLogin(conn); // on 25 a message is what a client comes for; on 587 it has logged in already
   }
 
   private onRcptTo(port: SmtpPort, address: SMTPServerAddress, session: SMTPServerSession): void {
