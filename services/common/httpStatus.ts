@@ -33,6 +33,8 @@ export const Status = {
   NotImplemented: 501,
   /** RFC 9110 §15.6.3: a proxy got no valid answer from the server behind it. */
   BadGateway: 502,
+  /** Not now, try again later (RFC 9110 §15.6.4): one address over its share of the connections; Retry-After says when. */
+  ServiceUnavailable: 503,
   /** RFC 9110 §15.6.5: a proxy gave up waiting for the server behind it. */
   GatewayTimeout: 504,
   /** RFC 9110 §15.6.6: a major version of HTTP the server does not speak. */

@@ -33,6 +33,7 @@ test('the documented defaults', () => {
     requestTimeoutMs: 30_000,
     keepAliveTimeoutMs: 5_000,
     maxConnections: 200,
+    maxConnectionsPerAddress: 32,
     tokenTtlSeconds: 3600,
     closeGraceMs: 2000,
   });

@@ -237,6 +237,7 @@ describe('limits and options', () => {
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 5000,
       maxConnections: 200,
+      maxConnectionsPerAddress: 32,
       closeGraceMs: 2000,
     });
     expect(DEFAULT_UPSTREAM).toEqual({ host: 'app.lab.test', port: 5000 });
