@@ -7,6 +7,7 @@ import { homeDir, publicKeyFile, seedHomes } from '../common/homes';
 import { bind } from '../common/listen';
 import { checkLimits, definedOnly, type Limits } from '../common/options';
 import { HANGUP_GRACE_MS, closeSessions } from '../common/sessions';
+import { clientAddress, ConnectionLimiter, type Refusal } from '../common/sessionHost';
 import { connectionId, createLogger, type Fields, type Logger } from '../common/logger';
 import { checkDataDir, defaultDataDir } from '../common/paths';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
@@ -62,6 +63,12 @@ export interface SftpServerOptions {
   /** Connections open at once; one more is told so and closed before the SSH handshake. Default: 50. */
   maxConnections?: number;
   /**
+   * Connections open at once from one client address; one more gets SSH_MSG_DISCONNECT
+   * with SSH_DISCONNECT_TOO_MANY_CONNECTIONS (RFC 4253 11.1, code 12) once it has sent its
+   * version line: one student cannot take every place. Default: 10.
+   */
+  maxConnectionsPerAddress?: number;
+  /**
    * The most bytes one READ returns (a bigger request gets a short read, which SFTP allows).
    * At most, and default, 261120 (255 KiB, as OpenSSH's sftp-server): a reply must fit in a 256 KiB SFTP packet.
    */
@@ -78,6 +85,7 @@ export const SFTP_SERVER_DEFAULTS = {
   maxOpenHandles: 64,
   maxSessionsPerConnection: 2,
   maxConnections: 50,
+  maxConnectionsPerAddress: 10,
   maxReadBytes: 255 * 1024,
   idleTimeoutMs: 30 * 60 * 1000,
 } as const;
@@ -109,6 +117,10 @@ export class SftpServer {
   private readonly connections = new Set<Connection>();
   /** Accepted sockets whose SSH version line has not arrived yet, by `address:port`. */
   private readonly waiting = new Map<string, Connection>();
+  /** Connections per client address (maxConnectionsPerAddress; this.connections counts them in all). */
+  private readonly perAddress: ConnectionLimiter;
+  /** Accepted sockets over their address's share, by `address:port`: told so once they have said who they are. */
+  private readonly refused = new Map<string, Refusal>();
   private closed?: Promise<void>;
 
   constructor(options: SftpServerOptions = {}) {
@@ -117,6 +129,7 @@ export class SftpServer {
     const keys = new Map<string, ParsedKey[]>();
     for (const [user, text] of Object.entries(options.authorizedKeys ?? {})) keys.set(user, parsePublicKeys(text, `public keys of ${user}`));
     this.config = { users: options.users ?? [], keys, dataDir, limits: checkLimits('sftp', SFTP_SERVER_DEFAULTS, options, RANGE) };
+    this.perAddress = new ConnectionLimiter({ maxConnections: Infinity, maxConnectionsPerAddress: this.config.limits.maxConnectionsPerAddress });
     const hostKey: HostKey = options.hostKey
       ? hostKeyFromText(options.hostKey)
       : loadOrCreateHostKey(dataDir, (note) => this.log.info('host key', { note }));
@@ -181,6 +194,19 @@ export class SftpServer {
       setTimeout(() => socket.destroy(), HANGUP_GRACE_MS).unref();
       return;
     }
+    const address = clientAddress(socket);
+    const refusal = this.perAddress.admit(address);
+    if (refusal) {
+      // The refusal is an SSH message, so ssh2 reads the client's version line first
+      // (onHandshakeStart); a client that never sends one is cut after the grace.
+      log.warn('connection refused', { ...refusal });
+      this.refused.set(client, refusal);
+      socket.once('close', () => this.refused.delete(client));
+      setTimeout(() => socket.destroy(), HANGUP_GRACE_MS).unref();
+      this.ssh.injectSocket(socket);
+      return;
+    }
+    socket.once('close', () => this.perAddress.release(address));
     const connection = new Connection(socket, this.config, log);
     this.connections.add(connection);
     this.waiting.set(client, connection);
@@ -194,6 +220,11 @@ export class SftpServer {
   /** ssh2 read the client's version line: from here its Connection object carries the protocol. */
   private onHandshakeStart(client: SshConnection, info: ClientInfo): void {
     const key = `${info.ip}:${info.port}`;
+    if (this.refused.has(key)) {
+      client.on('error', () => {});
+      disconnect(client, DISCONNECT_TOO_MANY_CONNECTIONS);
+      return;
+    }
     const connection = this.waiting.get(key);
     this.waiting.delete(key);
     if (!connection) {
@@ -203,6 +234,20 @@ export class SftpServer {
     }
     connection.attach(client, info);
   }
+}
+
+/** SSH_DISCONNECT_TOO_MANY_CONNECTIONS (RFC 4253 11.1): what OpenSSH shows as `Received disconnect ...:12:`. */
+const DISCONNECT_TOO_MANY_CONNECTIONS = 12;
+
+/**
+ * SSH_MSG_DISCONNECT with a reason code, then the close. ssh2's own end() always says
+ * SSH_DISCONNECT_BY_APPLICATION; the code is what tells the client why (RFC 4253 11.1),
+ * so this reaches for the protocol object under it.
+ */
+function disconnect(client: SshConnection, reason: number): void {
+  const internals = client as unknown as { _protocol?: { disconnect(reason: number): void }; _sock?: net.Socket };
+  internals._protocol?.disconnect(reason);
+  internals._sock?.end();
 }
 
 /** One client connection: its limits and timers, authentication, and its channels. */

@@ -23,6 +23,7 @@ test('the documented defaults', () => {
     maxOpenHandles: 64,
     maxSessionsPerConnection: 2,
     maxConnections: 50,
+    maxConnectionsPerAddress: 10,
     maxReadBytes: 261120,
     idleTimeoutMs: 1800000,
   });
