@@ -26,6 +26,8 @@ export const Status = {
   UnsupportedMediaType: 415,
   /** RFC 9110 §15.5.17: none of the ranges asked for lies inside the file. */
   RangeNotSatisfiable: 416,
+  /** RFC 6585 §4: too many requests (here: failed logins from the address); Retry-After says when to try again. */
+  TooManyRequests: 429,
   /** RFC 6585 §5. */
   RequestHeaderFieldsTooLarge: 431,
   InternalServerError: 500,

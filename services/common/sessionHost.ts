@@ -1,4 +1,5 @@
 import net, { type AddressInfo } from 'node:net';
+import { clientAddress as plainAddress } from './clf';
 import { bind } from './listen';
 import { connectionId, type Logger } from './logger';
 import { endSocket } from './sessions';
@@ -56,11 +57,6 @@ export class ConnectionLimiter {
 /** `::ffff:127.0.0.1` -> `127.0.0.1`: one client, one address, whichever way the socket reports it. */
 export function clientAddress(socket: net.Socket): string {
   return plainAddress(socket.remoteAddress);
-}
-
-/** An address as a library reports it (`::ffff:127.0.0.1`), as one client: `127.0.0.1`. */
-export function plainAddress(address: string | undefined): string {
-  return address?.startsWith('::ffff:') ? address.slice(7) : (address ?? '');
 }
 
 /** What a host needs of a session. */

@@ -1,3 +1,4 @@
+import type { AuthThrottle } from '../common/authThrottle';
 import { STATUS_CODES, type OutgoingHttpHeaders } from 'node:http';
 import { hasContent } from '../common/httpRules';
 import type { HttpExchange } from '../common/httpService';
@@ -20,6 +21,8 @@ export interface Site {
   maxBodyBytes: number;
   /** Most parts one Range header may ask for (static.ts). */
   maxRanges: number;
+  /** Failed logins per client address (auth.ts, services/common/authThrottle.ts). */
+  logins: AuthThrottle;
 }
 
 /** What the request's Bearer token proved, worked out once per request before routing. */

@@ -1,3 +1,4 @@
+import { AUTH_THROTTLE_DEFAULTS, AuthThrottle, type AuthThrottleOptions } from '../common/authThrottle';
 import path from 'node:path';
 import { HttpError } from '../common/httpRules';
 import {
@@ -32,7 +33,7 @@ import { loadOrCreateKey } from './tokenKey';
  * api.ts, auth.ts and inspect.ts.
  */
 
-export interface HttpServerOptions extends HttpServiceOptions {
+export interface HttpServerOptions extends HttpServiceOptions, AuthThrottleOptions {
   /** The folder the static site is served from. Default: `lab/www` (or `$WIRELAB_LAB/www`). */
   wwwDir?: string;
   /**
@@ -58,6 +59,7 @@ export const HTTP_SERVER_DEFAULTS = {
   maxBodyBytes: 64 * 1024,
   maxRanges: 16,
   tokenTtlSeconds: 3600,
+  ...AUTH_THROTTLE_DEFAULTS,
 } as const;
 type HttpLimits = Limits<typeof HTTP_SERVER_DEFAULTS>;
 
@@ -65,7 +67,7 @@ export class HttpServer extends HttpService<Exchange, HttpLimits> {
   private site?: Site;
 
   constructor(private readonly options: HttpServerOptions = {}) {
-    super({ service: 'http', who: 'the server' }, checkHttpLimits('http', HTTP_SERVER_DEFAULTS, options), options.log ?? createLogger('http'), options);
+    super({ service: 'http', who: 'the server' }, checkHttpLimits('http', HTTP_SERVER_DEFAULTS, options, { authFailureDelayMs: 0 }), options.log ?? createLogger('http'), options);
   }
 
   /** The server for a lab: the site from `<labDir>/www`, notes seeded from `<labDir>/api`, users from users.yaml. */
@@ -147,6 +149,7 @@ export class HttpServer extends HttpService<Exchange, HttpLimits> {
       tokenTtlSeconds: this.limits.tokenTtlSeconds,
       maxBodyBytes: this.limits.maxBodyBytes,
       maxRanges: this.limits.maxRanges,
+      logins: new AuthThrottle(this.limits),
     };
   }
 

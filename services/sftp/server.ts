@@ -8,6 +8,7 @@ import { bind } from '../common/listen';
 import { checkLimits, definedOnly, type Limits } from '../common/options';
 import { HANGUP_GRACE_MS, closeSessions } from '../common/sessions';
 import { clientAddress, ConnectionLimiter, type Refusal } from '../common/sessionHost';
+import { AUTH_THROTTLE_DEFAULTS, AuthThrottle, type AuthThrottleOptions } from '../common/authThrottle';
 import { connectionId, createLogger, type Fields, type Logger } from '../common/logger';
 import { checkDataDir, defaultDataDir } from '../common/paths';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
@@ -36,7 +37,7 @@ import { fingerprint, hostKeyFromText, loadOrCreateHostKey, type HostKey } from 
  * This file is the connection: accepting it, the limits, authentication and channels.
  */
 
-export interface SftpServerOptions {
+export interface SftpServerOptions extends AuthThrottleOptions {
   /** Who may log in (every lab user: homes are per user, not per mail domain). Default: nobody (`[]`); fromLab() loads lab/users.yaml. */
   users?: readonly LabUser[];
   /**
@@ -52,8 +53,6 @@ export interface SftpServerOptions {
   log?: Logger;
   /** Failed authentication requests on one connection before it is closed (OpenSSH's MaxAuthTries). Default: 6. */
   maxAuthAttempts?: number;
-  /** A wrong password (or a bad signature) is answered after this long, so guessing is slow; other clients are served meanwhile. Default: 500. */
-  authFailureDelayMs?: number;
   /** A connection that has not logged in this long after it opened is closed (OpenSSH's LoginGraceTime). Default: 30000. */
   loginGraceMs?: number;
   /** Files and folders one SFTP session may hold open; one more OPEN/OPENDIR gets FAILURE. Default: 64. */
@@ -80,6 +79,8 @@ export interface SftpServerOptions {
 /** The defaults of the numeric options, as documented on SftpServerOptions. */
 export const SFTP_SERVER_DEFAULTS = {
   maxAuthAttempts: 6,
+  ...AUTH_THROTTLE_DEFAULTS,
+  // A first wrong password (or a bad signature) waits half a second, growing with the address's failures.
   authFailureDelayMs: 500,
   loginGraceMs: 30_000,
   maxOpenHandles: 64,
@@ -103,6 +104,8 @@ interface Config {
   keys: ReadonlyMap<string, ParsedKey[]>;
   dataDir: string;
   limits: Limits<typeof SFTP_SERVER_DEFAULTS>;
+  /** Failed passwords per client address, for every connection (authThrottle.ts). */
+  throttle: AuthThrottle;
 }
 
 export class SftpServer {
@@ -128,7 +131,8 @@ export class SftpServer {
     const dataDir = options.dataDir ?? defaultDataDir();
     const keys = new Map<string, ParsedKey[]>();
     for (const [user, text] of Object.entries(options.authorizedKeys ?? {})) keys.set(user, parsePublicKeys(text, `public keys of ${user}`));
-    this.config = { users: options.users ?? [], keys, dataDir, limits: checkLimits('sftp', SFTP_SERVER_DEFAULTS, options, RANGE) };
+    const limits = checkLimits('sftp', SFTP_SERVER_DEFAULTS, options, RANGE);
+    this.config = { users: options.users ?? [], keys, dataDir, limits, throttle: new AuthThrottle(limits) };
     this.perAddress = new ConnectionLimiter({ maxConnections: Infinity, maxConnectionsPerAddress: this.config.limits.maxConnectionsPerAddress });
     const hostKey: HostKey = options.hostKey
       ? hostKeyFromText(options.hostKey)
@@ -335,6 +339,15 @@ class Connection {
         ctx.reject(METHODS);
         return;
       case 'password': {
+        // An address that guessed too often is not asked for a password until its cool-down
+        // has passed (a key still works: it cannot be guessed).
+        const lockedForMs = this.config.throttle.lockedFor(clientAddress(this.socket));
+        if (lockedForMs !== undefined) {
+          this.log.warn('auth refused: too many failed logins from this address', { method: 'password', user, address: clientAddress(this.socket), lockedForMs });
+          ctx.reject(METHODS);
+          this.hangUp('too many failed logins from this address');
+          return;
+        }
         // checkPassword compares in constant time, whether or not the user exists.
         const ok = checkPassword(this.config.users, ctx.username, ctx.password);
         if (ok) return this.accept(ctx, 'password');
@@ -372,12 +385,16 @@ class Connection {
 
   private async fail(ctx: AuthContext, fields: Fields, delayed: boolean): Promise<void> {
     const failures = ++this.authFailures;
-    const { authFailureDelayMs, maxAuthAttempts } = this.config.limits;
-    this.log.warn('auth failed', { ...fields, failures, delayMs: delayed ? authFailureDelayMs : 0 });
-    // Each wrong password costs the guesser this long; ssh2 queues the client's next
-    // request meanwhile, and other connections are served (the wait blocks nothing).
-    if (delayed && authFailureDelayMs > 0) {
-      await delay(authFailureDelayMs, undefined, { signal: this.stop.signal, ref: false }).catch(() => {});
+    const { maxAuthAttempts } = this.config.limits;
+    const address = clientAddress(this.socket);
+    // A wrong password counts for its address, on every connection (authThrottle.ts); a key
+    // that is not the user's is what clients try first, and costs nothing.
+    const { failures: fromAddress, delayMs } = delayed ? this.config.throttle.failed(address) : { failures: undefined, delayMs: 0 };
+    this.log.warn('auth failed', { ...fields, address, failures, fromAddress, delayMs });
+    // Each wrong password costs the guesser this long, more each time; ssh2 queues the
+    // client's next request meanwhile, and other connections are served (the wait blocks nothing).
+    if (delayMs > 0) {
+      await delay(delayMs, undefined, { signal: this.stop.signal, ref: false }).catch(() => {});
     }
     if (this.ending) return;
     if (failures >= maxAuthAttempts) {

@@ -6,10 +6,12 @@ import type { SMTPServer, SMTPServerAddress, SMTPServerAuthentication, SMTPServe
 import { ensureCa } from '../common/certificates';
 import type { LabDialer } from '../common/dialer';
 import { isInside } from '../common/jail';
+import { AUTH_THROTTLE_DEFAULTS, AuthThrottle, retryIn, type AuthThrottleOptions } from '../common/authThrottle';
 import { bind } from '../common/listen';
 import { SESSION_DEFAULTS } from '../common/lineSession';
 import { duration } from '../common/options';
-import { ConnectionLimiter, plainAddress } from '../common/sessionHost';
+import { clientAddress as plainAddress } from '../common/clf';
+import { ConnectionLimiter } from '../common/sessionHost';
 import { connectionId, createLogger, type Logger } from '../common/logger';
 import { defaultDataDir } from '../common/paths';
 import type { HandshakeError, ServiceTls } from '../common/tls';
@@ -47,7 +49,7 @@ import { TextCheck, type TextProblem } from './textCheck';
  * send what to whom, and where it goes.
  */
 
-export interface SmtpServerOptions {
+export interface SmtpServerOptions extends AuthThrottleOptions {
   /** The mail domain this server is the final destination for. Default: `lab.test`. */
   domain?: string;
   /** This server's own name: in the greeting, Received fields, Message-IDs, and the relay's EHLO. Default: `mail.<domain>`. */
@@ -137,6 +139,7 @@ export const SMTP_SERVER_DEFAULTS = {
   loginTimeoutMs: SESSION_DEFAULTS.loginTimeoutMs, // one deadline for every protocol's login (lineSession.ts)
   idleTimeoutMs: 60_000,
   maxAuthFailures: 3,
+  ...AUTH_THROTTLE_DEFAULTS,
   retryDelaysMs: [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000] as readonly number[],
   maxQueueAgeMs: 24 * 60 * 60_000,
   relayTimeoutMs: 30_000,
@@ -179,6 +182,8 @@ export class SmtpServer {
   private readonly connections = new Map<string, Connection>();
   /** Connections per client address, on every port together (smtp-server counts those of each port itself: maxClients). */
   private readonly limiter: ConnectionLimiter;
+  /** Failed AUTH per client address, on every port and connection (authThrottle.ts). */
+  private readonly throttle: AuthThrottle;
 
   constructor(options: SmtpServerOptions = {}) {
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
@@ -195,6 +200,7 @@ export class SmtpServer {
     this.queue = new RelayQueue(path.join(dataDir, 'mail', 'queue', this.domain));
     if (this.o.maxCommandLineLength < 3) throw new Error('maxCommandLineLength must leave room for a command and its CRLF');
     if (!this.o.retryDelaysMs.length) throw new Error('retryDelaysMs needs at least one delay');
+    this.throttle = new AuthThrottle(this.o);
     this.limiter = new ConnectionLimiter({ maxConnections: Infinity, maxConnectionsPerAddress: this.o.maxConnectionsPerAddress });
   }
 
@@ -382,6 +388,17 @@ export class SmtpServer {
     const conn = this.conn(session.id);
     // Either "alice" or "alice@lab.test"; only users of this domain have an account here.
     const name = (auth.username ?? '').replace(new RegExp(`@${escapeRegExp(this.domain)}$`, 'i'), '');
+    const hangUp = (text: string): void => {
+      const connection = this.connectionOf(port, session.id);
+      setImmediate(() => connection?.send(REPLY.NOT_AVAILABLE, text)); // after the AUTH reply; smtp-server closes after a 421
+    };
+    // An address that failed too often is not asked for a password until its cool-down has passed.
+    const lockedForMs = this.throttle.lockedFor(conn.address);
+    if (lockedForMs !== undefined) {
+      conn.log.warn('auth refused: too many failed logins from this address', { user: auth.username, address: conn.address, lockedForMs, code: REPLY.AUTH_TEMPORARY_FAILURE });
+      callback(null, { message: `4.7.0 Too many failed logins from your address, try again in ${retryIn(lockedForMs)}`, responseCode: REPLY.AUTH_TEMPORARY_FAILURE });
+      return hangUp('4.7.0 Too many failed logins from your address, closing connection');
+    }
     const user = checkPassword(this.mailboxes.users, name, auth.password ?? '');
     if (user) {
       conn.log.info('auth', { method: auth.method, user: user.name, result: 'ok' });
@@ -389,13 +406,14 @@ export class SmtpServer {
       return callback(null, { user });
     }
     conn.authFailures++;
-    conn.log.info('auth', { method: auth.method, user: auth.username, result: 'failed', failures: conn.authFailures, code: REPLY.AUTH_FAILED });
-    callback(null, { message: '5.7.8 Authentication credentials invalid', responseCode: REPLY.AUTH_FAILED });
-    if (conn.authFailures >= this.o.maxAuthFailures) {
-      // Guessing passwords takes many tries: after a few, hang up (the 535 went out first).
-      const connection = this.connectionOf(port, session.id);
-      setImmediate(() => connection?.send(REPLY.NOT_AVAILABLE, '4.7.0 Too many failed authentication attempts, closing connection'));
-    }
+    const { failures: fromAddress, delayMs } = this.throttle.failed(conn.address);
+    conn.log.warn('auth', { method: auth.method, user: auth.username, result: 'failed', address: conn.address, failures: conn.authFailures, fromAddress, delayMs, code: REPLY.AUTH_FAILED });
+    // The answer waits, longer with each failure from this address: guessing is slow (other clients are served meanwhile).
+    setTimeout(() => {
+      callback(null, { message: '5.7.8 Authentication credentials invalid', responseCode: REPLY.AUTH_FAILED });
+      // Guessing passwords takes many tries: after a few on one connection, hang up (the 535 went out first).
+      if (conn.authFailures >= this.o.maxAuthFailures) hangUp('4.7.0 Too many failed authentication attempts, closing connection');
+    }, delayMs).unref();
   }
 
   // ---------------------------------------------------------------------------

@@ -25,6 +25,9 @@ afterAll(async () => {
 
 test('the documented defaults', () => {
   expect(HTTP_SERVER_DEFAULTS).toEqual({
+    authFailureDelayMs: 1000,
+    maxAuthFailuresPerAddress: 10,
+    authCooldownMs: 60000,
     maxHeaderBytes: 16 * 1024,
     maxTargetBytes: 8 * 1024,
     maxBodyBytes: 64 * 1024,
