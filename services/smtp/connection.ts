@@ -3,7 +3,11 @@ import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 import type { ServiceTls } from '../common/tls';
+import { SESSION_DEFAULTS } from '../common/lineSession';
 import { REPLY } from './codes';
+
+/** smtp-server's reply to a command it does not know (500, RFC 5321 4.2.4). */
+const UNRECOGNIZED = 'Error: command not recognized';
 import { unquoteLocalPart } from './envelope';
 
 /**
@@ -14,6 +18,8 @@ import { unquoteLocalPart } from './envelope';
  *   "unknown": they are SMTP commands, which this server chooses not to offer. EXPN
  *   would list who is on a mailing list (RFC 5321 3.5.3, 7.3: sites may turn it off);
  *   TURN would let any client take over mail waiting for a domain (RFC 5321 F.1).
+ * - Unknown commands: the connection closes at maxUnknownCommands (smtp-server's own
+ *   limit is a fixed 10), with `421 4.7.0`, as the line protocols do (lineSession.ts).
  * - A quoted local part (`"john smith"@example.test`) is read (envelope.ts).
  * - Replies carry an enhanced status code (RFC 2034, RFC 3463), and EHLO announces
  *   ENHANCEDSTATUSCODES: smtp-server adds one to its own replies; ours name theirs.
@@ -25,8 +31,19 @@ import { unquoteLocalPart } from './envelope';
  *   is up (RFC 3207 4.2): the client starts again with EHLO.
  */
 export class LabSmtpConnection extends SMTPConnection {
+  /** Commands this server does not know, sent on this connection so far. */
+  private unknownCommands = 0;
+
   /** RFC 2034 3: a code after the reply code, `5.1.1 <x@lab.test>: no such user`: a reply of ours, which names its own. */
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    if (code === REPLY.SYNTAX_ERROR && data === UNRECOGNIZED) {
+      this._unrecognizedCommands = 0; // smtp-server's fixed limit gives way to ours
+      const limit = (this._server as LabSmtpServer).maxUnknownCommands;
+      if (++this.unknownCommands >= limit) {
+        // smtp-server closes the connection after a 421.
+        return super.send(REPLY.NOT_AVAILABLE, `4.7.0 Too many unknown commands (${limit}), closing connection`, false);
+      }
+    }
     const named = typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data);
     super.send(code, data, named ? false : context);
   }
@@ -95,6 +112,8 @@ export class LabSmtpServer extends SMTPServer {
   constructor(
     options: SMTPServerOptions,
     private readonly labTls?: ServiceTls,
+    /** Unknown commands on one connection before `421 4.7.0` closes it. */
+    readonly maxUnknownCommands = SESSION_DEFAULTS.maxUnknownCommands,
   ) {
     // SNICallback is smtp-server's hook for a client that names a host; refreshTls() sets the context for one that names none.
     super(labTls ? { ...options, SNICallback: (servername, done) => done(null, labTls.contextNow(servername)) } : options);

@@ -93,6 +93,8 @@ export interface SmtpServerOptions extends AuthThrottleOptions {
   loginTimeoutMs?: number;
   /** A client silent this long gets `421 Timeout` and is disconnected (RFC 5321 4.5.3.2.7 suggests 5 minutes). Default: 60000. */
   idleTimeoutMs?: number;
+  /** Commands this server does not know on one connection; the last gets `421 4.7.0 Too many unknown commands` and the connection closes (smtp-server's own limit, 10, is fixed). Default: 10. */
+  maxUnknownCommands?: number;
   /** Failed AUTH attempts per connection; the last one gets 535 and then 421, and the connection closes. Default: 3. */
   maxAuthFailures?: number;
   /** How long a relay waits after its 1st, 2nd, ... failed attempt; the last value repeats. Default: 1 min, 5 min, 15 min, 1 h. */
@@ -139,6 +141,7 @@ export const SMTP_SERVER_DEFAULTS = {
   loginTimeoutMs: SESSION_DEFAULTS.loginTimeoutMs, // one deadline for every protocol's login (lineSession.ts)
   idleTimeoutMs: 60_000,
   maxAuthFailures: 3,
+  maxUnknownCommands: SESSION_DEFAULTS.maxUnknownCommands,
   ...AUTH_THROTTLE_DEFAULTS,
   retryDelaysMs: [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000] as readonly number[],
   maxQueueAgeMs: 24 * 60 * 60_000,
@@ -297,7 +300,7 @@ export class SmtpServer {
       onRcptTo: (address, session, callback) => this.answer(callback, () => this.onRcptTo(port, address, session)),
       onData: (stream, session, callback) => this.onData(port, stream, session, callback),
       onClose: (session) => this.onClose(session),
-    }, this.tls);
+    }, this.tls, o.maxUnknownCommands);
     // A connection's socket error arrives here; without a listener it would end the process.
     server.on('error', (err: TlsError) => {
       if (this.tls && err.meta?.stage === 'connect') this.handshakeFailed(port, err);

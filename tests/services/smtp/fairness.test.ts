@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { takeEveryPlace } from '../../helpers/fairness';
-import { RawClient, startSmtp, startSmtpWithTls, swaks, type RunningSmtp } from './harness';
+import { SMTP_SERVER_DEFAULTS } from '../../../services/smtp/server';
+import { python, RawClient, startSmtp, startSmtpWithTls, swaks, type RunningSmtp } from './harness';
 
 /** A raw client on `port` from `from`: held when greeted with 220; the reply line when refused. */
 async function greeted(port: number, from = '127.0.0.1'): Promise<RawClient | string> {
@@ -103,6 +104,40 @@ describe('465 (SMTPS) shares the address\'s places', () => {
       const third = await open();
       expect(await third.expect(/^\d{3} /)).toBe('421 4.7.0 Too many connections from your address (2), try again later');
       for (const c of [...held, third]) c.destroy();
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('maxUnknownCommands', () => {
+  test('smtplib sends commands the server does not know: 500 each, the third 421 4.7.0, and the connection closes', async () => {
+    const s = await startSmtp({ maxUnknownCommands: 3 });
+    try {
+      const script = `
+import json, smtplib, sys
+out = []
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), local_hostname='py.lab.test', timeout=10)
+s.ehlo()
+for i in range(4):
+    try:
+        code, text = s.docmd('FOO%d' % i)
+        out.append('%d %s' % (code, text.decode()))
+    except smtplib.SMTPServerDisconnected as e:
+        out.append('disconnected')
+        break
+print(json.dumps(out))
+`;
+      const result = await python(script, String(s.smtp));
+      expect(JSON.parse(result.stdout)).toEqual([
+        '500 5.5.2 Error: command not recognized',
+        '500 5.5.2 Error: command not recognized',
+        '421 4.7.0 Too many unknown commands (3), closing connection',
+        'disconnected',
+      ]);
+      await s.logs.waitFor(/ info refused conn=c\d+ code=421 reply="421 4\.7\.0 Too many unknown commands \(3\), closing connection"/);
+      // The default is the line protocols' (10), not smtp-server's fixed one.
+      expect(SMTP_SERVER_DEFAULTS.maxUnknownCommands).toBe(10);
     } finally {
       await s.stop();
     }
