@@ -7,27 +7,13 @@
  * question and ignores the rest: measured, it answers NOERROR; the lab follows BIND, as
  * issue 16 asks, since a message whose counts do not match its length cannot be trusted.
  */
-import path from 'node:path';
 import { decode, encode } from 'dns-packet';
 import { RCODE, rcodeOf } from '../../../services/dns/codes';
 import { frame } from '../../../services/dns/framing';
-import { startNsd, type Daemon } from '../../helpers/daemons';
-import { LAB_DIR } from '../../helpers/paths';
 import { run } from '../../helpers/process';
-import { edns, query, startLab, TcpClient, UdpClient, type RunningServer } from './clients';
+import { edns, labAndNsd, query, TcpClient, UdpClient } from './clients';
 
-let lab: RunningServer;
-let nsd: Daemon;
-
-beforeAll(async () => {
-  lab = await startLab();
-  nsd = await startNsd({ 'lab.test': path.join(LAB_DIR, 'zones', 'lab.test.zone') });
-});
-
-afterAll(async () => {
-  await lab?.server.close();
-  await nsd?.stop();
-});
+const servers = labAndNsd();
 
 const TRAILING = Buffer.from([0xde, 0xad, 0xbe]);
 
@@ -53,15 +39,15 @@ describe.each([
   test('UDP: FORMERR from the lab\'s server, with the query\'s ID; NSD reads past them (NOERROR)', async () => {
     const bytes = withTrailing('www.lab.test', ednsQuery);
     const id = bytes.readUInt16BE(0);
-    const ours = decode(await overUdp(lab.port, bytes));
+    const ours = decode(await overUdp(servers.lab.port, bytes));
     expect([rcodeOf(ours.flags!), ours.id]).toEqual([RCODE.FORMERR, id]);
-    await lab.logs.waitFor(/ dns warn malformed .*error="3 byte\(s\) after the last section" rcode=FORMERR/);
-    const reference = decode(await overUdp(nsd.port, bytes));
+    await servers.lab.logs.waitFor(/ dns warn malformed .*error="3 byte\(s\) after the last section" rcode=FORMERR/);
+    const reference = decode(await overUdp(servers.nsd.port, bytes));
     expect([rcodeOf(reference.flags!), reference.id]).toEqual([RCODE.NOERROR, id]);
   });
 
   test('TCP: FORMERR from the lab\'s server; the same connection then answers a proper query', async () => {
-    const client = await TcpClient.connect(lab.port);
+    const client = await TcpClient.connect(servers.lab.port);
     try {
       client.write(frame(withTrailing('www.lab.test', ednsQuery)));
       expect(rcodeOf(decode(await client.next()).flags!)).toBe(RCODE.FORMERR);
@@ -75,9 +61,9 @@ describe.each([
 
 test('kdig and dig, which send no trailing bytes, are answered as before, over UDP and TCP', async () => {
   for (const args of [['+notcp'], ['+tcp']]) {
-    const { stdout } = await run('kdig', ['@127.0.0.1', '-p', String(lab.port), ...args, 'www.lab.test', 'A']);
+    const { stdout } = await run('kdig', ['@127.0.0.1', '-p', String(servers.lab.port), ...args, 'www.lab.test', 'A']);
     expect(stdout).toMatch(/status: NOERROR/);
   }
-  const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(lab.port), '+tcp', 'www.lab.test', 'A']);
+  const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(servers.lab.port), '+tcp', 'www.lab.test', 'A']);
   expect(stdout).toMatch(/status: NOERROR/);
 });
