@@ -2,6 +2,7 @@ import type net from 'node:net';
 import { StepError } from './errors';
 import { CLIENT, type Wire } from './recorder';
 import type { Route } from './route';
+import { StreamOffsets } from './tcp';
 
 /**
  * A client's TCP conversation with a lab server (HTTP, SMTP, POP3): write a request
@@ -26,6 +27,7 @@ export class Connection {
   private closed = false;
   private waiting?: () => void;
   readonly localPort: number;
+  private readonly offsets: StreamOffsets;
 
   constructor(
     private readonly socket: net.Socket,
@@ -34,6 +36,7 @@ export class Connection {
     private readonly protocol: string,
   ) {
     this.localPort = socket.localPort ?? 0;
+    this.offsets = new StreamOffsets(socket);
     socket.on('data', (chunk: Buffer) => {
       this.buffer = Buffer.concat([this.buffer, chunk]);
       this.waiting?.();
@@ -55,7 +58,7 @@ export class Connection {
 
   /** Write bytes as they are; `summary` names them in the transcript. */
   write(bytes: Buffer, summary: string, text = bytes.toString('utf8')): void {
-    this.wire.record({ kind: 'send', protocol: this.protocol, transport: 'tcp', from: CLIENT, to: this.route.label, summary, text, bytes });
+    this.wire.record({ kind: 'send', protocol: this.protocol, transport: 'tcp', from: CLIENT, to: this.route.label, summary, text, bytes, ...this.offsets.next('send', bytes.length) });
     this.socket.write(bytes);
   }
 
@@ -84,7 +87,7 @@ export class Connection {
         if (parsed) {
           this.buffer = parsed.rest;
           const text = options.view ? options.view(parsed.reply, parsed.raw) : parsed.raw.toString('utf8');
-          this.wire.record({ kind: 'recv', protocol: this.protocol, transport: 'tcp', from: this.route.label, to: CLIENT, summary: options.describe(parsed.reply), text, bytes: parsed.raw });
+          this.wire.record({ kind: 'recv', protocol: this.protocol, transport: 'tcp', from: this.route.label, to: CLIENT, summary: options.describe(parsed.reply), text, bytes: parsed.raw, ...this.offsets.next('recv', parsed.raw.length) });
           return settle(null, parsed.reply);
         }
         if (this.closed) {

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { Client, FTPError, FileType, enterPassiveModeIPv4, enterPassiveModeIPv6 } from 'basic-ftp';
 import { z } from 'zod';
-import { CLIENT, recordConnect, StepError } from '../../wire';
+import { CLIENT, recordConnect, StepError, StreamOffsets } from '../../wire';
 import { outputSchema, type ExecContext, type Executor } from '../types';
 import { activeMode } from './active';
 
@@ -129,9 +129,10 @@ function asStepError(err: unknown, server: string, ctx: ExecContext): Error {
 function recordControl(client: Client, ctx: ExecContext, server: string, host: string, port: number): void {
   const ftp = client.ftp as unknown as { _newSocket(): net.Socket; send(command: string): void };
   const send = ftp.send.bind(client.ftp);
+  let offsets: StreamOffsets | undefined; // of the control connection, once it is connected
   ftp.send = (command: string) => {
     const bytes = Buffer.from(`${command}\r\n`, 'utf8');
-    ctx.wire.record({ kind: 'send', protocol: 'ftp', transport: 'tcp', from: CLIENT, to: server, summary: command, text: bytes.toString('utf8'), bytes });
+    ctx.wire.record({ kind: 'send', protocol: 'ftp', transport: 'tcp', from: CLIENT, to: server, summary: command, text: bytes.toString('utf8'), bytes, ...offsets?.next('send', bytes.length) });
     send(command);
   };
   const make = ftp._newSocket.bind(client.ftp);
@@ -140,14 +141,15 @@ function recordControl(client: Client, ctx: ExecContext, server: string, host: s
     const socket = make();
     if (!control) return socket;
     control = false;
-    socket.once('connect', () =>
-      recordConnect(ctx.wire, socket, { protocol: 'ftp', from: CLIENT, to: server, summary: `control connection from port ${socket.localPort} (to ${host}:${port})` }),
-    );
+    socket.once('connect', () => {
+      offsets = new StreamOffsets(socket);
+      recordConnect(ctx.wire, socket, { protocol: 'ftp', from: CLIENT, to: server, summary: `control connection from port ${socket.localPort} (to ${host}:${port})` });
+    });
     socket.on('data', (data: Buffer | string) => {
       const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8'); // basic-ftp sets an encoding: strings
       const lines = bytes.toString('utf8').split('\r\n').filter(Boolean);
       const summary = lines.length > 1 ? `${lines[lines.length - 1]} (+${lines.length - 1} lines)` : (lines[0] ?? '');
-      ctx.wire.record({ kind: 'recv', protocol: 'ftp', transport: 'tcp', from: server, to: CLIENT, summary, text: bytes.toString('utf8'), bytes });
+      ctx.wire.record({ kind: 'recv', protocol: 'ftp', transport: 'tcp', from: server, to: CLIENT, summary, text: bytes.toString('utf8'), bytes, ...offsets?.next('recv', bytes.length) });
     });
     return socket;
   };

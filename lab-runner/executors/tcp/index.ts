@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CLIENT, connect, StepError } from '../../wire';
+import { CLIENT, connect, StepError, StreamOffsets } from '../../wire';
 import { outputSchema, type Executor } from '../types';
 
 /**
@@ -70,6 +70,7 @@ export const tcpExecutor: Executor<TcpInput, TcpOutput> = {
     const chunks: Buffer[] = [];
     const text = (): string => Buffer.concat(chunks).toString('utf8');
     const record = { protocol: 'tcp', transport: 'tcp' } as const;
+    const offsets = new StreamOffsets(socket);
 
     const finished = new Promise<{ closed: boolean; matched: boolean }>((resolve, reject) => {
       const onAbort = (): void => {
@@ -84,7 +85,7 @@ export const tcpExecutor: Executor<TcpInput, TcpOutput> = {
       };
       socket.on('data', (chunk: Buffer) => {
         chunks.push(chunk);
-        ctx.wire.record({ ...record, kind: 'recv', from: route.label, to: CLIENT, summary: firstLine(chunk), text: chunk.toString('utf8'), bytes: chunk });
+        ctx.wire.record({ ...record, kind: 'recv', from: route.label, to: CLIENT, summary: firstLine(chunk), text: chunk.toString('utf8'), bytes: chunk, ...offsets.next('recv', chunk.length) });
         if (pattern?.test(text())) settle({ closed: false, matched: true });
       });
       socket.on('end', () => {
@@ -99,7 +100,7 @@ export const tcpExecutor: Executor<TcpInput, TcpOutput> = {
     finished.catch(() => {}); // awaited below; this only keeps an early rejection from going unhandled
 
     for (const bytes of writesOf(input)) {
-      ctx.wire.record({ ...record, kind: 'send', from: CLIENT, to: route.label, summary: firstLine(bytes), text: bytes.toString('utf8'), bytes });
+      ctx.wire.record({ ...record, kind: 'send', from: CLIENT, to: route.label, summary: firstLine(bytes), text: bytes.toString('utf8'), bytes, ...offsets.next('send', bytes.length) });
       await new Promise<void>((resolve) => socket.write(bytes, () => resolve()));
     }
     try {
