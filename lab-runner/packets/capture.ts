@@ -156,12 +156,20 @@ export class PacketCapture {
   async stop(): Promise<{ packets: number; file?: string }> {
     try {
       await this.sync();
+    } catch (err) {
+      // Ctrl+C in a terminal reaches the tool too (it is in our process group): having
+      // exited cleanly, it wrote out everything it had, and there is nothing left to wait for.
+      if (!this.exitedCleanly()) throw err;
     } finally {
       await this.abort();
     }
     // SIGINT lets the tool finish its last record; anything cut short is reported, not hidden.
     this.reader.end();
     return { packets: this.packets.length, ...(this.options.file ? { file: this.options.file } : {}) };
+  }
+
+  private exitedCleanly(): boolean {
+    return this.exited !== undefined && (this.exited.code === 0 || this.exited.signal === 'SIGINT' || this.exited.signal === 'SIGTERM');
   }
 
   /** End the tool and the file, whatever state they are in. */
