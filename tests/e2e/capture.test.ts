@@ -11,6 +11,7 @@ import type { RunResult as WirelabResult, StepResult } from '../../lab-runner/re
 import { readCapture } from '../../lab-runner/packets/pcapng';
 import { REPO_DIR, SCENARIOS_DIR, built } from '../helpers/paths';
 import { run, wirelab } from '../helpers/process';
+import { startUp } from '../helpers/cli';
 import { rootOnly, tempDir, tsharkProblems, tsharkRows } from '../lab-runner/packets/helpers';
 
 const PACKETS_DIR = path.join(SCENARIOS_DIR, 'packets');
@@ -97,6 +98,30 @@ rootOnly('as root: capture on the machine\'s lo', () => {
     // The DNS question and its answer, each on its datagram.
     const udp = step.packets!.rows.filter((r) => r.transport === 'udp');
     expect(udp.map((r) => step.transcript[r.event!]!.kind)).toEqual(['send', 'recv']);
+  }, 60000);
+
+  test('wirelab up --capture records the lab\'s packets until Ctrl+C: a curl\'s whole connection is in the file, tcpdump waited for', async () => {
+    const out = path.join(dir, 'up');
+    await mkdir(out);
+    const file = path.join(out, 'up.pcapng');
+    const up = await startUp(['--free-ports', '--quiet', '--no-console', '--data', path.join(out, 'data'), '--capture', file], { WIRELAB_RUNTIME_DIR: path.join(out, 'run') });
+    let code: number | null;
+    try {
+      expect(up.output()).toMatch(/capturing the lab's packets with tcpdump on lo into .*up\.pcapng \(until Ctrl\+C\)/);
+      const http = up.endpoint('http');
+      expect(await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://${http}/`])).toMatchObject({ stdout: '200' });
+    } finally {
+      code = await up.stop();
+    }
+    expect(code).toBe(0);
+    expect(up.output()).toMatch(/\d+ packets captured into .*up\.pcapng/);
+    expect(await tsharkProblems(file)).toEqual([]);
+    const port = up.endpoint('http').split(':')[1];
+    const flags = await tsharkRows(file, ['tcp.flags.str'], ['-Y', `tcp.port == ${port}`]);
+    // The handshake first, the last ACK of the close last: nothing lost at the stop.
+    expect(flags.length).toBeGreaterThanOrEqual(7);
+    expect(flags[0]!['tcp.flags.str']).toMatch(/S·$/);
+    expect(flags.filter((f) => /F/.test(f['tcp.flags.str']!)).length).toBe(2);
   }, 60000);
 
   test('without --capture the packet scenarios are left out, and a step that checks packets says it needs --capture', async () => {
