@@ -98,8 +98,7 @@ program
     }
     if (opts.backend === 'docker') {
       if (opts.target) throw new UsageError('--target sends a service\'s traffic to another server on this machine: use it with the embedded backend');
-      if (opts.capture) throw new UsageError('--capture runs with the embedded backend (the Docker backend has no capture container yet)');
-      process.exitCode = await runOnDocker(paths, opts);
+      process.exitCode = await runOnDocker(paths, { ...opts, capture: opts.capture ? captureFile(opts.capture, opts.out) : undefined });
       return;
     }
     const c = colorsFor(process.stdout);
@@ -111,9 +110,11 @@ program
     const left = loaded.filter((s) => !scenarios.includes(s));
     if (!scenarios.length) throw new UsageError(`${left.map((s) => s.file).join(', ')}: these scenarios check packets: run them with --capture`);
     if (left.length) write(c.yellow(`wirelab: left out ${left.length} scenario(s) that check packets (run with --capture): ${left.map((s) => path.basename(s.file)).join(', ')}\n`));
+    // Inside the lab network (the Docker client) the lab is on eth0, not lo: capture every interface.
+    const iface = opts.backend === 'network' ? 'any' : 'lo';
     let capturing: { tool: CaptureTool; program: string } | undefined;
     if (opts.capture) {
-      const how = await captureHere(write);
+      const how = await captureHere(write, iface);
       if (how.kind === 'ran') return void (process.exitCode = how.code);
       capturing = how;
     }
@@ -128,8 +129,9 @@ program
       if (capturing) {
         const file = captureFile(opts.capture, opts.out);
         await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-        capture = await RunCapture.start({ file, filter: labFilter(await backend.status()), tool: capturing.tool, program: capturing.program });
-        write(c.dim(`wirelab: capturing the lab's packets with ${capturing.tool} on lo into ${file}\n`));
+        const filter = labFilter(backend instanceof NetworkBackend ? undefined : await backend.status());
+        capture = await RunCapture.start({ file, filter, tool: capturing.tool, program: capturing.program, interface: iface });
+        write(c.dim(`wirelab: capturing the lab's packets with ${capturing.tool} on ${iface} into ${file}\n`));
       }
       write(c.dim(`wirelab: ${scenarios.length} scenario(s) on the ${backend.name} lab\n`));
       const result = await runScenarios(scenarios, backend, maskingListener(terminalListener({ colors: c, write, trace: opts.trace })), { capture });
@@ -263,9 +265,9 @@ program
   });
 
 /** May this process capture? Else it ran itself again in a namespace (`ran`), or a UsageError says why not. */
-async function captureHere(say: (line: string) => void): Promise<CaptureStart> {
+async function captureHere(say: (line: string) => void, iface?: string): Promise<CaptureStart> {
   try {
-    return await startCapturing(say);
+    return await startCapturing(say, iface);
   } catch (err) {
     throw err instanceof CaptureUnavailable ? new UsageError(err.message) : err;
   }
@@ -501,7 +503,7 @@ function printDockerStatus(statuses: ServiceStatus[]): void {
  * inside the lab network, and removes what it made unless --keep. Reports are written
  * here from the client's result.
  */
-async function runOnDocker(paths: string[], opts: { project: string; keep?: boolean; reuse?: boolean; trace?: boolean; report: ReportFormat; out?: string }): Promise<number> {
+async function runOnDocker(paths: string[], opts: { project: string; keep?: boolean; reuse?: boolean; trace?: boolean; report: ReportFormat; out?: string; capture?: string }): Promise<number> {
   const scenarios = await loadAll(paths); // a broken file is reported here, before anything starts
   const toStdout = opts.report === 'terminal' || Boolean(opts.out);
   const write = (text: string): void => void (toStdout ? process.stdout : process.stderr).write(text);
@@ -513,8 +515,9 @@ async function runOnDocker(paths: string[], opts: { project: string; keep?: bool
   try {
     const how = lab.reused ? `using the lab that is up (project ${lab.project})` : `lab healthy in ${((Date.now() - started) / 1000).toFixed(1)} s`;
     write(c.dim(`wirelab: ${how}; running ${scenarios.length} scenario(s) from the client container\n`));
-    const { code, result } = await lab.runScenarios(scenarios, { trace: opts.trace, show: toStdout ? 'stdout' : 'stderr' });
+    const { code, result } = await lab.runScenarios(scenarios, { trace: opts.trace, show: toStdout ? 'stdout' : 'stderr', capture: opts.capture });
     if (result) await writeReport(result, opts.report, opts.out, write, colorsFor(process.stdout));
+    if (opts.capture && result) write(c.dim(`wirelab: the client's packets captured into ${opts.capture}\n`));
     return code;
   } finally {
     await lab.stop();

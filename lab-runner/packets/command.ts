@@ -29,7 +29,7 @@ export class CaptureUnavailable extends Error {}
  * network namespace of its own (namespace.ts), where it may; this process then only
  * waits for it. Where even that is refused, CaptureUnavailable says why and the fix.
  */
-export async function startCapturing(say: (line: string) => void): Promise<CaptureStart> {
+export async function startCapturing(say: (line: string) => void, iface = 'lo'): Promise<CaptureStart> {
   if (process.env[NAMESPACE_ENV]) {
     // We are the command run again in its namespace: its lo starts down.
     await bringLoopbackUp();
@@ -37,7 +37,9 @@ export async function startCapturing(say: (line: string) => void): Promise<Captu
     if (inside.kind === 'direct') return inside;
     throw new CaptureUnavailable(`--capture: ${inside.kind === 'none' ? inside.reason : 'cannot capture in the namespace'}`);
   }
-  const access = await captureAccess();
+  const access = await captureAccess({ interface: iface });
+  // Another interface than lo (the Docker client's): a namespace of our own would not see the lab.
+  if (access.kind === 'namespace' && iface !== 'lo') throw new CaptureUnavailable(`--capture: only root may capture on ${iface} here`);
   if (access.kind === 'direct') return access;
   if (access.kind === 'none') throw new CaptureUnavailable(`--capture: ${access.reason}`);
   say(

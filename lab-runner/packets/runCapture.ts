@@ -1,6 +1,6 @@
 import type { ServiceStatus } from '../backends/types';
 import { splitHostPort } from '../wire/network';
-import { FTP_ACTIVE_PORTS, FTP_PASSIVE_PORTS } from '../wire/plan';
+import { FTP_ACTIVE_PORTS, FTP_PASSIVE_PORTS, STACK } from '../wire/plan';
 import { nowMs, type WireEvent } from '../wire/recorder';
 import { PacketCapture, portFilter, type CaptureOptions } from './capture';
 import { conversations } from './flows';
@@ -13,10 +13,13 @@ import { CLOCK_MARGIN_MS, stepCapture, type StepCapture } from './steps';
 
 /**
  * The BPF filter for a lab: every port its services really listen on (TCP and UDP),
- * and FTP's data ports, passive (the server's) and active (the runner's).
+ * and FTP's data ports, passive (the server's) and active (the runner's). Without
+ * statuses (inside the lab network, the Docker client): the plan's lab ports.
  */
-export function labFilter(statuses: readonly ServiceStatus[]): string {
-  const ports = statuses.flatMap((s) => Object.values(s.endpoints).map((where) => splitHostPort(where, 0)[1])).filter((p) => p > 0);
+export function labFilter(statuses?: readonly ServiceStatus[]): string {
+  const ports = statuses
+    ? statuses.flatMap((s) => Object.values(s.endpoints).map((where) => splitHostPort(where, 0)[1])).filter((p) => p > 0)
+    : STACK.flatMap((s) => Object.values(s.ports).map((p) => p.lab));
   return portFilter(ports, [FTP_PASSIVE_PORTS, FTP_ACTIVE_PORTS]);
 }
 
