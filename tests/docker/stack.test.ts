@@ -352,7 +352,7 @@ suite('the lab in Docker', () => {
     try {
       const file = path.join(dir, 'docker.pcapng');
       const out = path.join(dir, 'result.json');
-      const scenarios = ['tcp-handshake', 'keep-alive-on-the-wire', 'passwords-on-the-wire', 'dns-udp-then-tcp'].map((s) => `scenarios/packets/${s}.yaml`);
+      const scenarios = ['refused-or-timeout', 'tcp-handshake', 'keep-alive-on-the-wire', 'passwords-on-the-wire', 'dns-udp-then-tcp'].map((s) => `scenarios/packets/${s}.yaml`);
       const { code, stdout, stderr } = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse', '--capture', file, '--report', 'json', '--out', out, ...scenarios]);
       if (code !== 0) throw new Error(`wirelab run --backend docker --capture failed (exit ${code}):\n${stdout}\n${stderr}`);
       expect(stdout).toContain(`the client's packets captured into ${file}`);
