@@ -5,7 +5,8 @@ import type { RunResult, ScenarioResult, StepResult } from '../result';
  * Secrets out of every report. A scenario's `secrets:` names passwords and tokens; the
  * engine keeps their values beside the result (never in it), and every reporter reads a
  * copy where each of them is `****`: in step inputs and outputs, checks, errors, logs,
- * transcript text and summaries, and inside the raw bytes of the transcript.
+ * transcript text and summaries, inside the raw bytes of the transcript, and inside the
+ * captured packets of a step (`packets.pcapng`, a star for each byte).
  *
  * The lab shows students that AUTH PLAIN, AUTH LOGIN and HTTP Basic only base64-encode a
  * password, so base64 forms are masked too: a base64 word whose decoded bytes hold a
@@ -61,9 +62,20 @@ export class Masker {
     return Buffer.from(masked, 'latin1');
   }
 
-  private base64(value: string): string {
-    const words = value.replace(BASE64_WORD, (word) => (this.hidesSecret(word) ? MASK : word));
-    return this.base64Stretches ? words.replace(this.base64Stretches, MASK) : words;
+  /**
+   * Raw bytes masked without changing their length, a star for each byte: a captured
+   * packet in a pcapng file keeps its length fields true, so Wireshark still opens it.
+   */
+  bytesKeepingLength(data: Buffer): Buffer {
+    if (!this.bytePattern) return data;
+    const stars = (match: string): string => '*'.repeat(match.length);
+    const masked = this.base64(data.toString('latin1').replace(this.bytePattern, stars), stars);
+    return Buffer.from(masked, 'latin1');
+  }
+
+  private base64(value: string, mask: (match: string) => string = () => MASK): string {
+    const words = value.replace(BASE64_WORD, (word) => (this.hidesSecret(word) ? mask(word) : word));
+    return this.base64Stretches ? words.replace(this.base64Stretches, mask) : words;
   }
 
   /** Whether a word is base64 whose decoded bytes hold a secret. */
@@ -81,6 +93,8 @@ export class Masker {
   }
 
   private copy(value: unknown, key?: string): unknown {
+    // A step's packets as a pcapng file (--capture): the password in a captured packet too.
+    if (key === 'pcapng' && typeof value === 'string') return this.bytesKeepingLength(Buffer.from(value, 'base64')).toString('base64');
     if (typeof value === 'string') return key !== undefined && FIXED_WORDS.has(key) ? value : this.text(value);
     if (Array.isArray(value)) return value.map((v) => this.copy(v));
     if (!value || typeof value !== 'object') return value;

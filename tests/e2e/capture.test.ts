@@ -5,7 +5,7 @@
  * disabled it says why and how to fix it. Every step's packets are checked against
  * tshark's reading of the same file.
  */
-import { chmod, chown, cp, link, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { chmod, chown, cp, link, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunResult as WirelabResult, StepResult } from '../../lab-runner/result';
 import { readCapture } from '../../lab-runner/packets/pcapng';
@@ -122,6 +122,25 @@ rootOnly('as root: capture on the machine\'s lo', () => {
     expect(flags.length).toBeGreaterThanOrEqual(7);
     expect(flags[0]!['tcp.flags.str']).toMatch(/S·$/);
     expect(flags.filter((f) => /F/.test(f['tcp.flags.str']!)).length).toBe(2);
+  }, 60000);
+
+  test('a secret is masked in a step\'s captured packets too, a star a byte: its pcapng still opens in tshark, with as many packets', async () => {
+    const out = path.join(dir, 'secret');
+    await mkdir(out);
+    const scenario = path.join(out, 'secret.yaml');
+    await writeFile(scenario, 'title: A secret on the wire\nsecrets: [alice]\nsteps:\n  - name: POP3 login\n    pop3: { user: alice, password: alice, retrieve: none }\n    expect: { loggedIn: true, payload: { contains: "PASS alice" } }\n');
+    const ran = await wirelab(['run', '--free-ports', '--capture', path.join(out, 'run.pcapng'), '--report', 'json', '--out', path.join(out, 'r.json'), scenario]);
+    expect(ran).toMatchObject({ code: 0 });
+    const step = (JSON.parse(await readFile(path.join(out, 'r.json'), 'utf8')) as WirelabResult).scenarios[0]!.steps[0]!;
+    const own = Buffer.from(step.packets!.pcapng, 'base64');
+    expect(own.toString('latin1')).toContain('PASS *****\r\n');
+    expect(own.toString('latin1')).not.toContain('alice');
+    const file = path.join(out, 'step.pcapng');
+    await writeFile(file, own);
+    expect(await tsharkProblems(file)).toEqual([]);
+    expect((await tsharkRows(file, ['frame.number'])).length).toBe(step.packets!.rows.length);
+    // The run's own file is the capture as it was: it is the student's, not a report.
+    expect((await readFile(path.join(out, 'run.pcapng'))).toString('latin1')).toContain('PASS alice');
   }, 60000);
 
   test('without --capture the packet scenarios are left out, and a step that checks packets says it needs --capture', async () => {
