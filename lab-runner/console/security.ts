@@ -37,9 +37,18 @@ export function sameToken(given: string | undefined, token: string): boolean {
 export function cookieValue(req: IncomingMessage, name = COOKIE): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const at = part.indexOf('=');
-    if (at > 0 && part.slice(0, at).trim() === name) return decodeURIComponent(part.slice(at + 1).trim());
+    if (at > 0 && part.slice(0, at).trim() === name) return decodeCookie(part.slice(at + 1).trim());
   }
   return undefined;
+}
+
+/** A cookie's value, percent-decoded; a value that is not percent-encoding is taken as it is (it cannot be the token). */
+function decodeCookie(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 /** The Set-Cookie header that keeps the token in the browser for this console. */

@@ -130,7 +130,14 @@ export class ConsoleServer {
         return this.quizzes.check(quiz, body.question, body.answer, runId(body.id));
       }],
     ];
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server = http.createServer((req, res) => {
+      // A request the checks cannot read (a target that is no URL) is refused: a rejection left unhandled would end the process, and the lab with it.
+      this.handle(req, res).catch((err: unknown) => {
+        this.log.warn('unreadable request', { method: req.method, error: err instanceof Error ? err.message : String(err) });
+        if (res.headersSent) res.destroy();
+        else this.json(res, 400, { error: 'this request cannot be read' });
+      });
+    });
     this.server.on('connection', (socket) => this.countConnection(socket));
   }
 

@@ -99,6 +99,14 @@ const BE: Numbers = { u16: (b, at) => b.readUInt16BE(at), u32: (b, at) => b.read
 
 const pad4 = (n: number): number => (n + 3) & ~3;
 
+/** The bytes of fixed fields at the start of a block's body, by block type. */
+const FIXED_FIELDS: Record<number, { name: string; bytes: number }> = {
+  [BLOCK.sectionHeader]: { name: 'a Section Header Block', bytes: 16 },
+  [BLOCK.interfaceDescription]: { name: 'an Interface Description Block', bytes: 8 },
+  [BLOCK.enhancedPacket]: { name: 'an Enhanced Packet Block', bytes: 20 },
+  [BLOCK.simplePacket]: { name: 'a Simple Packet Block', bytes: 4 },
+};
+
 /**
  * Reads a pcapng or pcap file from its bytes, in as many pieces as they come:
  * `push(chunk)` returns the packets now complete, `end()` says whether the file
@@ -176,7 +184,11 @@ export class CaptureReader {
     if (b.length < length) return 0;
     if (n.u32(b, length - 4) !== length) throw new CaptureFormatError(`a block whose trailing length ${n.u32(b, length - 4)} differs from its leading length ${length}`, this.consumed);
     const body = b.subarray(8, length - 4);
-    switch (n.u32(b, 0)) {
+    const type = n.u32(b, 0);
+    // Each block's fixed fields must be there before they are read (sections 4.1 to 4.4).
+    const fixed = FIXED_FIELDS[type];
+    if (fixed && body.length < fixed.bytes) throw new CaptureFormatError(`${fixed.name} of ${body.length} byte(s): its fixed fields take ${fixed.bytes}`, this.consumed);
+    switch (type) {
       case BLOCK.sectionHeader: {
         const major = n.u16(body, 4);
         if (major !== 1) throw new CaptureFormatError(`pcapng version ${major}.${n.u16(body, 6)}: only version 1 is known`, this.consumed);
@@ -217,7 +229,7 @@ export class CaptureReader {
     for (const { code, value } of readOptions(body.subarray(8), n)) {
       if (code === OPTION.ifName) iface.name = value.toString('utf8');
       else if (code === OPTION.ifTsresol) iface.unitsPerSecond = unitsPerSecond(value[0]!);
-      else if (code === OPTION.ifTsoffset) iface.offsetSeconds = n === LE ? value.readBigInt64LE(0) : value.readBigInt64BE(0);
+      else if (code === OPTION.ifTsoffset && value.length >= 8) iface.offsetSeconds = n === LE ? value.readBigInt64LE(0) : value.readBigInt64BE(0);
     }
     return iface;
   }

@@ -1,4 +1,4 @@
-import { createLogger, type Logger } from './logger';
+import { createLogger, flushLogs, type Logger } from './logger';
 
 /**
  * What every service's main.ts (the container's command) needs from its environment:
@@ -48,6 +48,7 @@ export function envFlag(name: string, fallback: boolean): boolean {
 export function runService(service: string, main: (log: Logger) => Promise<void>): void {
   const log = createLogger(service);
   main(log).catch((err: unknown) => {
+    flushLogs(); // the log lines before the failure come before its message
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`${message.startsWith(`${service}:`) ? message : `${service}: ${message}`}\n`);
     process.exit(1);

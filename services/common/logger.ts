@@ -22,8 +22,54 @@ export interface Logger {
 
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export const stderrSink: LogSink = (line) => process.stderr.write(line + '\n');
 export const silentSink: LogSink = () => {};
+
+/**
+ * A sink that collects lines and writes them together, once per turn of the event loop
+ * (or sooner, past `maxBytes`): one write(2) for a burst of lines instead of one per
+ * line. A write to a file or a pipe blocks the whole process until it is done, so a busy
+ * server logging a line per request or per query spent much of its time in writes.
+ * Order is kept; pending lines are written at exit (process.exit(), the end of the
+ * event loop, SIGTERM through closeOnSignals) and by flush(). Only a kill -9 can lose
+ * what one turn of the loop logged.
+ */
+export interface BufferedSink extends LogSink {
+  /** Write what is pending now. */
+  flush(): void;
+}
+
+export function bufferedSink(write: (text: string) => void, maxBytes = 64 * 1024): BufferedSink {
+  let pending: string[] = [];
+  let bytes = 0;
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    bytes = 0;
+    write(text);
+  };
+  const sink = (line: string): void => {
+    pending.push(line + '\n');
+    bytes += line.length + 1;
+    if (bytes >= maxBytes) flush();
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  process.on('exit', flush);
+  return Object.assign(sink, { flush });
+}
+
+/** stderr, where a container's log is read from (`docker logs`), through a bufferedSink. */
+export const stderrSink: BufferedSink = bufferedSink((text) => process.stderr.write(text));
+
+/** Write every log line still pending on stderr (before a message written to stderr directly, or an exit). */
+export function flushLogs(): void {
+  stderrSink.flush();
+}
 
 export interface LoggerOptions {
   sink?: LogSink;

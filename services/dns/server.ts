@@ -3,7 +3,8 @@ import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { decode, encode, type OptAnswer, type Packet } from 'dns-packet';
 import { bind, PortInUseError } from '../common/listen';
-import { connectionId, createLogger, type Logger } from '../common/logger';
+import { BoundedCache } from '../common/cache';
+import { connectionId, createLogger, type Fields, type Logger } from '../common/logger';
 import { defaultLabDir } from '../common/paths';
 import { HEADER_SIZE, RCODE, rcodeName, rcodeOf } from './codes';
 import { frame, splitFrames } from './framing';
@@ -47,13 +48,16 @@ export interface DnsServerOptions {
   maxTcpConnections?: number;
   /** The longest query accepted over TCP, in bytes; a bigger length prefix closes the connection. Default 16384. */
   maxTcpMessage?: number;
+  /** Answers kept, to be sent again for the same question without working it out anew; 0 keeps none. Default 10000. */
+  maxCachedAnswers?: number;
 }
 
-const DEFAULTS = {
+export const DNS_SERVER_DEFAULTS = {
   maxUdpPayload: DEFAULT_EDNS_PAYLOAD,
   tcpIdleTimeoutMs: 5000,
   maxTcpConnections: 100,
   maxTcpMessage: 16 * 1024,
+  maxCachedAnswers: 10_000,
 };
 
 /** A DNS message over TCP can be 65535 bytes long (RFC 1035 4.2.2): no truncation there. */
@@ -70,20 +74,28 @@ interface Peer {
 
 export class DnsServer {
   private readonly log: Logger;
-  private readonly limits: typeof DEFAULTS;
+  private readonly limits: typeof DNS_SERVER_DEFAULTS;
   private zones: Zone[] = [];
   private udp?: dgram.Socket;
   private tcp?: net.Server;
   private readonly connections = new Set<net.Socket>();
+  /**
+   * Answers already worked out, by the query's bytes after its ID (flags, question, EDNS)
+   * and the transport (which decides truncation): the same query gets the same answer,
+   * with its own ID, until the zones change. Only answers are kept, never errors.
+   */
+  private readonly answers: BoundedCache<string, { wire: Buffer; fields: Fields }>;
 
   constructor(private readonly options: DnsServerOptions = {}) {
     this.log = options.log ?? createLogger('dns');
     this.limits = {
-      maxUdpPayload: options.maxUdpPayload ?? DEFAULTS.maxUdpPayload,
-      tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? DEFAULTS.tcpIdleTimeoutMs,
-      maxTcpConnections: options.maxTcpConnections ?? DEFAULTS.maxTcpConnections,
-      maxTcpMessage: options.maxTcpMessage ?? DEFAULTS.maxTcpMessage,
+      maxUdpPayload: options.maxUdpPayload ?? DNS_SERVER_DEFAULTS.maxUdpPayload,
+      tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? DNS_SERVER_DEFAULTS.tcpIdleTimeoutMs,
+      maxTcpConnections: options.maxTcpConnections ?? DNS_SERVER_DEFAULTS.maxTcpConnections,
+      maxTcpMessage: options.maxTcpMessage ?? DNS_SERVER_DEFAULTS.maxTcpMessage,
+      maxCachedAnswers: options.maxCachedAnswers ?? DNS_SERVER_DEFAULTS.maxCachedAnswers,
     };
+    this.answers = new BoundedCache(this.limits.maxCachedAnswers);
   }
 
   /** A server for the zones of a lab folder: `${labDir}/zones/*.zone`. */
@@ -105,6 +117,7 @@ export class DnsServer {
       defaultTtl: this.options.defaultTtl,
     });
     this.zones = zones.map((z) => renumber(z, LAB_PREFIX, this.options.labPrefix ?? LAB_PREFIX));
+    this.answers.clear(); // answers of other zones are no answers now
     for (const zone of this.zones) this.log.info('zone loaded', { zone: zone.origin, records: zone.records.length, file: zone.file });
 
     const address = await this.bindUdpAndTcp(port, host);
@@ -222,6 +235,15 @@ export class DnsServer {
       return undefined;
     }
 
+    const key = peer.transport + message.toString('latin1', 2);
+    const known = this.answers.get(key);
+    if (known) {
+      const wire = Buffer.from(known.wire);
+      message.copy(wire, 0, 0, 2); // the ID of this query (RFC 1035 4.1.1)
+      this.log.info('query', { client: peer.client, transport: peer.transport, ...known.fields, conn: peer.conn });
+      return wire;
+    }
+
     let query: Packet;
     let asSent: Buffer | undefined;
     try {
@@ -246,17 +268,16 @@ export class DnsServer {
       // The question goes back byte for byte, a class dns-packet cannot encode included.
       if (sent.questions?.length) wire = echoQuestion(wire, asSent);
       const question = query.questions?.[0];
-      this.log.info('query', {
-        client: peer.client,
-        transport: peer.transport,
+      const fields: Fields = {
         name: question?.name,
         type: question?.type,
         class: question?.class === 'IN' ? undefined : className(question?.class),
         rcode: rcodeName(rcodeOfResponse(sent)),
         answers: sent.answers?.length ?? 0,
         truncated: truncated || undefined,
-        conn: peer.conn,
-      });
+      };
+      this.log.info('query', { client: peer.client, transport: peer.transport, ...fields, conn: peer.conn });
+      this.answers.set(key, { wire: Buffer.from(wire), fields });
       return wire;
     } catch (err) {
       // A bug here must not take the server down: tell the client, log it, go on.

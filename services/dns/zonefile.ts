@@ -302,7 +302,10 @@ function parseCharacterString(token: Token, fail: Fail): string {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (ch !== '\\') {
-      bytes.push(...Buffer.from(ch, 'utf8'));
+      // One character, which may take two UTF-16 units (an emoji): its UTF-8 bytes.
+      const char = String.fromCodePoint(text.codePointAt(i)!);
+      bytes.push(...Buffer.from(char, 'utf8'));
+      i += char.length - 1;
       continue;
     }
     const digits = /^\d{3}/.exec(text.slice(i + 1));

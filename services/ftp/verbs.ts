@@ -7,7 +7,7 @@ import { addressFamily, formatEpsv, formatPasv, parseEprtArgument, parseEpsvArgu
 import { toNetworkLines } from './ascii';
 import { Code } from './codes';
 import type { DataChannel, TransferSpec } from './data';
-import { isRoot, readEntries, readEntry, Upload, type Root } from './files';
+import { fileSource, isRoot, readEntries, readEntry, Upload, type Root } from './files';
 import { listingBytes, listLine, MLST_FACTS, mlsxLine, nlstLines, timeVal, type MlstFact } from './listing';
 import { quotePath, reply, type Reply } from './reply';
 
@@ -313,7 +313,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
         what: `${path.basename(real)} (${info.size} bytes)`,
         mode: modeName(s),
         ascii: s.type === 'A',
-        source: handle.createReadStream({ start: offset }),
+        source: fileSource(handle, offset),
       });
     },
   },

@@ -1,5 +1,6 @@
 import { STATUS_CODES, type OutgoingHttpHeaders } from 'node:http';
 import { hasContent } from '../common/httpRules';
+import type { FileCache } from '../common/fileCache';
 import type { HttpExchange } from '../common/httpService';
 import type { LabUser } from '../common/users';
 import type { Claims } from './jwt';
@@ -20,6 +21,8 @@ export interface Site {
   maxBodyBytes: number;
   /** Most parts one Range header may ask for (static.ts). */
   maxRanges: number;
+  /** What static.ts found on the disk, remembered while unchanged. */
+  files: FileCache;
 }
 
 /** What the request's Bearer token proved, worked out once per request before routing. */

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { FileCache } from '../common/fileCache';
 import { HttpError } from '../common/httpRules';
 import {
   checkHttpLimits,
@@ -50,6 +51,11 @@ export interface HttpServerOptions extends HttpServiceOptions {
   maxRanges?: number;
   /** Lifetime of a login token in seconds (its exp minus its iat). Default: 3600 (one hour). */
   tokenTtlSeconds?: number;
+  /**
+   * Memory for the static files found on the disk and, up to a sixteenth of it each, their
+   * bytes, kept while they are unchanged (services/common/fileCache.ts); 0 keeps none. Default: 16 MiB.
+   */
+  fileCacheBytes?: number;
 }
 
 /** The defaults of the numeric options, as documented on HttpServerOptions (and HttpServiceOptions). */
@@ -58,6 +64,7 @@ export const HTTP_SERVER_DEFAULTS = {
   maxBodyBytes: 64 * 1024,
   maxRanges: 16,
   tokenTtlSeconds: 3600,
+  fileCacheBytes: 16 * 1024 * 1024,
 } as const;
 type HttpLimits = Limits<typeof HTTP_SERVER_DEFAULTS>;
 
@@ -65,7 +72,7 @@ export class HttpServer extends HttpService<Exchange, HttpLimits> {
   private site?: Site;
 
   constructor(private readonly options: HttpServerOptions = {}) {
-    super({ service: 'http', who: 'the server' }, checkHttpLimits('http', HTTP_SERVER_DEFAULTS, options), options.log ?? createLogger('http'), options);
+    super({ service: 'http', who: 'the server' }, checkHttpLimits('http', HTTP_SERVER_DEFAULTS, options, { fileCacheBytes: 0 }), options.log ?? createLogger('http'), options);
   }
 
   /** The server for a lab: the site from `<labDir>/www`, notes seeded from `<labDir>/api`, users from users.yaml. */
@@ -147,6 +154,7 @@ export class HttpServer extends HttpService<Exchange, HttpLimits> {
       tokenTtlSeconds: this.limits.tokenTtlSeconds,
       maxBodyBytes: this.limits.maxBodyBytes,
       maxRanges: this.limits.maxRanges,
+      files: new FileCache({ maxBytes: this.limits.fileCacheBytes }),
     };
   }
 

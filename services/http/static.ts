@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import type { FoundFile } from '../common/fileCache';
 import { Status } from '../common/httpStatus';
-import { confineReal, JailError } from '../common/jail';
+import { JailError } from '../common/jail';
 import { contentTypeFor } from './contentTypes';
 import { etagFor, httpDate, ifNoneMatchHits, ifRangeHolds, notModifiedSince } from './etag';
 import { contentRange, parseRange, type ByteRange } from './range';
@@ -20,6 +20,8 @@ import { reply, replyError, writeHead, type Exchange } from './reply';
  * Every path goes through confineReal() from services/common/jail.ts, which
  * refuses `..` above the root and symlinks that lead out of it: 403 Forbidden.
  * A file can be fetched in parts (Range, range.ts): 206 Partial Content.
+ * The site's FileCache (services/common/fileCache.ts) remembers what it found, and
+ * small files' bytes, while they stay unchanged on the disk.
  */
 export async function serveSite(ex: Exchange): Promise<void> {
   await serveFile(ex, ex.site.wwwDir, ex.path);
@@ -32,13 +34,12 @@ export async function serveSite(ex: Exchange): Promise<void> {
 export async function serveFile(ex: Exchange, root: string, requested: string): Promise<void> {
   let file = await locate(ex, root, requested);
   if (file === undefined) return; // already answered
-  let info = await stat(file);
-  if (info.isDirectory()) {
+  if (file.info.isDirectory()) {
     if (!requested.endsWith('/')) return redirectToDirectory(ex);
     file = await locate(ex, root, requested + 'index.html'); // no index.html: 404, never a listing
     if (file === undefined) return;
-    info = await stat(file);
   }
+  const { info } = file;
   if (!info.isFile()) return notFound(ex);
 
   const etag = etagFor(info);
@@ -76,10 +77,10 @@ export async function serveFile(ex: Exchange, root: string, requested: string): 
   }
 }
 
-/** The real path of the file, or undefined after answering 403 or 404. */
-async function locate(ex: Exchange, root: string, requested: string): Promise<string | undefined> {
+/** The file (its real path, its stat), or undefined after answering 403 or 404. */
+async function locate(ex: Exchange, root: string, requested: string): Promise<FoundFile | undefined> {
   try {
-    return await confineReal(root, requested);
+    return await ex.site.files.find(root, requested);
   } catch (err) {
     if (err instanceof JailError) {
       ex.log.warn('refused path', { path: ex.rawPath, reason: err.reason });
@@ -113,18 +114,17 @@ function redirectToDirectory(ex: Exchange): void {
 /** The site's own 404.html with status 404, or a plain text 404 if it has none. */
 export async function notFound(ex: Exchange): Promise<void> {
   try {
-    const page = await confineReal(ex.site.wwwDir, '404.html');
-    const info = await stat(page);
-    await sendFile(ex, Status.NotFound, page, { start: 0, end: info.size - 1 }, { 'Cache-Control': 'no-cache' });
+    const page = await ex.site.files.find(ex.site.wwwDir, '404.html');
+    await sendFile(ex, Status.NotFound, page, { start: 0, end: page.info.size - 1 }, { 'Cache-Control': 'no-cache' });
   } catch {
     replyError(ex, Status.NotFound, `there is no ${ex.path} on this site`);
   }
 }
 
 /** Headers with Content-Type and Content-Length, then bytes `part.start` to `part.end` of the file (none for HEAD). */
-async function sendFile(ex: Exchange, status: number, file: string, part: ByteRange, headers: OutgoingHttpHeaders): Promise<void> {
+async function sendFile(ex: Exchange, status: number, file: FoundFile, part: ByteRange, headers: OutgoingHttpHeaders): Promise<void> {
   const length = part.end - part.start + 1;
-  writeHead(ex, status, { ...headers, 'Content-Type': contentTypeFor(file), 'Content-Length': length });
+  writeHead(ex, status, { ...headers, 'Content-Type': contentTypeFor(file.real), 'Content-Length': length });
   if (ex.req.method === 'HEAD' || length === 0) {
     ex.res.end();
     return;
@@ -136,9 +136,9 @@ async function sendFile(ex: Exchange, status: number, file: string, part: ByteRa
  * Several ranges: one 206 whose body is multipart/byteranges (RFC 9110 §14.6), a part
  * per range, each with its own Content-Type and Content-Range, between boundary lines.
  */
-async function sendParts(ex: Exchange, file: string, size: number, ranges: ByteRange[], headers: OutgoingHttpHeaders): Promise<void> {
+async function sendParts(ex: Exchange, file: FoundFile, size: number, ranges: ByteRange[], headers: OutgoingHttpHeaders): Promise<void> {
   const boundary = randomBytes(12).toString('hex');
-  const type = contentTypeFor(file);
+  const type = contentTypeFor(file.real);
   const heads = ranges.map((r) => `--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: ${contentRange(r, size)}\r\n\r\n`);
   const end = `--${boundary}--\r\n`;
   // Content-Length up front: every part's head, its bytes and the CR LF after them, then the closing line.
@@ -157,14 +157,20 @@ async function sendParts(ex: Exchange, file: string, size: number, ranges: ByteR
 }
 
 /** Bytes `part.start` to `part.end` of the file into the response; false if the client went away. */
-async function copy(ex: Exchange, file: string, part: ByteRange, last: boolean): Promise<boolean> {
+async function copy(ex: Exchange, file: FoundFile, part: ByteRange, last: boolean): Promise<boolean> {
+  if (file.body) {
+    const bytes = file.body.subarray(part.start, part.end + 1);
+    if (last) ex.res.end(bytes);
+    else ex.res.write(bytes);
+    return true;
+  }
   // Exactly the bytes announced in Content-Length, even if the file grows meanwhile.
   try {
-    await pipeline(createReadStream(file, { start: part.start, end: part.end }), ex.res, { end: last });
+    await pipeline(createReadStream(file.real, { start: part.start, end: part.end }), ex.res, { end: last });
     return true;
   } catch (err) {
     // Usually the client went away mid-download; the CLF line still records the request.
-    ex.log.debug('file transfer stopped', { file, error: (err as Error).message });
+    ex.log.debug('file transfer stopped', { file: file.real, error: (err as Error).message });
     return false;
   }
 }

@@ -1,4 +1,5 @@
-import { constants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { constants, statSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { confine } from '../common/jail';
@@ -106,9 +107,32 @@ function newUidValidity(): number {
   return lastValidity;
 }
 
-/** Write a file whole or not at all: aside, then rename over the old one. */
+/**
+ * The change times (ctime: a rename in or out of a folder, a rewrite of a file) of
+ * `paths`, as one string to compare with a later one; a path that does not exist counts
+ * as such. Undefined when one changed less than a second ago: a file system keeps times
+ * in coarse ticks, so two changes in one tick can leave the same time, and only a time
+ * older than that can be trusted to mean "nothing since" (Dovecot's maildir rule too).
+ * statSync: a few microseconds from the kernel's cache, no trip to a worker thread.
+ */
+export function changeStamp(paths: readonly string[]): string | undefined {
+  const now = Date.now();
+  const times: number[] = [];
+  for (const p of paths) {
+    const info = statSync(p, { throwIfNoEntry: false });
+    if (info && now - info.ctimeMs < 1000) return undefined;
+    times.push(info ? info.ctimeMs : -1);
+  }
+  return times.join(' ');
+}
+
+/**
+ * Write a file whole or not at all: aside, then rename over the old one. Each writer has
+ * its own aside file: two sessions of one user may write at once (a new user's first
+ * logins), and a shared name would be renamed away under the other.
+ */
 async function replaceFile(file: string, text: string): Promise<void> {
-  const aside = `${file}.${process.pid}.tmp`;
+  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(aside, text, { mode: 0o600 });
   await rename(aside, file);
 }
@@ -118,6 +142,10 @@ async function replaceFile(file: string, text: string): Promise<void> {
 
 export class Folder {
   readonly maildir: Maildir;
+  /** The last scan, and the change times of the folder it was made at (changeStamp()). */
+  private lastScan?: { stamp: string; state: FolderState };
+  /** The keywords file as last read, and its change time. */
+  private lastKeywords?: { stamp: string; names: string[] };
 
   constructor(
     /** The mailbox name, as the client sees it (UTF-8): `INBOX`, `Sent`, `Archive.2026`. */
@@ -129,9 +157,14 @@ export class Folder {
 
   /**
    * The messages now on disk, each with its UID; messages new to the list get theirs now,
-   * and messages gone from the disk leave it.
+   * and messages gone from the disk leave it. Every command of a session that selected
+   * the folder asks (so that it hears of new mail and of changes made by others): when
+   * new/, cur/ and the UID list have not changed since the last scan, that scan is the
+   * answer, and nothing is read again (Dovecot does the same with its folders' times).
    */
   scan(): Promise<FolderState> {
+    const stamp = changeStamp([path.join(this.dir, 'new'), path.join(this.dir, 'cur'), path.join(this.dir, UIDLIST)]);
+    if (stamp !== undefined && this.lastScan?.stamp === stamp) return Promise.resolve(this.lastScan.state);
     return withLock(this.dir, async () => {
       let files = await this.listFiles();
       const list = await this.readUidList();
@@ -151,7 +184,10 @@ export class Folder {
       }
       if (changed || list.fresh) await this.writeUidList(list);
       const messages = [...list.uids].map(([unique, uid]) => ({ uid, unique, ...files.get(unique)! })).sort((a, b) => a.uid - b.uid);
-      return { uidvalidity: list.uidvalidity, uidnext: list.uidnext, messages };
+      const state = { uidvalidity: list.uidvalidity, uidnext: list.uidnext, messages };
+      // Kept with the times seen before reading: a change made meanwhile makes the next scan read again.
+      this.lastScan = stamp === undefined || changed || list.fresh ? undefined : { stamp, state };
+      return state;
     });
   }
 
@@ -234,14 +270,18 @@ export class Folder {
     return [...letters].sort().join('');
   }
 
-  /** Keyword names by letter: a, b, c ... */
+  /** Keyword names by letter: a, b, c ... (read again only when the file has changed). */
   private async readKeywords(): Promise<string[]> {
-    const text = await readFile(path.join(this.dir, KEYWORDS), 'utf8').catch(() => '');
+    const file = path.join(this.dir, KEYWORDS);
+    const stamp = changeStamp([file]);
+    if (stamp !== undefined && this.lastKeywords?.stamp === stamp) return [...this.lastKeywords.names];
+    const text = await readFile(file, 'utf8').catch(() => '');
     const names: string[] = [];
     for (const line of text.split('\n')) {
       const m = /^([a-z]) (\S+)$/.exec(line);
       if (m) names[m[1]!.charCodeAt(0) - 97] = m[2]!;
     }
+    this.lastKeywords = stamp === undefined ? undefined : { stamp, names: [...names] };
     return names;
   }
 

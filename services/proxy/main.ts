@@ -15,7 +15,7 @@
  */
 import { directDialer } from '../common/dialer';
 import { envFlag, envHost, envOptionalPort, envPort } from '../common/env';
-import { createLogger } from '../common/logger';
+import { createLogger, flushLogs } from '../common/logger';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
 import { ProxyServer } from './server';
@@ -54,6 +54,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  flushLogs(); // the log lines before the failure come before its message
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`${message.startsWith('proxy:') ? message : `proxy: ${message}`}\n`);
   process.exit(1);

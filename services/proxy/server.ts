@@ -1,5 +1,4 @@
 import http, { type IncomingMessage } from 'node:http';
-import { pipeline } from 'node:stream';
 import { clientAddress } from '../common/clf';
 import type { LabDialer } from '../common/dialer';
 import { HttpError, traceMessage } from '../common/httpRules';
@@ -9,7 +8,7 @@ import { createLogger, logWire, type Fields } from '../common/logger';
 import type { Limits } from '../common/options';
 import { answerTimeout, connectTimeout, duration, errorPage, ProxyError, upstreamError, type Upstream } from './errors';
 import { countsForwards, maxForwards, requestHeaders, responseHeaders } from './headers';
-import { describeDns, LAB_DNS_LABEL, locate, type Located } from './upstream';
+import { AddressCache, describeDns, LAB_DNS_LABEL, locate, type Located } from './upstream';
 
 /**
  * shop.lab.test: a reverse proxy in front of app.lab.test:5000, on node:http.
@@ -42,6 +41,14 @@ export interface ProxyServerOptions extends HttpServiceOptions {
   maxBodyBytes?: number;
   /** The proxy's name in Via headers, wire lines and error pages. Default: `shop.lab.test`. */
   via?: string;
+  /**
+   * Connections to the app kept open between requests, for the next ones (nginx's
+   * `keepalive` in an upstream block); 0: a new connection for every request, closed after
+   * it (easiest to follow in a capture). Default: 32.
+   */
+  upstreamKeepAlive?: number;
+  /** Longest time the app's address is kept after a lookup; the record's TTL when shorter; 0: look it up for every request. Default: 60000 ms. */
+  dnsCacheMs?: number;
 }
 
 /** The defaults of the numeric options, as documented on ProxyServerOptions (and HttpServiceOptions). */
@@ -50,6 +57,8 @@ export const PROXY_SERVER_DEFAULTS = {
   upstreamTimeoutMs: 5_000,
   connectTimeoutMs: 2_000,
   maxBodyBytes: 1024 * 1024,
+  upstreamKeepAlive: 32,
+  dnsCacheMs: 60_000,
 } as const;
 type ProxyLimits = Limits<typeof PROXY_SERVER_DEFAULTS>;
 
@@ -66,6 +75,8 @@ interface Exchange extends HttpExchange {
   readonly outcome: Fields;
   /** The request to the app, once there is one. */
   upstream?: http.ClientRequest;
+  /** performance.now() by which the app must be found and connected to (connectTimeoutMs). */
+  reachBy: number;
   /** The client closed its connection before its answer was complete. */
   clientGone?: boolean;
 }
@@ -76,9 +87,13 @@ export class ProxyServer extends HttpService<Exchange, ProxyLimits> {
   private readonly via: string;
   /** For error sentences: who (the proxy) goes where (the app), and how long it waits. */
   private readonly up: Upstream;
+  /** The connections to the app, kept open for the next request (undefined: one per request). */
+  private readonly pool?: http.Agent;
+  /** The app's address, from the last lookup, for its TTL. */
+  private readonly addresses: AddressCache;
 
   constructor(options: ProxyServerOptions) {
-    const limits = checkHttpLimits('proxy', PROXY_SERVER_DEFAULTS, options ?? {});
+    const limits = checkHttpLimits('proxy', PROXY_SERVER_DEFAULTS, options ?? {}, { upstreamKeepAlive: 0, dnsCacheMs: 0 });
     if (!options?.dialer) throw new TypeError('proxy: a dialer is required, to look the app up in the lab DNS and reach it');
     const upstream = checkUpstream(options.upstream ?? DEFAULT_UPSTREAM);
     const via = checkVia(options.via ?? DEFAULT_VIA);
@@ -92,6 +107,10 @@ export class ProxyServer extends HttpService<Exchange, ProxyLimits> {
       connectTimeoutMs: limits.connectTimeoutMs,
       upstreamTimeoutMs: limits.upstreamTimeoutMs,
     };
+    // node:http's pool closes an idle connection a second before the app would (its
+    // `Keep-Alive: timeout=5` header), so a request is never sent on one the app is closing.
+    if (limits.upstreamKeepAlive > 0) this.pool = new http.Agent({ keepAlive: true, maxFreeSockets: limits.upstreamKeepAlive, scheduling: 'lifo' });
+    this.addresses = new AddressCache(limits.dnsCacheMs);
   }
 
   /**
@@ -134,7 +153,17 @@ export class ProxyServer extends HttpService<Exchange, ProxyLimits> {
   }
 
   protected exchange(base: HttpExchange): Exchange {
-    return { ...base, t0: performance.now(), bytes: 0, outcome: base.logFields };
+    const t0 = performance.now();
+    return { ...base, t0, reachBy: t0 + this.limits.connectTimeoutMs, bytes: 0, outcome: base.logFields };
+  }
+
+  /**
+   * Close like every HTTP service, then the idle connections kept open to the app. (Those
+   * still in use are ended by their requests: abandoned with a reset if cut short.)
+   */
+  protected override async shutdown(): Promise<void> {
+    await super.shutdown();
+    for (const idle of Object.values(this.pool?.freeSockets ?? {})) for (const socket of idle ?? []) socket.destroy();
   }
 
   protected override describe(): Fields {
@@ -168,27 +197,20 @@ export class ProxyServer extends HttpService<Exchange, ProxyLimits> {
 
     // 1. Find the app and connect, both within connectTimeoutMs.
     ex.outcome.upstream = this.up.label;
-    const reach = new AbortController();
-    const reachTimer = setTimeout(() => reach.abort(), this.limits.connectTimeoutMs);
-    let upRes: IncomingMessage;
-    try {
-      const where = await locate({
-        dialer: this.dialer,
-        host: this.upstream.host,
-        port: this.upstream.port,
-        signal: reach.signal,
-        observe: (direction, _bytes, decoded) => this.wire(ex, direction, describeDns(direction, decoded), LAB_DNS_LABEL),
-        proxy: this.via,
-        timeoutMs: this.limits.connectTimeoutMs,
-      });
-      ex.outcome.upstream = `${where.address}:${this.upstream.port}`;
-      if (res.destroyed) return; // the client left while we looked
+    const where = await locate({
+      dialer: this.dialer,
+      host: this.upstream.host,
+      port: this.upstream.port,
+      cache: this.addresses,
+      observe: (direction, _bytes, decoded) => this.wire(ex, direction, describeDns(direction, decoded), LAB_DNS_LABEL),
+      proxy: this.via,
+      timeoutMs: this.limits.connectTimeoutMs,
+    });
+    ex.outcome.upstream = `${where.address}:${this.upstream.port}`;
+    if (res.destroyed) return; // the client left while we looked
 
-      // 2. Send the request on; resolves with the app's response head.
-      upRes = await this.send(ex, where, reach.signal);
-    } finally {
-      clearTimeout(reachTimer);
-    }
+    // 2. Send the request on; resolves with the app's response head.
+    const upRes = await this.send(ex, where);
 
     // 3. Stream the answer back.
     ex.outcome.status = upRes.statusCode;
@@ -199,7 +221,7 @@ export class ProxyServer extends HttpService<Exchange, ProxyLimits> {
     res.flushHeaders(); // the status goes on now, as it came: a slow body does not hold it back
     upRes.on('data', (chunk: Buffer) => (ex.bytes += chunk.length));
     // The app died mid-response: the client already has "200 OK", too late for a 502.
-    // pipeline() then destroys the client's connection too: a cut connection is the only
+    // relay() then destroys the client's connection too: a cut connection is the only
     // honest signal left (curl: "transfer closed with outstanding read data remaining").
     upRes.once('error', () => {
       if (ex.clientGone || ex.outcome.error) return; // the client left, or the body was too large: already logged
@@ -207,16 +229,17 @@ export class ProxyServer extends HttpService<Exchange, ProxyLimits> {
       this.wire(ex, 'note', 'connection closed mid-response');
       ex.log.warn('the app closed the connection in the middle of its response', { upstream: ex.outcome.upstream });
     });
-    await new Promise<void>((resolve) => pipeline(upRes, res, () => resolve()));
+    await relay(upRes, res);
   }
 
   /**
-   * Open the connection to the app and send the request: method, target and body as
-   * the client sent them, headers as headers.ts makes them. One connection per
-   * request, closed after it (node:http says `Connection: close`): simple to follow in
-   * a capture, and a restarted app never meets a stale pooled connection.
+   * Send the request to the app: method, target and body as the client sent them,
+   * headers as headers.ts makes them, on a connection kept from an earlier request or
+   * a new one (with upstreamKeepAlive 0, always a new one, closed after the answer).
+   * A kept connection the app closed just as the request went out (ECONNRESET before
+   * any answer) is tried once more on a new one, if the request has no body to send again.
    */
-  private send(ex: Exchange, where: Located, reach: AbortSignal): Promise<IncomingMessage> {
+  private send(ex: Exchange, where: Located, retry = true): Promise<IncomingMessage> {
     const { req, res } = ex;
     const headers = requestHeaders(req.rawHeaders, {
       method: req.method,
@@ -238,29 +261,27 @@ export class ProxyServer extends HttpService<Exchange, ProxyLimits> {
         method: req.method,
         path: req.url,
         headers,
-        agent: false,
+        agent: this.pool ?? false,
       });
       ex.upstream = up;
+      // The connection must be there by reachBy (what the lookup left of connectTimeoutMs).
+      const connectTimer = setTimeout(() => void up.destroy(connectTimeout(this.up)), Math.max(0, ex.reachBy - performance.now()));
       const settle = (): void => {
+        clearTimeout(connectTimer);
         clearTimeout(answerTimer);
-        reach.removeEventListener('abort', onReachTimeout);
       };
-      const onReachTimeout = (): void => void up.destroy(connectTimeout(this.up));
-      if (reach.aborted) onReachTimeout();
-      else reach.addEventListener('abort', onReachTimeout, { once: true });
-
-      up.on('socket', (socket) =>
-        socket.once('connect', () => {
-          reach.removeEventListener('abort', onReachTimeout);
-          this.wire(ex, 'send', `${req.method} ${req.url} HTTP/1.1`);
-          // From here the app has upstreamTimeoutMs to answer; then 504.
-          answerTimer = setTimeout(() => {
-            settle();
-            reject(answerTimeout(this.up));
-            abandon(up);
-          }, this.limits.upstreamTimeoutMs);
-        }),
-      );
+      const connected = (): void => {
+        clearTimeout(connectTimer);
+        this.wire(ex, 'send', `${req.method} ${req.url} HTTP/1.1`);
+        // From here the app has upstreamTimeoutMs to answer; then 504.
+        answerTimer = setTimeout(() => {
+          settle();
+          reject(answerTimeout(this.up));
+          abandon(up);
+        }, this.limits.upstreamTimeoutMs);
+      };
+      // A kept connection is connected already; a new one says so when it is.
+      up.on('socket', (socket) => (socket.connecting ? socket.once('connect', connected) : connected()));
       up.on('continue', () => {
         if (!res.headersSent) res.writeContinue(); // the app wants the body: tell the client to send it
       });
@@ -269,12 +290,15 @@ export class ProxyServer extends HttpService<Exchange, ProxyLimits> {
         resolve(upRes);
       });
       // Also after the response: a write to an app that already closed fails here, harmlessly.
-      up.on('error', (err) => {
+      up.on('error', (err: NodeJS.ErrnoException) => {
         settle();
-        reject(upstreamError(err, this.up));
+        const bodiless = req.readableEnded && !hasBody(req);
+        if (retry && up.reusedSocket && bodiless && (err.code === 'ECONNRESET' || err.code === 'EPIPE') && !res.destroyed) resolve(this.send(ex, where, false));
+        else reject(upstreamError(err, this.up));
       });
       up.flushHeaders(); // the head goes out at once, before any body arrives
-      this.streamBody(ex, up);
+      if (req.readableEnded) up.end(); // sent again: the client's (empty) body was read the first time
+      else this.streamBody(ex, up);
     });
   }
 
@@ -391,6 +415,23 @@ export class ProxyServer extends HttpService<Exchange, ProxyLimits> {
 }
 
 /**
+ * The app's answer into the client's response, as stream.pipeline() would do it
+ * (backpressure; an error on either side ends both), without the AbortController and
+ * the DOMException pipeline() makes for every call: 5% of the proxy's time under
+ * load. Resolves once the response is closed (sent, or cut).
+ */
+function relay(from: IncomingMessage, to: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    from.once('error', (err) => to.destroy(err));
+    to.once('close', () => {
+      if (!from.readableEnded) from.destroy(); // the client went away: stop reading the app's answer
+      resolve();
+    });
+    from.pipe(to);
+  });
+}
+
+/**
  * Give up on a request to the app with a reset (RST), not a plain close (FIN). After a
  * complete request, a FIN only says "I have nothing more to send" (a half-close, as
  * `nc -N` does): the app would go on preparing an answer that nobody reads. A reset
@@ -400,6 +441,11 @@ function abandon(up: http.ClientRequest): void {
   const socket = up.socket;
   if (socket && !socket.destroyed && !socket.connecting) socket.resetAndDestroy();
   up.destroy();
+}
+
+/** Does the request carry a body (RFC 9112 §6.3: a Transfer-Encoding, or a Content-Length above 0)? */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
 
 function checkUpstream(upstream: { host: string; port: number }): { host: string; port: number } {

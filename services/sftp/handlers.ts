@@ -4,7 +4,7 @@ import path from 'node:path';
 import { utils, type Attributes, type FileEntry } from 'ssh2';
 import { confine, confineForWrite, confineReal } from '../common/jail';
 import { canonical, clientView, linkTargetForJail, shownLinkTarget } from './clientPath';
-import { closeOpen } from './handles';
+import { closeOpen, readAt, writeAt } from './handles';
 import { attrsOf } from './listing';
 import { readStrings, uint64s } from './packets';
 import { NO_ATTRS, OK, SftpStatusError, type Reply } from './replies';
@@ -81,7 +81,7 @@ export const REQUESTS: Record<string, RequestHandler> = {
     const wanted = Math.min(length, s.options.maxReadBytes);
     s.note({ offset, length, wanted });
     const buffer = Buffer.alloc(wanted);
-    const { bytesRead } = await file.fh.read(buffer, 0, wanted, offset);
+    const bytesRead = readAt(file, buffer, offset);
     if (bytesRead === 0 && wanted > 0) return { status: 'EOF', message: 'end of file' };
     file.bytesRead += bytesRead;
     return { data: buffer.subarray(0, bytesRead) };
@@ -91,12 +91,8 @@ export const REQUESTS: Record<string, RequestHandler> = {
     const file = s.file(handle);
     if (!file.writable) throw new SftpStatusError('PERMISSION_DENIED', 'the file was not opened for writing');
     s.note({ offset, length: data.length });
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await file.fh.write(data, done, data.length - done, offset + done);
-      done += bytesWritten;
-    }
-    file.bytesWritten += done;
+    writeAt(file, data, offset);
+    file.bytesWritten += data.length;
     return OK;
   },
 

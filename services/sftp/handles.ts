@@ -1,4 +1,4 @@
-import type { Dir } from 'node:fs';
+import { readSync, writeSync, type Dir } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
 /**
@@ -54,11 +54,26 @@ export class HandleTable<T> {
   }
 }
 
-type OpenFile = { kind: 'file'; fh: FileHandle; path: string; readable: boolean; writable: boolean; bytesRead: number; bytesWritten: number };
+export type OpenFile = { kind: 'file'; fh: FileHandle; path: string; readable: boolean; writable: boolean; bytesRead: number; bytesWritten: number };
 type OpenDir = { kind: 'dir'; dir: Dir; real: string; path: string; done: boolean };
 /** What an SFTP handle stands for: an open file (with what was read and written through it) or an open folder. */
 export type Open = OpenFile | OpenDir;
 
 export function closeOpen(open: Open): Promise<void> {
   return open.kind === 'file' ? open.fh.close() : open.dir.close();
+}
+
+/**
+ * READ and WRITE on an open file, at an offset, done right here, synchronously. Each is
+ * at most maxReadBytes (OpenSSH asks for 32 KiB at a time, with many requests waiting)
+ * and meets the page cache: a few microseconds. Through the file thread pool each one
+ * waited its turn and a trip back, while the requests after it waited too: a 100 MiB
+ * get went at 60% of OpenSSH's speed with the server idle most of the time.
+ */
+export function readAt(file: OpenFile, buffer: Buffer, position: number): number {
+  return readSync(file.fh.fd, buffer, 0, buffer.length, position);
+}
+
+export function writeAt(file: OpenFile, data: Buffer, position: number): void {
+  for (let done = 0; done < data.length; ) done += writeSync(file.fh.fd, data, done, data.length - done, position + done);
 }

@@ -244,7 +244,12 @@ class Connection {
   attach(client: SshConnection, info: ClientInfo): void {
     this.client = client;
     // An 'error' without a listener would end the whole process (a reset socket, a bad packet).
-    client.on('error', (e: Error & { level?: string }) => this.log.debug('connection error', { error: e.message, level: e.level }));
+    // After one the byte stream is out of step (RFC 4253 11.1): cut it. ssh2 only half-closes,
+    // and would read the next bytes with the refused packet length (1.8 GB allocated for `n-2+`).
+    client.on('error', (e: Error & { level?: string }) => {
+      this.log.debug('connection error', { error: e.message, level: e.level });
+      this.socket.destroy();
+    });
     this.software = info.header.versions.software;
     this.log.debug('ssh client', { software: this.software });
     if (this.ending) {

@@ -2,9 +2,54 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
+import { BoundedCache } from '../common/cache';
 import type { ServiceTls } from '../common/tls';
 import { REPLY } from './codes';
 import { unquoteLocalPart } from './envelope';
+
+/**
+ * When to send the 220 greeting. A client must wait for it before it says anything
+ * (RFC 5321 3.1, 4.3.1); spam software often does not, and sends its whole dialogue at
+ * once. So the server waits a moment before greeting a client, and a client that
+ * talked in that moment gets `421 You talk too soon` and is closed (smtp-server's
+ * early-talker check; Postfix's postscreen calls it the pregreet test).
+ *
+ * Waiting before every greeting would cap each client at a few connections a second,
+ * however fast the server: a mail client or server sending messages one after the other,
+ * a new connection each, would wait each time. So, like postscreen, the server
+ * remembers an address that waited its turn, and greets its next connections at once
+ * for as long as it keeps connecting (each connection counts as another `trustMs`).
+ * After trustMs of quiet it is tested again: try `printf 'EHLO me\r\n' | nc ...`
+ * after a pause, and you get the 421.
+ */
+export class GreetingPolicy {
+  /** Address -> until when (performance.now()) it is greeted without a wait. */
+  private readonly trusted: BoundedCache<string, number>;
+
+  constructor(
+    /** How long to wait before greeting an address not trusted; 0 greets at once and tests nobody. */
+    readonly delayMs: number,
+    /** How long an address that waited its turn, or that keeps connecting, is greeted at once; 0: never. */
+    private readonly trustMs: number,
+    /** Addresses remembered at most; the least recent are forgotten first. */
+    maxTrusted: number,
+  ) {
+    this.trusted = new BoundedCache(maxTrusted);
+  }
+
+  /** How long to wait before greeting a connection from `address` (and, if 0, it is trusted a while longer). */
+  delayFor(address: string): number {
+    const until = this.trusted.get(address);
+    if (until === undefined || performance.now() >= until) return this.delayMs;
+    this.trust(address);
+    return 0;
+  }
+
+  /** The connection from `address` waited delayMs without a word. */
+  trust(address: string): void {
+    if (this.trustMs > 0) this.trusted.set(address, performance.now() + this.trustMs);
+  }
+}
 
 /**
  * smtp-server's connection (its command table and reply function), with what the lab
@@ -25,6 +70,27 @@ import { unquoteLocalPart } from './envelope';
  *   is up (RFC 3207 4.2): the client starts again with EHLO.
  */
 export class LabSmtpConnection extends SMTPConnection {
+  /**
+   * smtp-server's init(), with our GreetingPolicy in place of its fixed 100 ms: listen,
+   * refuse a connection over maxClients, and greet after the policy's wait, unless the
+   * client talked meanwhile (then smtp-server has answered 421 and is closing).
+   */
+  override init(): void {
+    this._setListeners(() => {
+      if (this._server.options.maxClients && this._server.connections.size > this._server.options.maxClients) {
+        return this.send(421, this.name + ' Too many connected clients, try again in a moment', false);
+      }
+      const policy = (this._server as LabSmtpServer).greeting;
+      const wait = policy.delayFor(this.remoteAddress);
+      if (wait === 0) return this.connectionReady();
+      setTimeout(() => {
+        if (this._closing || this._closed) return; // it talked too soon, or left
+        policy.trust(this.remoteAddress);
+        this.connectionReady();
+      }, wait).unref();
+    });
+  }
+
   /** RFC 2034 3: a code after the reply code, `5.1.1 <x@lab.test>: no such user`: a reply of ours, which names its own. */
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
     const named = typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data);
@@ -88,12 +154,14 @@ export class LabSmtpConnection extends SMTPConnection {
 
 /**
  * smtp-server's server, making LabSmtpConnections (the same four lines as its own
- * connect()), with its TLS from the lab CA (services/common/tls.ts): the certificate of
- * the host the client names (SNI), and the fault in force, looked up for each handshake.
+ * connect()), greeting by `greeting`, with its TLS from the lab CA (services/common/tls.ts):
+ * the certificate of the host the client names (SNI), and the fault in force, looked up
+ * for each handshake.
  */
 export class LabSmtpServer extends SMTPServer {
   constructor(
     options: SMTPServerOptions,
+    readonly greeting: GreetingPolicy,
     private readonly labTls?: ServiceTls,
   ) {
     // SNICallback is smtp-server's hook for a client that names a host; refreshTls() sets the context for one that names none.

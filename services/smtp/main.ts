@@ -15,7 +15,7 @@
  *   WIRELAB_SERVICE  its name in the lab, for its certificate fault (smtp, smtp-example)   default: smtp, or smtp-example for example.test
  */
 import { directDialer } from '../common/dialer';
-import { createLogger } from '../common/logger';
+import { createLogger, flushLogs } from '../common/logger';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { envFlag, envOptionalPort } from '../common/env';
 import { closeOnSignals } from '../common/shutdown';
@@ -46,6 +46,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  flushLogs(); // the log lines before the failure come before its message
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`${message.startsWith('smtp:') ? message : `smtp: ${message}`}\n`);
   process.exit(1);

@@ -13,7 +13,7 @@ import type { HandshakeError, ServiceTls } from '../common/tls';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
 import { loadAliases, type Aliases } from './aliases';
 import { REPLY, SmtpReplyError } from './codes';
-import { LabSmtpServer } from './connection';
+import { GreetingPolicy, LabSmtpServer } from './connection';
 import { LocalMailboxes, splitAddress } from './delivery';
 import { isBarePostmaster, PARAMETERS, unknownParameter } from './envelope';
 import { libraryLogger } from './libraryLog';
@@ -90,6 +90,21 @@ export interface SmtpServerOptions {
   /** How long close() lets sessions finish before it tells them 421 and cuts them. Default: 2000. */
   closeGraceMs?: number;
   /**
+   * How long the server waits before greeting a client it does not trust yet; a client
+   * that talks meanwhile gets `421 You talk too soon` (connection.ts, GreetingPolicy); 0
+   * greets at once. Default: 100 (smtp-server's wait: long for a program, nothing for a person).
+   */
+  greetingDelayMs?: number;
+  /**
+   * How long a client address that waited for its greeting is greeted at once, counted
+   * again from each of its connections; 0 tests every connection. Default: 10000: a
+   * client sending message after message is never slowed, and the lesson shows again
+   * to anyone who tries it after ten seconds of quiet.
+   */
+  greetingTrustMs?: number;
+  /** Client addresses remembered as trusted at most (the least recent are forgotten first). Default: 10000. */
+  maxTrustedClients?: number;
+  /**
    * TLS with the lab CA's certificate for this host (services/common/tls.ts): STARTTLS on
    * 25 and 587 (RFC 3207), and the `smtps` port (465, RFC 8314) when listen() is given
    * one. Default: none: no STARTTLS, no 465.
@@ -125,6 +140,9 @@ export const SMTP_SERVER_DEFAULTS = {
   dnsTimeoutMs: 5000,
   dnsLabel: 'ns.lab.test:53',
   closeGraceMs: 2000,
+  greetingDelayMs: 100,
+  greetingTrustMs: 10_000,
+  maxTrustedClients: 10_000,
 };
 
 /** The ports: `smtp` (25, mail for us), `submission` (587, mail from our users) and `smtps` (465, submission inside TLS). */
@@ -157,6 +175,8 @@ export class SmtpServer {
   private worker?: RelayWorker;
   private readonly servers = new Map<SmtpPort, SMTPServer>();
   private readonly connections = new Map<string, Connection>();
+  /** Who is greeted at once, and who waits (both ports share what it remembers). */
+  private readonly greeting: GreetingPolicy;
 
   constructor(options: SmtpServerOptions = {}) {
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
@@ -173,6 +193,7 @@ export class SmtpServer {
     this.queue = new RelayQueue(path.join(dataDir, 'mail', 'queue', this.domain));
     if (this.o.maxCommandLineLength < 3) throw new Error('maxCommandLineLength must leave room for a command and its CRLF');
     if (!this.o.retryDelaysMs.length) throw new Error('retryDelaysMs needs at least one delay');
+    this.greeting = new GreetingPolicy(this.o.greetingDelayMs, this.o.greetingTrustMs, this.o.maxTrustedClients);
   }
 
   /** A server for a domain of the lab folder: its users from lab/users.yaml, its state in `dataDir`. */
@@ -268,7 +289,7 @@ export class SmtpServer {
       onRcptTo: (address, session, callback) => this.answer(callback, () => this.onRcptTo(port, address, session)),
       onData: (stream, session, callback) => this.onData(port, stream, session, callback),
       onClose: (session) => this.onClose(session),
-    }, this.tls);
+    }, this.greeting, this.tls);
     // A connection's socket error arrives here; without a listener it would end the process.
     server.on('error', (err: TlsError) => {
       if (this.tls && err.meta?.stage === 'connect') this.handshakeFailed(port, err);

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { Connection, type Route, type Wire } from '../../wire';
-import { parseResponse, type HttpResponse } from './parse';
+import { responseParser, type HttpResponse } from './parse';
 
 /**
  * One HTTP/1.1 connection: send a request's bytes, read back one response. Several
@@ -19,10 +19,7 @@ export class HttpConnection extends Connection {
     this.requests++;
     this.write(request, summary, request.toString('latin1'));
     return this.read(
-      (data, closed) => {
-        const result = parseResponse(data, method, closed === true);
-        return result.complete ? { reply: result.response, raw: result.response.raw, rest: result.rest } : undefined;
-      },
+      responseParser(method),
       { describe: (r) => `${r.status} ${r.reason}`, view: responseText },
       signal,
     );

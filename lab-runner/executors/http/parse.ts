@@ -1,3 +1,5 @@
+import type { ReplyParser } from '../../wire';
+
 /**
  * An HTTP/1.1 response parser (RFC 9112), pure and incremental: hand it every byte
  * received so far and it says whether a whole response is there yet, and where the
@@ -21,6 +23,14 @@ export interface HttpResponse {
 export type ParseResult = { complete: false } | { complete: true; response: HttpResponse; rest: Buffer };
 
 export class HttpParseError extends Error {}
+
+/** parseResponse() as a reply parser for a recorded connection (lab-runner/wire/connection.ts). */
+export function responseParser(method: string): ReplyParser<HttpResponse> {
+  return (data, closed) => {
+    const result = parseResponse(data, method, closed === true);
+    return result.complete ? { reply: result.response, raw: result.response.raw, rest: result.rest } : undefined;
+  };
+}
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const MAX_HEAD = 64 * 1024;

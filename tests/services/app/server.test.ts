@@ -253,7 +253,7 @@ describe('keep-alive and the other limits', () => {
       headersTimeoutMs: 10000,
       requestTimeoutMs: 30000,
       keepAliveTimeoutMs: 5000,
-      maxConnections: 200,
+      maxConnections: 1000,
       closeGraceMs: 2000,
     });
   });

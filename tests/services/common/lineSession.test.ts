@@ -5,6 +5,7 @@
  * away what was pipelined in clear. POP3, FTP and IMAP get the same behaviour from it;
  * their own tests check it in their words (line-guards.test.ts).
  */
+import net from 'node:net';
 import { LineSession, SESSION_DEFAULTS, TOO_LONG, type Farewell, type Framer, type SessionLimits } from '../../../services/common/lineSession';
 import { createLogger } from '../../../services/common/logger';
 import { SessionHost } from '../../../services/common/sessionHost';
@@ -223,4 +224,21 @@ describe('STARTTLS', () => {
     await toy.logs.waitFor(/ warn tls handshake failed /);
     expect(await exchange(toy.port, 'ECHO ok\nQUIT\n')).toBe('HELLO\r\nOK ok\r\nOK bye\r\n');
   });
+});
+
+test('every connection sends at once (TCP_NODELAY): a reply never waits for the acknowledgement of the one before', async () => {
+  // Which sockets were told, and with what: the server's side is the one whose local port is the server's.
+  const told: { port?: number; on: boolean }[] = [];
+  const original = net.Socket.prototype.setNoDelay;
+  const spy = jest.spyOn(net.Socket.prototype, 'setNoDelay').mockImplementation(function (this: net.Socket, on?: boolean) {
+    told.push({ port: this.localPort, on: on !== false });
+    return original.call(this, on);
+  });
+  try {
+    toy = await startToy();
+    expect(await exchange(toy.port, 'ECHO a\nSLOW b\nQUIT\n')).toBe('HELLO\r\nOK a\r\nOK b\r\nOK bye\r\n');
+    expect(told).toContainEqual({ port: toy.port, on: true });
+  } finally {
+    spy.mockRestore();
+  }
 });

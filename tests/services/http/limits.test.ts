@@ -32,9 +32,10 @@ test('the documented defaults', () => {
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000,
     keepAliveTimeoutMs: 5_000,
-    maxConnections: 200,
+    maxConnections: 1000,
     tokenTtlSeconds: 3600,
     closeGraceMs: 2000,
+    fileCacheBytes: 16 * 1024 * 1024,
   });
 });
 
@@ -43,6 +44,7 @@ test.each([
   [{ maxHeaderBytes: 1.5 }, /maxHeaderBytes/],
   [{ maxConnections: 0 }, /maxConnections/],
   [{ tokenTtlSeconds: Number.NaN }, /tokenTtlSeconds/],
+  [{ fileCacheBytes: -1 }, /http: fileCacheBytes must be a whole number, at least 0; got -1/],
   [{ headersTimeoutMs: 5000, requestTimeoutMs: 1000 }, /headersTimeoutMs \(5000\) must not exceed requestTimeoutMs \(1000\)/],
 ])('bad options are refused: %p', (options, message) => {
   expect(() => new HttpServer({ ...options, log: quiet() })).toThrow(message);

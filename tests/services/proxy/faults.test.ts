@@ -236,8 +236,10 @@ describe('limits and options', () => {
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 5000,
-      maxConnections: 200,
+      maxConnections: 1000,
       closeGraceMs: 2000,
+      upstreamKeepAlive: 32,
+      dnsCacheMs: 60_000,
     });
     expect(DEFAULT_UPSTREAM).toEqual({ host: 'app.lab.test', port: 5000 });
     expect(DEFAULT_VIA).toBe('shop.lab.test');
@@ -250,6 +252,8 @@ describe('limits and options', () => {
     expect(() => new ProxyServer({} as never)).toThrow('proxy: a dialer is required');
     expect(() => new ProxyServer({ dialer, log, upstreamTimeoutMs: 0 })).toThrow('proxy: upstreamTimeoutMs must be a whole number, at least 1; got 0');
     expect(() => new ProxyServer({ dialer, log, connectTimeoutMs: -1 })).toThrow('proxy: connectTimeoutMs must be a whole number');
+    expect(() => new ProxyServer({ dialer, log, upstreamKeepAlive: -1 })).toThrow('proxy: upstreamKeepAlive must be a whole number, at least 0; got -1');
+    expect(() => new ProxyServer({ dialer, log, dnsCacheMs: 1.5 })).toThrow('proxy: dnsCacheMs must be a whole number, at least 0; got 1.5');
     expect(() => new ProxyServer({ dialer, log, maxBodyBytes: 1.5 })).toThrow('proxy: maxBodyBytes must be a whole number');
     expect(() => new ProxyServer({ dialer, log, maxHeaderBytes: 0 })).toThrow('proxy: maxHeaderBytes');
     expect(() => new ProxyServer({ dialer, log, via: 'shop lab' })).toThrow('proxy: via must be a host name');

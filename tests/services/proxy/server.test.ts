@@ -102,7 +102,7 @@ describe('forwarding', () => {
       expect(seen.headers[name]).toBeUndefined();
     }
     expect(seen.headers['x-end-to-end']).toBe('kept');
-    expect(seen.headers.connection).toBe('close'); // the proxy's own hop: one request per connection
+    expect(seen.headers.connection).toBe('keep-alive'); // the proxy's own hop: kept open for its next request
   });
 
   test('hop-by-hop response headers stay on the app\'s hop; Via is appended', async () => {

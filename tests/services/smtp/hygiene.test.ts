@@ -26,12 +26,29 @@ describe('with the default limits', () => {
   });
 
   test('a command before the greeting (early talker): 421, closed', async () => {
-    const c = await RawClient.connect(s.smtp);
-    c.write('EHLO early.lab.test\r\n'); // at once: smtp-server waits ~100 ms before its 220
+    const c = await RawClient.connect(s.smtp, { localAddress: '127.0.0.9' }); // an address the server has not seen
+    c.write('EHLO early.lab.test\r\n'); // at once: the server waits greetingDelayMs (100) before its 220
     expect(await c.expect(/^\d{3} /)).toBe('421 mail.lab.test You talk too soon');
     await c.closed();
     expect(c.text).not.toContain('220 ');
     expect(s.logs.lines.some((l) => / smtp info refused session=\S+ code=421 reply="421 mail\.lab\.test You talk too soon"/.test(l))).toBe(true);
+    await stillServes(s);
+  });
+
+  test('an address that waited for its greeting is greeted at once next time; another address is still tested', async () => {
+    const first = await RawClient.connect(s.smtp, { localAddress: '127.0.0.10' });
+    await first.expect(/^220 /); // it waited its turn
+    expect(await first.command('QUIT')).toMatch(/^221 /);
+    // Greeted at once, so a command sent right away comes after the 220: answered, not refused.
+    const again = await RawClient.connect(s.smtp, { localAddress: '127.0.0.10' });
+    again.write('EHLO again.lab.test\r\n');
+    expect(await again.expect(/^\d{3} /)).toMatch(/^220 mail\.lab\.test ESMTP/);
+    expect(await again.expect(/^\d{3} /)).toMatch(/^250 /);
+    again.destroy();
+    const stranger = await RawClient.connect(s.smtp, { localAddress: '127.0.0.11' });
+    stranger.write('EHLO stranger.lab.test\r\n');
+    expect(await stranger.expect(/^\d{3} /)).toBe('421 mail.lab.test You talk too soon');
+    await stranger.closed();
     await stillServes(s);
   });
 
@@ -206,5 +223,37 @@ describe('with small limits', () => {
     expect(await c.command(`AUTH PLAIN ${Buffer.from('\0bob\0alice').toString('base64')}`)).toBe('535 5.7.8 Authentication credentials invalid');
     await c.expect(/^421 4\.7\.0 /);
     await c.closed();
+  });
+});
+
+describe('the greeting options', () => {
+  const servers: RunningSmtp[] = [];
+  afterAll(async () => {
+    for (const s of servers) {
+      await s.stop();
+      await rm(s.dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('greetingTrustMs 0: every connection waits and is tested, even from an address that waited before', async () => {
+    const s = await startSmtp({ greetingTrustMs: 0 });
+    servers.push(s);
+    const first = await RawClient.connect(s.smtp, { localAddress: '127.0.0.12' });
+    await first.expect(/^220 /);
+    expect(await first.command('QUIT')).toMatch(/^221 /);
+    const again = await RawClient.connect(s.smtp, { localAddress: '127.0.0.12' });
+    again.write('EHLO again.lab.test\r\n');
+    expect(await again.expect(/^\d{3} /)).toBe('421 mail.lab.test You talk too soon');
+    await again.closed();
+  });
+
+  test('greetingDelayMs 0: greeted at once, nobody is tested', async () => {
+    const s = await startSmtp({ greetingDelayMs: 0 });
+    servers.push(s);
+    const c = await RawClient.connect(s.smtp, { localAddress: '127.0.0.13' });
+    c.write('EHLO quick.lab.test\r\n');
+    expect(await c.expect(/^\d{3} /)).toMatch(/^220 /);
+    expect(await c.expect(/^\d{3} /)).toMatch(/^250 /);
+    c.destroy();
   });
 });

@@ -211,6 +211,8 @@ test('maxQueueAgeMs: a message that is too old when an attempt fails again bounc
   const [bounce] = await waitForInbox(lab.dataDir, 'lab.test', 'alice');
   expect(bounce).toMatch(/<carol@example\.test>: host mail\.example\.test said:\r\n {4}gave up after 1 attempts in 0 h; last error: cannot connect to mail\.example\.test/);
   expect(bounce).toContain('Status: 5.4.7\r\n');
+  // The bounce is delivered before the entry leaves the queue (relayWorker.ts); "relay failed" is logged after both.
+  await lab.logs.waitFor(/ relay failed .*to=carol@example\.test status=5\.4\.7 /);
   expect(await queueFiles(lab.dataDir)).toEqual([]);
 });
 

@@ -219,6 +219,9 @@ describe('options', () => {
       dnsTimeoutMs: 5000,
       dnsLabel: 'ns.lab.test:53',
       closeGraceMs: 2000,
+      greetingDelayMs: 100,
+      greetingTrustMs: 10_000,
+      maxTrustedClients: 10_000,
     });
     const server = new SmtpServer();
     expect([server.domain, server.hostname]).toEqual(['lab.test', 'mail.lab.test']);
