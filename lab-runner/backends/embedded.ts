@@ -1,7 +1,8 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { createLogger, type Level } from '../../services/common/logger';
-import { clearFaults, readFault, setFault } from '../../services/common/tlsFaults';
+import { caCertificateFile, clearFaults, readFault, setFault } from '../../services/common/tlsFaults';
+import { readFile } from 'node:fs/promises';
 import { hasTls, LabNetwork, STACK, type Endpoint, type ServicePlan } from '../wire';
 import { tlsFaultOf } from './faults';
 import { SERVICE_FACTORIES, type RunningService } from './services';
@@ -138,6 +139,10 @@ export class EmbeddedBackend implements Backend {
       return { name, host: plan.host, state: 'target' as const, endpoints: { [Object.keys(plan.ports)[0]!]: `${t.host}:${t.port}` } };
     });
     return [...own, ...targets];
+  }
+
+  async labCa(): Promise<string | undefined> {
+    return readFile(caCertificateFile(this.options.dataDir), 'utf8').catch(() => undefined);
   }
 
   clearTlsFaults(): Promise<string[]> {

@@ -44,6 +44,11 @@ export interface Backend {
    * without it runs no lab services of its own.
    */
   clearTlsFaults?(): Promise<string[]>;
+  /**
+   * The lab CA's certificate (PEM), for a client that speaks TLS to the lab (`tcp: { tls:
+   * true }`); absent where Node trusts it already (the Docker client: NODE_EXTRA_CA_CERTS).
+   */
+  labCa?(): Promise<string | undefined>;
   /** Every service of the stack (callers await: a Docker backend asks the Docker API). */
   status(): ServiceStatus[] | Promise<ServiceStatus[]>;
   /** The service's recent log lines (since a moment, if given): shown when a step against it fails. */

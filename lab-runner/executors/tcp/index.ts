@@ -1,6 +1,8 @@
+import net from 'node:net';
+import tls from 'node:tls';
 import { z } from 'zod';
 import { CLIENT, connect, StepError, StreamOffsets } from '../../wire';
-import { outputSchema, type Executor } from '../types';
+import { outputSchema, type ExecContext, type Executor } from '../types';
 
 /**
  * `tcp:` — open a connection, write raw text or bytes, read until a pattern or until
@@ -21,6 +23,10 @@ export const tcpSchema = z
       .regex(/^([0-9a-fA-F]{2}\s*)*$/, 'hex is pairs of hex digits, e.g. "47 45 54"')
       .optional()
       .describe('Bytes to write, as hex.'),
+    tls: z
+      .boolean()
+      .default(false)
+      .describe('Speak TLS from the first byte (implicit TLS: HTTPS 443, SMTPS 465, POP3S 995, FTPS 990), trusting the lab CA; what is sent and received is then the plain text inside.'),
     until: z
       .string()
       .default('close')
@@ -65,12 +71,15 @@ export const tcpExecutor: Executor<TcpInput, TcpOutput> = {
       throw new StepError(`until: not a regular expression: ${(err as Error).message}`);
     }
     const route = await ctx.network.locate(input.host, input.port, ctx.wire, ctx.signal);
-    const socket = await connect(route, ctx.wire, ctx.signal, 'tcp');
-    socket.setNoDelay(true); // each write leaves as its own segment
+    const tcp = await connect(route, ctx.wire, ctx.signal, 'tcp');
+    tcp.setNoDelay(true); // each write leaves as its own segment
+    const socket = input.tls ? await startTls(tcp, input.host, route.label, ctx) : tcp;
     const chunks: Buffer[] = [];
     const text = (): string => Buffer.concat(chunks).toString('utf8');
-    const record = { protocol: 'tcp', transport: 'tcp' } as const;
-    const offsets = new StreamOffsets(socket);
+    const record = { protocol: input.tls ? 'tls' : 'tcp', transport: 'tcp' } as const;
+    // Over TLS the bytes on the wire are records, not these: the events keep their ends, but no offset.
+    const offsets = new StreamOffsets(tcp);
+    const place = (kind: 'send' | 'recv', length: number) => (input.tls ? offsets.ends : offsets.next(kind, length));
 
     const finished = new Promise<{ closed: boolean; matched: boolean }>((resolve, reject) => {
       const onAbort = (): void => {
@@ -85,7 +94,7 @@ export const tcpExecutor: Executor<TcpInput, TcpOutput> = {
       };
       socket.on('data', (chunk: Buffer) => {
         chunks.push(chunk);
-        ctx.wire.record({ ...record, kind: 'recv', from: route.label, to: CLIENT, summary: firstLine(chunk), text: chunk.toString('utf8'), bytes: chunk, ...offsets.next('recv', chunk.length) });
+        ctx.wire.record({ ...record, kind: 'recv', from: route.label, to: CLIENT, summary: firstLine(chunk), text: chunk.toString('utf8'), bytes: chunk, ...place('recv', chunk.length) });
         if (pattern?.test(text())) settle({ closed: false, matched: true });
       });
       socket.on('end', () => {
@@ -100,7 +109,7 @@ export const tcpExecutor: Executor<TcpInput, TcpOutput> = {
     finished.catch(() => {}); // awaited below; this only keeps an early rejection from going unhandled
 
     for (const bytes of writesOf(input)) {
-      ctx.wire.record({ ...record, kind: 'send', from: CLIENT, to: route.label, summary: firstLine(bytes), text: bytes.toString('utf8'), bytes, ...offsets.next('send', bytes.length) });
+      ctx.wire.record({ ...record, kind: 'send', from: CLIENT, to: route.label, summary: firstLine(bytes), text: bytes.toString('utf8'), bytes, ...place('send', bytes.length) });
       await new Promise<void>((resolve) => socket.write(bytes, () => resolve()));
     }
     try {
@@ -117,4 +126,27 @@ function firstLine(bytes: Buffer): string {
   const line = bytes.toString('utf8').split(/\r?\n/)[0] ?? '';
   const more = bytes.length > line.length + 2 ? ` (+${bytes.length - line.length} bytes)` : '';
   return (line.length > 80 ? line.slice(0, 77) + '...' : line) + more;
+}
+
+/**
+ * TLS over the connection, from the first byte (RFC 8314 implicit TLS), checking the
+ * server's certificate against the lab CA and the host name; the handshake is a note on
+ * the wire. A certificate that does not check out fails the step with the reason.
+ */
+async function startTls(socket: net.Socket, host: string, label: string, ctx: ExecContext): Promise<tls.TLSSocket> {
+  const ca = await ctx.backend.labCa?.();
+  const secure = tls.connect({ socket, servername: net.isIP(host) ? undefined : host, ...(ca ? { ca: [...tls.rootCertificates, ca] } : {}) });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(new StepError(`no TLS handshake with ${host} in time`, 'ETIMEDOUT'));
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      secure.once('secureConnect', () => (ctx.signal.removeEventListener('abort', onAbort), resolve()));
+      secure.once('error', (err: NodeJS.ErrnoException) => (ctx.signal.removeEventListener('abort', onAbort), reject(new StepError(`TLS with ${host} failed: ${err.message}`, err.code ?? 'ETLS'))));
+    });
+  } catch (err) {
+    secure.destroy();
+    throw err;
+  }
+  ctx.wire.record({ kind: 'note', protocol: 'tls', transport: 'tcp', from: CLIENT, to: label, summary: `TLS ${secure.getProtocol() ?? ''} ${secure.getCipher().name}: everything after this is encrypted` });
+  return secure;
 }
