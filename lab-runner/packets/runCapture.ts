@@ -24,6 +24,9 @@ export function labFilter(statuses?: readonly ServiceStatus[]): string {
 }
 
 export class RunCapture {
+  /** Frames up to this one were there when the last step ended: the next step's start from after it. */
+  private lastFrame = 0;
+
   private constructor(private readonly capture: PacketCapture) {}
 
   static async start(options: CaptureOptions): Promise<RunCapture> {
@@ -42,7 +45,8 @@ export class RunCapture {
    */
   async step(transcript: readonly WireEvent[], started: number, origin: number): Promise<StepCapture> {
     await this.capture.sync();
-    const window = { from: started - CLOCK_MARGIN_MS, to: nowMs() };
+    const window = { from: started - CLOCK_MARGIN_MS, to: nowMs(), afterFrame: this.lastFrame };
+    this.lastFrame = this.capture.packets.length;
     return stepCapture(conversations(this.capture.packets), transcript, window, origin, this.capture.interfaces);
   }
 

@@ -53,13 +53,22 @@ export function flowsOf(transcript: readonly WireEvent[]): Flow[] {
  * data connection is opened by the server). A failed connect names only the far end:
  * then the conversation the client opened to it, starting in the window.
  */
-function belongs(c: Conversation, flow: Flow, window: TimeWindow): boolean {
+function belongs(c: Conversation, flow: Flow, window: StepWindow): boolean {
   if (flow.transport && flow.transport !== c.transport) return false;
-  if (!flow.local) return isEnd(flow.remote, c.server) && c.first >= window.from && c.first <= window.to;
+  if (!flow.local) return isEnd(flow.remote, c.server) && inWindow(c.packets[0]!, window);
   return (isEnd(flow.local, c.client) && isEnd(flow.remote, c.server)) || (isEnd(flow.local, c.server) && isEnd(flow.remote, c.client));
 }
 
-const inWindow = (p: FlowPacket, w: TimeWindow): boolean => p.decoded.packet.ms >= w.from && p.decoded.packet.ms <= w.to;
+/**
+ * A step's window: its time, and the frames after the last one an earlier step could
+ * have (the capture was synced as that step ended): a step that starts within the clock
+ * margin of the last one's SYN does not take it.
+ */
+export interface StepWindow extends TimeWindow {
+  afterFrame: number;
+}
+
+const inWindow = (p: FlowPacket, w: StepWindow): boolean => p.decoded.packet.number > w.afterFrame && p.decoded.packet.ms >= w.from && p.decoded.packet.ms <= w.to;
 
 /** Which side of the conversation a socket end is. */
 const sideOf = (c: Conversation, end: Endpoint): Side | undefined => (isEnd(end, c.client) ? 'client' : isEnd(end, c.server) ? 'server' : undefined);
@@ -89,9 +98,9 @@ export interface StepCapture {
 
 /**
  * The packets of one step: `all` the run's conversations so far, the step's transcript,
- * its window (epoch ms) and `origin` (epoch ms its transcript's `at` counts from).
+ * its window and `origin` (epoch ms its transcript's `at` counts from).
  */
-export function stepCapture(all: readonly Conversation[], transcript: readonly WireEvent[], window: TimeWindow, origin: number, interfaces: readonly CaptureInterface[]): StepCapture {
+export function stepCapture(all: readonly Conversation[], transcript: readonly WireEvent[], window: StepWindow, origin: number, interfaces: readonly CaptureInterface[]): StepCapture {
   const flows = flowsOf(transcript);
   const mine = all.filter((c) => c.packets.some((p) => inWindow(p, window)) && flows.some((f) => belongs(c, f, window)));
   const labelOf = (c: Conversation): string | undefined => flows.find((f) => belongs(c, f, window))?.label;

@@ -29,10 +29,12 @@ afterAll(async () => {
 const steps = (result: WirelabResult): StepResult[] => result.scenarios.flatMap((s) => s.steps);
 
 /**
- * For every step that has packets: its rows are frames of the capture file, in the
- * Wireshark stream its conversation names; and a conversation that opened and ended
- * within the step (a handshake, then a FIN from each side or a RST; a DNS question and
- * its answer) has exactly as many rows as tshark counts for that stream.
+ * For every step that has packets, each of its conversations: its rows are the frames
+ * tshark puts in that Wireshark stream (tcp.stream, udp.stream) from the row first to
+ * the last, no more and no fewer (a step's window is one stretch of the capture); and a
+ * conversation that opened and ended within the step (a handshake, then a FIN from each
+ * side or a RST) has as many rows as tshark counts for the whole stream. Returns how
+ * many whole conversations were compared.
  */
 async function expectTsharkAgrees(file: string, result: WirelabResult): Promise<number> {
   const frames = await tsharkRows(file, ['frame.number', 'tcp.stream', 'udp.stream']);
@@ -45,12 +47,13 @@ async function expectTsharkAgrees(file: string, result: WirelabResult): Promise<
   for (const step of steps(result)) {
     if (!step.packets) continue;
     for (const c of step.packets.conversations) {
+      const key = `${c.transport} ${c.index}`;
       const rows = step.packets.rows.filter((r) => r.conversation === c.index && r.transport === c.transport).map((r) => r.frame);
-      const theirs = stream.get(`${c.transport} ${c.index}`) ?? [];
-      expect({ step: step.name, stream: `${c.transport} ${c.index}`, missing: rows.filter((f) => !theirs.includes(f)) }).toEqual({ step: step.name, stream: `${c.transport} ${c.index}`, missing: [] });
-      const complete = c.transport === 'udp' || (c.handshake && (c.reset !== undefined || c.fin.length === 2));
-      if (complete && theirs[0]! >= rows[0]!) {
-        expect({ step: step.name, stream: `${c.transport} ${c.index}`, packets: rows.length }).toEqual({ step: step.name, stream: `${c.transport} ${c.index}`, packets: theirs.length });
+      const theirs = stream.get(key) ?? [];
+      const between = theirs.filter((f) => f >= rows[0]! && f <= rows[rows.length - 1]!);
+      expect({ step: step.name, stream: key, frames: rows }).toEqual({ step: step.name, stream: key, frames: between });
+      if (c.transport === 'tcp' && c.handshake && (c.reset !== undefined || c.fin.length === 2)) {
+        expect({ step: step.name, stream: key, packets: rows.length }).toEqual({ step: step.name, stream: key, packets: theirs.length });
         whole++;
       }
     }
@@ -71,7 +74,7 @@ rootOnly('as root: capture on the machine\'s lo', () => {
     expect(steps(result).filter((s) => s.action !== 'lab' && !s.packets?.rows.length).map((s) => s.name)).toEqual([]);
     expect(await tsharkProblems(file)).toEqual([]);
     expect(result.scenarios.map((s) => path.basename(s.file))).toEqual(expect.arrayContaining(['tcp-handshake.yaml', 'passwords-in-plain-text.yaml']));
-    expect(await expectTsharkAgrees(file, result)).toBeGreaterThan(100);
+    expect(await expectTsharkAgrees(file, result)).toBeGreaterThan(50);
     // Each step's own pcapng holds exactly its rows.
     for (const step of steps(result).filter((s) => s.packets)) {
       expect(readCapture(Buffer.from(step.packets!.pcapng, 'base64')).packets.length).toBe(step.packets!.rows.length);
@@ -194,7 +197,7 @@ rootOnly('as the user nobody: in a network namespace of its own', () => {
     const result = JSON.parse(await readFile(path.join(out, 'r.json'), 'utf8')) as WirelabResult;
     expect(result.passed).toBe(true);
     expect(await tsharkProblems(file)).toEqual([]);
-    expect(await expectTsharkAgrees(file, result)).toBeGreaterThan(10);
+    expect(await expectTsharkAgrees(file, result)).toBeGreaterThan(5);
   }, 90000);
 });
 
