@@ -186,9 +186,9 @@ async function runStep(
   since: Date,
   options: RunOptions,
   onRecord?: (event: WireEvent) => void,
-  keylog?: KeylogFile,
 ): Promise<StepResult> {
   const stop = options.signal;
+  const keylog = options.keylog;
   const executor = executorFor(step.action);
   const result: StepResult = { ...base(scenario, step), summary: step.action, status: 'error', durationMs: 0, attempts: 0 };
   const started = performance.now();
