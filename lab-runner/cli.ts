@@ -17,13 +17,16 @@ import { ConsoleServer } from './console/server';
 import { consoleUrlFromLogs, registerQuizCommand } from './console/command';
 import type { RunResult } from './result';
 import type { Targets } from './backends/types';
-import { splitHostPort, STACK } from './wire';
+import { FTP_PASSIVE_PORTS, splitHostPort, STACK } from './wire';
 import { exploreDns, exploreFtp, exploreHttp, exploreImap, explorePop3, exploreSftp, exploreSmtp } from './explore';
 import { colorsFor } from './report/colors';
 import { summaryTable, terminalListener } from './report/terminal';
 import { maskingListener, maskSecrets, renderReport, REPORT_FORMATS, type ReportFormat } from './report';
 import { runScenarios } from './run';
 import { KeylogFile } from './tls/keylog';
+import { captureFile, CaptureUnavailable, DEFAULT_CAPTURE_FILE, enterHint, isCaptureFile, startCapturing, type CaptureStart } from './packets/command';
+import type { CaptureTool } from './packets/namespace';
+import { labFilter, RunCapture } from './packets/runCapture';
 import { findScenarioFiles, loadScenarioFile, ScenarioError, type Scenario } from './scenario/load';
 import { scenarioJsonSchema } from './scenario/schema';
 
@@ -90,32 +93,68 @@ program
   .option('--keep', 'docker: leave the stack running afterwards (default: remove what the run created)')
   .option('--reuse', 'docker: run on the lab that is already up (and leave it up) instead of starting one')
   .option('--project <name>', 'docker: the Compose project name', process.env.COMPOSE_PROJECT_NAME ?? 'wirelab')
+  .option('--capture [file]', `record the packets under every step (FILE.pcapng; default: ${DEFAULT_CAPTURE_FILE} beside --out, else here): as root on lo, else in a network namespace of its own; embedded backend`)
   .addOption(new Option('--result-file <file>', 'also write the whole result as JSON here (the docker backend reads it from its client)').hideHelp())
   .addOption(labOption())
-  .action(async (paths: string[], opts) => {
+  .action(async (given: string[], opts, command: Command) => {
+    // `--capture scenarios/x.yaml`: an optional value takes the next word; a scenario path is not a capture file.
+    let paths = given;
+    if (typeof opts.capture === 'string' && !isCaptureFile(opts.capture)) {
+      paths = [...(command.args.length ? given : []), opts.capture];
+      opts.capture = true;
+    }
     if (opts.backend === 'docker') {
       if (opts.target) throw new UsageError('--target sends a service\'s traffic to another server on this machine: use it with the embedded backend');
       if (opts.keylog) throw new UsageError('--keylog writes where the runner runs, and with --backend docker that is the client container: use it with the embedded backend, or inside the client (`wirelab run --backend network --keylog /tmp/keys`)');
-      process.exitCode = await runOnDocker(paths, opts);
+      process.exitCode = await runOnDocker(paths, { ...opts, capture: opts.capture ? captureFile(opts.capture, opts.out) : undefined });
       return;
     }
-    const scenarios = await loadAll(paths);
     const c = colorsFor(process.stdout);
-    const dataDir = opts.data ?? (await mkdtemp(path.join(os.tmpdir(), 'wirelab-run-')));
-    const backend: Backend =
-      opts.backend === 'network' ? new NetworkBackend(opts.lab) : new EmbeddedBackend({ labDir: opts.lab, dataDir, freePorts: opts.freePorts, targets: opts.target });
     const toStdout = opts.report === 'terminal' || opts.out;
     const write = (text: string): void => void (toStdout ? process.stdout : process.stderr).write(text);
+    const loaded = await loadAll(paths);
+    // Scenarios that check packets need --capture: without it they are left out, and said so.
+    const scenarios = opts.capture ? loaded : loaded.filter((s) => !s.needsCapture);
+    const left = loaded.filter((s) => !scenarios.includes(s));
+    if (!scenarios.length) throw new UsageError(`${left.map((s) => s.file).join(', ')}: these scenarios check packets: run them with --capture`);
+    if (left.length) write(c.yellow(`wirelab: left out ${left.length} scenario(s) that check packets (run with --capture): ${left.map((s) => path.basename(s.file)).join(', ')}\n`));
+    // Inside the lab network (the Docker client) the lab is on eth0, not lo: capture every interface.
+    const iface = opts.backend === 'network' ? 'any' : 'lo';
+    let capturing: { tool: CaptureTool; program: string } | undefined;
+    if (opts.capture) {
+      const how = await captureHere(write, iface);
+      if (how.kind === 'ran') return void (process.exitCode = how.code);
+      capturing = how;
+    }
+    const dataDir = opts.data ?? (await mkdtemp(path.join(os.tmpdir(), 'wirelab-run-')));
+    const backend: Backend =
+      opts.backend === 'network'
+        ? new NetworkBackend(opts.lab)
+        : new EmbeddedBackend({ labDir: opts.lab, dataDir, freePorts: opts.freePorts, targets: opts.target, ...(opts.capture ? { ftpPassivePorts: FTP_PASSIVE_PORTS } : {}) });
+    let capture: RunCapture | undefined;
     try {
       await backend.start();
+      if (capturing) {
+        const file = captureFile(opts.capture, opts.out);
+        await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+        const filter = labFilter(backend instanceof NetworkBackend ? undefined : await backend.status());
+        capture = await RunCapture.start({ file, filter, tool: capturing.tool, program: capturing.program, interface: iface });
+        write(c.dim(`wirelab: capturing the lab's packets with ${capturing.tool} on ${iface} into ${file}\n`));
+      }
       write(c.dim(`wirelab: ${scenarios.length} scenario(s) on the ${backend.name} lab\n`));
       const keylog = opts.keylog ? new KeylogFile(opts.keylog) : undefined;
-      const result = await runScenarios(scenarios, backend, maskingListener(terminalListener({ colors: c, write, trace: opts.trace, packets: opts.packets })), { keylog });
+      const result = await runScenarios(scenarios, backend, maskingListener(terminalListener({ colors: c, write, trace: opts.trace, packets: opts.packets })), { keylog, capture });
+      if (capture) {
+        const done = await capture.stop();
+        capture = undefined;
+        write(c.dim(`wirelab: ${done.packets} packets captured into ${done.file} (tshark -r ${done.file}, or open it in Wireshark)\n`));
+      }
       write(summaryTable(maskSecrets(result), c));
       await writeReport(result, opts.report, opts.out, write, c);
       if (opts.resultFile) await writeFile(opts.resultFile, renderReport('json', result));
       process.exitCode = result.passed ? 0 : 1;
     } finally {
+      await capture?.stop();
       await backend.stop();
       if (!opts.data) await rm(dataDir, { recursive: true, force: true });
     }
@@ -141,10 +180,19 @@ program
   .addOption(labOption())
   .option('--console-port <port>', 'the lab console on 127.0.0.1 (default 8000; with --free-ports a free one)', parsePort)
   .option('--no-console', 'do not serve the lab console')
+  .option('--capture [file]', `record the lab's packets until Ctrl+C (FILE.pcapng, default ${DEFAULT_CAPTURE_FILE} here): as root on lo, else in a network namespace of its own; embedded backend`)
   .addOption(scenariosOption())
   .addOption(quizzesOption())
   .action(async (opts) => {
     const c = colorsFor(process.stdout);
+    if (opts.capture && opts.backend === 'docker') throw new UsageError('--capture runs with the embedded backend (the Docker backend has no capture container yet)');
+    if (typeof opts.capture === 'string' && !isCaptureFile(opts.capture)) throw new UsageError(`--capture ${opts.capture}: a capture file's name ends in .pcapng`);
+    let capturing: { tool: CaptureTool; program: string } | undefined;
+    if (opts.capture) {
+      const how = await captureHere((line) => process.stdout.write(line));
+      if (how.kind === 'ran') return void (process.exitCode = how.code);
+      capturing = how;
+    }
     if (opts.backend === 'docker') {
       // Up is up: a lab that is already up is used as it is.
       const lab = new DockerBackend({ project: opts.project, reuse: true, keep: true });
@@ -164,14 +212,29 @@ program
       labDir: opts.lab,
       dataDir: opts.data,
       freePorts: opts.freePorts,
+      ...(capturing ? { ftpPassivePorts: FTP_PASSIVE_PORTS } : {}),
       onLog: opts.quiet ? undefined : (_s, line) => process.stderr.write(c.dim(line) + '\n'),
     });
     // Listen for Ctrl+C before saying the lab is up: a signal that came between the two would kill it uncleanly.
+    // \`on\`, not \`once\`: in a capture namespace Ctrl+C comes twice (from the terminal, and forwarded by the parent).
     const stopped = new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
+      process.on('SIGINT', resolve);
+      process.on('SIGTERM', resolve);
     });
     await backend.start();
+    let capture: RunCapture | undefined;
+    if (capturing) {
+      const file = captureFile(opts.capture);
+      try {
+        capture = await RunCapture.start({ file, filter: labFilter(backend.status()), tool: capturing.tool, program: capturing.program });
+      } catch (err) {
+        await backend.stop();
+        throw err;
+      }
+      console.log(c.bold(`capturing the lab's packets with ${capturing.tool} on lo into ${file} (until Ctrl+C)`));
+      const hint = enterHint();
+      if (hint) console.log(c.yellow(hint));
+    }
     console.log(c.bold('wirelab lab is up (embedded, 127.0.0.1)'));
     // Each lab port, and where it really listens: `25 → 127.0.0.1:2525`.
     for (const s of backend.status()) {
@@ -197,12 +260,27 @@ program
       console.log(c.dim('Ctrl+C stops the lab.'));
       await stopped;
       console.log('stopping the lab...');
+      if (capture) {
+        const done = await capture.stop();
+        capture = undefined;
+        console.log(`${done.packets} packets captured into ${done.file}`);
+      }
     } finally {
+      await capture?.stop();
       registered?.remove();
       await consoleServer?.close();
       await backend.stop();
     }
   });
+
+/** May this process capture? Else it ran itself again in a namespace (`ran`), or a UsageError says why not. */
+async function captureHere(say: (line: string) => void, iface?: string): Promise<CaptureStart> {
+  try {
+    return await startCapturing(say, iface);
+  } catch (err) {
+    throw err instanceof CaptureUnavailable ? new UsageError(err.message) : err;
+  }
+}
 
 /** `wirelab up`'s console, on 127.0.0.1; a port in use is said and the lab goes on without it. */
 async function startConsole(backend: Backend, opts: { consolePort?: number; freePorts?: boolean; scenarios: string; quizzes: string; quiet?: boolean }, c: ReturnType<typeof colorsFor>): Promise<ConsoleServer | undefined> {
@@ -481,7 +559,7 @@ function printDockerStatus(statuses: ServiceStatus[]): void {
  * inside the lab network, and removes what it made unless --keep. Reports are written
  * here from the client's result.
  */
-async function runOnDocker(paths: string[], opts: { project: string; keep?: boolean; reuse?: boolean; trace?: boolean; packets?: boolean; report: ReportFormat; out?: string }): Promise<number> {
+async function runOnDocker(paths: string[], opts: { project: string; keep?: boolean; reuse?: boolean; trace?: boolean; packets?: boolean; report: ReportFormat; out?: string; capture?: string }): Promise<number> {
   const scenarios = await loadAll(paths); // a broken file is reported here, before anything starts
   const toStdout = opts.report === 'terminal' || Boolean(opts.out);
   const write = (text: string): void => void (toStdout ? process.stdout : process.stderr).write(text);
@@ -493,8 +571,9 @@ async function runOnDocker(paths: string[], opts: { project: string; keep?: bool
   try {
     const how = lab.reused ? `using the lab that is up (project ${lab.project})` : `lab healthy in ${((Date.now() - started) / 1000).toFixed(1)} s`;
     write(c.dim(`wirelab: ${how}; running ${scenarios.length} scenario(s) from the client container\n`));
-    const { code, result } = await lab.runScenarios(scenarios, { trace: opts.trace, packets: opts.packets, show: toStdout ? 'stdout' : 'stderr' });
+    const { code, result } = await lab.runScenarios(scenarios, { trace: opts.trace, packets: opts.packets, show: toStdout ? 'stdout' : 'stderr', capture: opts.capture });
     if (result) await writeReport(result, opts.report, opts.out, write, colorsFor(process.stdout));
+    if (opts.capture && result) write(c.dim(`wirelab: the client's packets captured into ${opts.capture}\n`));
     return code;
   } finally {
     await lab.stop();

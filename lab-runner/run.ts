@@ -3,7 +3,8 @@ import type { Backend, ServiceStatus } from './backends/types';
 import { evaluate } from './expect/evaluate';
 import { executorFor } from './executors/registry';
 import type { FailureOutput, Session } from './executors/types';
-import { findService, mergeByTime, serviceWireEvents, STACK, StepError, Wire, type WireEvent } from './wire';
+import { findService, mergeByTime, nowMs, serviceWireEvents, STACK, StepError, Wire, type WireEvent } from './wire';
+import type { StepCapture } from './packets/steps';
 import { interpolate, MissingVariableError } from './scenario/interpolate';
 import { getPath } from './scenario/path';
 import type { Scenario, Step } from './scenario/load';
@@ -40,6 +41,12 @@ export interface RunOptions {
   asItIs?: boolean;
   /** `--keylog FILE`: the secrets of every TLS session the steps open (SSLKEYLOGFILE format). */
   keylog?: KeylogFile;
+  /**
+   * `--capture`: the packets under each step, handed over as the step ends (its
+   * transcript, when it started, the epoch ms its transcript counts from). Steps that
+   * check packets (`tcp:`, `packets:`, `payload:`) error without it.
+   */
+  capture?: { step(transcript: readonly WireEvent[], started: number, origin: number): Promise<StepCapture> };
 }
 
 export async function runScenarios(scenarios: Scenario[], backend: Backend, listener: RunListener = {}, options: RunOptions = {}): Promise<RunResult> {
@@ -94,7 +101,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, listener
         ? notRun(scenario, step, `not run: ${stopReason(options.signal)}`)
         : missing
           ? skipped(scenario, step, `needs \${${missing}}, which "${lost.get(missing)}" did not save`)
-          : await runStep(scenario, step, vars, backend, session, mark, options.signal, (e) => listener.wireEvent?.(scenario, step, e), options.keylog);
+          : await runStep(scenario, step, vars, backend, session, mark, options, (e) => listener.wireEvent?.(scenario, step, e));
       mark = new Date();
       if (result.status !== 'passed') for (const name of Object.keys(step.save)) lost.set(name, step.name);
       learnSecrets();
@@ -177,10 +184,11 @@ async function runStep(
   backend: Backend,
   session: Session,
   since: Date,
-  stop?: AbortSignal,
+  options: RunOptions,
   onRecord?: (event: WireEvent) => void,
   keylog?: KeylogFile,
 ): Promise<StepResult> {
+  const stop = options.signal;
   const executor = executorFor(step.action);
   const result: StepResult = { ...base(scenario, step), summary: step.action, status: 'error', durationMs: 0, attempts: 0 };
   const started = performance.now();
@@ -212,9 +220,16 @@ async function runStep(
   result.input = parsed.data;
   result.summary = executor.describe(parsed.data);
 
-  // Checks read the executor's output, and `transcript` too: "the MX lookup happened".
+  // Checks read the executor's output, and `transcript` too: "the MX lookup happened"; with --capture, the packets.
+  let packetChecks: StepCapture['checks'] | undefined;
   const judge = (output: Record<string, unknown>): void => {
-    result.checks = evaluate(checks, { ...output, transcript: result.transcript }).map((c) => ({ ...c, line: step.lineOf(['expect', ...c.source]) }));
+    if (step.needsCapture && !options.capture) {
+      result.status = 'error';
+      result.error = `${scenario.file}:${step.line}: this check needs --capture (the packets under the step): wirelab run --capture`;
+      result.checks = [];
+      return;
+    }
+    result.checks = evaluate(checks, { ...output, transcript: result.transcript, ...packetChecks }).map((c) => ({ ...c, line: step.lineOf(['expect', ...c.source]) }));
     const failed = result.checks.find((c) => !c.passed);
     result.status = failed ? 'failed' : 'passed';
     result.error = failed?.message;
@@ -223,14 +238,24 @@ async function runStep(
   for (let attempt = 1; attempt <= attempts; attempt++) {
     result.attempts = attempt;
     const wire = new Wire(since.getTime(), onRecord); // one clock for the client's events and the services'
+    const attemptStarted = nowMs();
+    /** The step's packets, once its transcript is known. */
+    const capture = async (): Promise<void> => {
+      if (!options.capture) return;
+      const captured = await options.capture.step(result.transcript, attemptStarted, wire.origin);
+      result.packets = captured.packets;
+      packetChecks = captured.checks;
+    };
     const signal = stop ? AbortSignal.any([AbortSignal.timeout(step.timeoutMs), stop]) : AbortSignal.timeout(step.timeoutMs);
     try {
       const output = await executor.run(parsed.data, { network: backend.network(), backend, wire, signal, session, keylog });
       result.output = output;
       result.transcript = await transcriptOf(wire);
+      await capture();
       judge(output);
     } catch (err) {
       result.transcript = await transcriptOf(wire);
+      await capture();
       // A failed action is an output too, { error, code }: a step that expects the failure checks it like any result.
       const failure = failureOf(err);
       result.output = failure;

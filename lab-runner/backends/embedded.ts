@@ -1,8 +1,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { caCertificateFile } from '../../services/common/certificates';
 import { createLogger, type Level } from '../../services/common/logger';
-import { clearFaults, readFault, setFault } from '../../services/common/tlsFaults';
+import { caCertificateFile, clearFaults, readFault, setFault } from '../../services/common/tlsFaults';
 import { hasTls, LabNetwork, STACK, type Endpoint, type ServicePlan } from '../wire';
 import { tlsFaultOf } from './faults';
 import { SERVICE_FACTORIES, type RunningService } from './services';
@@ -31,6 +30,12 @@ export interface EmbeddedOptions {
   onLog?: (service: string, line: string, level: Level) => void;
   /** How many recent log lines to keep per service. Default: 200. */
   logLines?: number;
+  /**
+   * FTP's passive data ports. Default: the plan's range (FTP_PASSIVE_PORTS) on the
+   * embedded ports, any free port with `freePorts`; `--capture` asks for the plan's
+   * range always, so that its filter covers the data connections.
+   */
+  ftpPassivePorts?: { from: number; to: number };
 }
 
 interface Slot {
@@ -163,7 +168,7 @@ export class EmbeddedBackend implements Backend {
     const log = createLogger(`${slot.plan.name}-copy`, { sink: () => {} });
     const dialer = { dns: () => this.network().dns, route: (address: string, port: number) => this.network().route(address, port) };
     try {
-      const copy = await SERVICE_FACTORIES[slot.plan.name]!({ labDir: this.options.labDir, dataDir: this.options.dataDir, log, dialer }, slot.ports!, this.options.host ?? '127.0.0.1');
+      const copy = await SERVICE_FACTORIES[slot.plan.name]!({ labDir: this.options.labDir, dataDir: this.options.dataDir, log, dialer, ftpPassivePorts: this.options.ftpPassivePorts }, slot.ports!, this.options.host ?? '127.0.0.1');
       await copy.close();
       return { duplicate: 'started' };
     } catch (err) {
@@ -191,7 +196,7 @@ export class EmbeddedBackend implements Backend {
     // Services look names up in the lab DNS and reach lab addresses through the same
     // routes as the runner (resolved when used: the network exists once all have started).
     const dialer = { dns: () => this.network().dns, route: (address: string, port: number) => this.network().route(address, port) };
-    slot.running = await factory({ labDir: this.options.labDir, dataDir: this.options.dataDir, log, dialer }, wanted, this.options.host ?? '127.0.0.1');
+    slot.running = await factory({ labDir: this.options.labDir, dataDir: this.options.dataDir, log, dialer, ftpPassivePorts: this.options.ftpPassivePorts }, wanted, this.options.host ?? '127.0.0.1');
     slot.ports = slot.running.ports;
   }
 }

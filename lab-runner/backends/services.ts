@@ -24,6 +24,8 @@ export interface ServiceEnv {
   log: Logger;
   /** How the service reaches other lab hosts (the SMTP relay): the lab DNS, and routes to where hosts really listen. */
   dialer: LabDialer;
+  /** FTP's passive data ports, when the backend names them (EmbeddedOptions.ftpPassivePorts). */
+  ftpPassivePorts?: { from: number; to: number };
 }
 
 export interface RunningService {
@@ -112,7 +114,7 @@ export const SERVICE_FACTORIES: Record<string, ServiceFactory> = {
   'pop3-example': pop3For('pop3-example', 'example.test'),
   async ftp(env, ports, host) {
     // On free ports (tests, a second lab) the passive ports are free ones too, not the lab's fixed range.
-    const passivePorts = ports.ftp === 0 ? undefined : FTP_PASSIVE_PORTS;
+    const passivePorts = env.ftpPassivePorts ?? (ports.ftp === 0 ? undefined : FTP_PASSIVE_PORTS);
     // Port 21 keeps the "FTP sends your password in clear" lesson: USER/PASS in clear are taken, and AUTH TLS offered.
     const tls = await labTls(env, 'ftp');
     const server = await FtpServer.fromLab(env.labDir, env.dataDir, { log: env.log, passivePorts, allowPlaintextLogin: true, tls: tls.starter });

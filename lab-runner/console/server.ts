@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
+import { RETRY_AFTER_SECONDS } from '../../services/common/httpService';
 import { checkLimits, definedOnly, type Limits } from '../../services/common/options';
+import { clientAddress, ConnectionLimiter } from '../../services/common/sessionHost';
 import { createLogger, silentSink, type Logger } from '../../services/common/logger';
 import { packageRoot } from '../../services/common/paths';
 import { closeHttpServer } from '../../services/common/sessions';
@@ -93,7 +95,10 @@ export class ConsoleServer {
   private readonly quizzes: QuizBook;
   private readonly log: Logger;
   private readonly publicDir: string;
-  private readonly perAddress = new Map<string, number>();
+  /** connectionsPerAddress: one address (one machine) cannot hold every socket. */
+  private readonly perAddress: ConnectionLimiter;
+  /** Connections over their address's share: their requests are answered 503 with Retry-After. */
+  private readonly refused = new WeakSet<Socket>();
   /** Responses not yet sent: on close() they say `Connection: close` and may finish. */
   private readonly inFlight = new Set<ServerResponse>();
   private closed?: Promise<void>;
@@ -107,6 +112,7 @@ export class ConsoleServer {
     this.limits = checkLimits('console', CONSOLE_LIMITS, definedOnly(options.limits ?? {}), { min: { closeGraceMs: 0 } });
     this.log = options.log ?? createLogger('console', { sink: silentSink });
     this.publicDir = options.publicDir ?? path.join(packageRoot(), 'dist/lab-runner/console/public');
+    this.perAddress = new ConnectionLimiter({ maxConnections: Infinity, maxConnectionsPerAddress: this.limits.connectionsPerAddress });
     this.hub = new EventHub(this.limits.maxStreams);
     this.limiter = new RunLimiter(this.limits.maxRuns);
     this.runs = new ScenarioRuns(options.scenariosDir, options.backend, this.hub, this.limiter);
@@ -189,6 +195,12 @@ export class ConsoleServer {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('Cache-Control', 'no-store');
+    if (this.refused.has(req.socket)) {
+      // As the lab's HTTP services answer it (services/common/httpService.ts): try again later, and how much later.
+      res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+      res.setHeader('Connection', 'close');
+      return this.json(res, 503, { error: `too many connections from your address (${this.limits.connectionsPerAddress}): close one and try again` });
+    }
     const verdict = judge(req, url, this.token, this.port);
     if (!verdict.ok) {
       this.log.warn('refused', { method: req.method, path: url.pathname, status: verdict.status, reason: verdict.reason, client: req.socket.remoteAddress });
@@ -326,20 +338,15 @@ export class ConsoleServer {
     res.end(text);
   }
 
-  /** connectionsPerAddress: one address (one machine) cannot hold every socket. */
+  /** connectionsPerAddress: one address (one machine) cannot hold every socket. Over it, a connection is answered, not dropped. */
   private countConnection(socket: Socket): void {
-    const address = socket.remoteAddress ?? '?';
-    const open = (this.perAddress.get(address) ?? 0) + 1;
-    if (open > this.limits.connectionsPerAddress) {
-      this.log.warn('too many connections', { client: address, limit: this.limits.connectionsPerAddress });
-      socket.destroy();
+    const address = clientAddress(socket);
+    const refusal = this.perAddress.admit(address);
+    if (refusal) {
+      this.log.warn('connection refused', { client: address, ...refusal });
+      this.refused.add(socket);
       return;
     }
-    this.perAddress.set(address, open);
-    socket.once('close', () => {
-      const left = (this.perAddress.get(address) ?? 1) - 1;
-      if (left > 0) this.perAddress.set(address, left);
-      else this.perAddress.delete(address);
-    });
+    socket.once('close', () => this.perAddress.release(address));
   }
 }

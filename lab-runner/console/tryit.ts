@@ -57,6 +57,7 @@ export async function tryStep(
     input: request.input ?? {},
     checks: [],
     expectsFailure: false,
+    needsCapture: false,
     save: {},
     points: 0,
     timeoutMs: TRY_TIMEOUT_MS,
@@ -65,7 +66,7 @@ export async function tryStep(
     line: 1,
     lineOf: () => 1,
   };
-  const scenario: Scenario = { file: 'try it', title: 'Try it', tags: [], vars: {}, secrets: { variables: [], literals: [] }, visibility: 'visible', steps: [step], maxPoints: 0 };
+  const scenario: Scenario = { file: 'try it', title: 'Try it', tags: [], vars: {}, secrets: { variables: [], literals: [] }, visibility: 'visible', steps: [step], maxPoints: 0, needsCapture: false };
   const result = await runScenario(scenario, backend, { wireEvent: (_s, _step, e) => onWire?.(e) }, { asItIs: true });
   const ran = result.steps[0]!;
   return { step: ran, yaml: stepYaml(name, action, request.input ?? {}, ran.output) };

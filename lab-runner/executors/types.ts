@@ -83,11 +83,46 @@ export function outputSchema<S extends z.ZodRawShape>(shape: S) {
 }
 
 /**
+ * What `--capture` adds to what a step's `expect:` reads: the packets under the step
+ * (lab-runner/packets/steps.ts computes them). A step that checks one needs --capture.
+ */
+export const packetFields = {
+  tcp: z
+    .strictObject({
+      handshake: z.boolean().describe('A complete three-way handshake (SYN, SYN-ACK, ACK) was seen in the step.'),
+      connections: z.number().describe('TCP connections opened in the step (a SYN seen): 0 when a kept-alive connection was reused.'),
+      reset: z.boolean().describe('A RST was seen: "connection refused", or a connection reset.'),
+      retransmissions: z.number().describe('Segments that repeated bytes (or a SYN or FIN) their sender had already sent.'),
+    })
+    .optional()
+    .describe('With --capture: the TCP layer under the step.'),
+  packets: z
+    .array(
+      z.strictObject({
+        frame: z.number(),
+        transport: z.enum(['tcp', 'udp']),
+        from: z.enum(['client', 'server']),
+        flags: z.string().describe('The TCP flags as Wireshark lists them: SYN, "SYN, ACK", "FIN, ACK", RST...; empty for UDP.'),
+        seq: z.number(),
+        ack: z.number(),
+        length: z.number().describe('Bytes of data.'),
+        window: z.number(),
+        retransmission: z.boolean(),
+        info: z.string(),
+        payload: z.string().describe('The data the packet carried, as text.'),
+      }),
+    )
+    .optional()
+    .describe("With --capture: the step's packets, in capture order."),
+  payload: z.string().optional().describe("With --capture: every byte of data the step's packets carried, as text: a password sent in clear shows here."),
+};
+
+/**
  * What a step's `expect:` reads: the executor's output, and the step's transcript
  * (`transcript: { contains: { kind: send, summary: PASS bob } }`).
  */
 export function checkedResultSchema(output: z.ZodType): z.ZodType {
   const options = (output instanceof z.ZodUnion ? output.options : [output]) as z.ZodObject[];
-  const withTranscript = options.map((o) => o.extend({ transcript: z.array(wireEventSchema).describe('What crossed the wire during the step.') }));
+  const withTranscript = options.map((o) => o.extend({ transcript: z.array(wireEventSchema).describe('What crossed the wire during the step.'), ...packetFields }));
   return withTranscript.length === 1 ? withTranscript[0]! : z.union(withTranscript);
 }

@@ -96,6 +96,7 @@ export class Masker {
   }
 
   private copy(value: unknown, key?: string): unknown {
+    // A step's packets as a pcapng file (--capture): the password in a captured packet too.
     if (key === 'pcapng' && typeof value === 'string') return this.sameLength(Buffer.from(value, 'base64')).toString('base64');
     if (typeof value === 'string') return key !== undefined && FIXED_WORDS.has(key) ? value : this.text(value);
     if (Array.isArray(value)) return value.map((v) => this.copy(v));

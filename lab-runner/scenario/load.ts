@@ -3,7 +3,7 @@ import path from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ACTION_NAMES, executorFor, type ActionName } from '../executors/registry';
-import { checkedResultSchema, failureFields } from '../executors/types';
+import { checkedResultSchema, failureFields, packetFields } from '../executors/types';
 import { ExpectError, flatten, type Check } from '../expect/evaluate';
 import { shapeAt } from '../expect/fields';
 import { toMs } from './duration';
@@ -27,6 +27,8 @@ export interface Step {
   checks: Check[];
   /** Some check reads `error` or `code`: a failed action is judged by the checks, not reported as an error. */
   expectsFailure: boolean;
+  /** Some check reads the packets under the step (`tcp`, `packets`, `payload`): it needs `--capture`. */
+  needsCapture: boolean;
   save: Record<string, string>;
   points: number;
   hint?: string;
@@ -52,6 +54,8 @@ export interface Scenario {
   visibility: Visibility;
   steps: Step[];
   maxPoints: number;
+  /** Some step checks packets: the scenario runs only with `--capture`. */
+  needsCapture: boolean;
 }
 
 export interface Problem {
@@ -147,6 +151,7 @@ export function parseScenario(text: string, file: string): Scenario {
       input: s[action],
       checks,
       expectsFailure: checks.some((c) => Object.hasOwn(failureFields, parsePath(c.path)[0]!)),
+      needsCapture: checks.some((c) => Object.hasOwn(packetFields, parsePath(c.path)[0]!)),
       save: s.save ?? {},
       points: s.points,
       hint: s.hint,
@@ -172,6 +177,7 @@ export function parseScenario(text: string, file: string): Scenario {
     visibility: data.visibility,
     steps,
     maxPoints: steps.reduce((sum, s) => sum + s.points, 0),
+    needsCapture: steps.some((s) => s.needsCapture),
   };
 }
 

@@ -3,6 +3,7 @@ import { TLSSocket } from 'node:tls';
 import { StepError } from './errors';
 import { CLIENT, type Wire } from './recorder';
 import type { Route } from './route';
+import { StreamOffsets } from './tcp';
 
 /**
  * A client's TCP conversation with a lab server (HTTP, SMTP, POP3): write a request
@@ -34,6 +35,7 @@ export class Connection {
   /** Inside TLS: what crosses the wire is encrypted. */
   private encrypted: boolean;
   readonly localPort: number;
+  private readonly offsets: StreamOffsets;
 
   constructor(
     socket: net.Socket,
@@ -44,6 +46,7 @@ export class Connection {
     this.socket = socket;
     this.encrypted = socket instanceof TLSSocket;
     this.localPort = socket.localPort ?? 0;
+    this.offsets = new StreamOffsets(socket);
     this.listen(socket);
   }
 
@@ -65,9 +68,13 @@ export class Connection {
     socket.on('error', this.onEnd);
   }
 
-  /** Only inside TLS is there anything to mark. */
-  private get marks(): { encrypted?: true } {
-    return this.encrypted ? { encrypted: true } : {};
+  /**
+   * Where a message sits: the connection's ends and, in clear, its offset in its
+   * direction's byte stream (--capture places it on its segments by that). Inside TLS a
+   * message's bytes are not the bytes on the wire: only the ends, and the mark.
+   */
+  private marks(kind: 'send' | 'recv', length: number): { encrypted?: true; offset?: number } {
+    return this.encrypted ? { ...this.offsets.ends, encrypted: true } : this.offsets.next(kind, length);
   }
 
   /**
@@ -105,7 +112,7 @@ export class Connection {
 
   /** Write bytes as they are; `summary` names them in the transcript. */
   write(bytes: Buffer, summary: string, text = bytes.toString('utf8')): void {
-    this.wire.record({ kind: 'send', protocol: this.protocol, transport: 'tcp', from: CLIENT, to: this.route.label, summary, text, bytes, ...this.marks });
+    this.wire.record({ kind: 'send', protocol: this.protocol, transport: 'tcp', from: CLIENT, to: this.route.label, summary, text, bytes, ...this.marks('send', bytes.length) });
     this.socket.write(bytes);
   }
 
@@ -134,7 +141,7 @@ export class Connection {
         if (parsed) {
           this.buffer = parsed.rest;
           const text = options.view ? options.view(parsed.reply, parsed.raw) : parsed.raw.toString('utf8');
-          this.wire.record({ kind: 'recv', protocol: this.protocol, transport: 'tcp', from: this.route.label, to: CLIENT, summary: options.describe(parsed.reply), text, bytes: parsed.raw, ...this.marks });
+          this.wire.record({ kind: 'recv', protocol: this.protocol, transport: 'tcp', from: this.route.label, to: CLIENT, summary: options.describe(parsed.reply), text, bytes: parsed.raw, ...this.marks('recv', parsed.raw.length) });
           return settle(null, parsed.reply);
         }
         if (this.closed) {

@@ -19,9 +19,10 @@ export async function dnsExchange(server: Route, question: DnsQuestion, wire: Wi
 
 /** A dnsClient observer that records each message between the client and `server` on the wire. */
 export function dnsRecorder(wire: Wire, server: string, transport: 'udp' | 'tcp'): DnsObserver {
-  return (direction, bytes, decoded) => {
+  return (direction, bytes, decoded, ends) => {
     const [from, to] = direction === 'send' ? [CLIENT, server] : [server, CLIENT];
     const view = decoded ? { summary: summarize(decoded), text: formatMessage(decoded) } : { summary: 'undecodable message' };
-    wire.record({ protocol: 'dns', transport, kind: direction, from, to, ...view, bytes });
+    // Over TCP each message follows its two-byte length (RFC 1035 4.2.2): one message per connection here.
+    wire.record({ protocol: 'dns', transport, kind: direction, from, to, ...view, bytes, ...ends, ...(transport === 'tcp' ? { offset: 2 } : {}) });
   };
 }

@@ -28,10 +28,10 @@ export {
   type WireKind,
 } from './recorder';
 export { StepError } from './errors';
-export { FTP_PASSIVE_PORTS, LAB_PREFIX, PROXY_TIMEOUT_MS, STACK, findService, hasTls, mainPort, type PortPlan, type ServicePlan } from './plan';
+export { FTP_ACTIVE_PORTS, FTP_PASSIVE_PORTS, LAB_PREFIX, PROXY_TIMEOUT_MS, STACK, findService, hasTls, mainPort, type PortPlan, type ServicePlan } from './plan';
 export type { Endpoint, Route } from './route';
 export { LabNetwork, isLoopback, splitHostPort, type NetworkOptions } from './network';
-export { connect, recordConnect } from './tcp';
+export { connect, recordConnect, socketEnds, StreamOffsets } from './tcp';
 export { Connection, takeLine, type ReadOptions, type ReplyParser } from './connection';
 export { dnsExchange, dnsRecorder } from './dns';
 export { FLAG_NAMES, flagsOf, formatMessage, rdataText, summarize, txtStrings, type FlagName, type LooseRecord } from './dnsFormat';

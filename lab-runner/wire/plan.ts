@@ -154,6 +154,12 @@ export const PROXY_TIMEOUT_MS = 2000;
 /** FTP's passive data ports, the same inside the lab network and on 127.0.0.1 (EPSV/PASV name them). */
 export const FTP_PASSIVE_PORTS = { from: 30000, to: 30009 };
 
+/**
+ * The ports the runner's FTP client listens on for an active-mode data connection
+ * (EPRT/PORT): a fixed range too, so that a packet capture's filter can name them.
+ */
+export const FTP_ACTIVE_PORTS = { from: 30010, to: 30019 };
+
 export function findService(name: string): ServicePlan | undefined {
   return STACK.find((s) => s.name === name);
 }

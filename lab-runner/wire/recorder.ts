@@ -69,7 +69,11 @@ export const wireEventSchema = z.strictObject({
   /** The raw bytes, base64 (so a JSON report holds binary too). */
   data: z.string().optional(),
   size: z.number().optional(),
-  /** A connect event's two ends as the client's socket saw them (`127.0.0.1:54012` -> `127.0.0.1:8080`). */
+  /**
+   * The two ends of the socket that carried the event, as the client's socket saw them
+   * (`127.0.0.1:54012` -> `127.0.0.1:8080`): on a connect, and on each message sent or
+   * received, so that `--capture` finds the packets of each step's own flows.
+   */
   local: socketAddress.optional(),
   remote: socketAddress.optional(),
   /**
@@ -79,6 +83,11 @@ export const wireEventSchema = z.strictObject({
   encrypted: z.boolean().optional(),
   /** A `tls` event's handshake: version, cipher, SNI, ALPN, the certificate chain, resumption. */
   tls: tlsHandshakeSchema.optional(),
+  /**
+   * TCP: where this message's bytes start in its direction's byte stream (0: the first
+   * byte sent that way on the connection): which captured segments carried it.
+   */
+  offset: z.number().int().optional(),
 });
 
 export type WireEvent = z.infer<typeof wireEventSchema>;

@@ -27,6 +27,9 @@ export interface AppServerOptions extends HttpServiceOptions {
 /** The defaults of the numeric options, as documented on AppServerOptions (and HttpServiceOptions). */
 export const APP_SERVER_DEFAULTS = {
   ...HTTP_SERVICE_DEFAULTS,
+  // Every student's request reaches the app from one address, the proxy's: a share per
+  // address would be the proxy's share of the app. Only the limit in all applies.
+  maxConnectionsPerAddress: HTTP_SERVICE_DEFAULTS.maxConnections,
   maxSlowMs: 30_000,
 } as const;
 type AppLimits = Limits<typeof APP_SERVER_DEFAULTS>;

@@ -27,8 +27,17 @@ export interface DnsQuestion {
   edns?: number;
 }
 
-/** Called with each message as it leaves (`send`) or arrives (`recv`), decoded when it decodes. */
-export type DnsObserver = (direction: 'send' | 'recv', bytes: Buffer, decoded: DecodedMessage | undefined) => void;
+/** The two ends of the socket that carried a message, as the kernel numbers them: what a packet capture shows. */
+export interface SocketEnds {
+  local: { address: string; port: number };
+  remote: { address: string; port: number };
+}
+
+/**
+ * Called with each message as it leaves (`send`) or arrives (`recv`), decoded when it
+ * decodes, with the ends of the socket that carried it.
+ */
+export type DnsObserver = (direction: 'send' | 'recv', bytes: Buffer, decoded: DecodedMessage | undefined, ends?: SocketEnds) => void;
 
 export class DnsClientError extends Error {
   constructor(message: string, readonly code: string) {
@@ -54,16 +63,30 @@ export async function exchange(server: Endpoint, question: DnsQuestion, signal: 
   };
   const bytes = dnsPacket.encode(packet);
   const query = dnsPacket.decode(bytes) as DecodedMessage;
-  observe?.('send', bytes, query);
-  const reply = question.transport === 'udp' ? await overUdp(server, bytes, signal) : await overTcp(server, bytes, signal);
+  // The query is observed once its socket is bound (UDP) or connected (TCP): then its ends are known.
+  // A query that never left (refused, timed out) is observed all the same, without ends.
+  let ends: SocketEnds | undefined;
+  let sent = false;
+  const sending = (socketEnds: SocketEnds | undefined): void => {
+    if (sent) return;
+    sent = true;
+    ends = socketEnds;
+    observe?.('send', bytes, query, ends);
+  };
+  let reply: Buffer;
+  try {
+    reply = question.transport === 'udp' ? await overUdp(server, bytes, signal, sending) : await overTcp(server, bytes, signal, sending);
+  } finally {
+    sending(undefined);
+  }
   let response: DecodedMessage;
   try {
     response = dnsPacket.decode(reply) as DecodedMessage;
   } catch (err) {
-    observe?.('recv', reply, undefined);
+    observe?.('recv', reply, undefined, ends);
     throw new DnsClientError(`the reply from ${server.host}:${server.port} is not a DNS message: ${(err as Error).message}`, 'EPROTO');
   }
-  observe?.('recv', reply, response);
+  observe?.('recv', reply, response, ends);
   if (response.id !== packet.id) throw new DnsClientError(`reply ID ${response.id} does not match query ID ${packet.id}`, 'EPROTO');
   return { query, response, size: reply.length };
 }
@@ -78,7 +101,7 @@ export async function lookup(server: Endpoint, name: string, type: RecordType, s
   return (await exchange(server, { name, type, transport: 'tcp', recursion: true }, signal, observe)).response;
 }
 
-function overUdp(server: Endpoint, bytes: Buffer, signal: AbortSignal): Promise<Buffer> {
+function overUdp(server: Endpoint, bytes: Buffer, signal: AbortSignal, sending: (ends: SocketEnds | undefined) => void): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
     const done = (err: Error | null, reply?: Buffer): void => {
@@ -95,11 +118,18 @@ function overUdp(server: Endpoint, bytes: Buffer, signal: AbortSignal): Promise<
     socket.on('message', (msg, from) => {
       if (from.port === server.port) done(null, msg);
     });
-    socket.send(bytes, server.port, server.host);
+    // Bound first, so that the query's own port is known as it leaves. (Its address is
+    // the wildcard, 0.0.0.0: the kernel picks the real one per datagram.)
+    socket.bind(0, () => {
+      if (signal.aborted) return;
+      const local = socket.address();
+      sending({ local: { address: local.address, port: local.port }, remote: { address: server.host, port: server.port } });
+      socket.send(bytes, server.port, server.host);
+    });
   });
 }
 
-function overTcp(server: Endpoint, bytes: Buffer, signal: AbortSignal): Promise<Buffer> {
+function overTcp(server: Endpoint, bytes: Buffer, signal: AbortSignal, sending: (ends: SocketEnds | undefined) => void): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(server.port, server.host);
     let received = Buffer.alloc(0);
@@ -117,6 +147,11 @@ function overTcp(server: Endpoint, bytes: Buffer, signal: AbortSignal): Promise<
       // RFC 1035 4.2.2: over TCP each message is preceded by its length in two bytes.
       const prefix = Buffer.alloc(2);
       prefix.writeUInt16BE(bytes.length);
+      sending(
+        socket.localAddress && socket.remoteAddress
+          ? { local: { address: socket.localAddress, port: socket.localPort! }, remote: { address: socket.remoteAddress, port: socket.remotePort! } }
+          : undefined,
+      );
       socket.write(Buffer.concat([prefix, bytes]));
     });
     socket.on('data', (chunk) => {

@@ -9,6 +9,7 @@ import { forbidsBody, Status } from './httpStatus';
 import { bind } from './listen';
 import { connectionId, type Fields, type Logger } from './logger';
 import { checkLimits, type Limits } from './options';
+import { ConnectionLimiter, type Refusal } from './sessionHost';
 import { RequestLineWatch } from './requestLine';
 import { closeHttpServer, endSocket } from './sessions';
 import { SHUTDOWN_GRACE_MS } from './shutdown';
@@ -53,6 +54,13 @@ export interface HttpServiceOptions {
    * (www.lab.test under wrk -c500: 139 MB at most with 200 allowed, 141 MB with 1000).
    */
   maxConnections?: number;
+  /**
+   * Connections open at once from one client address (HTTP and HTTPS together). The
+   * requests of one more are answered `503 Service Unavailable` with Retry-After (RFC
+   * 9110 §15.6.4, §10.2.3), and it is closed: one student cannot take every place.
+   * Default: 32 (a browser opens 6 per host).
+   */
+  maxConnectionsPerAddress?: number;
   /** How long close() lets requests in flight finish before cutting their connections. Default: 10000 ms. */
   closeGraceMs?: number;
   /** Where log lines go. Default: the service's own logger on stderr. */
@@ -81,8 +89,12 @@ export const HTTP_SERVICE_DEFAULTS = {
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
   maxConnections: 1000,
+  maxConnectionsPerAddress: 32,
   closeGraceMs: SHUTDOWN_GRACE_MS,
 } as const;
+
+/** What a client refused for its address's share is told to wait before it tries again, in seconds (Retry-After). */
+export const RETRY_AFTER_SECONDS = 5;
 export type HttpServiceLimits = Limits<typeof HTTP_SERVICE_DEFAULTS>;
 
 /**
@@ -142,6 +154,8 @@ interface Connection {
   cutOffWith?: number;
   /** Its responses not yet closed: a pipelined one may never be (see onConnection). */
   open: Set<ServerResponse>;
+  /** Over its address's share (maxConnectionsPerAddress): each request is answered 503, then it closes. */
+  refused?: Refusal;
 }
 
 export abstract class HttpService<X extends HttpExchange, L extends HttpServiceLimits = HttpServiceLimits> {
@@ -149,6 +163,8 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
   /** The HTTPS listener, once listenTls() made it: the same service, inside TLS. */
   private tlsServer?: https.Server;
   private readonly connections = new WeakMap<Duplex, Connection>();
+  /** Connections per client address; node:http counts them in all itself (maxConnections). */
+  private readonly perAddress: ConnectionLimiter;
   private readonly inFlight = new Set<ServerResponse>();
   private closing = false;
   private closed?: Promise<void>;
@@ -160,6 +176,7 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
     protected readonly log: Logger,
     options: Pick<HttpServiceOptions, 'redirectToHttps' | 'httpsPortForRedirect'> = {},
   ) {
+    this.perAddress = new ConnectionLimiter({ maxConnections: Infinity, maxConnectionsPerAddress: limits.maxConnectionsPerAddress });
     this.server = this.configure(http.createServer(this.serverOptions()));
     if (options.redirectToHttps) this.redirect = { port: options.httpsPortForRedirect };
   }
@@ -267,7 +284,13 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
 
   private onConnection(socket: Socket): void {
     const conn = this.connection(socket);
-    conn.log.debug('connection opened', { client: `${clientAddress(socket.remoteAddress)}:${socket.remotePort}` });
+    const address = clientAddress(socket.remoteAddress);
+    conn.log.debug('connection opened', { client: `${address}:${socket.remotePort}` });
+    // Over the share, the connection is answered, not dropped: node:http reads its request
+    // and handle() says 503 with Retry-After, which a client shows (a reset it would retry).
+    conn.refused = this.perAddress.admit(address);
+    if (conn.refused) conn.log.warn('connection refused', { client: address, ...conn.refused });
+    else socket.once('close', () => this.perAddress.release(address));
     // Runs before node:http's parser reads the same bytes (prepend): see requestLine.ts.
     socket.prependListener('data', (chunk: Buffer) => conn.watch.feed(chunk));
     socket.once('close', () => {
@@ -312,6 +335,13 @@ export abstract class HttpService<X extends HttpExchange, L extends HttpServiceL
 
   /** The rules of HTTP/1.1 first (httpRules.ts), then the lesson's redirect, then the service. */
   private async handle(ex: X): Promise<void> {
+    const refused = this.connections.get(ex.req.socket)?.refused;
+    if (refused) {
+      throw new HttpError(Status.ServiceUnavailable, `${refused.reason} (${refused.limit}): close one and try again`, {
+        'Retry-After': String(RETRY_AFTER_SECONDS),
+        Connection: 'close',
+      });
+    }
     const broken = checkRequest(ex.req, this.limits);
     if (broken) {
       ex.log.warn('request refused', { status: broken.status, reason: broken.message });

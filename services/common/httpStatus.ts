@@ -26,6 +26,8 @@ export const Status = {
   UnsupportedMediaType: 415,
   /** RFC 9110 §15.5.17: none of the ranges asked for lies inside the file. */
   RangeNotSatisfiable: 416,
+  /** RFC 6585 §4: too many requests (here: failed logins from the address); Retry-After says when to try again. */
+  TooManyRequests: 429,
   /** RFC 6585 §5. */
   RequestHeaderFieldsTooLarge: 431,
   InternalServerError: 500,
@@ -33,6 +35,8 @@ export const Status = {
   NotImplemented: 501,
   /** RFC 9110 §15.6.3: a proxy got no valid answer from the server behind it. */
   BadGateway: 502,
+  /** Not now, try again later (RFC 9110 §15.6.4): one address over its share of the connections; Retry-After says when. */
+  ServiceUnavailable: 503,
   /** RFC 9110 §15.6.5: a proxy gave up waiting for the server behind it. */
   GatewayTimeout: 504,
   /** RFC 9110 §15.6.6: a major version of HTTP the server does not speak. */

@@ -5,6 +5,8 @@ import type { Fields, Logger } from './logger';
 import type { TlsStarter } from './tls';
 import { endSocket, writeWithBackpressure } from './sessions';
 import { SHUTDOWN_GRACE_MS } from './shutdown';
+import { AUTH_THROTTLE_DEFAULTS, type AuthThrottle } from './authThrottle';
+import { clientAddress as plainAddress } from './clf';
 
 /**
  * The connection engine of the line-based servers (POP3, FTP's control connection, IMAP).
@@ -65,10 +67,14 @@ export interface SessionLimits {
   maxUnknownCommands: number;
   /** Wrong passwords on one connection before the session ends. */
   maxAuthFailures: number;
-  /** How long a wrong password waits for its answer. */
+  /** How long a wrong password waits for its answer, times the failures of its address (authThrottle.ts). */
   authFailureDelayMs: number;
   /** On shutdown, how long a command in progress (a transfer, a RETR, a FETCH) may run before it is cut. */
   closeGraceMs: number;
+  /** Wrong passwords from one address, on any connection, before it is locked out for authCooldownMs. */
+  maxAuthFailuresPerAddress: number;
+  /** How long an address's failures are remembered after its last one, and a lock-out lasts. */
+  authCooldownMs: number;
 }
 
 /** The defaults every line protocol starts from (each may choose its own idle timeout). */
@@ -76,7 +82,7 @@ export const SESSION_DEFAULTS = {
   loginTimeoutMs: 60 * 1000,
   maxUnknownCommands: 10,
   maxAuthFailures: 3,
-  authFailureDelayMs: 1000,
+  ...AUTH_THROTTLE_DEFAULTS,
   closeGraceMs: SHUTDOWN_GRACE_MS,
 } as const;
 
@@ -132,6 +138,8 @@ export abstract class LineSession<Item, Reply> {
     protected readonly framer: Framer<Item>,
     protected readonly limits: SessionLimits,
     protected readonly log: Logger,
+    /** The server's count of failed logins per client address (one for all its connections). */
+    private readonly throttle: AuthThrottle,
   ) {
     this.finished = new Promise((resolve) => socket.once('close', () => void this.onSocketClose().then(resolve)));
   }
@@ -257,19 +265,38 @@ export abstract class LineSession<Item, Reply> {
   }
 
   /**
-   * A wrong password: log it with the client's address, wait authFailureDelayMs (other
-   * clients are served meanwhile; the wait ends early if the session does), and tell
-   * whether this was the last one allowed. The protocol then answers in its own words;
-   * on the last, it ends the session with the farewell 'too-many-failures'.
+   * Before a password is checked: how long this client's address is still locked out
+   * (too many failures from it, on any connection: authThrottle.ts), or undefined. A
+   * protocol's authenticate() checks no password while it is.
    */
-  protected async failedLogin(name: string): Promise<{ failures: number; last: boolean }> {
-    const { maxAuthFailures, authFailureDelayMs } = this.limits;
+  protected loginLockedFor(): number | undefined {
+    return this.throttle.lockedFor(plainAddress(this.remoteAddress));
+  }
+
+  /**
+   * A failed login: log it with the client's address, wait (authFailureDelayMs times the
+   * failures from this address: other clients are served meanwhile; the wait ends early
+   * if the session does), and tell whether this was the last one allowed here. The
+   * protocol then answers in its own words; on the last, it ends the session with the
+   * farewell 'too-many-failures'. `lockedForMs`: the address is locked out, no password
+   * was checked; the protocol says "try again later" and ends the session.
+   */
+  protected async failedLogin(name: string): Promise<{ failures: number; last: boolean; lockedForMs?: number }> {
+    const address = plainAddress(this.remoteAddress);
+    const lockedForMs = this.throttle.lockedFor(address);
+    if (lockedForMs !== undefined) {
+      const fields = { user: name, address, lockedForMs };
+      this.note(fields);
+      this.log.warn('login refused: too many failed logins from this address', fields);
+      return { failures: this.authFailures, last: true, lockedForMs };
+    }
     const failures = ++this.authFailures;
-    const fields = { user: name, failures, delayMs: authFailureDelayMs };
+    const { failures: fromAddress, delayMs } = this.throttle.failed(address);
+    const fields = { user: name, address, failures, fromAddress, delayMs };
     this.note(fields);
     this.log.warn('login failed', fields);
-    await delay(authFailureDelayMs, undefined, { signal: this.stop.signal, ref: false }).catch(() => {});
-    return { failures, last: failures >= maxAuthFailures };
+    await delay(delayMs, undefined, { signal: this.stop.signal, ref: false }).catch(() => {});
+    return { failures, last: failures >= this.limits.maxAuthFailures };
   }
 
   /**

@@ -1,4 +1,5 @@
 import net, { type AddressInfo } from 'node:net';
+import { clientAddress as plainAddress } from './clf';
 import { bind } from './listen';
 import { connectionId, type Logger } from './logger';
 import { endSocket } from './sessions';
@@ -55,8 +56,7 @@ export class ConnectionLimiter {
 
 /** `::ffff:127.0.0.1` -> `127.0.0.1`: one client, one address, whichever way the socket reports it. */
 export function clientAddress(socket: net.Socket): string {
-  const address = socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
+  return plainAddress(socket.remoteAddress);
 }
 
 /** What a host needs of a session. */

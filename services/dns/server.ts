@@ -250,6 +250,11 @@ export class DnsServer {
     let asSent: Buffer | undefined;
     try {
       query = decode(message);
+      // The counts in the header say where the message ends (RFC 1035 4.1.1). Bytes after
+      // the last section are not part of any record: the message is malformed, and BIND
+      // answers it FORMERR ("trailing garbage"), as this server does.
+      const after = message.length - decode.bytes;
+      if (after > 0) throw new Error(`${after} byte(s) after the last section`);
       // The reply repeats the question, and a resolver accepts it only if it matches what
       // it sent (RFC 1035 7.3, RFC 5452 3). Check that the question survives decoding:
       // bytes that are not UTF-8 text or a dot inside a label would not (question.ts).

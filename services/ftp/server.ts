@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import { JailError } from '../common/jail';
 import { anonymousRoot, homeDir, seedHomes } from '../common/homes';
+import { AuthThrottle, retryIn, type AuthThrottleOptions } from '../common/authThrottle';
 import { errorText, LineSession, SESSION_DEFAULTS, SESSION_MINIMUM, type Admission, type Farewell } from '../common/lineSession';
 import { checkLimits, definedOnly, duration, type Limits } from '../common/options';
 import { createLogger, type Logger } from '../common/logger';
@@ -55,7 +56,7 @@ import { ANONYMOUS_NAMES, NOT_IMPLEMENTED, VERBS, type Session, type SessionUser
  * services/common/lineSession.ts.
  */
 
-export interface FtpServerOptions {
+export interface FtpServerOptions extends AuthThrottleOptions {
   /** Who may log in (USER/PASS). Default: nobody (`[]`); fromLab() loads lab/users.yaml. */
   users?: readonly LabUser[];
   /** The lab's state folder: each user's root is homeDir(dataDir, user) = `<dataDir>/homes/<user>`. Default: defaultDataDir(). */
@@ -115,8 +116,6 @@ export interface FtpServerOptions {
   maxUnknownCommands?: number;
   /** Failed logins on one connection before the last 530 closes it. Default: 3. */
   maxAuthFailures?: number;
-  /** A failed login waits this long before its 530, so guessing is slow; others are served meanwhile. Default: 1000. */
-  authFailureDelayMs?: number;
   /** On close() (SIGTERM), how long a command in progress (an upload or download) may finish before the farewell; 0: at once. Default: 10000. */
   closeGraceMs?: number;
   /**
@@ -158,6 +157,8 @@ interface Config {
   activeToOtherHosts: boolean;
   passiveFromOtherHosts: boolean;
   limits: Limits<typeof FTP_SERVER_DEFAULTS>;
+  /** Failed logins per client address, for every connection of this server. */
+  throttle: AuthThrottle;
   /** Where the next passive port search starts. */
   portCursor: { next: number };
   tls?: TlsStarter;
@@ -185,6 +186,7 @@ export class FtpServer {
       activeToOtherHosts: options.activeToOtherHosts ?? false,
       passiveFromOtherHosts: options.passiveFromOtherHosts ?? false,
       limits,
+      throttle: new AuthThrottle(limits),
       portCursor: { next: 0 },
       tls: options.tls,
       allowPlaintextLogin: options.allowPlaintextLogin ?? false,
@@ -275,7 +277,7 @@ class Connection extends LineSession<string, Reply> implements Session {
     private readonly config: Config,
     log: Logger,
   ) {
-    super(socket, new LineFramer(config.limits.maxLineLength), config.limits, log);
+    super(socket, new LineFramer(config.limits.maxLineLength), config.limits, log, config.throttle);
     this.clientAddress = normalizeAddress(socket.remoteAddress);
     this.localAddress = normalizeAddress(socket.localAddress);
     const { passivePorts, portCursor, pasvAddress, activeToOtherHosts, passiveFromOtherHosts, limits } = config;
@@ -415,13 +417,19 @@ class Connection extends LineSession<string, Reply> implements Session {
   authenticate(name: string, password: string): SessionUser | undefined {
     // Anonymous FTP (RFC 1635): any password; by custom the user's e-mail address.
     if (this.anonymousAllowed && ANONYMOUS_NAMES.includes(name.toLowerCase())) return { name: 'anonymous', anonymous: true };
+    if (this.loginLockedFor() !== undefined) return undefined; // no password is checked for an address locked out
     const user = checkPassword(this.config.users, name, password);
     return user ? { name: user.name, anonymous: false } : undefined;
   }
 
   async loginFailed(name: string): Promise<Reply> {
-    // Each wrong password costs the guesser authFailureDelayMs, one guess at a time per connection.
-    const { failures, last } = await this.failedLogin(name);
+    // Each wrong password costs the guesser more time, on any connection from its address (authThrottle.ts).
+    const { failures, last, lockedForMs } = await this.failedLogin(name);
+    if (lockedForMs !== undefined) {
+      // 421: service not available, closing the control connection (RFC 959 4.2): try later.
+      this.hangUp('too many failed logins from this address');
+      return reply(Code.NOT_AVAILABLE, `Too many failed logins from your address; try again in ${retryIn(lockedForMs)}.`);
+    }
     if (last) {
       this.hangUp('too many failed logins', this.farewellFor('too-many-failures'));
       return reply(Code.NOT_LOGGED_IN, `Login incorrect; ${failures} failed logins, closing the connection.`);

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { setTimeout as delay } from 'node:timers/promises';
+import { retryIn } from '../common/authThrottle';
+import { clientAddress } from '../common/clf';
 import { checkPassword } from '../common/users';
 import { readJson } from './body';
 import { signJwt, verifyJwt } from './jwt';
@@ -56,13 +59,26 @@ export function challenge(problem?: string): string {
 
 const LoginInput = z.object({ username: z.string(), password: z.string() });
 
-/** POST /api/login: check a lab user's password and hand out a signed token. */
+/**
+ * POST /api/login: check a lab user's password and hand out a signed token. Guessing is
+ * slow (services/common/authThrottle.ts): each wrong password waits longer than the last
+ * one from the same address, and an address that failed too often gets 429 Too Many
+ * Requests with Retry-After (RFC 6585 §4), its password unchecked, until its cool-down.
+ */
 export async function login(ex: Exchange): Promise<void> {
   const input = LoginInput.safeParse(await readJson(ex));
   if (!input.success) throw new HttpError(Status.BadRequest, 'send {"username": "...", "password": "..."}');
+  const address = clientAddress(ex.req.socket.remoteAddress);
+  const lockedForMs = ex.site.logins.lockedFor(address);
+  if (lockedForMs !== undefined) {
+    ex.log.warn('login refused: too many failed logins from this address', { user: input.data.username, address, lockedForMs });
+    throw new HttpError(Status.TooManyRequests, `too many failed logins from your address; try again in ${retryIn(lockedForMs)}`, { 'Retry-After': String(Math.ceil(lockedForMs / 1000)) });
+  }
   const user = checkPassword(ex.site.users, input.data.username, input.data.password);
   if (!user) {
-    ex.log.warn('login failed', { user: input.data.username });
+    const { failures, delayMs } = ex.site.logins.failed(address);
+    ex.log.warn('login failed', { user: input.data.username, address, fromAddress: failures, delayMs });
+    await delay(delayMs, undefined, { ref: false });
     throw new HttpError(Status.Unauthorized, 'wrong user name or password', { 'WWW-Authenticate': challenge() });
   }
   const iat = nowSeconds();

@@ -1,3 +1,4 @@
+import type { AuthThrottle } from '../common/authThrottle';
 import { STATUS_CODES, type OutgoingHttpHeaders } from 'node:http';
 import { hasContent } from '../common/httpRules';
 import type { FileCache } from '../common/fileCache';
@@ -23,6 +24,8 @@ export interface Site {
   maxRanges: number;
   /** What static.ts found on the disk, remembered while unchanged. */
   files: FileCache;
+  /** Failed logins per client address (auth.ts, services/common/authThrottle.ts). */
+  logins: AuthThrottle;
 }
 
 /** What the request's Bearer token proved, worked out once per request before routing. */

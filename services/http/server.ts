@@ -1,3 +1,4 @@
+import { AUTH_THROTTLE_DEFAULTS, AuthThrottle, type AuthThrottleOptions } from '../common/authThrottle';
 import path from 'node:path';
 import { FileCache } from '../common/fileCache';
 import { HttpError } from '../common/httpRules';
@@ -33,7 +34,7 @@ import { loadOrCreateKey } from './tokenKey';
  * api.ts, auth.ts and inspect.ts.
  */
 
-export interface HttpServerOptions extends HttpServiceOptions {
+export interface HttpServerOptions extends HttpServiceOptions, AuthThrottleOptions {
   /** The folder the static site is served from. Default: `lab/www` (or `$WIRELAB_LAB/www`). */
   wwwDir?: string;
   /**
@@ -65,6 +66,7 @@ export const HTTP_SERVER_DEFAULTS = {
   maxRanges: 16,
   tokenTtlSeconds: 3600,
   fileCacheBytes: 16 * 1024 * 1024,
+  ...AUTH_THROTTLE_DEFAULTS,
 } as const;
 type HttpLimits = Limits<typeof HTTP_SERVER_DEFAULTS>;
 
@@ -72,7 +74,7 @@ export class HttpServer extends HttpService<Exchange, HttpLimits> {
   private site?: Site;
 
   constructor(private readonly options: HttpServerOptions = {}) {
-    super({ service: 'http', who: 'the server' }, checkHttpLimits('http', HTTP_SERVER_DEFAULTS, options, { fileCacheBytes: 0 }), options.log ?? createLogger('http'), options);
+    super({ service: 'http', who: 'the server' }, checkHttpLimits('http', HTTP_SERVER_DEFAULTS, options, { fileCacheBytes: 0, authFailureDelayMs: 0 }), options.log ?? createLogger('http'), options);
   }
 
   /** The server for a lab: the site from `<labDir>/www`, notes seeded from `<labDir>/api`, users from users.yaml. */
@@ -155,6 +157,7 @@ export class HttpServer extends HttpService<Exchange, HttpLimits> {
       maxBodyBytes: this.limits.maxBodyBytes,
       maxRanges: this.limits.maxRanges,
       files: new FileCache({ maxBytes: this.limits.fileCacheBytes }),
+      logins: new AuthThrottle(this.limits),
     };
   }
 

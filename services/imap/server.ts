@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { AuthThrottle, retryIn, type AuthThrottleOptions } from '../common/authThrottle';
 import { errorText, LineSession, SESSION_DEFAULTS, SESSION_MINIMUM, type Admission, type Farewell } from '../common/lineSession';
 import { checkLimits, definedOnly, duration, type Limits } from '../common/options';
 import { createLogger, type Logger } from '../common/logger';
@@ -64,7 +65,7 @@ import { FolderWatcher } from './watch';
  * services/common/lineSession.ts.
  */
 
-export interface ImapServerOptions {
+export interface ImapServerOptions extends AuthThrottleOptions {
   /** The mail domain served: its users log in, and read `<dataDir>/mail/<domain>/<user>/Maildir`. Default: `lab.test`. */
   domain?: string;
   /** Who may log in: the users whose `domain` is this server's. Default: nobody (`[]`); fromLab() loads lab/users.yaml. */
@@ -115,8 +116,6 @@ export interface ImapServerOptions {
   maxUnknownCommands?: number;
   /** Failed logins on one connection before the last NO closes it. Default: 3. */
   maxAuthFailures?: number;
-  /** A failed login waits this long before its NO, so guessing passwords is slow. Default: 1000. */
-  authFailureDelayMs?: number;
   /** On close() (SIGTERM), how long a command in progress (a FETCH being sent) may finish before the farewell; 0: at once. Default: 10000. */
   closeGraceMs?: number;
   /** During IDLE, look at the mailbox this often even when the file system says nothing changed. Default: 500. */
@@ -145,6 +144,8 @@ interface Config {
   tls?: TlsStarter;
   allowPlaintextLogin: boolean;
   limits: Limits<typeof IMAP_SERVER_DEFAULTS>;
+  /** Failed logins per client address, for every connection of this server. */
+  throttle: AuthThrottle;
 }
 
 export class ImapServer {
@@ -167,6 +168,7 @@ export class ImapServer {
       tls: options.tls,
       allowPlaintextLogin: options.allowPlaintextLogin ?? false,
       limits,
+      throttle: new AuthThrottle(limits),
     };
     this.host = new SessionHost({
       service: 'imap',
@@ -243,7 +245,7 @@ class Connection extends LineSession<ImapItem, Reply> implements Session {
   ) {
     const { maxLineLength } = config.limits;
     const framer = new ImapFramer(maxLineLength, maxLineLength);
-    super(socket, framer, config.limits, log);
+    super(socket, framer, config.limits, log, config.throttle);
     this.imapFramer = framer;
     this.settings = { domain: config.domain, tls: config.tls !== undefined, allowPlaintextLogin: config.allowPlaintextLogin, maxLiteralSize: config.limits.maxLiteralSize };
   }
@@ -424,11 +426,17 @@ class Connection extends LineSession<ImapItem, Reply> implements Session {
   }
 
   authenticate(name: string, password: string): LabUser | undefined {
+    if (this.loginLockedFor() !== undefined) return undefined; // no password is checked for an address locked out
     return checkMailLogin(this.config.users, this.config.domain, name, password);
   }
 
   async loginFailed(tag: string, name: string): Promise<Reply> {
-    const { failures, last } = await this.failedLogin(name);
+    const { failures, last, lockedForMs } = await this.failedLogin(name);
+    if (lockedForMs !== undefined) {
+      this.hangUp('too many failed logins from this address', this.farewellFor('too-many-failures'));
+      // RFC 5530 3: UNAVAILABLE, a temporary failure: try again later.
+      return no(tag, `too many failed logins from your address; try again in ${retryIn(lockedForMs)}`, 'UNAVAILABLE');
+    }
     if (last) {
       this.hangUp('too many failed logins', this.farewellFor('too-many-failures'));
       return no(tag, `wrong user name or password; ${failures} failed logins, closing the connection`, 'AUTHENTICATIONFAILED');

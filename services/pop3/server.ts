@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { AuthThrottle, retryIn, type AuthThrottleOptions } from '../common/authThrottle';
 import { errorText, LineSession, SESSION_DEFAULTS, SESSION_MINIMUM, type Farewell } from '../common/lineSession';
 import { checkLimits, definedOnly, duration, type Limits } from '../common/options';
 import { createLogger, type Logger } from '../common/logger';
@@ -52,7 +53,7 @@ import { VERBS, type Session } from './verbs';
  * line protocol shares (the command queue, timers, closing) is services/common/lineSession.ts.
  */
 
-export interface Pop3ServerOptions {
+export interface Pop3ServerOptions extends AuthThrottleOptions {
   /** The mail domain served: users of this domain log in, and read `<dataDir>/mail/<domain>/<user>/Maildir`. Default: `lab.test`. */
   domain?: string;
   /** Who may log in: the users whose `domain` is this server's. Default: nobody (`[]`); fromLab() loads lab/users.yaml. */
@@ -87,11 +88,6 @@ export interface Pop3ServerOptions {
   maxUnknownCommands?: number;
   /** Failed logins (wrong PASS) on one connection before the server answers the last -ERR and closes it. Default: 3. */
   maxAuthFailures?: number;
-  /**
-   * A failed login waits this long before its `-ERR [AUTH]`, so guessing passwords is
-   * slow; other connections are served meanwhile. Default: 1000.
-   */
-  authFailureDelayMs?: number;
   /** On close() (SIGTERM), how long a command in progress (a RETR being sent) may finish before the farewell; 0: at once. Default: 10000. */
   closeGraceMs?: number;
   /** The text of the `+OK` greeting. Default: `wirelab POP3 server for <domain> ready`. */
@@ -128,6 +124,8 @@ interface Config {
   dataDir: string;
   greeting: string;
   limits: Limits<typeof POP3_SERVER_DEFAULTS>;
+  /** Failed logins per client address, for every connection of this server. */
+  throttle: AuthThrottle;
   tls?: TlsStarter;
   allowPlaintextLogin: boolean;
 }
@@ -151,6 +149,7 @@ export class Pop3Server {
       dataDir: options.dataDir ?? defaultDataDir(),
       greeting: options.greeting ?? `wirelab POP3 server for ${domain} ready`,
       limits,
+      throttle: new AuthThrottle(limits),
       tls: options.tls,
       allowPlaintextLogin: options.allowPlaintextLogin ?? false,
     };
@@ -228,7 +227,7 @@ class Connection extends LineSession<string, Reply> implements Session {
     log: Logger,
     private readonly id: string,
   ) {
-    super(socket, new LineFramer(config.limits.maxLineLength), config.limits, log);
+    super(socket, new LineFramer(config.limits.maxLineLength), config.limits, log, config.throttle);
     this.domain = config.domain;
   }
 
@@ -317,12 +316,18 @@ class Connection extends LineSession<string, Reply> implements Session {
   // Session: what the handlers in verbs.ts use.
 
   authenticate(name: string, password: string): LabUser | undefined {
+    if (this.loginLockedFor() !== undefined) return undefined; // no password is checked for an address locked out
     return checkMailLogin(this.config.users, this.domain, name, password);
   }
 
   async loginFailed(name: string): Promise<Reply> {
-    // Each wrong password costs the guesser authFailureDelayMs, one guess at a time per connection.
-    const { failures, last } = await this.failedLogin(name);
+    // Each wrong password costs the guesser more time, on any connection from its address (authThrottle.ts).
+    const { failures, last, lockedForMs } = await this.failedLogin(name);
+    if (lockedForMs !== undefined) {
+      this.hangUp('too many failed logins from this address', this.farewellFor('too-many-failures'));
+      // RFC 3206 4: SYS/TEMP, a problem that goes away: try again later.
+      return err(`too many failed logins from your address; try again in ${retryIn(lockedForMs)}`, 'SYS/TEMP');
+    }
     if (last) {
       this.hangUp('too many failed logins', this.farewellFor('too-many-failures'));
       return err(`wrong user name or password; ${failures} failed logins, closing the connection`, 'AUTH');

@@ -8,6 +8,8 @@ import { bind } from '../common/listen';
 import { checkLimits, definedOnly, type Limits } from '../common/options';
 import { HANGUP_GRACE_MS, closeSessions } from '../common/sessions';
 import { SHUTDOWN_GRACE_MS } from '../common/shutdown';
+import { clientAddress, ConnectionLimiter, type Refusal } from '../common/sessionHost';
+import { AUTH_THROTTLE_DEFAULTS, AuthThrottle, type AuthThrottleOptions } from '../common/authThrottle';
 import { connectionId, createLogger, type Fields, type Logger } from '../common/logger';
 import { checkDataDir, defaultDataDir } from '../common/paths';
 import { checkPassword, loadUsers, type LabUser } from '../common/users';
@@ -36,7 +38,7 @@ import { fingerprint, hostKeyFromText, loadOrCreateHostKey, type HostKey } from 
  * This file is the connection: accepting it, the limits, authentication and channels.
  */
 
-export interface SftpServerOptions {
+export interface SftpServerOptions extends AuthThrottleOptions {
   /** Who may log in (every lab user: homes are per user, not per mail domain). Default: nobody (`[]`); fromLab() loads lab/users.yaml. */
   users?: readonly LabUser[];
   /**
@@ -52,8 +54,6 @@ export interface SftpServerOptions {
   log?: Logger;
   /** Failed authentication requests on one connection before it is closed (OpenSSH's MaxAuthTries). Default: 6. */
   maxAuthAttempts?: number;
-  /** A wrong password (or a bad signature) is answered after this long, so guessing is slow; other clients are served meanwhile. Default: 500. */
-  authFailureDelayMs?: number;
   /** On close() (SIGTERM), how long an upload in progress (a file open for writing) may go on until its CLOSE; 0: at once. Default: 10000. */
   closeGraceMs?: number;
   /** A connection that has not logged in this long after it opened is closed (OpenSSH's LoginGraceTime). Default: 30000. */
@@ -64,6 +64,12 @@ export interface SftpServerOptions {
   maxSessionsPerConnection?: number;
   /** Connections open at once; one more is told so and closed before the SSH handshake. Default: 50. */
   maxConnections?: number;
+  /**
+   * Connections open at once from one client address; one more gets SSH_MSG_DISCONNECT
+   * with SSH_DISCONNECT_TOO_MANY_CONNECTIONS (RFC 4253 11.1, code 12) once it has sent its
+   * version line: one student cannot take every place. Default: 10.
+   */
+  maxConnectionsPerAddress?: number;
   /**
    * The most bytes one READ returns (a bigger request gets a short read, which SFTP allows).
    * At most, and default, 261120 (255 KiB, as OpenSSH's sftp-server): a reply must fit in a 256 KiB SFTP packet.
@@ -76,11 +82,14 @@ export interface SftpServerOptions {
 /** The defaults of the numeric options, as documented on SftpServerOptions. */
 export const SFTP_SERVER_DEFAULTS = {
   maxAuthAttempts: 6,
+  ...AUTH_THROTTLE_DEFAULTS,
+  // A first wrong password (or a bad signature) waits half a second, growing with the address's failures.
   authFailureDelayMs: 500,
   loginGraceMs: 30_000,
   maxOpenHandles: 64,
   maxSessionsPerConnection: 2,
   maxConnections: 50,
+  maxConnectionsPerAddress: 10,
   maxReadBytes: 255 * 1024,
   idleTimeoutMs: 30 * 60 * 1000,
   closeGraceMs: SHUTDOWN_GRACE_MS,
@@ -99,6 +108,8 @@ interface Config {
   keys: ReadonlyMap<string, ParsedKey[]>;
   dataDir: string;
   limits: Limits<typeof SFTP_SERVER_DEFAULTS>;
+  /** Failed passwords per client address, for every connection (authThrottle.ts). */
+  throttle: AuthThrottle;
 }
 
 export class SftpServer {
@@ -113,6 +124,10 @@ export class SftpServer {
   private readonly connections = new Set<Connection>();
   /** Accepted sockets whose SSH version line has not arrived yet, by `address:port`. */
   private readonly waiting = new Map<string, Connection>();
+  /** Connections per client address (maxConnectionsPerAddress; this.connections counts them in all). */
+  private readonly perAddress: ConnectionLimiter;
+  /** Accepted sockets over their address's share, by `address:port`: told so once they have said who they are. */
+  private readonly refused = new Map<string, Refusal>();
   private closed?: Promise<void>;
 
   constructor(options: SftpServerOptions = {}) {
@@ -120,7 +135,9 @@ export class SftpServer {
     const dataDir = options.dataDir ?? defaultDataDir();
     const keys = new Map<string, ParsedKey[]>();
     for (const [user, text] of Object.entries(options.authorizedKeys ?? {})) keys.set(user, parsePublicKeys(text, `public keys of ${user}`));
-    this.config = { users: options.users ?? [], keys, dataDir, limits: checkLimits('sftp', SFTP_SERVER_DEFAULTS, options, RANGE) };
+    const limits = checkLimits('sftp', SFTP_SERVER_DEFAULTS, options, RANGE);
+    this.config = { users: options.users ?? [], keys, dataDir, limits, throttle: new AuthThrottle(limits) };
+    this.perAddress = new ConnectionLimiter({ maxConnections: Infinity, maxConnectionsPerAddress: this.config.limits.maxConnectionsPerAddress });
     const hostKey: HostKey = options.hostKey
       ? hostKeyFromText(options.hostKey)
       : loadOrCreateHostKey(dataDir, (note) => this.log.info('host key', { note }));
@@ -185,6 +202,19 @@ export class SftpServer {
       setTimeout(() => socket.destroy(), HANGUP_GRACE_MS).unref();
       return;
     }
+    const address = clientAddress(socket);
+    const refusal = this.perAddress.admit(address);
+    if (refusal) {
+      // The refusal is an SSH message, so ssh2 reads the client's version line first
+      // (onHandshakeStart); a client that never sends one is cut after the grace.
+      log.warn('connection refused', { ...refusal });
+      this.refused.set(client, refusal);
+      socket.once('close', () => this.refused.delete(client));
+      setTimeout(() => socket.destroy(), HANGUP_GRACE_MS).unref();
+      this.ssh.injectSocket(socket);
+      return;
+    }
+    socket.once('close', () => this.perAddress.release(address));
     const connection = new Connection(socket, this.config, log);
     this.connections.add(connection);
     this.waiting.set(client, connection);
@@ -198,6 +228,11 @@ export class SftpServer {
   /** ssh2 read the client's version line: from here its Connection object carries the protocol. */
   private onHandshakeStart(client: SshConnection, info: ClientInfo): void {
     const key = `${info.ip}:${info.port}`;
+    if (this.refused.has(key)) {
+      client.on('error', () => {});
+      disconnect(client, DISCONNECT_TOO_MANY_CONNECTIONS);
+      return;
+    }
     const connection = this.waiting.get(key);
     this.waiting.delete(key);
     if (!connection) {
@@ -207,6 +242,20 @@ export class SftpServer {
     }
     connection.attach(client, info);
   }
+}
+
+/** SSH_DISCONNECT_TOO_MANY_CONNECTIONS (RFC 4253 11.1): what OpenSSH shows as `Received disconnect ...:12:`. */
+const DISCONNECT_TOO_MANY_CONNECTIONS = 12;
+
+/**
+ * SSH_MSG_DISCONNECT with a reason code, then the close. ssh2's own end() always says
+ * SSH_DISCONNECT_BY_APPLICATION; the code is what tells the client why (RFC 4253 11.1),
+ * so this reaches for the protocol object under it.
+ */
+function disconnect(client: SshConnection, reason: number): void {
+  const internals = client as unknown as { _protocol?: { disconnect(reason: number): void }; _sock?: net.Socket };
+  internals._protocol?.disconnect(reason);
+  internals._sock?.end();
 }
 
 /** One client connection: its limits and timers, authentication, and its channels. */
@@ -310,6 +359,15 @@ class Connection {
         ctx.reject(METHODS);
         return;
       case 'password': {
+        // An address that guessed too often is not asked for a password until its cool-down
+        // has passed (a key still works: it cannot be guessed).
+        const lockedForMs = this.config.throttle.lockedFor(clientAddress(this.socket));
+        if (lockedForMs !== undefined) {
+          this.log.warn('auth refused: too many failed logins from this address', { method: 'password', user, address: clientAddress(this.socket), lockedForMs });
+          ctx.reject(METHODS);
+          this.hangUp('too many failed logins from this address');
+          return;
+        }
         // checkPassword compares in constant time, whether or not the user exists.
         const ok = checkPassword(this.config.users, ctx.username, ctx.password);
         if (ok) return this.accept(ctx, 'password');
@@ -347,12 +405,16 @@ class Connection {
 
   private async fail(ctx: AuthContext, fields: Fields, delayed: boolean): Promise<void> {
     const failures = ++this.authFailures;
-    const { authFailureDelayMs, maxAuthAttempts } = this.config.limits;
-    this.log.warn('auth failed', { ...fields, failures, delayMs: delayed ? authFailureDelayMs : 0 });
-    // Each wrong password costs the guesser this long; ssh2 queues the client's next
-    // request meanwhile, and other connections are served (the wait blocks nothing).
-    if (delayed && authFailureDelayMs > 0) {
-      await delay(authFailureDelayMs, undefined, { signal: this.stop.signal, ref: false }).catch(() => {});
+    const { maxAuthAttempts } = this.config.limits;
+    const address = clientAddress(this.socket);
+    // A wrong password counts for its address, on every connection (authThrottle.ts); a key
+    // that is not the user's is what clients try first, and costs nothing.
+    const { failures: fromAddress, delayMs } = delayed ? this.config.throttle.failed(address) : { failures: undefined, delayMs: 0 };
+    this.log.warn('auth failed', { ...fields, address, failures, fromAddress, delayMs });
+    // Each wrong password costs the guesser this long, more each time; ssh2 queues the
+    // client's next request meanwhile, and other connections are served (the wait blocks nothing).
+    if (delayMs > 0) {
+      await delay(delayMs, undefined, { signal: this.stop.signal, ref: false }).catch(() => {});
     }
     if (this.ending) return;
     if (failures >= maxAuthAttempts) {

@@ -15,6 +15,8 @@ export const REPLY = {
   /** Service not available, closing the connection (also: too many connections, idle timeout). */
   NOT_AVAILABLE: 421,
   LOCAL_ERROR: 451,
+  /** Temporary authentication failure (RFC 4954 6): here, too many failed logins from the client's address; try later. */
+  AUTH_TEMPORARY_FAILURE: 454,
   /** Insufficient system storage; RFC 5321 4.5.3.1.10 also uses it for "too many recipients". */
   TOO_MANY_RECIPIENTS: 452,
   SYNTAX_ERROR: 500,

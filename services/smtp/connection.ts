@@ -4,7 +4,11 @@ import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 import { BoundedCache } from '../common/cache';
 import type { ServiceTls } from '../common/tls';
+import { SESSION_DEFAULTS } from '../common/lineSession';
 import { REPLY } from './codes';
+
+/** smtp-server's reply to a command it does not know (500, RFC 5321 4.2.4). */
+const UNRECOGNIZED = 'Error: command not recognized';
 import { unquoteLocalPart } from './envelope';
 
 /** RFC 3463 4.3.2: "system not accepting network messages": the server is going away; try again later. */
@@ -62,6 +66,8 @@ export class GreetingPolicy {
  *   "unknown": they are SMTP commands, which this server chooses not to offer. EXPN
  *   would list who is on a mailing list (RFC 5321 3.5.3, 7.3: sites may turn it off);
  *   TURN would let any client take over mail waiting for a domain (RFC 5321 F.1).
+ * - Unknown commands: the connection closes at maxUnknownCommands (smtp-server's own
+ *   limit is a fixed 10), with `421 4.7.0`, as the line protocols do (lineSession.ts).
  * - A quoted local part (`"john smith"@example.test`) is read (envelope.ts).
  * - Replies carry an enhanced status code (RFC 2034, RFC 3463), and EHLO announces
  *   ENHANCEDSTATUSCODES: smtp-server adds one to its own replies; ours name theirs.
@@ -75,6 +81,8 @@ export class GreetingPolicy {
 export class LabSmtpConnection extends SMTPConnection {
   /** The server is shutting down and waits for the message being sent to be answered before it says so. */
   private closeAfterMessage = false;
+  /** Commands this server does not know, sent on this connection so far. */
+  private unknownCommands = 0;
 
   /**
    * smtp-server's init(), with our GreetingPolicy in place of its fixed 100 ms: listen,
@@ -101,6 +109,14 @@ export class LabSmtpConnection extends SMTPConnection {
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
     // smtp-server's own answer to a command during the shutdown grace, in the lab's words.
     if (code === REPLY.NOT_AVAILABLE && data === 'Server shutting down') data = SHUTTING_DOWN;
+    if (code === REPLY.SYNTAX_ERROR && data === UNRECOGNIZED) {
+      this._unrecognizedCommands = 0; // smtp-server's fixed limit gives way to ours
+      const limit = (this._server as LabSmtpServer).maxUnknownCommands;
+      if (++this.unknownCommands >= limit) {
+        // smtp-server closes the connection after a 421.
+        return super.send(REPLY.NOT_AVAILABLE, `4.7.0 Too many unknown commands (${limit}), closing connection`, false);
+      }
+    }
     const named = typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data);
     super.send(code, data, named ? false : context);
     // The message that was arriving has its answer (250, or why not): now the goodbye.
@@ -186,6 +202,8 @@ export class LabSmtpServer extends SMTPServer {
     options: SMTPServerOptions,
     readonly greeting: GreetingPolicy,
     private readonly labTls?: ServiceTls,
+    /** Unknown commands on one connection before `421 4.7.0` closes it. */
+    readonly maxUnknownCommands = SESSION_DEFAULTS.maxUnknownCommands,
   ) {
     // SNICallback is smtp-server's hook for a client that names a host; refreshTls() sets the context for one that names none.
     super(labTls ? { ...options, SNICallback: (servername, done) => done(null, labTls.contextNow(servername)) } : options);

@@ -6,7 +6,12 @@ import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerDataStream,
 import { ensureCa } from '../common/certificates';
 import type { LabDialer } from '../common/dialer';
 import { isInside } from '../common/jail';
+import { AUTH_THROTTLE_DEFAULTS, AuthThrottle, retryIn, type AuthThrottleOptions } from '../common/authThrottle';
 import { bind } from '../common/listen';
+import { SESSION_DEFAULTS } from '../common/lineSession';
+import { duration } from '../common/options';
+import { clientAddress as plainAddress } from '../common/clf';
+import { ConnectionLimiter } from '../common/sessionHost';
 import { connectionId, createLogger, type Logger } from '../common/logger';
 import { defaultDataDir } from '../common/paths';
 import { SHUTDOWN_GRACE_MS } from '../common/shutdown';
@@ -45,7 +50,7 @@ import { TextCheck, type TextProblem } from './textCheck';
  * send what to whom, and where it goes.
  */
 
-export interface SmtpServerOptions {
+export interface SmtpServerOptions extends AuthThrottleOptions {
   /** The mail domain this server is the final destination for. Default: `lab.test`. */
   domain?: string;
   /** This server's own name: in the greeting, Received fields, Message-IDs, and the relay's EHLO. Default: `mail.<domain>`. */
@@ -74,8 +79,23 @@ export interface SmtpServerOptions {
   maxTextLineLength?: number;
   /** Connections open at once, on each port; the next one gets 421 and is closed. Default: 100. */
   maxConnections?: number;
+  /**
+   * Connections open at once from one client address, on all ports together; one more
+   * gets `421 4.7.0 Too many connections from your address` and is closed (Postfix's
+   * smtpd_client_connection_count_limit): one student cannot take every place. Default: 10.
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * A connection that has not logged in (587, 465) or started a message with MAIL
+   * (25) this long after it opened gets `421 4.4.2` and is closed, however busy it
+   * keeps itself (NOOP, RSET, EHLO): a place is not held by a client that does nothing.
+   * Separate from idleTimeoutMs, which counts silence. Default: 60000.
+   */
+  loginTimeoutMs?: number;
   /** A client silent this long gets `421 Timeout` and is disconnected (RFC 5321 4.5.3.2.7 suggests 5 minutes). Default: 60000. */
   idleTimeoutMs?: number;
+  /** Commands this server does not know on one connection; the last gets `421 4.7.0 Too many unknown commands` and the connection closes (smtp-server's own limit, 10, is fixed). Default: 10. */
+  maxUnknownCommands?: number;
   /** Failed AUTH attempts per connection; the last one gets 535 and then 421, and the connection closes. Default: 3. */
   maxAuthFailures?: number;
   /** How long a relay waits after its 1st, 2nd, ... failed attempt; the last value repeats. Default: 1 min, 5 min, 15 min, 1 h. */
@@ -133,8 +153,12 @@ export const SMTP_SERVER_DEFAULTS = {
   maxCommandLineLength: 512,
   maxTextLineLength: 1000,
   maxConnections: 100,
+  maxConnectionsPerAddress: 10,
+  loginTimeoutMs: SESSION_DEFAULTS.loginTimeoutMs, // one deadline for every protocol's login (lineSession.ts)
   idleTimeoutMs: 60_000,
   maxAuthFailures: 3,
+  maxUnknownCommands: SESSION_DEFAULTS.maxUnknownCommands,
+  ...AUTH_THROTTLE_DEFAULTS,
   retryDelaysMs: [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000] as readonly number[],
   maxQueueAgeMs: 24 * 60 * 60_000,
   relayTimeoutMs: 30_000,
@@ -155,11 +179,13 @@ function isSubmission(port: SmtpPort): boolean {
   return port !== 'smtp';
 }
 
-/** What we keep per connection: its log id, its failed logins, and its TLS once there is some. */
+/** What we keep per connection: its log id, its client's address, its failed logins, its TLS once there is some, and its login deadline. */
 interface Connection {
   log: Logger;
+  address: string;
   authFailures: number;
   tls?: TlsInfo;
+  loginTimer?: NodeJS.Timeout;
 }
 
 export class SmtpServer {
@@ -178,6 +204,10 @@ export class SmtpServer {
   private readonly connections = new Map<string, Connection>();
   /** Who is greeted at once, and who waits (both ports share what it remembers). */
   private readonly greeting: GreetingPolicy;
+  /** Connections per client address, on every port together (smtp-server counts those of each port itself: maxClients). */
+  private readonly limiter: ConnectionLimiter;
+  /** Failed AUTH per client address, on every port and connection (authThrottle.ts). */
+  private readonly throttle: AuthThrottle;
 
   constructor(options: SmtpServerOptions = {}) {
     const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
@@ -195,6 +225,8 @@ export class SmtpServer {
     if (this.o.maxCommandLineLength < 3) throw new Error('maxCommandLineLength must leave room for a command and its CRLF');
     if (!this.o.retryDelaysMs.length) throw new Error('retryDelaysMs needs at least one delay');
     this.greeting = new GreetingPolicy(this.o.greetingDelayMs, this.o.greetingTrustMs, this.o.maxTrustedClients);
+    this.throttle = new AuthThrottle(this.o);
+    this.limiter = new ConnectionLimiter({ maxConnections: Infinity, maxConnectionsPerAddress: this.o.maxConnectionsPerAddress });
   }
 
   /** A server for a domain of the lab folder: its users from lab/users.yaml, its state in `dataDir`. */
@@ -291,7 +323,7 @@ export class SmtpServer {
       onRcptTo: (address, session, callback) => this.answer(callback, () => this.onRcptTo(port, address, session)),
       onData: (stream, session, callback) => this.onData(port, stream, session, callback),
       onClose: (session) => this.onClose(session),
-    }, this.greeting, this.tls);
+    }, this.greeting, this.tls, o.maxUnknownCommands);
     // A connection's socket error arrives here; without a listener it would end the process.
     server.on('error', (err: TlsError) => {
       if (this.tls && err.meta?.stage === 'connect') this.handshakeFailed(port, err);
@@ -320,14 +352,41 @@ export class SmtpServer {
 
   /** Our state for a session, by smtp-server's session id (before onConnect: a logger with that id). */
   private conn(sessionId: string): Connection {
-    return this.connections.get(sessionId) ?? { log: this.log.child({ session: sessionId }), authFailures: 0 };
+    return this.connections.get(sessionId) ?? { log: this.log.child({ session: sessionId }), address: '', authFailures: 0 };
+  }
+
+  /** smtp-server's connection of a session, to send it a reply of our own (a 421 before closing). */
+  private connectionOf(port: SmtpPort, sessionId: string): { send(code: number, text: string): void } | undefined {
+    return [...(this.servers.get(port)?.connections ?? [])].find((c) => c.session.id === sessionId);
   }
 
   private onConnect(port: SmtpPort, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
     const log = this.log.child({ conn: connectionId() });
-    this.connections.set(session.id, { log, authFailures: 0 });
-    log.info('connect', { listener: port, client: `${session.remoteAddress}:${session.remotePort}` });
+    const client = `${session.remoteAddress}:${session.remotePort}`;
+    const address = plainAddress(session.remoteAddress);
+    const refused = this.limiter.admit(address);
+    if (refused) {
+      // onClose still runs for it, and finds no Connection: nothing to give back.
+      log.warn('connection refused', { listener: port, client, ...refused });
+      return callback(new SmtpReplyError(REPLY.NOT_AVAILABLE, `4.7.0 Too many connections from your address (${refused.limit}), try again later`));
+    }
+    const conn: Connection = { log, address, authFailures: 0 };
+    this.connections.set(session.id, conn);
+    log.info('connect', { listener: port, client });
+    // The login deadline: activity does not move it (idleTimeoutMs is the one that does).
+    conn.loginTimer = setTimeout(() => {
+      conn.log.warn('login timeout', { limitMs: this.o.loginTimeoutMs, waitedFor: isSubmission(port) ? 'AUTH' : 'MAIL' });
+      // smtp-server closes the connection after any 421 it sends.
+      this.connectionOf(port, session.id)?.send(REPLY.NOT_AVAILABLE, `4.4.2 ${this.hostname} Error: no ${isSubmission(port) ? 'login' : 'MAIL'} within ${duration(this.o.loginTimeoutMs)}, closing connection`);
+    }, this.o.loginTimeoutMs);
+    conn.loginTimer.unref();
     callback();
+  }
+
+  /** The client logged in (587, 465) or started a message (25): the login deadline no longer applies. */
+  private pastLogin(conn: Connection): void {
+    clearTimeout(conn.loginTimer);
+    conn.loginTimer = undefined;
   }
 
   /** TLS is up: on 465 before the greeting, on 25 and 587 after STARTTLS. What it is goes into the Received field. */
@@ -343,6 +402,8 @@ export class SmtpServer {
     const conn = this.connections.get(session.id);
     if (!conn) return;
     this.connections.delete(session.id);
+    this.pastLogin(conn);
+    this.limiter.release(conn.address);
     conn.log.info('disconnect');
   }
 
@@ -353,19 +414,32 @@ export class SmtpServer {
     const conn = this.conn(session.id);
     // Either "alice" or "alice@lab.test"; only users of this domain have an account here.
     const name = (auth.username ?? '').replace(new RegExp(`@${escapeRegExp(this.domain)}$`, 'i'), '');
+    const hangUp = (text: string): void => {
+      const connection = this.connectionOf(port, session.id);
+      setImmediate(() => connection?.send(REPLY.NOT_AVAILABLE, text)); // after the AUTH reply; smtp-server closes after a 421
+    };
+    // An address that failed too often is not asked for a password until its cool-down has passed.
+    const lockedForMs = this.throttle.lockedFor(conn.address);
+    if (lockedForMs !== undefined) {
+      conn.log.warn('auth refused: too many failed logins from this address', { user: auth.username, address: conn.address, lockedForMs, code: REPLY.AUTH_TEMPORARY_FAILURE });
+      callback(null, { message: `4.7.0 Too many failed logins from your address, try again in ${retryIn(lockedForMs)}`, responseCode: REPLY.AUTH_TEMPORARY_FAILURE });
+      return hangUp('4.7.0 Too many failed logins from your address, closing connection');
+    }
     const user = checkPassword(this.mailboxes.users, name, auth.password ?? '');
     if (user) {
       conn.log.info('auth', { method: auth.method, user: user.name, result: 'ok' });
+      this.pastLogin(conn);
       return callback(null, { user });
     }
     conn.authFailures++;
-    conn.log.info('auth', { method: auth.method, user: auth.username, result: 'failed', failures: conn.authFailures, code: REPLY.AUTH_FAILED });
-    callback(null, { message: '5.7.8 Authentication credentials invalid', responseCode: REPLY.AUTH_FAILED });
-    if (conn.authFailures >= this.o.maxAuthFailures) {
-      // Guessing passwords takes many tries: after a few, hang up (the 535 went out first).
-      const connection = [...(this.servers.get(port)?.connections ?? [])].find((c) => c.session.id === session.id);
-      setImmediate(() => connection?.send(REPLY.NOT_AVAILABLE, '4.7.0 Too many failed authentication attempts, closing connection'));
-    }
+    const { failures: fromAddress, delayMs } = this.throttle.failed(conn.address);
+    conn.log.warn('auth', { method: auth.method, user: auth.username, result: 'failed', address: conn.address, failures: conn.authFailures, fromAddress, delayMs, code: REPLY.AUTH_FAILED });
+    // The answer waits, longer with each failure from this address: guessing is slow (other clients are served meanwhile).
+    setTimeout(() => {
+      callback(null, { message: '5.7.8 Authentication credentials invalid', responseCode: REPLY.AUTH_FAILED });
+      // Guessing passwords takes many tries: after a few on one connection, hang up (the 535 went out first).
+      if (conn.authFailures >= this.o.maxAuthFailures) hangUp('4.7.0 Too many failed authentication attempts, closing connection');
+    }, delayMs).unref();
   }
 
   // ---------------------------------------------------------------------------
@@ -386,6 +460,7 @@ export class SmtpServer {
       }
     }
     conn.log.info('mail from', { from: address.address || '<>', code: REPLY.OK });
+    this.pastLogin(conn); // on 25 a message is what a client comes for; on 587 it has logged in already
   }
 
   private onRcptTo(port: SmtpPort, address: SMTPServerAddress, session: SMTPServerSession): void {

@@ -8,6 +8,8 @@ import { request } from '../helpers/console';
 import { built } from '../helpers/paths';
 import { run, succeeds, wirelab as runWirelab, type RunResult } from '../helpers/process';
 import { listenTcp } from '../helpers/socket';
+import { tsharkProblems, tsharkRows } from '../lab-runner/packets/helpers';
+import type { RunResult as WirelabResult } from '../../lab-runner/result';
 
 /**
  * The lab in Docker, for real: built by `npm run images`, started with Compose on free
@@ -382,6 +384,33 @@ suite('the lab in Docker', () => {
       await request(port, 'POST', '/api/lab/app/start', post, '{}');
     }
     expect((await request(port, 'GET', '/', headers)).body).toContain('<script src="/console.js"');
+  });
+
+  test('wirelab run --backend docker --capture: the client captures its own traffic on the lab network; each step carries its packets, on the standard ports', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-docker-capture-'));
+    try {
+      const file = path.join(dir, 'docker.pcapng');
+      const out = path.join(dir, 'result.json');
+      const scenarios = ['refused-or-timeout', 'tcp-handshake', 'keep-alive-on-the-wire', 'passwords-on-the-wire', 'dns-udp-then-tcp'].map((s) => `scenarios/packets/${s}.yaml`);
+      const { code, stdout, stderr } = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse', '--capture', file, '--report', 'json', '--out', out, ...scenarios]);
+      if (code !== 0) throw new Error(`wirelab run --backend docker --capture failed (exit ${code}):\n${stdout}\n${stderr}`);
+      expect(stdout).toContain(`the client's packets captured into ${file}`);
+      const result = JSON.parse(await readFile(out, 'utf8')) as WirelabResult;
+      const steps = result.scenarios.flatMap((s) => s.steps);
+      expect(steps.filter((s) => s.action !== 'lab' && !s.packets?.rows.length).map((s) => s.name)).toEqual([]);
+      // Refused on both backends: POP3 stopped, its host up, the RST from mail.lab.test's kernel.
+      const refused = steps.find((s) => s.name === 'The SYN leaves, and the answer is a RST')!.packets!;
+      expect(refused.conversations.find((c) => c.transport === 'tcp')).toMatchObject({ server: '172.28.0.25:110', reset: 'server' });
+      // In the lab network every service is on its standard port, at its own address.
+      const first = result.scenarios.find((s) => s.file.endsWith('tcp-handshake.yaml'))!.steps[0]!.packets!;
+      expect(first.conversations.find((c) => c.transport === 'tcp')).toMatchObject({ server: '172.28.0.80:80', handshake: true });
+      expect(await tsharkProblems(file)).toEqual([]);
+      // tshark decodes the lab's FTP on 21 without a decode-as: the password in clear.
+      const ftp = await tsharkRows(file, ['ftp.request.arg'], ['-Y', 'ftp.request.command == "PASS"']);
+      expect(ftp.map((r) => r['ftp.request.arg'])).toContain('alice');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('every scenario passes on the docker backend, unchanged', async () => {

@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { APP_SERVER_DEFAULTS } from '../../services/app/server';
+import { AUTH_THROTTLE_DEFAULTS } from '../../services/common/authThrottle';
 import { HTTP_SERVICE_DEFAULTS } from '../../services/common/httpService';
 import { SESSION_DEFAULTS } from '../../services/common/lineSession';
 import { duration } from '../../services/common/options';
@@ -26,8 +27,12 @@ const SECURITY = readFileSync(path.join(ROOT, 'SECURITY.md'), 'utf8');
 
 type Defaults = Readonly<Record<string, unknown>>;
 
-/** Objects whose keys other objects take in whole (`...SESSION_DEFAULTS`): documented once, in their own table. */
-const SHARED: Record<string, Defaults> = { SESSION_DEFAULTS, HTTP_SERVICE_DEFAULTS };
+/**
+ * Objects whose keys other objects take in whole (`...SESSION_DEFAULTS`): documented once,
+ * in their own table. In order: one takes keys of those before it (SESSION_DEFAULTS takes
+ * AUTH_THROTTLE_DEFAULTS'), and documents only its own.
+ */
+const SHARED: Record<string, Defaults> = { AUTH_THROTTLE_DEFAULTS, SESSION_DEFAULTS, HTTP_SERVICE_DEFAULTS };
 
 const OBJECTS: Record<string, Defaults> = {
   ...SHARED,
@@ -56,9 +61,11 @@ function shown(key: string, value: unknown): string {
   return String(value);
 }
 
-/** The keys an object's own table lists: all but those it takes unchanged from a shared object. */
+/** The keys an object's own table lists: all but those it takes unchanged from a shared object (one listed before it, for a shared one). */
 function ownKeys(name: string, defaults: Defaults): string[] {
-  return Object.keys(defaults).filter((key) => name in SHARED || !Object.values(SHARED).some((shared) => key in shared && shared[key] === defaults[key]));
+  const names = Object.keys(SHARED);
+  const from = name in SHARED ? names.slice(0, names.indexOf(name)) : names;
+  return Object.keys(defaults).filter((key) => !from.some((other) => key in SHARED[other]! && SHARED[other]![key] === defaults[key]));
 }
 
 /** The rows of the table under the heading that names `name`, up to the next heading: key -> default cell. */

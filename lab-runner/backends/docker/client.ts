@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunResult } from '../../result';
@@ -20,6 +20,8 @@ export interface ClientRunOptions {
   packets?: boolean;
   /** Where the client's terminal report goes: our stdout, or stderr when stdout carries a report. */
   show: 'stdout' | 'stderr';
+  /** `--capture FILE`: the client captures its own traffic (tcpdump on every interface) into FILE here. */
+  capture?: string;
 }
 
 /** Mounted in the client for its result; no scenario lives there. */
@@ -34,7 +36,15 @@ export async function runInClient(lab: { project: string }, scenarios: Scenario[
     const env = ['-e', `WIRELAB_PROJECT=${lab.project}`];
     if ('NO_COLOR' in process.env) env.push('-e', 'NO_COLOR=1');
     else if (stream.isTTY || 'FORCE_COLOR' in process.env) env.push('-e', 'FORCE_COLOR=1');
-    const args = ['run', scenarios.map((s) => s.file), '--result-file', `${RESULT_DIR}/result.json`, options.trace ? ['--trace'] : [], options.packets ? ['--packets'] : []].flat();
+    const args = [
+      'run',
+      scenarios.map((s) => s.file),
+      '--result-file',
+      `${RESULT_DIR}/result.json`,
+      options.trace ? ['--trace'] : [],
+      options.packets ? ['--packets'] : [],
+      options.capture ? ['--capture', `${RESULT_DIR}/capture.pcapng`] : [],
+    ].flat();
     const { code } = await compose(['run', '--rm', '-T', '-w', process.cwd(), ...mounts, ...env, 'client', 'wirelab', ...args], {
       project: lab.project,
       show: options.show,
@@ -44,6 +54,12 @@ export async function runInClient(lab: { project: string }, scenarios: Scenario[
       result = { ...(JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8')) as RunResult), backend: 'docker' };
     } catch {
       // No result: the client stopped before the end; it said why above.
+    }
+    if (options.capture) {
+      await mkdir(path.dirname(path.resolve(options.capture)), { recursive: true });
+      await copyFile(path.join(out, 'capture.pcapng'), options.capture).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT' || result) throw err; // no file and no result: the client said why
+      });
     }
     return { code: result && (code === 0 || code === 1) ? code : 2, result };
   } finally {

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { FTPContext, FTPResponse } from 'basic-ftp';
+import { FTP_ACTIVE_PORTS } from '../../wire';
 
 /**
  * Active mode for basic-ftp, which only speaks passive mode. In active mode the
@@ -18,8 +19,7 @@ export function activeMode(command: 'EPRT' | 'PORT', onConnect: (socket: net.Soc
   return async (ftp: FTPContext): Promise<FTPResponse> => {
     const local = ftp.socket.localAddress;
     if (!local) throw new Error('the control connection is closed');
-    const listener = net.createServer();
-    await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, local, resolve));
+    const listener = await listenInRange(local);
     const port = (listener.address() as net.AddressInfo).port;
     const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
     const release = (): void => void listener.close();
@@ -49,4 +49,24 @@ export function activeMode(command: 'EPRT' | 'PORT', onConnect: (socket: net.Soc
     };
     return res;
   };
+}
+
+/**
+ * Listen on the first free port of the lab's active-mode range (so that a capture's
+ * filter covers the data connection), or on any free port when all are taken.
+ */
+async function listenInRange(host: string): Promise<net.Server> {
+  const listen = (port: number): Promise<net.Server | undefined> =>
+    new Promise((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(undefined));
+      server.listen(port, host, () => resolve(server));
+    });
+  for (let port = FTP_ACTIVE_PORTS.from; port <= FTP_ACTIVE_PORTS.to; port++) {
+    const server = await listen(port);
+    if (server) return server;
+  }
+  const any = await listen(0);
+  if (!any) throw new Error(`cannot listen for the data connection on ${host}`);
+  return any;
 }

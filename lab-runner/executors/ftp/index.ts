@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import { Client, FTPError, FileType, enterPassiveModeIPv4, enterPassiveModeIPv6, type FTPResponse } from 'basic-ftp';
 import { z } from 'zod';
 import { clientOptions, followTls, startTls, type TlsStart } from '../../tls/client';
-import { CLIENT, connect, recordConnect, StepError, type Route, type TlsHandshake } from '../../wire';
+import { CLIENT, connect, recordConnect, StepError, StreamOffsets, type Route, type TlsHandshake } from '../../wire';
 import { splitTls, tlsWithMode } from '../tls/settings';
 import { outputSchema, type ExecContext, type Executor } from '../types';
 import { activeMode } from './active';
@@ -151,7 +151,7 @@ async function open(client: Client, route: Route, mode: 'explicit' | 'implicit' 
   const plain = await connect(route, ctx.wire, ctx.signal, 'ftp');
   let handshake = mode === 'implicit' ? await secure(plain).catch((err: unknown) => (plain.destroy(), Promise.reject(err))) : undefined;
   if (!handshake) ftp.socket = plain;
-  recordControl(client, ctx, route.label); // now that basic-ftp holds the connection (it said QUIT to the one it made itself)
+  recordControl(client, ctx, route.label, plain); // now that basic-ftp holds the connection (it said QUIT to the one it made itself)
   const welcome = await ftp.handle(undefined, (res, task) => {
     if (res instanceof Error) task.reject(res);
     else if (res.code >= 200 && res.code < 300) task.resolve(res);
@@ -178,13 +178,16 @@ function asStepError(err: unknown, server: string, ctx: ExecContext): Error {
  * sent, marked encrypted). Commands are caught where basic-ftp writes them (send: the
  * command and CRLF), replies where it reads them (in clear or out of TLS).
  */
-function recordControl(client: Client, ctx: ExecContext, server: string): void {
+function recordControl(client: Client, ctx: ExecContext, server: string, plain: net.Socket): void {
   const ftp = client.ftp as unknown as { send(command: string): void; _onControlSocketData(chunk: string): void; hasTLS: boolean };
-  const marks = (): { encrypted?: true } => (ftp.hasTLS ? { encrypted: true } : {});
+  // Where each message sits (--capture places it on its segments): in clear, its offset in the stream; inside TLS the ends only.
+  const offsets = new StreamOffsets(plain);
+  const marks = (kind: 'send' | 'recv', length: number): { encrypted?: true; offset?: number } =>
+    ftp.hasTLS ? { ...offsets.ends, encrypted: true } : offsets.next(kind, length);
   const send = ftp.send.bind(client.ftp);
   ftp.send = (command: string) => {
     const bytes = Buffer.from(`${command}\r\n`, 'utf8');
-    ctx.wire.record({ kind: 'send', protocol: 'ftp', transport: 'tcp', from: CLIENT, to: server, summary: command, text: bytes.toString('utf8'), bytes, ...marks() });
+    ctx.wire.record({ kind: 'send', protocol: 'ftp', transport: 'tcp', from: CLIENT, to: server, summary: command, text: bytes.toString('utf8'), bytes, ...marks('send', bytes.length) });
     send(command);
   };
   const receive = ftp._onControlSocketData.bind(client.ftp);
@@ -192,7 +195,7 @@ function recordControl(client: Client, ctx: ExecContext, server: string): void {
     const bytes = Buffer.from(chunk, 'utf8'); // basic-ftp sets an encoding: strings
     const lines = chunk.split('\r\n').filter(Boolean);
     const summary = lines.length > 1 ? `${lines[lines.length - 1]} (+${lines.length - 1} lines)` : (lines[0] ?? '');
-    ctx.wire.record({ kind: 'recv', protocol: 'ftp', transport: 'tcp', from: server, to: CLIENT, summary, text: chunk, bytes, ...marks() });
+    ctx.wire.record({ kind: 'recv', protocol: 'ftp', transport: 'tcp', from: server, to: CLIENT, summary, text: chunk, bytes, ...marks('recv', bytes.length) });
     receive(chunk);
   };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { CLIENT, connect, StepError } from '../../wire';
+import { startTls } from '../../tls/client';
+import { CLIENT, connect, StepError, StreamOffsets } from '../../wire';
 import { outputSchema, type Executor } from '../types';
 
 /**
@@ -21,6 +22,10 @@ export const tcpSchema = z
       .regex(/^([0-9a-fA-F]{2}\s*)*$/, 'hex is pairs of hex digits, e.g. "47 45 54"')
       .optional()
       .describe('Bytes to write, as hex.'),
+    tls: z
+      .boolean()
+      .default(false)
+      .describe('Speak TLS from the first byte (implicit TLS: HTTPS 443, SMTPS 465, POP3S 995, FTPS 990), trusting the lab CA; what is sent and received is then the plain text inside.'),
     until: z
       .string()
       .default('close')
@@ -65,11 +70,16 @@ export const tcpExecutor: Executor<TcpInput, TcpOutput> = {
       throw new StepError(`until: not a regular expression: ${(err as Error).message}`);
     }
     const route = await ctx.network.locate(input.host, input.port, ctx.wire, ctx.signal);
-    const socket = await connect(route, ctx.wire, ctx.signal, 'tcp');
-    socket.setNoDelay(true); // each write leaves as its own segment
+    const tcp = await connect(route, ctx.wire, ctx.signal, 'tcp');
+    tcp.setNoDelay(true); // each write leaves as its own segment
+    // Implicit TLS (RFC 8314) with the runner's TLS client: the lab CA trusted, the name checked, the handshake in the transcript.
+    const socket = input.tls ? (await startTls(tcp, { route, host: input.host }, ctx)).socket : tcp;
     const chunks: Buffer[] = [];
     const text = (): string => Buffer.concat(chunks).toString('utf8');
-    const record = { protocol: 'tcp', transport: 'tcp' } as const;
+    const record = { protocol: input.tls ? 'tls' : 'tcp', transport: 'tcp' } as const;
+    // Over TLS the bytes on the wire are records, not these: the events keep their ends, but no offset.
+    const offsets = new StreamOffsets(tcp);
+    const place = (kind: 'send' | 'recv', length: number) => (input.tls ? offsets.ends : offsets.next(kind, length));
 
     const finished = new Promise<{ closed: boolean; matched: boolean }>((resolve, reject) => {
       const onAbort = (): void => {
@@ -84,7 +94,7 @@ export const tcpExecutor: Executor<TcpInput, TcpOutput> = {
       };
       socket.on('data', (chunk: Buffer) => {
         chunks.push(chunk);
-        ctx.wire.record({ ...record, kind: 'recv', from: route.label, to: CLIENT, summary: firstLine(chunk), text: chunk.toString('utf8'), bytes: chunk });
+        ctx.wire.record({ ...record, kind: 'recv', from: route.label, to: CLIENT, summary: firstLine(chunk), text: chunk.toString('utf8'), bytes: chunk, ...place('recv', chunk.length) });
         if (pattern?.test(text())) settle({ closed: false, matched: true });
       });
       socket.on('end', () => {
@@ -99,7 +109,7 @@ export const tcpExecutor: Executor<TcpInput, TcpOutput> = {
     finished.catch(() => {}); // awaited below; this only keeps an early rejection from going unhandled
 
     for (const bytes of writesOf(input)) {
-      ctx.wire.record({ ...record, kind: 'send', from: CLIENT, to: route.label, summary: firstLine(bytes), text: bytes.toString('utf8'), bytes });
+      ctx.wire.record({ ...record, kind: 'send', from: CLIENT, to: route.label, summary: firstLine(bytes), text: bytes.toString('utf8'), bytes, ...place('send', bytes.length) });
       await new Promise<void>((resolve) => socket.write(bytes, () => resolve()));
     }
     try {

@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { ConsoleServer } from '../../../lab-runner/console/server';
 import { request, startConsole, type TestConsole } from '../../helpers/console';
 import { SCENARIOS_DIR, startLab } from '../../helpers/lab';
+import { run } from '../../helpers/process';
+import { RawSocket } from '../../helpers/socket';
 
 /** Each limit of the console is a named option with a safe default; each is kept. */
 
@@ -43,16 +45,19 @@ test('maxStreams: one page listening at a time here; the next gets 503', async (
   first.destroy();
 });
 
-test('connectionsPerAddress: past the limit, a connection from the same address is closed at once', async () => {
-  const held = await Promise.all([1, 2, 3].map(async () => {
-    const s = net.connect(c.port, '127.0.0.1');
-    await once(s, 'connect');
-    return s;
-  }));
-  const extra = net.connect(c.port, '127.0.0.1');
-  extra.on('error', () => {});
-  await once(extra, 'close');
-  for (const s of held) s.destroy();
+test('connectionsPerAddress: past the limit, a request from the same address gets 503 with Retry-After; curl from 127.0.0.2 is served', async () => {
+  const held = await Promise.all([1, 2, 3].map(() => RawSocket.connect(c.port)));
+  try {
+    const args = ['-sS', '-i', '--noproxy', '*', '-H', `Host: ${c.host}`, '-H', `Cookie: ${c.cookie}`, `http://127.0.0.1:${c.port}/api/lab`];
+    const same = await run('curl', args);
+    expect(same.stdout).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    expect(same.stdout).toMatch(/\r\nRetry-After: 5\r\n/i);
+    expect(same.stdout).toMatch(/too many connections from your address \(3\)/);
+    const other = await run('curl', ['--interface', '127.0.0.2', '-o', '/dev/null', '-w', '%{http_code}', ...args.filter((a) => a !== '-i')]);
+    expect(other.stdout).toBe('200');
+  } finally {
+    for (const s of held) s.destroy();
+  }
 });
 
 test('a limit out of range stops the console at start, naming it', async () => {

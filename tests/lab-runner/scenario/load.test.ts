@@ -147,3 +147,21 @@ steps:
     expect(schema.properties.steps!.items!.properties.visibility!.enum).toEqual(['visible', 'hidden', 'after_due_date', 'after_published']);
   });
 });
+
+describe('checks on packets (--capture)', () => {
+  const step = (expect: string): string => `title: t\nsteps:\n  - name: a\n    http: { url: "http://www.lab.test/" }\n    expect:\n${expect}`;
+
+  test('tcp, packets and payload are checked when the scenario loads, and mark the step and scenario as needing --capture', () => {
+    const s = parseScenario(step('      tcp: { handshake: true, connections: 1 }\n      packets: { contains: { flags: SYN } }\n      payload: { contains: "GET /" }\n'), 'p.yaml');
+    expect(s.steps[0]!.needsCapture).toBe(true);
+    expect(s.needsCapture).toBe(true);
+    expect(parseScenario(step('      status: 200\n'), 'p.yaml').needsCapture).toBe(false);
+  });
+
+  test('a misspelt packet field names its line and the fields there are', () => {
+    expect(problems(step('      tcp: { handshak: true }\n'))).toEqual([
+      '6:24: expect: tcp has no field "handshak" (did you mean "handshake"?); it has: handshake, connections, reset, retransmissions',
+    ]);
+    expect(problems(step('      packets[0].flag: SYN\n'))[0]).toMatch(/^6:24: expect: packets\[0\] has no field "flag" \(did you mean "flags"\?\)/);
+  });
+});

@@ -254,6 +254,7 @@ describe('keep-alive and the other limits', () => {
       requestTimeoutMs: 30000,
       keepAliveTimeoutMs: 5000,
       maxConnections: 1000,
+      maxConnectionsPerAddress: 1000,
       closeGraceMs: 10000,
     });
   });

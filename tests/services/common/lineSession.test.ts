@@ -6,6 +6,7 @@
  * their own tests check it in their words (line-guards.test.ts).
  */
 import net from 'node:net';
+import { AuthThrottle } from '../../../services/common/authThrottle';
 import { LineSession, SESSION_DEFAULTS, TOO_LONG, type Farewell, type Framer, type SessionLimits } from '../../../services/common/lineSession';
 import { createLogger } from '../../../services/common/logger';
 import { SessionHost } from '../../../services/common/sessionHost';
@@ -77,13 +78,14 @@ const LIMITS: SessionLimits = { ...SESSION_DEFAULTS, maxLineLength: 40, idleTime
 async function startToy(limits: Partial<SessionLimits> = {}) {
   const logs = new LogCollector();
   const log = createLogger('toy', { sink: logs.sink, level: 'debug' });
+  const throttle = new AuthThrottle({ ...LIMITS, ...limits });
   const host = new SessionHost<Toy>({
     service: 'toy',
     log,
     limits: { maxConnections: 10, maxConnectionsPerAddress: 2 },
     refuse: ({ reason, limit }) => Buffer.from(`BUSY ${reason} ${limit}\r\n`),
     open: (socket, connectionLog) => {
-      const session = new Toy(socket, new Lines(), { ...LIMITS, ...limits }, connectionLog);
+      const session = new Toy(socket, new Lines(), { ...LIMITS, ...limits }, connectionLog, throttle);
       session.start('HELLO');
       return session;
     },

@@ -9,6 +9,8 @@ import { createLogger } from '../../../services/common/logger';
 import { frame, splitFrames } from '../../../services/dns/framing';
 import { DnsServer, type DnsServerOptions } from '../../../services/dns/server';
 import { LogCollector } from '../../helpers/logs';
+import path from 'node:path';
+import { startNsd, type Daemon } from '../../helpers/daemons';
 import { LAB_DIR } from '../../helpers/paths';
 import { run } from '../../helpers/process';
 import { RawSocket } from '../../helpers/socket';
@@ -26,6 +28,23 @@ export async function startLab(options: Omit<DnsServerOptions, 'zoneDir' | 'zone
   const server = DnsServer.fromLab(LAB_DIR, { ...options, log: createLogger('dns', { sink: logs.sink, level: 'debug' }) });
   const { port } = await server.listen(0, '127.0.0.1');
   return { server, port, logs };
+}
+
+/**
+ * The lab's DNS server and, as the reference, NSD (an authoritative server, on loopback,
+ * with a copy of lab/zones/lab.test.zone): started before a file's tests, stopped after.
+ */
+export function labAndNsd(): { readonly lab: RunningServer; readonly nsd: Daemon } {
+  const servers = {} as { lab: RunningServer; nsd: Daemon };
+  beforeAll(async () => {
+    servers.lab = await startLab();
+    servers.nsd = await startNsd({ 'lab.test': path.join(LAB_DIR, 'zones', 'lab.test.zone') });
+  });
+  afterAll(async () => {
+    await servers.lab?.server.close();
+    await servers.nsd?.stop();
+  });
+  return servers;
 }
 
 export function query(name: string, type: string, extra: Partial<Packet> = {}): Packet {

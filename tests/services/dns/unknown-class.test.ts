@@ -4,24 +4,10 @@
  * server, run here on loopback with a copy of lab/zones/lab.test.zone). Both say
  * REFUSED and keep the OPT record of an EDNS query; neither says FORMERR.
  */
-import path from 'node:path';
-import { startNsd, type Daemon } from '../../helpers/daemons';
-import { LAB_DIR } from '../../helpers/paths';
 import { run } from '../../helpers/process';
-import { dig, digHeader, startLab, type RunningServer } from './clients';
+import { dig, digHeader, labAndNsd } from './clients';
 
-let lab: RunningServer;
-let nsd: Daemon;
-
-beforeAll(async () => {
-  lab = await startLab();
-  nsd = await startNsd({ 'lab.test': path.join(LAB_DIR, 'zones', 'lab.test.zone') });
-});
-
-afterAll(async () => {
-  await lab?.server.close();
-  await nsd?.stop();
-});
+const servers = labAndNsd();
 
 /** What a reply says, in dig's words: its status, whether it has an OPT record, how many questions it repeats. */
 function summary(out: string): { status: string; opt: boolean; questions: number } {
@@ -30,8 +16,8 @@ function summary(out: string): { status: string; opt: boolean; questions: number
 
 describe('dig -c CLASS1234 www.lab.test A', () => {
   test('with EDNS (dig\'s default): REFUSED with the OPT record, from both servers', async () => {
-    const ours = await dig(lab.port, '-c', 'CLASS1234', 'www.lab.test', 'A');
-    const reference = await dig(nsd.port, '-c', 'CLASS1234', 'www.lab.test', 'A');
+    const ours = await dig(servers.lab.port, '-c', 'CLASS1234', 'www.lab.test', 'A');
+    const reference = await dig(servers.nsd.port, '-c', 'CLASS1234', 'www.lab.test', 'A');
     expect(summary(reference)).toMatchObject({ status: 'REFUSED', opt: true });
     expect(summary(ours)).toMatchObject({ status: 'REFUSED', opt: true });
     // NSD leaves the question out; we repeat it as it was asked (RFC 1035 4.1.2), so
@@ -39,23 +25,23 @@ describe('dig -c CLASS1234 www.lab.test A', () => {
     expect(summary(ours).questions).toBe(1);
     expect(ours).toMatch(/;www\.lab\.test\.\s+CLASS1234\s+A/);
     expect(ours).not.toContain('WARNING: response doesn');
-    expect(lab.logs.lines.some((l) => / dns info query .*name=www\.lab\.test type=A class=CLASS1234 rcode=REFUSED answers=0/.test(l))).toBe(true);
+    expect(servers.lab.logs.lines.some((l) => / dns info query .*name=www\.lab\.test type=A class=CLASS1234 rcode=REFUSED answers=0/.test(l))).toBe(true);
   });
 
   test('without EDNS: REFUSED and no OPT record, from both servers', async () => {
-    for (const port of [nsd.port, lab.port]) {
+    for (const port of [servers.nsd.port, servers.lab.port]) {
       expect(summary(await dig(port, '+noedns', '-c', 'CLASS1234', 'www.lab.test', 'A'))).toMatchObject({ status: 'REFUSED', opt: false });
     }
   });
 
   test('over TCP with kdig +edns: REFUSED with the OPT record', async () => {
-    const { stdout: out } = await run('kdig', ['@127.0.0.1', '-p', String(lab.port), '+tcp', '+edns', '-c', 'CLASS1234', 'www.lab.test', 'A']);
+    const { stdout: out } = await run('kdig', ['@127.0.0.1', '-p', String(servers.lab.port), '+tcp', '+edns', '-c', 'CLASS1234', 'www.lab.test', 'A']);
     expect(out).toMatch(/status: REFUSED/);
     expect(out).toContain('EDNS PSEUDOSECTION');
   });
 
   test('the same question in class IN is still answered', async () => {
-    const out = await dig(lab.port, 'www.lab.test', 'A');
+    const out = await dig(servers.lab.port, 'www.lab.test', 'A');
     expect(digHeader(out)).toMatchObject({ status: 'NOERROR', answers: 1 });
   });
 });

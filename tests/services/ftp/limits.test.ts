@@ -122,7 +122,7 @@ describe('failed logins', () => {
       await a.command('USER alice');
       a.write('PASS wrong\r\n');
       // The server has seen the wrong password and started the delay...
-      await ftp.logs.waitFor(/ warn login failed .*user=alice failures=1 delayMs=1000$/);
+      await ftp.logs.waitFor(/ warn login failed .*user=alice address=127\.0\.0\.1 failures=1 fromAddress=\d+ delayMs=\d+$/);
       // ...and a whole other session runs while A waits (on a raw connection: a client
       // that takes a second to start, as Python may on a busy machine, would outlast the delay).
       const b = await Wire.login(ftp.port, 'bob');
@@ -154,7 +154,7 @@ describe('failed logins', () => {
       expect(replies).toEqual(['530 Login incorrect.', '530 Login incorrect.', '530 Login incorrect; 3 failed logins, closing the connection.']);
       wire.write('USER alice\r\n'); // not answered any more
       expect(await wire.rest()).toBe('');
-      expect(ftp.logs.matching(/ warn login failed .*user=alice failures=\d/).map((l) => /failures=(\d)/.exec(l)![1])).toEqual(['1', '2', '3']);
+      expect(ftp.logs.matching(/ warn login failed .*user=alice address=127\.0\.0\.1 failures=\d/).map((l) => / failures=(\d)/.exec(l)![1])).toEqual(['1', '2', '3']);
       await ftp.logs.waitFor(/ closed .*reason="too many failed logins"/);
       await stillServes(ftp); // the count is per connection
     } finally {

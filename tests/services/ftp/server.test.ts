@@ -394,6 +394,8 @@ describe('the server object', () => {
       maxConnectionsPerAddress: 10,
       maxAuthFailures: 3,
       authFailureDelayMs: 1000,
+      maxAuthFailuresPerAddress: 10,
+      authCooldownMs: 60000,
       closeGraceMs: 10000,
     });
   });

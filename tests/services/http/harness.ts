@@ -232,3 +232,17 @@ export async function ncHalfClose(port: number, input: string): Promise<string> 
   if (result.code !== 0) throw new Error(`nc -N to port ${port} failed (exit ${result.code}): ${result.stderr}\ngot: ${result.stdout}`);
   return result.stdout;
 }
+
+/**
+ * One connection of a greedy client (tests/helpers/fairness.ts): a keep-alive request on
+ * it; a 200 keeps it (held open for keepAliveTimeoutMs), anything else is the refusal,
+ * as its status line and Retry-After.
+ */
+export async function keptAlive(port: number, host = 'www.lab.test'): Promise<RawClient | string> {
+  const c = await RawClient.connect(port);
+  c.write(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+  const [response] = await c.responses(1);
+  if (response!.status === 200) return c;
+  c.destroy();
+  return `${response!.statusLine}; Retry-After: ${response!.headers['retry-after']}; Connection: ${response!.headers.connection}`;
+}

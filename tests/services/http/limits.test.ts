@@ -25,6 +25,9 @@ afterAll(async () => {
 
 test('the documented defaults', () => {
   expect(HTTP_SERVER_DEFAULTS).toEqual({
+    authFailureDelayMs: 1000,
+    maxAuthFailuresPerAddress: 10,
+    authCooldownMs: 60000,
     maxHeaderBytes: 16 * 1024,
     maxTargetBytes: 8 * 1024,
     maxBodyBytes: 64 * 1024,
@@ -33,6 +36,7 @@ test('the documented defaults', () => {
     requestTimeoutMs: 30_000,
     keepAliveTimeoutMs: 5_000,
     maxConnections: 1000,
+    maxConnectionsPerAddress: 32,
     tokenTtlSeconds: 3600,
     closeGraceMs: 10000,
     fileCacheBytes: 16 * 1024 * 1024,

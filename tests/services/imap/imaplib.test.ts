@@ -47,7 +47,7 @@ test('LOGIN with a wrong password gets NO [AUTHENTICATIONFAILED], and the passwo
   imap = await startImap();
   const results = await imaplib(imap.port, `M = imaplib.IMAP4('127.0.0.1', port)\nattempt('login', lambda: M.login('alice', 'WrongPassword123'))`);
   expect(results[0]![1]).toEqual({ error: 'error', text: '[AUTHENTICATIONFAILED] wrong user name or password' });
-  await imap.logged(/ warn login failed .*user=alice failures=1/);
+  await imap.logged(/ warn login failed .*user=alice address=127\.0\.0\.1 failures=1 /);
   expect(imap.logs.lines.join('\n')).not.toContain('WrongPassword123');
   expect(imap.logs.lines.join('\n')).not.toContain(pw('alice'));
 });

@@ -242,7 +242,7 @@ describe('limits', () => {
     imap = await startImap({ authFailureDelayMs: 1000, maxAuthFailures: 2 });
     const { wire } = await ImapWire.open(imap.port);
     wire.write('a1 LOGIN alice wrong\r\n');
-    await imap.logged(/ warn login failed .*user=alice failures=1 delayMs=1000/);
+    await imap.logged(/ warn login failed .*user=alice address=127\.0\.0\.1 failures=1 fromAddress=\d+ delayMs=\d+/);
     // A whole other session while a1 waits (a raw socket: milliseconds, well inside the second).
     const bob = await ImapWire.login(imap.port, 'bob');
     expect((await bob.command('b', 'LOGOUT')).pop()).toBe('b OK LOGOUT completed');
@@ -278,6 +278,8 @@ describe('options', () => {
       maxUnknownCommands: 10,
       maxAuthFailures: 3,
       authFailureDelayMs: 1000,
+      maxAuthFailuresPerAddress: 10,
+      authCooldownMs: 60000,
       closeGraceMs: 10000,
       idlePollMs: 500,
     });

@@ -25,7 +25,7 @@ describe('failed logins', () => {
     await a.wire.command('USER alice');
     a.wire.write('PASS wrong\r\n');
     // The server has seen the wrong password and started the delay...
-    await server.logs.waitFor(/ warn login failed .*user=alice failures=1 delayMs=1000$/);
+    await server.logs.waitFor(/ warn login failed .*user=alice address=127\.0\.0\.1 failures=1 fromAddress=\d+ delayMs=\d+$/);
     // ...and a whole other session runs while A waits.
     const b = await Wire.open(server.port);
     expect(await b.wire.command('USER bob')).toMatch(/^\+OK/);
@@ -57,7 +57,7 @@ describe('failed logins', () => {
         'pass_ -ERR [AUTH] wrong user name or password; 3 failed logins, closing the connection',
         'user -ERR EOF',
       ]);
-      expect(fast.logs.matching(/ warn login failed .*user=alice failures=\d delayMs=1$/).map((l) => /failures=(\d)/.exec(l)![1])).toEqual(['1', '2', '3']);
+      expect(fast.logs.matching(/ warn login failed .*user=alice address=127\.0\.0\.1 failures=\d fromAddress=\d+ delayMs=\d+$/).map((l) => /failures=(\d)/.exec(l)![1])).toEqual(['1', '2', '3']);
       await fast.logs.waitFor(/ closed .*reason="too many failed logins" state=AUTHORIZATION$/);
       await stillServes(fast.port, 'alice'); // the count is per connection
     } finally {
@@ -187,6 +187,8 @@ describe('options', () => {
       maxUnknownCommands: 10,
       maxAuthFailures: 3,
       authFailureDelayMs: 1000,
+      maxAuthFailuresPerAddress: 10,
+      authCooldownMs: 60000,
       closeGraceMs: 10000,
     });
   });

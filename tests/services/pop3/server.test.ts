@@ -119,7 +119,7 @@ describe('logging in', () => {
     expect(lab.logs.lines.join('\n')).not.toContain('not-it-Guess42');
     const pass = lab.logs.matching(/ command .*verb=PASS .*user=frank/);
     expect(pass).toHaveLength(2);
-    expect(pass[0]).toMatch(/ conn=c\d+ client=127\.0\.0\.1:\d+ verb=PASS reply="-ERR \[AUTH\] wrong user name or password" state=AUTHORIZATION user=frank failures=1 delayMs=20$/);
+    expect(pass[0]).toMatch(/ conn=c\d+ client=127\.0\.0\.1:\d+ verb=PASS reply="-ERR \[AUTH\] wrong user name or password" state=AUTHORIZATION user=frank address=127\.0\.0\.1 failures=1 fromAddress=\d+ delayMs=\d+$/);
     expect(pass[1]).toMatch(/verb=PASS reply="\+OK frank@lab\.test has 0 messages \(0 octets\)" state=TRANSACTION user=frank messages=0 octets=0$/);
     const conn = /conn=(c\d+)/.exec(lines[0]!)![1];
     expect(lab.logs.matching(new RegExp(`conn=${conn} .*verb=STAT`))).toHaveLength(1);

@@ -237,6 +237,7 @@ describe('limits and options', () => {
       requestTimeoutMs: 30_000,
       keepAliveTimeoutMs: 5000,
       maxConnections: 1000,
+      maxConnectionsPerAddress: 32,
       closeGraceMs: 10000,
       upstreamKeepAlive: 32,
       dnsCacheMs: 60_000,

@@ -23,6 +23,9 @@ test('the documented defaults', () => {
     maxOpenHandles: 64,
     maxSessionsPerConnection: 2,
     maxConnections: 50,
+    maxConnectionsPerAddress: 10,
+    maxAuthFailuresPerAddress: 10,
+    authCooldownMs: 60000,
     maxReadBytes: 261120,
     idleTimeoutMs: 1800000,
     closeGraceMs: 10000,
@@ -62,8 +65,8 @@ describe('authentication', () => {
     await lab.logs.waitFor(/ closed .*reason="too many authentication failures" authFailures=6$/);
     const failures = lab.logs.matching(/ warn auth failed .*method=password user=alice .*failures=\d/).map((l) => Number(/failures=(\d+)/.exec(l)![1]));
     expect(failures).toEqual([1, 2, 3, 4, 5, 6]);
-    // each one delayed (by the 1 ms this server is set to) before its answer
-    expect(lab.logs.matching(/ warn auth failed .*method=password user=alice .*failures=\d/).every((l) => l.endsWith(' delayMs=1'))).toBe(true);
+    // each one delayed before its answer: the 1 ms this server is set to, times the failures of the address
+    expect(lab.logs.matching(/ warn auth failed .*method=password user=alice .*failures=\d/).map((l) => /fromAddress=(\d+) delayMs=(\d+)$/.exec(l)?.slice(1).join('x'))).toEqual(['1x1', '2x2', '3x3', '4x4', '5x5', '6x6']); // the delay grows with the address's failures
     expect(attempts).toBe(6); // no USERAUTH_FAILURE for the sixth, so no seventh try: the disconnect came instead
     expect(lab.logs.lines.some((l) => l.includes('guess-'))).toBe(false); // never a password in the log
     await stillServes(lab); // the count is per connection
@@ -80,7 +83,7 @@ describe('authentication', () => {
     expect(error?.message).toMatch(/authentication methods failed/);
     // The probe was answered "key ok" (PK_OK), then the signed request failed.
     await lab.logs.waitFor(/ info auth .*method=publickey user=alice key=SHA256:\S+ result="key accepted, waiting for the signature"/);
-    await lab.logs.waitFor(/ warn auth failed .*method=publickey user=alice key=SHA256:\S+ reason="the signature does not verify" failures=1/);
+    await lab.logs.waitFor(/ warn auth failed .*method=publickey user=alice key=SHA256:\S+ reason="the signature does not verify" address=127\.0\.0\.1 failures=1 /);
   });
 
   test('an unknown user, and a method not offered (keyboard-interactive), fail like a wrong password', async () => {
@@ -93,7 +96,7 @@ describe('authentication', () => {
       authHandler: (_m, _p, next) => next(tries++ === 0 ? { type: 'keyboard-interactive', username: 'alice', prompt: () => {} } : (false as never)),
     }).then(() => undefined, (e: Error) => e);
     expect(keyboard).toBeDefined();
-    await lab.logs.waitFor(/ warn auth failed .*method=keyboard-interactive user=alice reason="method not offered" failures=1 delayMs=0/);
+    await lab.logs.waitFor(/ warn auth failed .*method=keyboard-interactive user=alice reason="method not offered" address=127\.0\.0\.1 failures=1 delayMs=0/);
   });
 });
 
@@ -105,7 +108,7 @@ test('authFailureDelayMs: a wrong password is answered late, and other clients a
       () => 'logged in',
       (e: Error) => ((answered = true), e.message),
     );
-    await lab.logs.waitFor(/ warn auth failed .*user=alice .*failures=1 delayMs=60000$/);
+    await lab.logs.waitFor(/ warn auth failed .*user=alice .*failures=1 fromAddress=1 delayMs=60000$/);
     // While that answer waits, a whole session runs on another connection.
     const { client, sftp } = await sftpSession(lab.port, { key: 'bob' });
     expect((await call<{ filename: string }[]>((cb) => sftp.readdir('/', cb))).map((e) => e.filename)).toContain('todo.txt');

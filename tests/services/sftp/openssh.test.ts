@@ -88,7 +88,7 @@ describe('OpenSSH sftp with a password', () => {
   test('a wrong password is refused (and the log does not carry it)', async () => {
     const result = await sftpBatch(lab, ['ls'], { user: 'bob', password: 'Wr0ngPassw0rd' });
     expect(result.code).not.toBe(0);
-    await lab.logs.waitFor(/ warn auth failed .*method=password user=bob reason="wrong user name or password" failures=1 delayMs=500/);
+    await lab.logs.waitFor(/ warn auth failed .*method=password user=bob reason="wrong user name or password" address=127\.0\.0\.1 failures=1 fromAddress=\d+ delayMs=\d+/);
     expect(lab.logs.lines.some((l) => l.includes('Wr0ngPassw0rd'))).toBe(false);
     await stillServes(lab);
   });
