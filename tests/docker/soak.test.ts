@@ -9,6 +9,7 @@
  * with `down --volumes`. Runs when WIRELAB_DOCKER_TESTS=1, after `npm run images`, under
  * `flock /tmp/wirelab-docker.lock`.
  */
+import { holdDockerLab } from '../helpers/docker';
 import { built } from '../helpers/paths';
 import { run } from '../helpers/process';
 
@@ -24,6 +25,14 @@ function soak(...extra: string[]): ReturnType<typeof run> {
 }
 
 suite('the soak on the Docker lab', () => {
+  let release: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    release = await holdDockerLab(); // one Docker lab test file at a time: the soak brings up wirelabtest
+  }, 20 * 60_000);
+  afterAll(async () => {
+    await release?.();
+  });
+
   test('docker kill of smtp half way and compose up again: a row per service, nothing lost, exit 0', async () => {
     const result = await soak();
     expect(result.stderr).toMatch(/soak: docker kill smtp \(container wirelabtest_smtp_1\) at [\d.]+ s\nsoak: smtp, pop3, imap healthy again after \d+ ms/);
