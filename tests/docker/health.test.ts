@@ -1,5 +1,6 @@
 import { compose } from '../../lab-runner/backends/docker/compose';
-import { freeLabPorts, holdDockerLab } from '../helpers/docker';
+import { freeLabPorts } from '../helpers/docker';
+import { holdDockerLab } from '../helpers/dockerLock';
 import { succeeds } from '../helpers/process';
 import { poll } from '../helpers/wait';
 
