@@ -9,7 +9,7 @@
  * with `down --volumes`. Runs when WIRELAB_DOCKER_TESTS=1, after `npm run images`, under
  * `flock /tmp/wirelab-docker.lock`.
  */
-import { holdDockerLab } from '../helpers/docker';
+import { holdDockerLab } from '../helpers/dockerLock';
 import { built } from '../helpers/paths';
 import { run } from '../helpers/process';
 
