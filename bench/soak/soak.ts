@@ -3,8 +3,8 @@
  * `npm run soak`: the lab under load and faults, with figures.
  *
  * Starts every service as its own process (as its container runs it) on 127.0.0.1, with
- * a fresh data folder; drives them all at once with well-behaved clients (HTTP GETs
- * through www and the proxy, DNS queries, SMTP deliveries each with its own Message-ID,
+ * a fresh data folder (processes.ts), or the Docker lab with --docker (docker.ts); drives
+ * them all at once with well-behaved clients (HTTP GETs through www and the proxy, DNS queries, SMTP deliveries each with its own Message-ID,
  * POP3 RETR, IMAP FETCH, FTP and SFTP uploads of bytes with a known SHA-256) and bad
  * ones (garbage bytes, connection floods from 127.0.0.2, slow readers, wrong
  * passwords); half way it kills one service with SIGKILL and starts it again on the same
@@ -17,20 +17,25 @@
  *   npm run soak                     3 minutes, SIGKILL to smtp half way
  *   npm run soak -- --quick          25 seconds
  *   npm run soak -- --seconds 60 --kill ftp --clients 3
+ *   flock /tmp/wirelab-docker.lock npm run soak -- --docker [--quick]
+ *                                    the same against the Docker lab (docker.ts): `docker kill`
+ *                                    and `docker-compose up -d` of the service, the count
+ *                                    read out of the volumes
  *
  * Bounded: in time (--seconds), in requests per service (--max-requests), and to this
  * machine (127.0.0.1 and, for the flood, 127.0.0.2).
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import { homeDir } from '../../services/common/homes';
 import { maildirPath } from '../../services/common/maildir';
-import { defaultLabDir } from '../../services/common/paths';
 import * as clients from './clients';
-import { ServiceProcess, type ServiceSpec } from './processes';
+import { DockerLab } from './docker';
+import { SOAK_SERVICES, type SoakLab } from './lab';
+import { EmbeddedLab } from './processes';
 import { errorKind, ServiceStats, table } from './stats';
 
 interface Options {
@@ -40,6 +45,7 @@ interface Options {
   kill: string;
   keep: boolean;
   dropOne: boolean;
+  docker: boolean;
 }
 
 const positive = (text: string): number => {
@@ -61,46 +67,21 @@ async function main(): Promise<number> {
     .option('--clients <n>', 'well-behaved clients per service, at once', positive, 2)
     .option('--max-requests <n>', 'at most this many requests per service', positive, 100000)
     .option('--kill <service>', 'the service killed with SIGKILL half way and started again', 'smtp')
+    .option('--docker', 'the Docker lab (Compose project wirelabtest; run under flock /tmp/wirelab-docker.lock)')
     .option('--keep', 'keep the data folder (its path is printed)')
     .option('--drop-one', "the soak's own test: delete one delivered message before the count, which must then find it lost")
     .parse();
-  const raw = program.opts<{ quick?: boolean; seconds?: number; clients: number; maxRequests: number; kill: string; keep?: boolean; dropOne?: boolean }>();
-  const options: Options = { seconds: raw.seconds ?? (raw.quick ? 25 : 180), clients: raw.clients, maxRequests: raw.maxRequests, kill: raw.kill, keep: Boolean(raw.keep), dropOne: Boolean(raw.dropOne) };
+  const raw = program.opts<{ quick?: boolean; seconds?: number; clients: number; maxRequests: number; kill: string; keep?: boolean; dropOne?: boolean; docker?: boolean }>();
+  const options: Options = { seconds: raw.seconds ?? (raw.quick ? 25 : 180), clients: raw.clients, maxRequests: raw.maxRequests, kill: raw.kill, keep: Boolean(raw.keep), dropOne: Boolean(raw.dropOne), docker: Boolean(raw.docker) };
 
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-soak-'));
-  const base = { PATH: process.env.PATH ?? '', WIRELAB_LAB: defaultLabDir(), WIRELAB_DATA: dataDir, WIRELAB_LOG_LEVEL: 'warn' };
-  const services = new Map<string, ServiceProcess>();
-  const add = (spec: ServiceSpec): ServiceProcess => {
-    const p = new ServiceProcess(spec, base, dataDir);
-    services.set(spec.name, p);
-    return p;
-  };
-  // In the order a lab starts: the DNS first, the app before the proxy in front of it.
-  const dns = add({ name: 'dns', main: 'dns', portVar: 'DNS_PORT', env: { DNS_HOST: '127.0.0.1' }, udp: true });
-  const plan: ServiceSpec[] = [
-    { name: 'http', main: 'http', portVar: 'HTTP_PORT', env: { HTTP_HOST: '127.0.0.1', HTTPS_PORT: '' } },
-    { name: 'app', main: 'app', portVar: 'APP_PORT', env: { APP_HOST: '127.0.0.1' } },
-    { name: 'smtp', main: 'smtp', portVar: 'SMTP_PORT', env: { SMTP_HOST: '127.0.0.1', SUBMISSION_PORT: '', SMTPS_PORT: '' } },
-    { name: 'pop3', main: 'pop3', portVar: 'POP3_PORT', env: { POP3_HOST: '127.0.0.1', POP3S_PORT: '' } },
-    { name: 'imap', main: 'imap', portVar: 'IMAP_PORT', env: { IMAP_HOST: '127.0.0.1', IMAPS_PORT: '', IMAP_PLAINTEXT_LOGIN: 'yes' } },
-    { name: 'ftp', main: 'ftp', portVar: 'FTP_PORT', env: { FTP_HOST: '127.0.0.1', FTPS_PORT: '' } },
-    { name: 'sftp', main: 'sftp', portVar: 'SFTP_PORT', env: { SFTP_HOST: '127.0.0.1' } },
-  ];
-  if (!plan.some((s) => s.name === options.kill) && options.kill !== 'proxy' && options.kill !== 'dns') {
-    throw new Error(`--kill: no service ${options.kill}; one of dns, proxy, ${plan.map((s) => s.name).join(', ')}`);
-  }
+  if (!SOAK_SERVICES.includes(options.kill)) throw new Error(`--kill: no service ${options.kill}; one of ${SOAK_SERVICES.join(', ')}`);
+  const lab: SoakLab = options.docker ? new DockerLab() : new EmbeddedLab();
   let exitCode = 0;
   try {
-    process.stderr.write(`soak: data in ${dataDir}; starting the services...\n`);
-    await dns.start();
-    for (const spec of plan) {
-      spec.env.LAB_DNS = `127.0.0.1:${dns.port}`;
-      await add(spec).start();
-    }
-    await add({ name: 'proxy', main: 'proxy', portVar: 'PROXY_PORT', env: { PROXY_HOST: '127.0.0.1', PROXY_HTTPS_PORT: '', LAB_DNS: `127.0.0.1:${dns.port}`, PROXY_UPSTREAM: `127.0.0.1:${services.get('app')!.port}` } }).start();
+    await lab.start();
 
-    const stats = new Map([...services.keys()].map((name) => [name, new ServiceStats(name)]));
-    const port = (name: string): number => services.get(name)!.port;
+    const stats = new Map(SOAK_SERVICES.map((name) => [name, new ServiceStats(name)]));
+    const port = (name: string): number => lab.port(name);
     /** Message-IDs answered 250, by the mailbox they went to. */
     const delivered = new Map<string, string[]>();
     const remember = (user: string, id: string): void => {
@@ -190,23 +171,18 @@ async function main(): Promise<number> {
     // Half way: SIGKILL, then the same service again on the same data and port.
     const fault = (async () => {
       await new Promise((resolve) => setTimeout(resolve, (options.seconds * 1000) / 2));
-      const victim = services.get(options.kill)!;
-      process.stderr.write(`soak: SIGKILL to ${options.kill} (pid ${victim.pid}) at ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-      await victim.kill();
-      const t0 = Date.now();
-      await victim.start();
-      process.stderr.write(`soak: ${options.kill} serves again on port ${victim.port} after ${Date.now() - t0} ms\n`);
+      await lab.killAndRestart(options.kill, `at ${((Date.now() - started) / 1000).toFixed(1)} s`);
     })();
 
     await Promise.all([...good, ...bad, fault]);
     process.stderr.write(`soak: load done after ${((Date.now() - started) / 1000).toFixed(1)} s; stopping the services with SIGTERM...\n`);
-    for (const [name, service] of [...services].reverse()) {
-      const code = await service.stop();
+    for (const [name, code] of await lab.stop()) {
       if (code !== 0) {
         stats.get(name)!.error(`exit ${code} on SIGTERM`);
         exitCode = 1;
       }
     }
+    const dataDir = await lab.data();
 
     if (options.dropOne) {
       const inbox = path.join(maildirPath(dataDir, 'lab.test', 'bob'), 'new');
@@ -232,9 +208,9 @@ async function main(): Promise<number> {
       if (!bytes || createHash('sha256').update(bytes).digest('hex') !== upload.sha256) s.lost++;
     }
 
-    const peak = new Map([...services].map(([name, s]) => [name, s.peakRss()]));
+    const peak = lab.peakMemory();
     const rows = [...stats.values()];
-    process.stdout.write(`wirelab soak: ${options.seconds} s, ${options.clients} clients per service, SIGKILL to ${options.kill} half way, node ${process.version}, ${os.cpus().length} CPUs\n\n`);
+    process.stdout.write(`wirelab soak (${options.docker ? 'Docker' : 'embedded'}): ${options.seconds} s, ${options.clients} clients per service, SIGKILL to ${options.kill} half way, node ${process.version}, ${os.cpus().length} CPUs\n\n`);
     process.stdout.write(`${table(rows, peak)}\n\n`);
     const lost = rows.reduce((n, s) => n + s.lost + s.duplicated, 0);
     process.stdout.write(lost === 0 ? 'items lost: 0\n' : `items lost or duplicated: ${lost}\n`);
@@ -242,9 +218,7 @@ async function main(): Promise<number> {
     if (lost > 0) exitCode = 1;
     return exitCode;
   } finally {
-    await Promise.all([...services.values()].map((s) => s.kill())); // what an error left running
-    if (options.keep) process.stderr.write(`soak: data kept in ${dataDir}\n`);
-    else await rm(dataDir, { recursive: true, force: true });
+    await lab.close(options.keep);
   }
 }
 
