@@ -8,7 +8,7 @@ import { DockerBackend } from '../../lab-runner/backends/docker/backend';
 import { compose } from '../../lab-runner/backends/docker/compose';
 import { SHARES_NETWORK_WITH } from '../../lab-runner/backends/docker/control';
 import { composeSettings, publishedPorts } from '../../lab-runner/backends/docker/settings';
-import { freePort } from '../../lab-runner/grade/target';
+import { freeLabPorts } from '../../tests/helpers/docker';
 import { SOAK_SERVICES, type SoakLab } from './lab';
 
 /**
@@ -47,9 +47,10 @@ export class DockerLab implements SoakLab {
 
   async start(): Promise<void> {
     // Every published port moved to a free one: the standard ones may be held by an embedded lab.
-    for (const p of publishedPorts({})) {
-      this.saved.set(p.variable, process.env[p.variable]);
-      process.env[p.variable] = String(await freePort(p.service === 'dns'));
+    // FTP's passive range too: the embedded lab (and its --capture) use 30000-30009.
+    for (const [variable, value] of Object.entries(await freeLabPorts())) {
+      this.saved.set(variable, process.env[variable]);
+      process.env[variable] = value;
     }
     // The first port of each service is its main one (smtp's 25, not 587).
     for (const p of publishedPorts(composeSettings())) if (!this.ports.has(p.service)) this.ports.set(p.service, p.hostPort);
