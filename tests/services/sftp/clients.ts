@@ -133,6 +133,8 @@ export interface Ssh2Login {
   /** A lab user whose private key to use. */
   key?: string;
   authHandler?: ConnectConfig['authHandler'];
+  /** The algorithms the client offers (ssh2's `algorithms`), e.g. `{ compress: ['zlib'] }`. */
+  algorithms?: ConnectConfig['algorithms'];
 }
 
 /** Connect and log in; rejects with the client's error (e.g. authentication failed). */
@@ -151,6 +153,7 @@ export function connect(port: number, login: Ssh2Login = { key: 'alice' }): Prom
       ...(login.password !== undefined ? { password: login.password } : {}),
       ...(login.key ? { privateKey: readFileSync(path.join(LAB_DIR, 'keys', login.key)) } : {}),
       ...(login.authHandler ? { authHandler: login.authHandler } : {}),
+      ...(login.algorithms ? { algorithms: login.algorithms } : {}),
       readyTimeout: 20000,
       keepaliveInterval: 0,
     });

@@ -13,7 +13,7 @@ import { PortInUseError } from '../../../services/common/listen';
 import { SFTP_SERVER_DEFAULTS, SftpServer } from '../../../services/sftp/server';
 import { LAB_DIR } from '../../helpers/paths';
 import { RawSocket } from '../../helpers/socket';
-import { call, clientClosed, closeClient, connect, openSftp, sftpSession, startSftp, STATUS, statusOf, stillServes, type RunningSftp } from './clients';
+import { call, clientClosed, closeClient, connect, openSftp, sftpBatch, sftpSession, startSftp, STATUS, statusOf, stillServes, type RunningSftp } from './clients';
 
 test('the documented defaults', () => {
   expect(SFTP_SERVER_DEFAULTS).toEqual({
@@ -305,4 +305,36 @@ test('a port in use is explained', async () => {
   } finally {
     await lab.stop();
   }
+});
+
+describe('compression only after login (zlib@openssh.com, as OpenSSH offers it)', () => {
+  let lab: RunningSftp;
+  beforeAll(async () => {
+    lab = await startSftp();
+  });
+  afterAll(async () => {
+    await lab?.stop();
+  });
+
+  test('a client that offers only plain zlib (compression before authentication) is refused at the key exchange', async () => {
+    await expect(connect(lab.port, { key: 'alice', algorithms: { compress: ['zlib'] } })).rejects.toThrow(/compression/i);
+    await stillServes(lab);
+  });
+
+  test('zlib@openssh.com is taken, and a file goes through compressed after login', async () => {
+    const { client, sftp } = await sftpSession(lab.port, { key: 'alice', algorithms: { compress: ['zlib@openssh.com'] } });
+    try {
+      const text = 'compressed after login\n'.repeat(200);
+      await call<void>((cb) => sftp.writeFile('zlib.txt', text, cb));
+      expect(await call<Buffer>((cb) => sftp.readFile('zlib.txt', cb))).toEqual(Buffer.from(text));
+    } finally {
+      await closeClient(client);
+    }
+  });
+
+  test('OpenSSH with Compression=yes negotiates zlib@openssh.com', async () => {
+    const result = await sftpBatch(lab, ['pwd'], { options: ['-o', 'LogLevel=DEBUG1', '-o', 'Compression=yes'] });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/compression: zlib@openssh\.com/);
+  });
 });
