@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, opendir, readlink, realpath, rename, rmdir, stat, statfs, symlink, truncate, unlink, utimes } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, opendir, readdir, readlink, realpath, rename, rmdir, stat, statfs, symlink, truncate, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { utils, type Attributes, type FileEntry } from 'ssh2';
 import { confine, confineForWrite, confineReal } from '../common/jail';
@@ -292,8 +292,34 @@ async function move(s: SftpSession, from: string, to: string, existing: 'keep' |
   if (info.isSymbolicLink() && shownLinkTarget(s.home, folder, await readlink(source.real)) === undefined) {
     throw new SftpStatusError('PERMISSION_DENIED', 'refused: there the link would lead out of your home');
   }
+  // A folder carries its links along: a relative one (`../x`) leads elsewhere from the new place.
+  if (info.isDirectory()) {
+    const escaping = await linkLeavingHome(s.home, source.real, target);
+    if (escaping) throw new SftpStatusError('PERMISSION_DENIED', `refused: from there the link ${clientView(s.home, path.join(source.real, escaping))} would lead out of your home`);
+  }
   await rename(source.real, target);
   return OK;
+}
+
+/** Entries a folder move looks through for links; a bigger tree is refused (FAILURE) rather than moved unchecked. */
+const MOVE_CHECK_ENTRIES = 10_000;
+
+/**
+ * The first link under `folder` (its path relative to it) that would lead out of `home`
+ * once `folder` is moved to `to`, or undefined. Links are never followed on the walk.
+ */
+async function linkLeavingHome(home: string, folder: string, to: string): Promise<string | undefined> {
+  const pending = [''];
+  let seen = 0;
+  for (let rel = pending.pop(); rel !== undefined; rel = pending.pop()) {
+    for (const entry of await readdir(path.join(folder, rel), { withFileTypes: true })) {
+      if (++seen > MOVE_CHECK_ENTRIES) throw new SftpStatusError('FAILURE', `refused: more than ${MOVE_CHECK_ENTRIES} entries in that folder to check for links`);
+      const inner = path.join(rel, entry.name);
+      if (entry.isDirectory()) pending.push(inner);
+      else if (entry.isSymbolicLink() && shownLinkTarget(home, path.join(to, rel), await readlink(path.join(folder, inner))) === undefined) return inner;
+    }
+  }
+  return undefined;
 }
 
 /** SFTP open flags (draft-02 6.3) as open(2) flags. */

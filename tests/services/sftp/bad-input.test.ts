@@ -160,6 +160,24 @@ describe('SYMLINK', () => {
     expect(await statusOf(call((cb) => sftp.rename('sub/up-link', 'sub/deeper/up-link', cb)))).toBe(STATUS.OK); // ../notes.txt: sub/notes.txt, still inside
     expect(await statusOf(call((cb) => sftp.rename('sub/notes-link', 'moved-out', cb)))).toBe(STATUS.PERMISSION_DENIED); // ../notes.txt from / is outside
   });
+
+  test('a folder is not moved where a link inside it would lead out of the home; moved where its links still lead inside, it is', async () => {
+    // box/inner/up -> ../../notes.txt is the home's notes.txt; box/inner moved to the top, the same link would be ../../notes.txt from /inner: outside.
+    await mkdir(path.join(home, 'box/inner'), { recursive: true });
+    await call((cb) => sftp.symlink('/notes.txt', 'box/inner/up', cb));
+    expect(await call<string>((cb) => sftp.readlink('box/inner/up', cb))).toBe('../../notes.txt');
+    expect(await statusOf(call((cb) => sftp.rename('box/inner', 'inner', cb)))).toBe(STATUS.PERMISSION_DENIED);
+    expect(await statusOf(call((cb) => sftp.ext_openssh_rename('box/inner', 'inner', cb)))).toBe(STATUS.PERMISSION_DENIED); // posix-rename too
+    expect(existsSync(path.join(home, 'box/inner/up'))).toBe(true);
+    expect(existsSync(path.join(home, 'inner'))).toBe(false);
+    // OpenSSH's rename says so.
+    const refused = await sftpBatch(lab, ['rename box/inner inner']);
+    expect(refused.stderr).toMatch(/Permission denied/);
+    // One level down, the same link still leads to a file inside the home: moved.
+    await mkdir(path.join(home, 'other/deep'), { recursive: true });
+    expect(await statusOf(call((cb) => sftp.rename('box/inner', 'other/deep/inner', cb)))).toBe(STATUS.OK);
+    expect(await call<string>((cb) => sftp.readlink('other/deep/inner/up', cb))).toBe('../../notes.txt');
+  });
 });
 
 describe('malformed paths', () => {
