@@ -32,10 +32,11 @@ export function parseWrk(out: string): Values {
   };
 }
 
-export async function wrk(url: string, connections: number, seconds: number): Promise<Values> {
+export async function wrk(url: string, connections: number, seconds: number, headers: string[] = []): Promise<Values> {
   // Two threads (the machine has two cores); never fewer connections than threads.
   const threads = Math.min(2, connections);
-  const { stdout } = await runTool('wrk', [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '--latency', url], (seconds + 30) * 1000);
+  const extra = headers.flatMap((h) => ['-H', h]);
+  const { stdout } = await runTool('wrk', [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '--latency', ...extra, url], (seconds + 30) * 1000);
   return parseWrk(stdout);
 }
 

@@ -28,6 +28,12 @@ const HTTPS: Metric[] = [
   { key: 'p99', title: 'HTTPS static page, latency p99', unit: 'ms', better: 'lower', target: { of: 'ratio', atMost: 1.5 } },
 ];
 
+/** A new connection per request (`Connection: close`): each request pays a TCP and a TLS handshake. */
+const HANDSHAKE: Metric[] = [
+  { key: 'rps', title: 'HTTPS, a new TLS connection per request, wrk -t2 -c10', unit: 'req/s', better: 'higher' },
+  { key: 'p50', title: 'HTTPS, a new TLS connection per request, latency p50 (the handshake and one request)', unit: 'ms', better: 'lower' },
+];
+
 export async function httpSuite(rec: Recorder, lab: string): Promise<void> {
   const { dir, settings } = rec;
   const p = await ports(['ours', 'oursTls', 'app', 'proxy', 'nginx', 'nginxTls', 'nginxProxy']);
@@ -63,10 +69,10 @@ export async function httpSuite(rec: Recorder, lab: string): Promise<void> {
     servers.push(proxy);
 
     const s = settings.seconds;
-    const side = (label: string, daemon: Daemon, port: number, connections: number, scheme = 'http') => ({
+    const side = (label: string, daemon: Daemon, port: number, connections: number, scheme = 'http', headers: string[] = []) => ({
       label,
       servers: [daemon],
-      run: () => wrk(`${scheme}://${HOST}:${port}/`, connections, s),
+      run: () => wrk(`${scheme}://${HOST}:${port}/`, connections, s, headers),
     });
     await compare(rec, {
       id: 'http-static',
@@ -82,6 +88,14 @@ export async function httpSuite(rec: Recorder, lab: string): Promise<void> {
       reference: side('nginx 1.22, 1 worker, the same certificate', nginx, p.nginxTls, 50, 'https'),
       ours: side('wirelab http, HTTPS', ours, p.oursTls, 50, 'https'),
       note: 'wrk keeps its 50 connections open: one handshake each, then requests inside TLS',
+    });
+    await compare(rec, {
+      id: 'https-handshake',
+      group: 'http',
+      metrics: HANDSHAKE,
+      reference: side('nginx 1.22, 1 worker, the same certificate', nginx, p.nginxTls, 10, 'https', ['Connection: close']),
+      ours: side('wirelab http, HTTPS', ours, p.oursTls, 10, 'https', ['Connection: close']),
+      note: 'Connection: close on every request: a TCP and a TLS handshake (TLS 1.3, the lab CA leaf, ECDSA) each time',
     });
     await compare(rec, {
       id: 'http-proxy',
