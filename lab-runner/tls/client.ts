@@ -96,6 +96,30 @@ export async function startTls(socket: net.Socket, start: TlsStart, ctx: TlsClie
 }
 
 /**
+ * A connection a line protocol (POP3, IMAP) opens: TLS at once with implicit TLS (995,
+ * 993), or later with `upgrade` (STLS, STARTTLS on the plain port). `handshake` is the
+ * one that happened, for the step's `tls` output.
+ */
+export interface MaybeTls {
+  socket: net.Socket;
+  upgrade(plain: net.Socket): Promise<net.Socket>;
+  handshake(): TlsHandshake | undefined;
+}
+
+export async function openMaybeTls(plain: net.Socket, implicit: boolean, start: TlsStart, ctx: TlsClientContext): Promise<MaybeTls> {
+  let handshake: TlsHandshake | undefined;
+  const upgrade = async (socket: net.Socket): Promise<net.Socket> => {
+    const secure = await startTls(socket, start, ctx).catch((err: unknown) => {
+      socket.destroy();
+      throw err;
+    });
+    handshake = secure.handshake;
+    return secure.socket;
+  };
+  return { socket: implicit ? await upgrade(plain) : plain, upgrade, handshake: () => handshake };
+}
+
+/**
  * Node's options for a TLS client connection as a step asks for it: the name asked
  * for (SNI, never an address: RFC 6066 3), ALPN, whom to trust, the versions. The
  * certificate is judged, not refused, by Node (rejectUnauthorized: false), against the

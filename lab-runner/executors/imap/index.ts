@@ -1,7 +1,6 @@
-import type net from 'node:net';
 import { z } from 'zod';
-import { startTls, tlsRequired } from '../../tls/client';
-import { CLIENT, connect, Connection, type TlsHandshake } from '../../wire';
+import { openMaybeTls, tlsRequired } from '../../tls/client';
+import { CLIENT, connect, Connection } from '../../wire';
 import { splitTls, tlsWithMode, upgradeSchema } from '../tls/settings';
 import { outputSchema, type Executor } from '../types';
 import { runAction, actionSchema, resultSchema, type ActionResult } from './actions';
@@ -105,16 +104,8 @@ export const imapExecutor: Executor<ImapInput, ImapOutput> = {
     const { mode, settings } = splitTls(input.tls);
     const route = await ctx.network.locate(input.host, input.port ?? (mode === 'implicit' ? 993 : 143), ctx.wire, ctx.signal);
     const socket = await connect(route, ctx.wire, ctx.signal, 'imap');
-    let handshake: TlsHandshake | undefined;
-    const tlsTo = async (plain: net.Socket): Promise<net.Socket> => {
-      const secure = await startTls(plain, { route, host: input.host, settings }, ctx).catch((err: unknown) => {
-        plain.destroy();
-        throw err;
-      });
-      handshake = secure.handshake;
-      return secure.socket;
-    };
-    const connection = new Connection(mode === 'implicit' ? await tlsTo(socket) : socket, route, ctx.wire, 'imap');
+    const tls = await openMaybeTls(socket, mode === 'implicit', { route, host: input.host, settings }, ctx);
+    const connection = new Connection(tls.socket, route, ctx.wire, 'imap');
     const s = new ImapSession(connection, ctx.signal);
     const output: ImapOutput = { address: route.address, capabilities: [], loggedIn: false, results: [], untagged: s.untagged, commands: s.commands };
     try {
@@ -130,7 +121,7 @@ export const imapExecutor: Executor<ImapInput, ImapOutput> = {
           const go = await s.command(['STARTTLS']);
           Object.assign(output.starttls, { status: go.status, text: go.text });
           if (go.status === 'OK') {
-            await connection.upgrade(tlsTo);
+            await connection.upgrade(tls.upgrade);
             output.starttls.secure = true;
             // RFC 9051 6.2.1: what the server said in clear is forgotten; ask again, inside TLS.
             s.capabilities = [];
@@ -143,6 +134,7 @@ export const imapExecutor: Executor<ImapInput, ImapOutput> = {
           throw tlsRequired(route.label, why, `STARTTLS ${offered ? 'refused' : 'not offered'}`, 'LOGOUT');
         }
       }
+      const handshake = tls.handshake();
       if (handshake) output.tls = handshake;
       output.loggedIn = greeting.status === 'PREAUTH';
       if (input.user && !output.loggedIn && s.capabilities.includes('LOGINDISABLED')) {

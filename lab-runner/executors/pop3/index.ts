@@ -1,7 +1,6 @@
-import type net from 'node:net';
 import { z } from 'zod';
-import { startTls, tlsRequired } from '../../tls/client';
-import { connect, Connection, type TlsHandshake } from '../../wire';
+import { openMaybeTls, tlsRequired } from '../../tls/client';
+import { connect, Connection } from '../../wire';
 import { splitTls, tlsWithMode, upgradeSchema } from '../tls/settings';
 import { outputSchema, type Executor, type Session } from '../types';
 import { multiLine, numbered, singleLine, type Pop3Reply } from './protocol';
@@ -96,16 +95,8 @@ export const pop3Executor: Executor<Pop3Input, Pop3Output> = {
     const { mode, settings } = splitTls(input.tls);
     const route = await ctx.network.locate(input.host, input.port ?? (mode === 'implicit' ? 995 : 110), ctx.wire, ctx.signal);
     const socket = await connect(route, ctx.wire, ctx.signal, 'pop3');
-    let handshake: TlsHandshake | undefined;
-    const tlsTo = async (plain: net.Socket): Promise<net.Socket> => {
-      const secure = await startTls(plain, { route, host: input.host, settings }, ctx).catch((err: unknown) => {
-        plain.destroy();
-        throw err;
-      });
-      handshake = secure.handshake;
-      return secure.socket;
-    };
-    const pop = new Connection(mode === 'implicit' ? await tlsTo(socket) : socket, route, ctx.wire, 'pop3');
+    const tls = await openMaybeTls(socket, mode === 'implicit', { route, host: input.host, settings }, ctx);
+    const pop = new Connection(tls.socket, route, ctx.wire, 'pop3');
     const command = async (line: string): Promise<Pop3Reply> => {
       pop.send(line);
       return pop.read(isMultiLine(line) ? multiLine : singleLine, { describe }, ctx.signal);
@@ -115,13 +106,14 @@ export const pop3Executor: Executor<Pop3Input, Pop3Output> = {
       output.greeting = (await pop.read(singleLine, { describe }, ctx.signal)).text;
       if (input.stls && !pop.secure) {
         const stls = await command('STLS');
-        if (stls.ok) await pop.upgrade(tlsTo);
+        if (stls.ok) await pop.upgrade(tls.upgrade);
         output.stls = { ok: stls.ok, text: stls.text, secure: pop.secure };
         if (!pop.secure && input.stls === 'required') {
           await command('QUIT').catch(() => undefined);
           throw tlsRequired(route.label, `refused STLS (-ERR ${stls.text})`, 'STLS refused');
         }
       }
+      const handshake = tls.handshake();
       if (handshake) output.tls = handshake;
       const replies: NonNullable<Pop3Output['replies']> = [];
       const run = async (lines: string[]): Promise<void> => {
