@@ -86,8 +86,7 @@ export async function stopLabCapture(lab: LabContainers): Promise<LabCaptureDone
     if (info.State.Running) {
       await container.stop({ t: 15 });
       await container.wait();
-      const log = (await container.logs({ stdout: true, stderr: true, follow: false })).toString('utf8');
-      const counted = /(\d+) packets? captured/.exec(log);
+      const counted = /(\d+) packets? captured/.exec((await lab.logs(CAPTURE_SERVICE)).join('\n'));
       done = { file: captureFileOf(info), packets: counted ? Number(counted[1]) : undefined };
     }
     await container.remove({ force: true });
