@@ -453,10 +453,12 @@ suite('the lab in Docker', () => {
       expect(await tsharkProblems(file)).toEqual([]);
       // The relay: mail.lab.test (172.28.0.25) hands the mail to mail.example.test (172.28.0.26) on 25, decoded as SMTP
       // on the standard port; it takes the STARTTLS offered (the lab CA), so after it the dialogue is TLS records.
-      const relay = await tsharkRows(file, ['ip.src', 'ip.dst', 'smtp.command_line', 'smtp.response.code'], ['-Y', 'smtp && tcp.port == 25 && ip.addr == 172.28.0.26']);
-      const said = relay.filter((r) => r['ip.src'] === '172.28.0.25' && r['ip.dst'] === '172.28.0.26').map((r) => r['smtp.command_line'].split(/[ \\]/)[0]);
+      const relay = await tsharkRows(file, ['ip.src', 'ip.dst', 'smtp.req.command', 'smtp.response.code'], ['-Y', 'smtp && tcp.port == 25 && ip.addr == 172.28.0.26']);
+      const said = relay.filter((r) => r['ip.src'] === '172.28.0.25' && r['ip.dst'] === '172.28.0.26').map((r) => r['smtp.req.command']);
       const answered = relay.filter((r) => r['ip.src'] === '172.28.0.26' && r['ip.dst'] === '172.28.0.25').map((r) => r['smtp.response.code']);
-      expect({ said, answered }).toEqual({ said: expect.arrayContaining(['EHLO', 'STARTTLS']), answered: expect.arrayContaining(['220', '250']) });
+      expect({ said, answered }).toEqual({ said: expect.arrayContaining(['EHLO']), answered: expect.arrayContaining(['220', '250']) });
+      const starttls = await tsharkRows(file, ['frame.number'], ['-Y', 'ip.src == 172.28.0.25 && ip.dst == 172.28.0.26 && smtp.command_line contains "STARTTLS"']);
+      expect(starttls).toHaveLength(1);
       const hello = await tsharkRows(file, ['ip.src', 'ip.dst', 'tls.handshake.extensions_server_name'], ['-Y', 'tls.handshake.type == 1 && tcp.dstport == 25']);
       expect(hello).toContainEqual({ 'ip.src': '172.28.0.25', 'ip.dst': '172.28.0.26', 'tls.handshake.extensions_server_name': 'mail.example.test' });
       // DNS: the relay asked the lab DNS for example.test's mail host, from its own address.
