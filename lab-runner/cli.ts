@@ -94,7 +94,7 @@ program
   .option('--keep', 'docker: leave the stack running afterwards (default: remove what the run created)')
   .option('--reuse', 'docker: run on the lab that is already up (and leave it up) instead of starting one')
   .option('--project <name>', 'docker: the Compose project name', process.env.COMPOSE_PROJECT_NAME ?? 'wirelab')
-  .option('--capture [file]', `record the packets under every step (FILE.pcapng; default: ${DEFAULT_CAPTURE_FILE} beside --out, else here): as root on lo, else in a network namespace of its own; embedded backend`)
+  .option('--capture [file]', `record the packets under every step (FILE.pcapng; default: ${DEFAULT_CAPTURE_FILE} beside --out, else here): as root on lo, else in a network namespace of its own; docker: the client's packets, and the whole lab network's beside them (FILE-lab.pcap)`)
   .addOption(new Option('--result-file <file>', 'also write the whole result as JSON here (the docker backend reads it from its client)').hideHelp())
   .addOption(labOption())
   .action(async (given: string[], opts, command: Command) => {
