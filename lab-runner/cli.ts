@@ -250,7 +250,7 @@ program
     let registered: ReturnType<typeof registerLab> | undefined;
     let consoleServer: ConsoleServer | undefined;
     try {
-      if (opts.console) consoleServer = await startConsole(backend, opts, c);
+      if (opts.console) consoleServer = await startConsole(backend, opts, c, capture);
       // The explorers (`wirelab http`, ...) read where this lab really listens from this file.
       try {
         registered = registerLab(backend.status(), opts.data);
@@ -285,10 +285,11 @@ async function captureHere(say: (line: string) => void, iface?: string): Promise
   }
 }
 
-/** `wirelab up`'s console, on 127.0.0.1; a port in use is said and the lab goes on without it. */
-async function startConsole(backend: Backend, opts: { consolePort?: number; freePorts?: boolean; scenarios: string; quizzes: string; quiet?: boolean }, c: ReturnType<typeof colorsFor>): Promise<ConsoleServer | undefined> {
+/** `wirelab up`'s console, on 127.0.0.1 (with the lab's capture, if on); a port in use is said and the lab goes on without it. */
+async function startConsole(backend: Backend, opts: { consolePort?: number; freePorts?: boolean; scenarios: string; quizzes: string; quiet?: boolean }, c: ReturnType<typeof colorsFor>, capture?: RunCapture): Promise<ConsoleServer | undefined> {
   const log = createLogger('console', { sink: opts.quiet ? () => {} : (line) => process.stderr.write(c.dim(line) + '\n') });
-  const server = new ConsoleServer({ backend, scenariosDir: opts.scenarios, quizzesDir: opts.quizzes, log });
+  // With --capture, the console's runs take their steps' packets from the lab's one capture.
+  const server = new ConsoleServer({ backend, scenariosDir: opts.scenarios, quizzesDir: opts.quizzes, log, capture });
   const port = opts.consolePort ?? (opts.freePorts ? 0 : 8000);
   try {
     await server.listen(port);

@@ -4,6 +4,7 @@ import { evaluate } from './expect/evaluate';
 import { executorFor } from './executors/registry';
 import type { FailureOutput, Session } from './executors/types';
 import { findService, mergeByTime, nowMs, serviceWireEvents, STACK, StepError, Wire, type WireEvent } from './wire';
+import type { StepPacketSource } from './packets/runCapture';
 import type { StepCapture } from './packets/steps';
 import { interpolate, MissingVariableError } from './scenario/interpolate';
 import { getPath } from './scenario/path';
@@ -46,7 +47,7 @@ export interface RunOptions {
    * transcript, when it started, the epoch ms its transcript counts from). Steps that
    * check packets (`tcp:`, `packets:`, `payload:`) error without it.
    */
-  capture?: { step(transcript: readonly WireEvent[], started: number, origin: number): Promise<StepCapture> };
+  capture?: StepPacketSource;
 }
 
 export async function runScenarios(scenarios: Scenario[], backend: Backend, listener: RunListener = {}, options: RunOptions = {}): Promise<RunResult> {
@@ -186,9 +187,9 @@ async function runStep(
   since: Date,
   options: RunOptions,
   onRecord?: (event: WireEvent) => void,
-  keylog?: KeylogFile,
 ): Promise<StepResult> {
   const stop = options.signal;
+  const keylog = options.keylog;
   const executor = executorFor(step.action);
   const result: StepResult = { ...base(scenario, step), summary: step.action, status: 'error', durationMs: 0, attempts: 0 };
   const started = performance.now();

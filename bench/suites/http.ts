@@ -3,7 +3,7 @@ import path from 'node:path';
 import { compare, type Metric, type Recorder } from '../figures';
 import type { Daemon } from '../process';
 import { hostDir } from '../../services/common/certificates';
-import { folder, HOST, oursData, ports, startOurs, startServer } from '../servers';
+import { folder, HOST, ONE_LOAD_ADDRESS, oursData, ports, startOurs, startServer } from '../servers';
 import { wrk } from '../tools';
 
 /**
@@ -39,7 +39,7 @@ export async function httpSuite(rec: Recorder, lab: string): Promise<void> {
     const ours = await startOurs('http', {
       dir,
       lab,
-      env: { HTTP_PORT: String(p.ours), HTTPS_PORT: String(p.oursTls), HTTP_HOST: HOST },
+      env: { HTTP_PORT: String(p.ours), HTTPS_PORT: String(p.oursTls), HTTP_HOST: HOST, ...ONE_LOAD_ADDRESS },
       ready: [{ kind: 'tcp', port: p.ours }, { kind: 'tcp', port: p.oursTls }],
     });
     servers.push(ours);
@@ -57,7 +57,7 @@ export async function httpSuite(rec: Recorder, lab: string): Promise<void> {
       dir,
       lab,
       // The app by address: a lab name would need the lab DNS and its 172.28.0.0/24 addresses.
-      env: { PROXY_PORT: String(p.proxy), PROXY_HTTPS_PORT: '', PROXY_HOST: HOST, PROXY_UPSTREAM: `${HOST}:${p.app}` },
+      env: { PROXY_PORT: String(p.proxy), PROXY_HTTPS_PORT: '', PROXY_HOST: HOST, PROXY_UPSTREAM: `${HOST}:${p.app}`, ...ONE_LOAD_ADDRESS },
       ready: [{ kind: 'tcp', port: p.proxy }],
     });
     servers.push(proxy);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { maildirPath } from '../../services/common/maildir';
 import { compare, type Recorder, type Side } from '../figures';
 import type { Daemon } from '../process';
-import { folder, HOST, oursData, ports, startOurs, startServer } from '../servers';
+import { folder, HOST, ONE_LOAD_ADDRESS, oursData, ports, startOurs, startServer } from '../servers';
 import { smtpSource } from '../tools';
 
 /**
@@ -35,7 +35,7 @@ export async function smtpSuite(rec: Recorder, lab: string): Promise<void> {
       dir,
       lab,
       // LAB_DNS only for mail to other domains, which the bench does not send.
-      env: { SMTP_PORT: String(p.ours), SUBMISSION_PORT: '', SMTPS_PORT: '', SMTP_HOST: HOST, MAIL_DOMAIN: 'lab.test', LAB_DNS: `${HOST}:${p.dns}` },
+      env: { SMTP_PORT: String(p.ours), SUBMISSION_PORT: '', SMTPS_PORT: '', SMTP_HOST: HOST, MAIL_DOMAIN: 'lab.test', LAB_DNS: `${HOST}:${p.dns}`, ...ONE_LOAD_ADDRESS },
       ready: [{ kind: 'tcp', port: p.ours }],
     });
     started.push(ours);

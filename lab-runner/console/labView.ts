@@ -34,6 +34,8 @@ export interface LabView {
   services: ServiceView[];
   /** What the Lab page's buttons may do on this backend. */
   actions: LabAction[];
+  /** The lab was started with capture on (`wirelab up --capture`): steps carry their packets. */
+  capture: boolean;
 }
 
 /** Actions a person takes from the Lab page; disconnect and connect take a container off the lab network (Docker). */
@@ -63,7 +65,7 @@ async function healthOf(status: ServiceStatus, network: LabNetwork | undefined, 
   }
 }
 
-export async function labView(backend: Backend): Promise<LabView> {
+export async function labView(backend: Backend, capture = false): Promise<LabView> {
   const statuses = await backend.status();
   let network: LabNetwork | undefined;
   try {
@@ -87,5 +89,5 @@ export async function labView(backend: Backend): Promise<LabView> {
       };
     }),
   );
-  return { backend: backend.name, services, actions: actionsOf(backend) };
+  return { backend: backend.name, services, actions: actionsOf(backend), capture };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Backend } from '../backends/types';
+import type { RunCapture } from '../packets/runCapture';
 import { maskScenario, maskStep, renderReport } from '../report';
 import type { RunResult, ScenarioResult } from '../result';
 import { runScenarios, runScenario, type RunListener } from '../run';
@@ -11,7 +12,9 @@ import type { EventHub } from './events';
  * The Scenarios page: every scenario in the lab's folder, run one or all on the lab the
  * console serves, each step's result sent to the page the moment the runner finishes it
  * (`run` events), the whole result kept for the HTML, JUnit and JSON reports.
- * Quizzes' probes run through here too, so their steps arrive the same way.
+ * Quizzes' probes run through here too, so their steps arrive the same way. On a lab
+ * started with capture on, every run takes its steps' packets from the lab's capture;
+ * without it, the scenarios that check packets are listed with why they do not run.
  */
 
 /** Too many runs at once: the console's `maxRuns` option. */
@@ -50,7 +53,12 @@ export interface ScenarioInfo {
   description?: string;
   steps: { name: string; action: string; points: number }[];
   maxPoints: number;
+  /** Why it does not run on this lab: it checks packets, and the lab was started without capture. */
+  skipped?: string;
 }
+
+/** Why a scenario that checks packets does not run on a lab without capture, and how to run it. */
+export const NEEDS_CAPTURE = 'it checks the packets under its steps (tcp:, packets:, payload:): start the lab with --capture (wirelab up --capture) to run it';
 
 /**
  * A run's id: the one the page chose (so it knows the events of its run from the very
@@ -71,6 +79,7 @@ export class ScenarioRuns {
     private readonly backend: Backend,
     private readonly hub: EventHub,
     private readonly limiter: RunLimiter,
+    private readonly capture?: RunCapture,
   ) {}
 
   /** The scenarios in the folder, loaded afresh (an instructor may be editing them); files that do not load, with why. */
@@ -97,6 +106,7 @@ export class ScenarioRuns {
       description: s.description,
       steps: s.steps.map((step) => ({ name: step.name, action: step.action, points: step.points })),
       maxPoints: s.maxPoints,
+      ...(s.needsCapture && !this.capture ? { skipped: NEEDS_CAPTURE } : {}),
     }));
     return { scenarios, errors, loaded };
   }
@@ -115,6 +125,10 @@ export class ScenarioRuns {
       if (unknown.length) throw new TypeError(`no scenario named ${unknown.join(', ')} in the scenarios folder`);
       chosen = loaded.filter((s) => files.includes(path.relative(this.dir, s.file)));
     }
+    // Without capture, the scenarios that check packets are left out (each says why in the list).
+    const runnable = this.capture ? chosen : chosen.filter((s) => !s.needsCapture);
+    if (chosen.length && !runnable.length) throw new TypeError(`${chosen.map((s) => path.relative(this.dir, s.file)).join(', ')}: ${NEEDS_CAPTURE}`);
+    chosen = runnable;
     if (!chosen.length) throw new TypeError('no scenario to run');
     const id = runId(wantedId);
     const info = all.filter((s) => chosen.some((c) => path.relative(this.dir, c.file) === s.file));
@@ -144,14 +158,14 @@ export class ScenarioRuns {
   /** One scenario (a quiz's probe) run on the lab as it is, its steps sent like a scenario run's. */
   async runOne(id: string, scenario: Scenario, name: string): Promise<ScenarioResult> {
     return this.limiter.run(async () => {
-      const result = await runScenario(scenario, this.backend, this.listener(id, () => name), { asItIs: true });
+      const result = await runScenario(scenario, this.backend, this.listener(id, () => name), { asItIs: true, capture: this.capture?.run() });
       this.hub.send('run', { id, type: 'end', points: result.points, maxPoints: result.maxPoints, passed: result.status === 'passed' });
       return maskScenario(result);
     });
   }
 
   private async runAll(id: string, scenarios: Scenario[]): Promise<void> {
-    const result = await runScenarios(scenarios, this.backend, this.listener(id));
+    const result = await runScenarios(scenarios, this.backend, this.listener(id), { capture: this.capture?.run() });
     for (const s of result.scenarios) s.file = path.relative(this.dir, s.file);
     this.finished.set(id, result);
     while (this.finished.size > KEPT_RUNS) this.finished.delete(this.finished.keys().next().value!);

@@ -10,9 +10,10 @@ import { packageRoot } from '../../services/common/paths';
 import { closeHttpServer } from '../../services/common/sessions';
 import { SHUTDOWN_GRACE_MS } from '../../services/common/shutdown';
 import type { Backend, LabAction } from '../backends/types';
+import type { RunCapture } from '../packets/runCapture';
 import { findService } from '../wire';
 import { EventHub } from './events';
-import { actionsOf, labView } from './labView';
+import { actionsOf, labView, type LabView } from './labView';
 import { panels } from './panels';
 import { QuizBook } from './quizBook';
 import { BusyError, RunLimiter, runId, ScenarioRuns } from './runs';
@@ -66,6 +67,12 @@ export interface ConsoleOptions {
   log?: Logger;
   /** The built page (index.html, console.js, console.css). Default: dist/lab-runner/console/public. */
   publicDir?: string;
+  /**
+   * The lab's packet capture (`wirelab up --capture`): Try it, scenario runs and probes
+   * take their steps' packets from it (the TCP layer under the ladder). Without it the
+   * page says how to get them, and the scenarios that check packets do not run.
+   */
+  capture?: RunCapture;
 }
 
 /** The page's files, by their address. */
@@ -115,10 +122,10 @@ export class ConsoleServer {
     this.perAddress = new ConnectionLimiter({ maxConnections: Infinity, maxConnectionsPerAddress: this.limits.connectionsPerAddress });
     this.hub = new EventHub(this.limits.maxStreams);
     this.limiter = new RunLimiter(this.limits.maxRuns);
-    this.runs = new ScenarioRuns(options.scenariosDir, options.backend, this.hub, this.limiter);
+    this.runs = new ScenarioRuns(options.scenariosDir, options.backend, this.hub, this.limiter, options.capture);
     this.quizzes = new QuizBook(options.quizzesDir, this.runs);
     this.routes = [
-      ['GET', /^\/api\/lab$/, () => labView(this.options.backend)],
+      ['GET', /^\/api\/lab$/, () => this.labView()],
       ['POST', /^\/api\/lab\/([a-z0-9-]+)\/([a-z]+)$/, (_q, _s, [service, action]) => this.labAction(service!, action!)],
       ['GET', /^\/api\/lab\/([a-z0-9-]+)\/logs$/, (_q, _s, [service]) => this.logs(service!)],
       ['GET', /^\/api\/panels$/, async () => panels()],
@@ -304,11 +311,15 @@ export class ConsoleServer {
     return { service, lines: lines.slice(-this.limits.logLines) };
   }
 
+  private labView(): Promise<LabView> {
+    return labView(this.options.backend, Boolean(this.options.capture));
+  }
+
   /** Send the lab's picture to the pages when it changed (or now, `always`). */
   private async watchLab(always = false): Promise<void> {
     if (!this.hub.size) return;
     try {
-      const view = await labView(this.options.backend);
+      const view = await this.labView();
       const text = JSON.stringify(view);
       if (always || text !== this.lastLab) this.hub.send('lab', view);
       this.lastLab = text;
@@ -325,7 +336,7 @@ export class ConsoleServer {
     const id = runId(body.id);
     const request = typeof body.yaml === 'string' ? stepFromYaml(body.yaml) : { action: body.action, input: body.input, name: typeof body.name === 'string' ? body.name : undefined };
     this.log.info('try', { action: String(request.action) });
-    return this.limiter.run(() => tryStep(this.options.backend, request, (event) => this.hub.send('wire', { id, event })));
+    return this.limiter.run(() => tryStep(this.options.backend, request, (event) => this.hub.send('wire', { id, event }), this.options.capture?.run()));
   }
 
   private async report(res: ServerResponse, id: string, ext: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { parse, stringify } from 'yaml';
 import type { Backend } from '../backends/types';
+import type { StepPacketSource } from '../packets/runCapture';
 import { httpSchema } from '../executors/http';
 import { buildRequest, parseHttpUrl } from '../executors/http/request';
 import type { StepResult } from '../result';
@@ -13,7 +14,9 @@ import { isPanelAction } from './panels';
  * executor's schema, a timeout, the transcript with what the services did meanwhile,
  * a failure as `{ error, code }`), on the lab as it is: a service the student stopped
  * stays stopped. The exchange comes back as a step result, the same object the HTML
- * report draws, and as a scenario step (YAML) to copy into a scenario file.
+ * report draws, and as a scenario step (YAML) to copy into a scenario file. When the
+ * lab was started with capture on, the step carries its packets, as `wirelab run
+ * --capture` gives them.
  */
 
 /** How long one tried step may take (the gateway-timeout lesson's 504 comes after 2 s). */
@@ -46,6 +49,8 @@ export async function tryStep(
   backend: Backend,
   request: { action: unknown; input: unknown; name?: string },
   onWire?: (event: WireEvent) => void,
+  /** The lab's capture (`wirelab up --capture`): the step gets its packets from it. */
+  capture?: StepPacketSource,
 ): Promise<Tried> {
   if (!isPanelAction(request.action)) throw new TryError(`no protocol to try is named ${JSON.stringify(request.action)}`);
   const action = request.action;
@@ -67,7 +72,7 @@ export async function tryStep(
     lineOf: () => 1,
   };
   const scenario: Scenario = { file: 'try it', title: 'Try it', tags: [], vars: {}, secrets: { variables: [], literals: [] }, visibility: 'visible', steps: [step], maxPoints: 0, needsCapture: false };
-  const result = await runScenario(scenario, backend, { wireEvent: (_s, _step, e) => onWire?.(e) }, { asItIs: true });
+  const result = await runScenario(scenario, backend, { wireEvent: (_s, _step, e) => onWire?.(e) }, { asItIs: true, capture });
   const ran = result.steps[0]!;
   return { step: ran, yaml: stepYaml(name, action, request.input ?? {}, ran.output) };
 }

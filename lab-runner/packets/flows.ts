@@ -192,43 +192,10 @@ function handshake(c: Conversation): Conversation['handshake'] {
   return ack ? { syn: syn.decoded.packet.number, synAck: synAck.decoded.packet.number, ack: ack.decoded.packet.number } : undefined;
 }
 
-/** One flow a step used: its own end and the far end, as its socket saw them. */
-export interface FlowQuery {
-  transport?: 'tcp' | 'udp';
-  local: Endpoint;
-  remote: Endpoint;
-}
-
 /** Epoch milliseconds, both ends included. */
 export interface TimeWindow {
   from: number;
   to: number;
-}
-
-/** The conversations between `local` and `remote` (either may have opened it) that have packets in the window. */
-export function findConversations(all: readonly Conversation[], flow: FlowQuery, window?: TimeWindow): Conversation[] {
-  return all.filter(
-    (c) =>
-      (flow.transport === undefined || c.transport === flow.transport) &&
-      ((same(c.client, flow.local) && same(c.server, flow.remote)) || (same(c.client, flow.remote) && same(c.server, flow.local))) &&
-      (!window || c.packets.some((p) => inWindow(p, window))),
-  );
-}
-
-const inWindow = (p: FlowPacket, w: TimeWindow): boolean => p.decoded.packet.ms >= w.from && p.decoded.packet.ms <= w.to;
-
-/**
- * What a step's report carries: the packets of its flows within its time window, in
- * capture order, each once.
- */
-export function selectPackets(all: readonly Conversation[], flows: readonly FlowQuery[], window?: TimeWindow): FlowPacket[] {
-  const chosen = new Map<number, FlowPacket>();
-  for (const flow of flows) {
-    for (const c of findConversations(all, flow, window)) {
-      for (const p of c.packets) if (!window || inWindow(p, window)) chosen.set(p.decoded.packet.number, p);
-    }
-  }
-  return [...chosen.values()].sort((a, b) => a.decoded.packet.number - b.decoded.packet.number);
 }
 
 /**

@@ -6,6 +6,5 @@ export { PacketCapture, CaptureError, portFilter, captureCommand, type CaptureOp
 export { captureAccess, runInNamespace, bringLoopbackUp, namespaceCommand, enterCommand, whyNoNamespace, findProgram, NAMESPACE_ENV, type CaptureAccess, type CaptureTool } from './namespace';
 export { CaptureReader, readCapture, writePcapng, CaptureFormatError, type CaptureInterface, type CapturedPacket } from './pcapng';
 export { decodePacket, type DecodedPacket } from './decode';
-export { conversations, selectPackets, findConversations, packetsCarrying, endpointText, normalizeAddress, type Conversation, type FlowPacket, type FlowQuery, type Endpoint, type Side, type TimeWindow } from './flows';
-export { stepPackets, type StepFlow, type StepPacketsOptions } from './step';
+export { conversations, packetsCarrying, endpointText, normalizeAddress, type Conversation, type FlowPacket, type Endpoint, type Side, type TimeWindow } from './flows';
 export { DecodeError } from './bytes';

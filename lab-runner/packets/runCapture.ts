@@ -8,7 +8,8 @@ import { CLOCK_MARGIN_MS, stepCapture, type StepCapture } from './steps';
 
 /**
  * `wirelab run --capture`: one capture for the whole run, written to one pcapng file,
- * and each step's share of it handed to the runner as the step ends.
+ * and each step's share of it handed to the runner as the step ends. `wirelab up
+ * --capture`: one capture for the lab's life, shared by the console's runs.
  */
 
 /**
@@ -23,11 +24,28 @@ export function labFilter(statuses?: readonly ServiceStatus[]): string {
   return portFilter(ports, [FTP_PASSIVE_PORTS, FTP_ACTIVE_PORTS]);
 }
 
-export class RunCapture {
-  /** Frames up to this one were there when the last step ended: the next step's start from after it. */
-  private lastFrame = 0;
+/** What the runner asks of a capture (run.ts RunOptions.capture): the packets of a step, as it ends. */
+export interface StepPacketSource {
+  /**
+   * The packets of a step that started at `started` (epoch ms) and whose transcript
+   * counts from `origin`: once every packet sent until now is in (sync), the step's
+   * conversations within its window.
+   */
+  step(transcript: readonly WireEvent[], started: number, origin: number): Promise<StepCapture>;
+}
 
-  private constructor(private readonly capture: PacketCapture) {}
+/**
+ * One capture, and the runs that take their steps' packets from it: `wirelab run`'s one
+ * run (step()), or, under `wirelab up --capture`, each of the console's runs (run()):
+ * a Try it beside a scenario run, each with its own steps in turn.
+ */
+export class RunCapture implements StepPacketSource {
+  /** `wirelab run --capture`: the one run. */
+  private readonly whole: StepPacketSource;
+
+  private constructor(private readonly capture: PacketCapture) {
+    this.whole = this.run();
+  }
 
   static async start(options: CaptureOptions): Promise<RunCapture> {
     return new RunCapture(await PacketCapture.start(options));
@@ -38,16 +56,25 @@ export class RunCapture {
     return this.capture.packets.length;
   }
 
+  step(transcript: readonly WireEvent[], started: number, origin: number): Promise<StepCapture> {
+    return this.whole.step(transcript, started, origin);
+  }
+
   /**
-   * The packets of a step that started at `started` (epoch ms) and whose transcript
-   * counts from `origin`: once every packet sent until now is in (sync), the step's
-   * conversations within its window.
+   * The steps of one run, in turn. A step's window starts after the frames that were in
+   * when the run's step before it ended (the capture was synced then); another run's
+   * steps, going on meanwhile, move no window of this one's, and their flows are theirs.
    */
-  async step(transcript: readonly WireEvent[], started: number, origin: number): Promise<StepCapture> {
-    await this.capture.sync();
-    const window = { from: started - CLOCK_MARGIN_MS, to: nowMs(), afterFrame: this.lastFrame };
-    this.lastFrame = this.capture.packets.length;
-    return stepCapture(conversations(this.capture.packets), transcript, window, origin, this.capture.interfaces);
+  run(): StepPacketSource {
+    let lastFrame = this.capture.packets.length;
+    return {
+      step: async (transcript, started, origin) => {
+        await this.capture.sync();
+        const window = { from: started - CLOCK_MARGIN_MS, to: nowMs(), afterFrame: lastFrame };
+        lastFrame = this.capture.packets.length;
+        return stepCapture(conversations(this.capture.packets), transcript, window, origin, this.capture.interfaces);
+      },
+    };
   }
 
   /** Sync, stop the tool (waiting for it to exit), finish the file. */

@@ -50,6 +50,24 @@ export function envMilliseconds(name: string): number | undefined {
   return Number(text);
 }
 
+/** `MAX_CONNECTIONS_PER_ADDRESS=1000`: a whole number from the environment, or undefined when unset or empty. */
+export function envCount(name: string): number | undefined {
+  const text = process.env[name];
+  if (!text) return undefined;
+  if (!/^[1-9]\d*$/.test(text)) throw new Error(`${name} must be a whole number above 0, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/**
+ * `MAX_CONNECTIONS_PER_ADDRESS`: one client address's share of the service's connections
+ * (the server's maxConnectionsPerAddress; unset: its default). A benchmark whose whole
+ * load comes from one address raises it; a class never needs to.
+ */
+export function envConnectionsPerAddress(): { maxConnectionsPerAddress?: number } {
+  const n = envCount('MAX_CONNECTIONS_PER_ADDRESS');
+  return n === undefined ? {} : { maxConnectionsPerAddress: n };
+}
+
 /**
  * `SHUTDOWN_GRACE_MS=10000`: on SIGTERM, how long the service lets what is in progress
  * finish (an upload, a delivery, a response) before it cuts it; default 10 s. The

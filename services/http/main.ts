@@ -12,7 +12,7 @@
  *   TLS_HOSTS        the certificate's host names               default: www.lab.test
  *   WIRELAB_SERVICE  its name in the lab, for its certificate fault   default: http
  */
-import { envFlag, envHost, envOptionalPort, envPort, envShutdownGraceMs, runService } from '../common/env';
+import { envConnectionsPerAddress, envFlag, envHost, envOptionalPort, envPort, envShutdownGraceMs, runService } from '../common/env';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
@@ -25,7 +25,7 @@ runService('http', async (log) => {
   const redirectToHttps = envFlag('HTTPS_REDIRECT', false);
   const httpsPortForRedirect = envOptionalPort('HTTPS_REDIRECT_PORT');
   const closeGraceMs = envShutdownGraceMs();
-  const server = await HttpServer.fromLab(defaultLabDir(), defaultDataDir(), { log, closeGraceMs, redirectToHttps, httpsPortForRedirect });
+  const server = await HttpServer.fromLab(defaultLabDir(), defaultDataDir(), { log, closeGraceMs, redirectToHttps, httpsPortForRedirect, ...envConnectionsPerAddress() });
   closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   await server.listen(port, host);
   if (httpsPort !== undefined) await server.listenTls(httpsPort, host, await ServiceTls.fromEnv(log, { service: 'http', hosts: ['www.lab.test'], alpn: ['http/1.1'] }));

@@ -15,7 +15,7 @@
  *   WIRELAB_SERVICE   its name in the lab, for its certificate fault             default: proxy
  */
 import { directDialer } from '../common/dialer';
-import { envFlag, envHost, envMilliseconds, envOptionalPort, envPort, envShutdownGraceMs } from '../common/env';
+import { envConnectionsPerAddress, envFlag, envHost, envMilliseconds, envOptionalPort, envPort, envShutdownGraceMs } from '../common/env';
 import { createLogger, flushLogs } from '../common/logger';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     httpsPortForRedirect: envOptionalPort('HTTPS_REDIRECT_PORT'),
     log,
     closeGraceMs,
+    ...envConnectionsPerAddress(),
   });
   closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   const address = await server.listen(port, host);

@@ -18,7 +18,7 @@
 import { directDialer } from '../common/dialer';
 import { createLogger, flushLogs } from '../common/logger';
 import { defaultDataDir, defaultLabDir } from '../common/paths';
-import { envFlag, envOptionalPort, envShutdownGraceMs } from '../common/env';
+import { envConnectionsPerAddress, envFlag, envOptionalPort, envShutdownGraceMs } from '../common/env';
 import { closeOnSignals } from '../common/shutdown';
 import { ServiceTls } from '../common/tls';
 import { SmtpServer } from './server';
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const tls = await ServiceTls.fromEnv(log, { service: domain === 'lab.test' ? 'smtp' : 'smtp-example', hosts: [hostname] });
   const allowPlaintextLogin = envFlag('SMTP_PLAINTEXT_LOGIN', true);
   const closeGraceMs = envShutdownGraceMs();
-  const server = await SmtpServer.fromLab(defaultLabDir(), defaultDataDir(), { domain, hostname, dialer, log, closeGraceMs, tls, allowPlaintextLogin });
+  const server = await SmtpServer.fromLab(defaultLabDir(), defaultDataDir(), { domain, hostname, dialer, log, closeGraceMs, tls, allowPlaintextLogin, ...envConnectionsPerAddress() });
   closeOnSignals(() => server.close(), log, closeGraceMs); // before listen: a signal during start-up still closes cleanly
   const bound = await server.listen(ports, host);
   const where = Object.entries(bound).map(([name, a]) => `${a.address}:${a.port} (${name})`);

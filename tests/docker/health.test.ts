@@ -1,5 +1,6 @@
 import { compose } from '../../lab-runner/backends/docker/compose';
 import { freeLabPorts } from '../helpers/docker';
+import { holdDockerLab } from '../helpers/dockerLock';
 import { succeeds } from '../helpers/process';
 import { poll } from '../helpers/wait';
 
@@ -52,16 +53,19 @@ suite('health checks in Docker', () => {
   jest.setTimeout(300_000);
   let ports: Record<string, string>;
 
+  let release: (() => Promise<void>) | undefined;
   beforeAll(async () => {
+    release = await holdDockerLab(); // one Docker lab test file at a time
     ports = await freeLabPorts();
     Object.assign(process.env, ports);
     await compose(['down', '-v', '--remove-orphans'], { project: PROJECT });
     const up = await compose(['up', '-d', 'smtp', 'http', 'ftp', 'sftp'], { project: PROJECT }); // and what they depend on: ca, dns
     if (up.code !== 0) throw new Error(`compose up failed:\n${up.output}`);
-  });
+  }, 20 * 60_000);
   afterAll(async () => {
     await compose(['down', '-v', '--remove-orphans'], { project: PROJECT });
     for (const key of Object.keys(ports ?? {})) delete process.env[key];
+    await release?.();
   });
 
   test.each([

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DockerBackend } from '../../lab-runner/backends/docker/backend';
 import { compose } from '../../lab-runner/backends/docker/compose';
 import { freeLabPorts } from '../helpers/docker';
+import { holdDockerLab } from '../helpers/dockerLock';
 import { request } from '../helpers/console';
 import { built } from '../helpers/paths';
 import { run, succeeds, wirelab as runWirelab, type RunResult } from '../helpers/process';
@@ -38,17 +39,20 @@ suite('the lab in Docker', () => {
   let ports: Record<string, string>;
   jest.setTimeout(300_000);
 
+  let release: (() => Promise<void>) | undefined;
   beforeAll(async () => {
+    release = await holdDockerLab(); // one Docker lab test file at a time
     built('lab-runner/cli.js'); // fails, saying to run `npm run build`, when it is missing
     ports = await freeLabPorts();
     Object.assign(process.env, ports); // Compose and every wirelab started here read them, as from .env
     lab = new DockerBackend({ project: PROJECT });
     await lab.down().catch(() => {});
     await lab.start();
-  });
+  }, 20 * 60_000);
   afterAll(async () => {
     await lab?.down();
     for (const key of Object.keys(ports ?? {})) delete process.env[key];
+    await release?.();
   });
 
   test('every service is healthy, on its fixed address', async () => {

@@ -42,7 +42,7 @@ describe('wirelab check', () => {
       expect(stdout).toBe(''); // no lab was started
       const lines = stderr.trimEnd().split('\n');
       expect(lines[0]).toMatch(/^wirelab: .*typos\.yaml:6:\d+: expect: status is a number, so the keys under it are operators \(.*\): "equal" is not one \(did you mean "equals"\?\)$/);
-      expect(lines[1]).toMatch(/typos\.yaml:7:\d+: expect: the http result has no field "statuss" \(did you mean "status"\?\); it has: url, address, httpVersion, status, .*, error, code, tls, transcript$/);
+      expect(lines[1]).toMatch(/typos\.yaml:7:\d+: expect: the http result has no field "statuss" \(did you mean "status"\?\); it has: url, address, httpVersion, status, .*, error, code, tls, transcript, tcp, packets, payload$/);
     }
   });
 });

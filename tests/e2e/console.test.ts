@@ -100,6 +100,9 @@ test('Try it: a DNS query shows its answer, the ladder and the step as YAML', as
   expect(await step.locator('.ladder-svg g.host').evaluateAll((hosts) => hosts.map((h) => h.getAttribute('data-host')))).toEqual(['client', 'ns.lab.test']);
   expect(await step.locator('ol.events li').nth(1).textContent()).toContain('NOERROR A 172.28.0.80');
   expect(await page.locator('[data-panel="dns"] pre[data-yaml]').innerText()).toContain('query: www.lab.test');
+  // A lab without capture: no TCP layer, and the step says how to get it.
+  expect(await step.getByRole('button', { name: /the TCP layer/ }).count()).toBe(0);
+  expect(await step.locator('p.no-packets').innerText()).toMatch(/start the lab with --capture \(wirelab up --capture\)/);
   // A message in the diagram opens its place in the transcript (the ladder's text alternative).
   await step.locator('.ladder-svg g.message').nth(1).click();
   expect(await step.locator('ol.events li').nth(1).getAttribute('class')).toContain('flash');
@@ -133,9 +136,17 @@ test("stop app on the Lab page: Try it through shop.lab.test gets the proxy's 50
   await page.locator('li.service[data-service="app"] .badge-state[data-state="running"]').waitFor();
 });
 
-test("Scenarios: a run's steps arrive as they finish, and the reports are offered", async () => {
+test("Scenarios: a run's steps arrive as they finish, and the reports are offered; without capture, the packet scenarios say why they are not run", async () => {
   await page.locator('header nav a', { hasText: 'Scenarios' }).click();
   expect(await axeProblems()).toEqual([]);
+  // On a lab without capture, a scenario that checks packets says why it is not run, and Run all leaves it out.
+  const packets = page.locator('li.scenario[data-file="packets/tcp-handshake.yaml"]');
+  expect(await packets.locator('p.skipped').innerText()).toMatch(/^Not run on this lab: it checks the packets under its steps .*start the lab with --capture \(wirelab up --capture\) to run it\.$/);
+  expect(await packets.getByRole('button', { name: /^run / }).isDisabled()).toBe(true);
+  const listed = await page.locator('li.scenario').count();
+  const skipped = await page.locator('li.scenario p.skipped').count();
+  expect(skipped).toBeGreaterThanOrEqual(5);
+  expect(await page.getByRole('button', { name: /^Run all/ }).innerText()).toBe(`Run all (${listed - skipped})`);
   const scenario = page.locator('li.scenario[data-file="bad-gateway.yaml"]');
   const total = Number(await scenario.locator('.sc-head .pts').innerText().then((t) => /(\d+) points/.exec(t)![1]));
   await scenario.locator('button', { hasText: 'Run' }).click();

@@ -69,11 +69,11 @@ export interface ConsolePage {
 }
 
 /**
- * `wirelab up --free-ports --quiet --data DATA`, then its console in chromium, where the
- * page may reach its own console and nothing else (`also`: what else it may, a blob: URL).
+ * `wirelab up --free-ports --quiet --data DATA [ARGS]`, then its console in chromium, where
+ * the page may reach its own console and nothing else (`also`: what else it may, a blob: URL).
  */
-export async function openConsole(data: string, also: (request: string) => boolean = () => false): Promise<ConsolePage> {
-  const up = await startUp(['--free-ports', '--quiet', '--data', data]);
+export async function openConsole(data: string, also: (request: string) => boolean = () => false, args: string[] = []): Promise<ConsolePage> {
+  const up = await startUp(['--free-ports', '--quiet', '--data', data, ...args]);
   const line = /^console: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/m.exec(up.output());
   if (!line) {
     await up.stop();

@@ -2,6 +2,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { REPO_DIR } from './paths';
 import { ConsoleServer, type ConsoleLimits } from '../../lab-runner/console/server';
+import { labFilter, RunCapture } from '../../lab-runner/packets/runCapture';
 import { startLab, SCENARIOS_DIR } from './lab';
 
 /**
@@ -47,9 +48,17 @@ export function request(port: number, method: string, target: string, headers: R
   });
 }
 
-export async function startConsole(options: { limits?: Partial<ConsoleLimits>; scenariosDir?: string; quizzesDir?: string } = {}): Promise<TestConsole> {
+/** `capture`: the lab's packets captured as `wirelab up --capture` does (root: tcpdump on lo), for the console's runs. */
+export async function startConsole(options: { limits?: Partial<ConsoleLimits>; scenariosDir?: string; quizzesDir?: string; capture?: boolean } = {}): Promise<TestConsole> {
   const lab = await startLab();
-  const server = new ConsoleServer({ backend: lab.backend, scenariosDir: options.scenariosDir ?? SCENARIOS_DIR, quizzesDir: options.quizzesDir ?? QUIZZES_DIR, limits: options.limits });
+  let capture: RunCapture | undefined;
+  try {
+    if (options.capture) capture = await RunCapture.start({ filter: labFilter(lab.backend.status()) });
+  } catch (err) {
+    await lab.stop();
+    throw err;
+  }
+  const server = new ConsoleServer({ backend: lab.backend, scenariosDir: options.scenariosDir ?? SCENARIOS_DIR, quizzesDir: options.quizzesDir ?? QUIZZES_DIR, limits: options.limits, capture });
   const { port } = await server.listen(0);
   const host = `127.0.0.1:${port}`;
   const origin = `http://${host}`;
@@ -65,6 +74,7 @@ export async function startConsole(options: { limits?: Partial<ConsoleLimits>; s
       request(port, method, target, { Host: host, Cookie: cookie, ...(method === 'POST' ? { Origin: origin, 'Content-Type': 'application/json' } : {}) }, body === undefined ? (method === 'POST' ? '{}' : undefined) : JSON.stringify(body)),
     async stop() {
       await server.close();
+      await capture?.stop();
       await lab.stop();
     },
   };

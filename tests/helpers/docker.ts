@@ -13,3 +13,4 @@ export async function freeLabPorts(): Promise<Record<string, string>> {
   env[PASSIVE_PORTS_VARIABLE] = `${passive.from}-${passive.to}`;
   return env;
 }
+

@@ -5,6 +5,7 @@ import { get, on } from './api';
 import { LabPage } from './lab';
 import { LessonsPage, QuizzesPage } from './lessons';
 import { ScenariosPage } from './scenarios';
+import { CaptureOn } from './step';
 import { TryPage } from './tryit';
 
 /**
@@ -73,21 +74,23 @@ function App() {
             ))}
           </ul>
         </nav>
-        <p class="where">{lab ? `${lab.backend} lab` : ''}</p>
+        <p class="where">{lab ? `${lab.backend} lab${lab.capture ? ', capturing packets' : ''}` : ''}</p>
       </header>
-      <main id="main" tabIndex={-1}>
-        {page === 'try' ? (
-          <TryPage action={path[1]} go={go} />
-        ) : page === 'scenarios' ? (
-          <ScenariosPage />
-        ) : page === 'lessons' ? (
-          <LessonsPage lesson={path[1]} go={go} />
-        ) : page === 'quizzes' ? (
-          <QuizzesPage />
-        ) : (
-          <LabPage view={lab} onLoaded={() => performance.mark('console-interactive')} />
-        )}
-      </main>
+      <CaptureOn.Provider value={lab?.capture ?? false}>
+        <main id="main" tabIndex={-1}>
+          {page === 'try' ? (
+            <TryPage action={path[1]} go={go} />
+          ) : page === 'scenarios' ? (
+            <ScenariosPage />
+          ) : page === 'lessons' ? (
+            <LessonsPage lesson={path[1]} go={go} />
+          ) : page === 'quizzes' ? (
+            <QuizzesPage />
+          ) : (
+            <LabPage view={lab} onLoaded={() => performance.mark('console-interactive')} />
+          )}
+        </main>
+      </CaptureOn.Provider>
       <div id="announce" class="sr-only" aria-live="polite" />
     </>
   );

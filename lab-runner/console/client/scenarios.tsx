@@ -8,7 +8,8 @@ import { StepView } from './step';
 /**
  * The Scenarios page: every scenario of the lab's folder, run one or all; each step's
  * result appears as the runner finishes it (the same content as the HTML report), and
- * the finished run's HTML, JUnit and JSON reports can be downloaded.
+ * the finished run's HTML, JUnit and JSON reports can be downloaded. A scenario that
+ * checks packets, on a lab without capture, says why it is not run.
  */
 
 interface RunState {
@@ -62,7 +63,7 @@ export function ScenariosPage() {
       </p>
       <div class="buttons">
         <button type="button" class="primary" disabled={running} onClick={() => void start()}>
-          Run all ({list.scenarios.length})
+          Run all ({list.scenarios.filter((s) => !s.skipped).length})
         </button>
         {run?.ended ? (
           <span class="downloads">
@@ -95,11 +96,12 @@ export function ScenariosPage() {
                 <h3>{s.title}</h3>
                 <span class="file">{s.file}</span>
                 <span class="pts">{steps.length ? `${points}/${s.maxPoints}` : `${s.maxPoints} points`}</span>
-                <button type="button" disabled={running} aria-label={`run ${s.title}`} onClick={() => void start([s.file])}>
+                <button type="button" disabled={running || Boolean(s.skipped)} aria-label={`run ${s.title}`} onClick={() => void start([s.file])}>
                   Run
                 </button>
               </div>
               {s.description ? <p class="desc">{s.description.trim()}</p> : null}
+              {s.skipped ? <p class="skipped">Not run on this lab: {s.skipped}.</p> : null}
               {steps.length ? (
                 <ol class="steps" aria-label={`steps of ${s.title}`}>
                   {steps.map((x, i) => (

@@ -1,4 +1,5 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { createContext } from 'preact';
+import { useContext, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { StepPackets, StepResult } from '../../result';
 import type { WireEvent } from '../../wire';
 import { problemsOf } from '../../report/explain';
@@ -10,8 +11,15 @@ import { ms } from '../../report/markup';
  * points, what failed and the hint, the checks, the ladder diagram (report/ladder.ts,
  * the very module the report uses) and, as its text alternative, the transcript.
  * A message clicked (or Enter on it) in the diagram opens its place in the transcript.
- * A step run with capture on has its TCP layer one click away, and its pcapng to download.
+ * A step run with capture on has its TCP layer one click away, and its pcapng to download;
+ * on a lab without capture, a step says how to get it.
  */
+
+/** Whether the lab was started with capture on (LabView.capture): main.tsx provides it. */
+export const CaptureOn = createContext(false);
+
+/** What a step without packets says on a lab without capture: how to see its TCP layer. */
+export const NO_CAPTURE = 'The TCP layer under these messages (the packets, their handshake, sequence numbers and flags) shows when the lab runs with capture on: start the lab with --capture (wirelab up --capture).';
 
 const ICON = { passed: '✓', failed: '✗', error: '!', skipped: '–' } as const;
 
@@ -151,6 +159,7 @@ export function StepView({ step, endedAt }: { step: StepResult; endedAt?: number
     item.current?.setAttribute('data-latency', String(latency));
   }, []);
   const showHint = step.hint && (step.status === 'failed' || step.status === 'error');
+  const capturing = useContext(CaptureOn);
   return (
     <li ref={item} class={`step st-${step.status}`} data-status={step.status}>
       <div class="step-head">
@@ -193,6 +202,7 @@ export function StepView({ step, endedAt }: { step: StepResult; endedAt?: number
           ))}
         </ul>
       ) : null}
+      {!step.packets && !capturing && step.transcript.length ? <p class="no-packets">{NO_CAPTURE}</p> : null}
       <Ladder events={step.transcript} packets={step.packets} />
     </li>
   );

@@ -76,7 +76,8 @@ export const tcpExecutor: Executor<TcpInput, TcpOutput> = {
     const socket = input.tls ? (await startTls(tcp, { route, host: input.host }, ctx)).socket : tcp;
     const chunks: Buffer[] = [];
     const text = (): string => Buffer.concat(chunks).toString('utf8');
-    const record = { protocol: input.tls ? 'tls' : 'tcp', transport: 'tcp' } as const;
+    // Inside TLS the events are the plain text the runner sent and read, marked encrypted (the padlock).
+    const record = { protocol: 'tcp', transport: 'tcp', ...(input.tls ? { encrypted: true } : {}) } as const;
     // Over TLS the bytes on the wire are records, not these: the events keep their ends, but no offset.
     const offsets = new StreamOffsets(tcp);
     const place = (kind: 'send' | 'recv', length: number) => (input.tls ? offsets.ends : offsets.next(kind, length));

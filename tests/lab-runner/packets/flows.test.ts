@@ -7,7 +7,9 @@ import path from 'node:path';
 import { encode } from 'dns-packet';
 import { portFilter } from '../../../lab-runner/packets/capture';
 import { nowMs } from '../../../lab-runner/wire';
-import { conversations, findConversations, packetInfo, packetRows, packetsCarrying, selectPackets, type Conversation, type Endpoint, type FlowQuery } from '../../../lab-runner/packets/flows';
+import { conversations, packetInfo, packetsCarrying, type Conversation, type Endpoint } from '../../../lab-runner/packets/flows';
+import { stepCapture } from '../../../lab-runner/packets/steps';
+import type { WireEvent } from '../../../lab-runner/wire';
 import { freePort } from '../../helpers/ports';
 import { run } from '../../helpers/process';
 import { RawSocket } from '../../helpers/socket';
@@ -83,15 +85,17 @@ rootOnly('conversations as tshark sees them', () => {
 rootOnly("a step's packets: its flows, in its time", () => {
   test('two connections from the same local port, one after the other: each step gets its own, as many as tshark counts', async () => {
     const file = path.join(lab.dir, 'reuse.pcapng');
-    const steps: { flow: FlowQuery; from: number; to: number }[] = [];
+    const steps: { connect: WireEvent; from: number; to: number; afterFrame: number }[] = [];
     const localPort = await freePort(); // below the kernel's ephemeral range: no other connection is given it between our two uses
     const capture = await captureWhile({ filter: portFilter([lab.http.port]), file }, async (live) => {
       for (let i = 0; i < 2; i++) {
         const from = nowMs();
-        const { local, remote } = await httpOnce(lab.http.port, localPort);
+        const afterFrame = live.packets.length;
+        const ends = await httpOnce(lab.http.port, localPort);
         // The server closed first, so it, not the client, waits in TIME_WAIT: the client may take the same port again.
         await live.waitFor((packets) => closed(conversations(packets)[i]), 5000, `connection ${i + 1} to close`);
-        steps.push({ flow: { transport: 'tcp', local, remote }, from, to: nowMs() });
+        // The connect event the runner records: the socket's two ends as the kernel numbers them (wire/tcp.ts socketEnds).
+        steps.push({ connect: { at: 0, kind: 'connect', from: 'client', to: 'www.lab.test:80', protocol: 'http', transport: 'tcp', summary: 'connect', ...ends }, from, to: nowMs(), afterFrame });
       }
     });
     const all = conversations(capture.packets);
@@ -99,19 +103,22 @@ rootOnly("a step's packets: its flows, in its time", () => {
     // The second SYN on the same ports starts a new stream, for tshark too ("TCP Port numbers reused").
     expect(ourAnalysis(all)).toEqual(await tsharkAnalysis(file));
     for (const [i, step] of steps.entries()) {
-      const selected = selectPackets(all, [step.flow], { from: step.from, to: step.to });
-      expect(selected.map((p) => p.decoded.packet.number)).toEqual(all[i]!.packets.map((p) => p.decoded.packet.number));
+      const { packets } = stepCapture(all, [step.connect], { from: step.from, to: step.to, afterFrame: step.afterFrame }, step.from, capture.interfaces);
+      expect(packets.rows.map((r) => r.frame)).toEqual(all[i]!.packets.map((p) => p.decoded.packet.number));
+      expect(packets.conversations.map((c) => [c.index, c.serverLabel, c.handshake, c.fin])).toEqual([[i, 'www.lab.test:80', true, ['client', 'server']]]);
       // What a step's report carries: plain rows, timed from the step's start.
-      const rows = packetRows(selected, step.from);
+      const rows = packets.rows;
       expect(JSON.parse(JSON.stringify(rows))).toEqual(rows);
       expect(rows.every((r) => r.at >= 0 && r.at <= step.to - step.from)).toBe(true);
       expect(rows.slice(0, 3).map((r) => [r.from, r.flags.join()])).toEqual([['client', 'SYN'], ['server', 'SYN,ACK'], ['client', 'ACK']]);
       // tshark counts the same packets for that connection.
-      const counted = await tsharkRows(file, ['frame.number'], ['-Y', `tcp.stream == ${i} && tcp.port == ${step.flow.local.port}`]);
-      expect(selected.length).toBe(counted.length);
+      const counted = await tsharkRows(file, ['frame.number'], ['-Y', `tcp.stream == ${i} && tcp.port == ${step.connect.local!.port}`]);
+      expect(rows.length).toBe(counted.length);
     }
-    // Without the window, the flow's addresses alone take in both connections.
-    expect(selectPackets(all, [steps[0]!.flow]).length).toBe(all[0]!.packets.length + all[1]!.packets.length);
+    // One window over both connections: the flow's ends alone take in both, each its own conversation.
+    const both = stepCapture(all, [steps[0]!.connect], { from: steps[0]!.from, to: steps[1]!.to, afterFrame: 0 }, steps[0]!.from, capture.interfaces);
+    expect(both.packets.conversations.map((c) => c.index)).toEqual([0, 1]);
+    expect(both.packets.rows.length).toBe(all[0]!.packets.length + all[1]!.packets.length);
   });
 
   test('the application messages placed on their segments: two HTTP requests on one connection, a DNS query and its answer', async () => {
@@ -125,7 +132,7 @@ rootOnly("a step's packets: its flows, in its time", () => {
       answer = await udpAsk(lab.dns.port, ask);
     });
     const all = conversations(capture.packets);
-    const [conn] = findConversations(all, { transport: 'tcp', ...flow! });
+    const conn = all.find((c) => c.transport === 'tcp' && c.client.port === flow!.local.port);
     // The second request starts where the first ends in the client's byte stream.
     const second = packetsCarrying(conn!, 'client', { offset: requests[0]!.length, length: requests[1]!.length });
     expect(second.map((p) => p.decoded.tcp!.payload.toString())).toEqual([requests[1]!.toString()]);

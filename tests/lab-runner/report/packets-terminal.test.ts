@@ -6,12 +6,13 @@
  */
 import pc from 'picocolors';
 import { conversations } from '../../../lab-runner/packets/flows';
-import { stepPackets } from '../../../lab-runner/packets/step';
+import { stepCapture } from '../../../lab-runner/packets/steps';
 import type { StepPacketRow, StepResult } from '../../../lab-runner/result';
 import { maskStep } from '../../../lab-runner/report/mask';
 import { NO_PACKETS, terminalListener } from '../../../lab-runner/report/terminal';
 import { formatTranscript } from '../../../lab-runner/report/transcript';
 import { parseScenario } from '../../../lab-runner/scenario/load';
+import type { WireEvent } from '../../../lab-runner/wire';
 import { wirelab } from '../../helpers/process';
 import { rootOnly, synRetransmission } from '../packets/helpers';
 import { capturedRun, type CapturedRun } from './captured';
@@ -94,7 +95,11 @@ rootOnly('a retransmission, marked', () => {
     const { capture, port } = await synRetransmission();
     const all = conversations(capture.packets);
     const second = all[1]!;
-    const packets = stepPackets(all, capture.interfaces, [{ transport: 'tcp', local: second.client, remote: second.server, label: `www.lab.test:80` }], { from: second.first - 1, to: second.last + 1 });
+    // The runner's transcript of a connect that never completed: the far end only (the kernel never said which port it used).
+    const connect: WireEvent = { at: 0, kind: 'connect', from: 'client', to: 'www.lab.test:80', protocol: 'tcp', transport: 'tcp', summary: 'connect', remote: { address: '127.0.0.1', port } };
+    // The step began as that SYN left: the first client's connection (a frame before, maybe the same millisecond) was an earlier step's.
+    const window = { from: second.first, to: second.last, afterFrame: second.packets[0]!.decoded.packet.number - 1 };
+    const { packets } = stepCapture(all, [connect], window, second.first, capture.interfaces);
     expect(packets.conversations).toEqual([expect.objectContaining({ handshake: false, retransmissions: 1, server: `127.0.0.1:${port}` })]);
     const lines = formatTranscript([], pc.createColors(true), { packets }).split('\n');
     expect(lines.map((l) => l.replace(/\x1b\[\d+m/g, ''))).toEqual([
