@@ -27,7 +27,7 @@ import { KeylogFile } from './tls/keylog';
 import { captureFile, CaptureUnavailable, DEFAULT_CAPTURE_FILE, enterHint, isCaptureFile, startCapturing, type CaptureStart } from './packets/command';
 import type { CaptureTool } from './packets/namespace';
 import { labFilter, RunCapture } from './packets/runCapture';
-import { DEFAULT_LAB_BRIDGE, DEFAULT_LAB_CAPTURE_FILE, labCaptureFile } from './backends/docker/capture';
+import { DEFAULT_LAB_CAPTURE_FILE, labBridge, labCaptureFile } from './backends/docker/capture';
 import { findScenarioFiles, loadScenarioFile, ScenarioError, type Scenario } from './scenario/load';
 import { scenarioJsonSchema } from './scenario/schema';
 
@@ -202,7 +202,7 @@ program
       console.log(c.bold(`wirelab lab is ${lab.reused ? 'already up' : 'up'} (Docker, project ${lab.project})`));
       printDockerStatus(await lab.status());
       if (lab.capturingAlready !== undefined) console.log(c.yellow(`the lab's capture runs already, into ${lab.capturingAlready || 'its file'}: \`wirelab down\` ends it`));
-      else if (captureTo) console.log(c.bold(`capturing the lab network's packets (bridge ${lab.settings.LAB_BRIDGE || DEFAULT_LAB_BRIDGE}) into ${captureTo}: \`wirelab down\` ends the file`));
+      else if (captureTo) console.log(c.bold(`capturing the lab network's packets (bridge ${labBridge(lab.settings)}) into ${captureTo}: \`wirelab down\` ends the file`));
       // The console runs in its own container and logs its address with the token: read it from there.
       const consoleUrl = await consoleUrlFromLogs((since) => lab.containers.logs('console', since)).catch((err: Error) => err);
       console.log(typeof consoleUrl === 'string' ? `console: ${consoleUrl}` : c.yellow(`the console did not say where it is (${consoleUrl.message}): \`${composeName()} logs console\` shows its address`));

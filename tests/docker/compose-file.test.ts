@@ -90,11 +90,12 @@ describe('compose.yaml', () => {
     expect(file.services.client.image).toBe('wirelab/client:latest');
   });
 
-  test('the capture service is off by default (profile capture) and listens on the bridge the lab network is given', () => {
-    const file = load(text, { LAB_BRIDGE: 'wl-second' });
+  test('the capture service is off by default (profile capture) and listens on the bridge the lab network is given, named after LAB_PREFIX', () => {
+    expect(load(text).networks.lab.driver_opts['com.docker.network.bridge.name']).toBe('wl-172.28.0');
+    const file = load(text, { LAB_PREFIX: '10.99.7' });
     expect(file.services.capture).toMatchObject({ profiles: ['capture'], network_mode: 'host', cap_add: ['NET_RAW', 'NET_ADMIN'], entrypoint: ['tcpdump'] });
-    expect(file.networks.lab.driver_opts['com.docker.network.bridge.name']).toBe('wl-second');
-    expect(file.services.capture.command.slice(0, 2)).toEqual(['-i', 'wl-second']);
+    expect(file.networks.lab.driver_opts['com.docker.network.bridge.name']).toBe('wl-10.99.7');
+    expect(file.services.capture.command.slice(0, 2)).toEqual(['-i', 'wl-10.99.7']);
     // Every other service starts with `up`, as before.
     const profiled = Object.entries(file.services as Record<string, { profiles?: string[] }>).filter(([, s]) => s.profiles).map(([name]) => name);
     expect(profiled.sort()).toEqual(['capture', 'client']);

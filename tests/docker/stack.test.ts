@@ -437,7 +437,7 @@ suite('the lab in Docker', () => {
       const file = path.join(dir, 'lab.pcap');
       const up = await wirelab(['up', '--backend', 'docker', '--project', PROJECT, '--capture', file]);
       if (up.code !== 0) throw new Error(`wirelab up --backend docker --capture failed (exit ${up.code}):\n${up.stdout}\n${up.stderr}`);
-      expect(up.stdout).toContain(`capturing the lab network's packets (bridge wl-lab) into ${file}`);
+      expect(up.stdout).toContain(`capturing the lab network's packets (bridge wl-172.28.0) into ${file}`);
       // bob@lab.test to carol@example.test through submission: mail.lab.test relays it to example.test's MX.
       const subject = `relayed ${Date.now()}`;
       await succeeds('swaks', ['--silent', '2', '--server', `127.0.0.1:${ports.LAB_SUBMISSION_PORT}`, '--auth-user', 'bob', '--auth-password', 'bob', '--from', 'bob@lab.test', '--to', 'carol@example.test', '--header', `Subject: ${subject}`]);

@@ -3,10 +3,11 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { compose, composeName } from './compose';
 import type { LabContainers } from './control';
+import { labSubnet, type ComposeSettings } from './settings';
 
 /**
  * The whole Docker lab's packets: compose.yaml's `capture` service (profile capture),
- * tcpdump on the host's network listening on the lab network's bridge (LAB_BRIDGE), so
+ * tcpdump on the host's network listening on the lab network's bridge (labBridge), so
  * it sees what every container sends to another (the SMTP relay, the proxy's hop to
  * the app, every DNS lookup), not only the client's. tcpdump writes the file itself,
  * into a folder of this machine mounted at /captures: here the folder and name of the
@@ -17,8 +18,8 @@ export const CAPTURE_SERVICE = 'capture';
 export const CAPTURE_PROFILE = ['--profile', 'capture'];
 /** What `--capture` writes on Docker when given no name: tcpdump's format, classic pcap. */
 export const DEFAULT_LAB_CAPTURE_FILE = 'lab.pcap';
-/** compose.yaml's LAB_BRIDGE default. */
-export const DEFAULT_LAB_BRIDGE = 'wl-lab';
+/** The lab network's bridge on this machine, as compose.yaml names it: `wl-` and the lab's prefix, wl-172.28.0. */
+export const labBridge = (settings: ComposeSettings): string => `wl-${labSubnet(settings).replace(/\.0\/24$/, '')}`;
 
 /** `wirelab run --backend docker --capture run.pcapng`: the whole lab's capture beside the client's, `run-lab.pcap`. */
 export function labCaptureFile(clientFile: string): string {
@@ -43,7 +44,7 @@ export async function runningCapture(lab: LabContainers): Promise<string | undef
   return captureFileOf(await lab.docker.getContainer(found[0]!.Id).inspect());
 }
 
-/** tcpdump says `listening on wl-lab, link-type EN10MB ...` once it captures: wait for it, or for its error. */
+/** tcpdump says `listening on wl-172.28.0, link-type EN10MB ...` once it captures: wait for it, or for its error. */
 export async function waitCapturing(lab: LabContainers, timeoutMs = 20_000): Promise<void> {
   const container = await lab.container(CAPTURE_SERVICE);
   const deadline = Date.now() + timeoutMs;
