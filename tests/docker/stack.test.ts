@@ -424,13 +424,7 @@ suite('the lab in Docker', () => {
     }
   });
 
-  test('every scenario passes on the docker backend, unchanged', async () => {
-    const { code, stdout, stderr } = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse'], {}, 280_000);
-    if (code !== 0) throw new Error(`wirelab run --backend docker failed (exit ${code}):\n${stdout}\n${stderr}`);
-    expect(stdout).toMatch(/total\s+(\d+)\/\1\s+all \d+ passed/);
-  });
-
-  // Last: `wirelab down` takes the lab down.
+  // `wirelab down` takes the lab down: it is brought up again for the tests after this one.
   test('wirelab up --backend docker --capture: the lab network between containers (the SMTP relay, the services\' DNS lookups), finished by wirelab down', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-docker-labcapture-'));
     try {
@@ -471,6 +465,14 @@ suite('the lab in Docker', () => {
       expect(dns).toContainEqual(expect.objectContaining({ 'ip.src': '172.28.0.25', 'dns.qry.name': 'example.test', 'dns.qry.type': '15' }));
     } finally {
       await rm(dir, { recursive: true, force: true });
+      await lab.start();
     }
   });
+
+  test('every scenario passes on the docker backend, unchanged', async () => {
+    const { code, stdout, stderr } = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse'], {}, 280_000);
+    if (code !== 0) throw new Error(`wirelab run --backend docker failed (exit ${code}):\n${stdout}\n${stderr}`);
+    expect(stdout).toMatch(/total\s+(\d+)\/\1\s+all \d+ passed/);
+  });
+
 });
