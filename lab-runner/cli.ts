@@ -27,6 +27,7 @@ import { KeylogFile } from './tls/keylog';
 import { captureFile, CaptureUnavailable, DEFAULT_CAPTURE_FILE, enterHint, isCaptureFile, startCapturing, type CaptureStart } from './packets/command';
 import type { CaptureTool } from './packets/namespace';
 import { labFilter, RunCapture } from './packets/runCapture';
+import { DEFAULT_LAB_CAPTURE_FILE, labBridge, labCaptureFile } from './backends/docker/capture';
 import { findScenarioFiles, loadScenarioFile, ScenarioError, type Scenario } from './scenario/load';
 import { scenarioJsonSchema } from './scenario/schema';
 
@@ -93,7 +94,7 @@ program
   .option('--keep', 'docker: leave the stack running afterwards (default: remove what the run created)')
   .option('--reuse', 'docker: run on the lab that is already up (and leave it up) instead of starting one')
   .option('--project <name>', 'docker: the Compose project name', process.env.COMPOSE_PROJECT_NAME ?? 'wirelab')
-  .option('--capture [file]', `record the packets under every step (FILE.pcapng; default: ${DEFAULT_CAPTURE_FILE} beside --out, else here): as root on lo, else in a network namespace of its own; embedded backend`)
+  .option('--capture [file]', `record the packets under every step (FILE.pcapng; default: ${DEFAULT_CAPTURE_FILE} beside --out, else here): as root on lo, else in a network namespace of its own; docker: the client's packets, and the whole lab network's beside them (FILE-lab.pcap)`)
   .addOption(new Option('--result-file <file>', 'also write the whole result as JSON here (the docker backend reads it from its client)').hideHelp())
   .addOption(labOption())
   .action(async (given: string[], opts, command: Command) => {
@@ -180,26 +181,28 @@ program
   .addOption(labOption())
   .option('--console-port <port>', 'the lab console on 127.0.0.1 (default 8000; with --free-ports a free one)', parsePort)
   .option('--no-console', 'do not serve the lab console')
-  .option('--capture [file]', `record the lab's packets until Ctrl+C (FILE.pcapng, default ${DEFAULT_CAPTURE_FILE} here): as root on lo, else in a network namespace of its own; embedded backend`)
+  .option('--capture [file]', `record the lab's packets until Ctrl+C (FILE.pcapng, default ${DEFAULT_CAPTURE_FILE} here): as root on lo, else in a network namespace of its own; docker: the whole lab network until \`wirelab down\` (default ${DEFAULT_LAB_CAPTURE_FILE}, pcap)`)
   .addOption(scenariosOption())
   .addOption(quizzesOption())
   .action(async (opts) => {
     const c = colorsFor(process.stdout);
-    if (opts.capture && opts.backend === 'docker') throw new UsageError('--capture runs with the embedded backend (the Docker backend has no capture container yet)');
     if (typeof opts.capture === 'string' && !isCaptureFile(opts.capture)) throw new UsageError(`--capture ${opts.capture}: a capture file's name ends in .pcapng`);
     let capturing: { tool: CaptureTool; program: string } | undefined;
-    if (opts.capture) {
+    if (opts.capture && opts.backend !== 'docker') {
       const how = await captureHere((line) => process.stdout.write(line));
       if (how.kind === 'ran') return void (process.exitCode = how.code);
       capturing = how;
     }
     if (opts.backend === 'docker') {
-      // Up is up: a lab that is already up is used as it is.
-      const lab = new DockerBackend({ project: opts.project, reuse: true, keep: true });
+      // Up is up: a lab that is already up is used as it is (with --capture, the capture service is started on it).
+      const captureTo = opts.capture ? path.resolve(typeof opts.capture === 'string' ? opts.capture : DEFAULT_LAB_CAPTURE_FILE) : undefined;
+      const lab = new DockerBackend({ project: opts.project, reuse: true, keep: true, capture: captureTo });
       console.log(c.dim(`starting the lab in Docker (project ${opts.project})...`));
       await lab.start();
       console.log(c.bold(`wirelab lab is ${lab.reused ? 'already up' : 'up'} (Docker, project ${lab.project})`));
       printDockerStatus(await lab.status());
+      if (lab.capturingAlready !== undefined) console.log(c.yellow(`the lab's capture runs already, into ${lab.capturingAlready || 'its file'}: \`wirelab down\` ends it`));
+      else if (captureTo) console.log(c.bold(`capturing the lab network's packets (bridge ${labBridge(lab.settings)}) into ${captureTo}: \`wirelab down\` ends the file`));
       // The console runs in its own container and logs its address with the token: read it from there.
       const consoleUrl = await consoleUrlFromLogs((since) => lab.containers.logs('console', since)).catch((err: Error) => err);
       console.log(typeof consoleUrl === 'string' ? `console: ${consoleUrl}` : c.yellow(`the console did not say where it is (${consoleUrl.message}): \`${composeName()} logs console\` shows its address`));
@@ -330,7 +333,8 @@ program
   .option('--volumes', 'also remove the volumes: mailboxes, uploads, the SSH host key')
   .option('--project <name>', 'the Compose project name', process.env.COMPOSE_PROJECT_NAME ?? 'wirelab')
   .action(async (opts) => {
-    await new DockerBackend({ project: opts.project }).down({ volumes: Boolean(opts.volumes) });
+    const captured = await new DockerBackend({ project: opts.project }).down({ volumes: Boolean(opts.volumes) });
+    if (captured) console.log(`${captured.packets ?? 'the'} packets captured into ${captured.file ?? 'the capture file'} (tshark -r FILE, or open it in Wireshark)`);
     console.log(`lab stopped (project ${opts.project})${opts.volumes ? ', volumes removed' : ''}`);
   });
 
@@ -565,7 +569,9 @@ async function runOnDocker(paths: string[], opts: { project: string; keep?: bool
   const toStdout = opts.report === 'terminal' || Boolean(opts.out);
   const write = (text: string): void => void (toStdout ? process.stdout : process.stderr).write(text);
   const c = colorsFor(toStdout ? process.stdout : process.stderr);
-  const lab = new DockerBackend({ project: opts.project, keep: opts.keep, reuse: opts.reuse });
+  // With --capture: the client's own packets (matched to steps) into FILE, and the whole lab network's beside it.
+  const labCapture = opts.capture ? labCaptureFile(opts.capture) : undefined;
+  const lab = new DockerBackend({ project: opts.project, keep: opts.keep, reuse: opts.reuse, capture: labCapture });
   write(c.dim(`wirelab: ${opts.reuse ? 'looking for the lab in Docker' : `starting the lab in Docker (project ${opts.project})`}...\n`));
   const started = Date.now();
   await lab.start();
@@ -575,6 +581,9 @@ async function runOnDocker(paths: string[], opts: { project: string; keep?: bool
     const { code, result } = await lab.runScenarios(scenarios, { trace: opts.trace, packets: opts.packets, show: toStdout ? 'stdout' : 'stderr', capture: opts.capture });
     if (result) await writeReport(result, opts.report, opts.out, write, colorsFor(process.stdout));
     if (opts.capture && result) write(c.dim(`wirelab: the client's packets captured into ${opts.capture}\n`));
+    const captured = await lab.stopCapture();
+    if (captured) write(c.dim(`wirelab: the lab network's packets (${captured.packets ?? '?'}) captured into ${captured.file ?? labCapture}\n`));
+    else if (lab.capturingAlready !== undefined) write(c.dim(`wirelab: the lab's own capture (wirelab up --capture) has this run's packets too: ${lab.capturingAlready}\n`));
     return code;
   } finally {
     await lab.stop();

@@ -90,6 +90,18 @@ describe('compose.yaml', () => {
     expect(file.services.client.image).toBe('wirelab/client:latest');
   });
 
+  test('the capture service is off by default (profile capture) and listens on the bridge the lab network is given, named after LAB_PREFIX', () => {
+    expect(load(text).networks.lab.driver_opts['com.docker.network.bridge.name']).toBe('wl-172.28.0');
+    const file = load(text, { LAB_PREFIX: '10.99.7' });
+    expect(file.services.capture).toMatchObject({ profiles: ['capture'], network_mode: 'host', cap_add: ['NET_RAW', 'NET_ADMIN'], entrypoint: ['tcpdump'] });
+    expect(file.networks.lab.driver_opts['com.docker.network.bridge.name']).toBe('wl-10.99.7');
+    expect(file.services.capture.command.slice(0, 2)).toEqual(['-i', 'wl-10.99.7']);
+    // Every other service starts with `up`, as before.
+    const profiled = Object.entries(file.services as Record<string, { profiles?: string[] }>).filter(([, s]) => s.profiles).map(([name]) => name);
+    expect(profiled.sort()).toEqual(['capture', 'client']);
+    expect(load(text).services.capture.volumes).toEqual(['./captures:/captures']);
+  });
+
   test('every port is published on 127.0.0.1 only, by the .env variable wirelab names, defaulting to the embedded port', () => {
     const published = Object.values(load(text).services as Record<string, { ports?: string[] }>).flatMap((s) => s.ports ?? []);
     for (const p of published) expect(p).toMatch(/^127\.0\.0\.1:/);

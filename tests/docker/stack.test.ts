@@ -9,6 +9,7 @@ import { request } from '../helpers/console';
 import { built } from '../helpers/paths';
 import { run, succeeds, wirelab as runWirelab, type RunResult } from '../helpers/process';
 import { listenTcp } from '../helpers/socket';
+import { poll } from '../helpers/wait';
 import { tsharkProblems, tsharkRows } from '../lab-runner/packets/helpers';
 import type { RunResult as WirelabResult } from '../../lab-runner/result';
 
@@ -399,6 +400,12 @@ suite('the lab in Docker', () => {
       const { code, stdout, stderr } = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse', '--capture', file, '--report', 'json', '--out', out, ...scenarios]);
       if (code !== 0) throw new Error(`wirelab run --backend docker --capture failed (exit ${code}):\n${stdout}\n${stderr}`);
       expect(stdout).toContain(`the client's packets captured into ${file}`);
+      // And the whole lab network's, beside it: the same HTTP handshake, seen on the bridge.
+      const labFile = path.join(dir, 'docker-lab.pcap');
+      expect(stdout).toContain(`captured into ${labFile}`);
+      expect(await tsharkProblems(labFile)).toEqual([]);
+      const syns = await tsharkRows(labFile, ['ip.src', 'ip.dst'], ['-Y', 'tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 80']);
+      expect(syns).toContainEqual({ 'ip.src': '172.28.0.100', 'ip.dst': '172.28.0.80' });
       const result = JSON.parse(await readFile(out, 'utf8')) as WirelabResult;
       const steps = result.scenarios.flatMap((s) => s.steps);
       expect(steps.filter((s) => s.action !== 'lab' && !s.packets?.rows.length).map((s) => s.name)).toEqual([]);
@@ -417,9 +424,55 @@ suite('the lab in Docker', () => {
     }
   });
 
+  // `wirelab down` takes the lab down: it is brought up again for the tests after this one.
+  test('wirelab up --backend docker --capture: the lab network between containers (the SMTP relay, the services\' DNS lookups), finished by wirelab down', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'wirelab-docker-labcapture-'));
+    try {
+      const file = path.join(dir, 'lab.pcap');
+      const up = await wirelab(['up', '--backend', 'docker', '--project', PROJECT, '--capture', file]);
+      if (up.code !== 0) throw new Error(`wirelab up --backend docker --capture failed (exit ${up.code}):\n${up.stdout}\n${up.stderr}`);
+      expect(up.stdout).toContain(`capturing the lab network's packets (bridge wl-172.28.0) into ${file}`);
+      // bob@lab.test to carol@example.test through submission: mail.lab.test relays it to example.test's MX.
+      const subject = `relayed ${Date.now()}`;
+      await succeeds('swaks', ['--silent', '2', '--server', `127.0.0.1:${ports.LAB_SUBMISSION_PORT}`, '--auth-user', 'bob', '--auth-password', 'bob', '--from', 'bob@lab.test', '--to', 'carol@example.test', '--header', `Subject: ${subject}`]);
+      const inbox = async (): Promise<string> => (await run('curl', ['-s', '--noproxy', '*', '-u', 'carol:carol', `pop3://127.0.0.1:${ports.LAB_POP3_EXAMPLE_PORT}/`])).stdout;
+      await poll("carol's mailbox at example.test to hold the relayed mail", async () => {
+        for (const id of (await inbox()).split('\n').map((l) => l.split(' ')[0]).filter(Boolean)) {
+          const mail = await run('curl', ['-s', '--noproxy', '*', '-u', 'carol:carol', `pop3://127.0.0.1:${ports.LAB_POP3_EXAMPLE_PORT}/${id}`]);
+          if (mail.stdout.includes(subject)) return true;
+        }
+        return undefined;
+      }, { ms: 60_000, everyMs: 500, describe: async () => `carol's list: ${await inbox()}` });
+      const down = await wirelab(['down', '--project', PROJECT]);
+      if (down.code !== 0) throw new Error(`wirelab down failed (exit ${down.code}):\n${down.stdout}\n${down.stderr}`);
+      expect(down.stdout).toMatch(/\d+ packets captured into /);
+      expect(down.stdout).toContain(`captured into ${file}`);
+      // tcpdump ended cleanly: tshark reads the whole file.
+      expect(await tsharkProblems(file)).toEqual([]);
+      // The relay: mail.lab.test (172.28.0.25) hands the mail to mail.example.test (172.28.0.26) on 25, decoded as SMTP
+      // on the standard port; it takes the STARTTLS offered (the lab CA), so after it the dialogue is TLS records.
+      const relay = await tsharkRows(file, ['ip.src', 'ip.dst', 'smtp.req.command', 'smtp.response.code'], ['-Y', 'smtp && tcp.port == 25 && ip.addr == 172.28.0.26']);
+      const said = relay.filter((r) => r['ip.src'] === '172.28.0.25' && r['ip.dst'] === '172.28.0.26').map((r) => r['smtp.req.command']);
+      const answered = relay.filter((r) => r['ip.src'] === '172.28.0.26' && r['ip.dst'] === '172.28.0.25').map((r) => r['smtp.response.code']);
+      expect({ said, answered }).toEqual({ said: expect.arrayContaining(['EHLO']), answered: expect.arrayContaining(['220', '250']) });
+      const starttls = await tsharkRows(file, ['frame.number'], ['-Y', 'ip.src == 172.28.0.25 && ip.dst == 172.28.0.26 && smtp.command_line contains "STARTTLS"']);
+      expect(starttls).toHaveLength(1);
+      const hello = await tsharkRows(file, ['ip.src', 'ip.dst', 'tls.handshake.extensions_server_name'], ['-Y', 'tls.handshake.type == 1 && tcp.dstport == 25']);
+      expect(hello).toContainEqual({ 'ip.src': '172.28.0.25', 'ip.dst': '172.28.0.26', 'tls.handshake.extensions_server_name': 'mail.example.test' });
+      // DNS: the relay asked the lab DNS for example.test's mail host, from its own address.
+      const dns = await tsharkRows(file, ['ip.src', 'ip.dst', 'dns.qry.name', 'dns.qry.type'], ['-Y', 'dns.flags.response == 0']);
+      expect(dns.every((r) => r['ip.dst'] === '172.28.0.53')).toBe(true);
+      expect(dns).toContainEqual(expect.objectContaining({ 'ip.src': '172.28.0.25', 'dns.qry.name': 'example.test', 'dns.qry.type': '15' }));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await lab.start();
+    }
+  });
+
   test('every scenario passes on the docker backend, unchanged', async () => {
     const { code, stdout, stderr } = await wirelab(['run', '--backend', 'docker', '--project', PROJECT, '--reuse'], {}, 280_000);
     if (code !== 0) throw new Error(`wirelab run --backend docker failed (exit ${code}):\n${stdout}\n${stderr}`);
     expect(stdout).toMatch(/total\s+(\d+)\/\1\s+all \d+ passed/);
   });
+
 });

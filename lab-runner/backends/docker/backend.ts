@@ -5,6 +5,7 @@ import { LabNetwork, STACK, type Endpoint } from '../../wire';
 import type { Backend, LabAction, LabActionOptions, ServiceStatus } from '../types';
 import type { RunResult } from '../../result';
 import type { Scenario } from '../../scenario/load';
+import { CAPTURE_PROFILE, captureSettings, prepareCaptureFile, runningCapture, startLabCapture, stopLabCapture, waitCapturing, type LabCaptureDone } from './capture';
 import { runInClient, type ClientRunOptions } from './client';
 import { compose, composeName } from './compose';
 import { LabContainers, SHARES_NETWORK_WITH } from './control';
@@ -34,6 +35,8 @@ export interface DockerBackendOptions {
   labDir?: string;
   /** Default: 120 s. */
   startTimeoutMs?: number;
+  /** Capture the whole lab's packets into this file (compose.yaml's capture service), from start() until stop() or down(). */
+  capture?: string;
 }
 
 export class DockerBackend implements Backend {
@@ -45,6 +48,10 @@ export class DockerBackend implements Backend {
   /** True when start() brought the lab up: stop() takes it down again. */
   private startedHere = false;
   private net?: LabNetwork;
+  /** True when the capture service was started here: stop() ends it. */
+  private capturingHere = false;
+  /** Set by start() when `capture` was asked and the lab was capturing already: that capture's file. */
+  capturingAlready?: string;
 
   constructor(private readonly options: DockerBackendOptions = {}) {
     this.current = new LabContainers(options.project ?? process.env.COMPOSE_PROJECT_NAME ?? 'wirelab');
@@ -88,13 +95,33 @@ export class DockerBackend implements Backend {
       else if (inTheWay) throw subnetTaken(inTheWay, this.settings, composeName());
       else await this.up();
     }
+    if (this.options.capture) await this.startCapture(this.options.capture);
     await this.waitHealthy(this.options.startTimeoutMs ?? 120_000);
     this.net = await this.hostNetwork();
   }
 
-  /** Remove what start() made (containers, network, volumes), unless the lab was reused or kept. */
+  /** Remove what start() made (containers, network, volumes), unless the lab was reused or kept; end a capture started here. */
   async stop(): Promise<void> {
+    if (this.capturingHere) await this.stopCapture();
     if (this.startedHere && !this.options.keep) await this.down();
+  }
+
+  /** End the capture service cleanly (tcpdump finishes its file): what it wrote, if it ran. */
+  async stopCapture(): Promise<LabCaptureDone | undefined> {
+    this.capturingHere = false;
+    return stopLabCapture(this.current);
+  }
+
+  /** With up(): the capture started with the lab (its first DNS lookups too); on a lab that is up: started now, unless one runs already. */
+  private async startCapture(file: string): Promise<void> {
+    if (this.startedHere) {
+      await waitCapturing(this.current);
+    } else {
+      this.capturingAlready = await runningCapture(this.current);
+      if (this.capturingAlready !== undefined) return;
+      await startLabCapture(this.current, file);
+    }
+    this.capturingHere = true;
   }
 
   network(): LabNetwork {
@@ -123,11 +150,13 @@ export class DockerBackend implements Backend {
     return runInClient(this, scenarios, options);
   }
 
-  /** Remove the containers and the network, and the volumes too unless asked to keep them. */
-  async down(options: { volumes?: boolean } = {}): Promise<void> {
-    const args = ['down', '--remove-orphans', ...(options.volumes === false ? [] : ['--volumes'])];
+  /** Remove the containers and the network, and the volumes too unless asked to keep them; a capture is ended first, its file finished. */
+  async down(options: { volumes?: boolean } = {}): Promise<LabCaptureDone | undefined> {
+    const captured = await this.stopCapture();
+    const args = [...CAPTURE_PROFILE, 'down', '--remove-orphans', ...(options.volumes === false ? [] : ['--volumes'])];
     const { code, output } = await compose(args, { project: this.project });
     if (code !== 0) throw composeFailed(output, `${composeName()} down`);
+    return captured;
   }
 
   async waitHealthy(timeoutMs: number): Promise<void> {
@@ -156,10 +185,13 @@ export class DockerBackend implements Backend {
 
   private async up(): Promise<void> {
     this.startedHere = true;
-    const { code, output } = await compose(['up', '-d', '--remove-orphans'], { project: this.project });
+    const capture = this.options.capture;
+    if (capture) await prepareCaptureFile(capture);
+    // With --capture the capture service comes up with the lab: the bridge exists before any container starts.
+    const { code, output } = await compose([...(capture ? CAPTURE_PROFILE : []), 'up', '-d', '--remove-orphans'], { project: this.project, env: capture ? captureSettings(capture) : undefined });
     if (code === 0) return;
     // Leave nothing half made: the next try starts clean.
-    await compose(['down', '--volumes', '--remove-orphans'], { project: this.project });
+    await compose([...CAPTURE_PROFILE, 'down', '--volumes', '--remove-orphans'], { project: this.project });
     this.startedHere = false;
     if (/Pool overlaps/i.test(output)) throw subnetTaken(await this.networkInTheWay(), this.settings, composeName());
     throw portTaken(output, this.settings) ?? composeFailed(output, `${composeName()} up`);

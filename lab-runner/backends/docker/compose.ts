@@ -34,6 +34,8 @@ export interface ComposeOptions {
   project: string;
   /** Show what compose prints, on our standard output or standard error (default: keep it, for the result). */
   show?: 'stdout' | 'stderr';
+  /** Settings for this command only, over the environment (LAB_CAPTURE_DIR ...). */
+  env?: Record<string, string>;
 }
 
 /** Run a compose command in the package's compose.yaml; resolves with its exit code and output. */
@@ -45,7 +47,7 @@ export function compose(args: string[], options: ComposeOptions): Promise<{ code
     const child = spawn(cmd!, [...pre, '-p', options.project, '-f', file, ...args], {
       cwd: packageRoot(),
       // Spelled out: Compose reads LAB_* settings from it (and under jest, process.env is the test's own).
-      env: process.env,
+      env: { ...process.env, ...options.env },
       stdio: ['ignore', out, options.show ? 'inherit' : 'pipe'],
     });
     let output = '';
