@@ -66,10 +66,15 @@ export class EmbeddedBackend implements Backend {
   async start(): Promise<void> {
     try {
       for (const name of this.slots.keys()) await this.startService(name);
+      this.net = this.buildNetwork();
     } catch (err) {
-      await this.stop();
+      await this.stop(); // nothing started is left listening: a failed start leaves no half lab
       throw err;
     }
+  }
+
+  /** How the runner reaches this lab: every service's real ports, the targets, and this lab's CA. */
+  private buildNetwork(): LabNetwork {
     const endpoints = new Map<string, Record<string, Endpoint>>();
     const host = this.options.host ?? '127.0.0.1';
     for (const [name, slot] of this.slots) {
@@ -80,7 +85,7 @@ export class EmbeddedBackend implements Backend {
       endpoints.set(name, { [Object.keys(plan.ports)[0]!]: target });
     }
     // The runner trusts this lab's CA, as a student's machine does once told to (`wirelab ca`).
-    this.net = LabNetwork.fromEndpoints(endpoints, { caFile: caCertificateFile(this.options.dataDir) });
+    return LabNetwork.fromEndpoints(endpoints, { caFile: caCertificateFile(this.options.dataDir) });
   }
 
   async stop(): Promise<void> {

@@ -56,9 +56,8 @@ export async function startLab(options: Partial<EmbeddedOptions> = {}): Promise<
     },
   });
   try {
-    await backend.start();
+    await backend.start(); // a failed start stops what it had started (tests/lab-runner/backends/embedded-start.test.ts)
   } catch (err) {
-    await backend.stop();
     await rm(dataDir, { recursive: true, force: true });
     throw err;
   }
