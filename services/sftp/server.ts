@@ -97,8 +97,8 @@ export const SFTP_SERVER_DEFAULTS = {
 /** authFailureDelayMs may be 0 (the rest at least 1); a READ answer must fit in one SSH packet. */
 const RANGE = { min: { authFailureDelayMs: 0, closeGraceMs: 0 }, max: { maxReadBytes: SFTP_SERVER_DEFAULTS.maxReadBytes } };
 
-/** The compression methods offered: none (see the constructor). */
-export const COMPRESSION = ['none'] as const;
+/** The compression methods offered: none, or zlib once the client has logged in. */
+export const COMPRESSION = ['none', 'zlib@openssh.com'] as const;
 
 /** What the server offers after a failed attempt (RFC 4252 5.1: "authentications that can continue"). */
 const METHODS: AuthenticationType[] = ['publickey', 'password'];
@@ -146,9 +146,9 @@ export class SftpServer {
       : loadOrCreateHostKey(dataDir, (note) => this.log.info('host key', { note }));
     this.hostKeyFingerprint = hostKey.fingerprint;
     this.hostPublicKey = hostKey.publicKey;
-    // No compression: plain `zlib` would run the decompressor on a stranger's bytes before
-    // authentication, and ssh2's delayed zlib@openssh.com throws from its zlib writer when
-    // such a connection closes (seen in CI: an uncaught "Invalid Zlib instance").
+    // Compression only after login (zlib@openssh.com, RFC 4253 6.2 with OpenSSH's delay),
+    // as OpenSSH offers it: plain `zlib` would run the decompressor on a stranger's bytes
+    // before authentication. (session.ts catches what ssh2's compressor throws on close.)
     this.ssh = new SshServer({ hostKeys: [hostKey.privateKey], ident: 'wirelab', algorithms: { compress: [...COMPRESSION] } });
     this.ssh.on('connection', (client: SshConnection, info: ClientInfo) => this.onHandshakeStart(client, info));
     this.ssh.on('error', (e: Error) => this.log.error('ssh server error', { error: e.message }));

@@ -85,7 +85,16 @@ export class SftpSession {
     // A malformed packet: ssh2 emits 'error' and closes the channel. Without this
     // listener the error would end the whole process.
     sftp.on('error', (e: Error) => options.log.warn('sftp protocol error', { error: e.message }));
-    sftp.on('end', () => sftp.end());
+    sftp.on('end', () => {
+      // The client's side is gone. Closing ours writes a CHANNEL_CLOSE, which ssh2's
+      // compressor (zlib@openssh.com) throws on when the connection closed first: the
+      // channel is closed either way, and a throw here would end the process.
+      try {
+        sftp.end();
+      } catch (e) {
+        options.log.debug('sftp channel closed with its connection', { error: (e as Error).message });
+      }
+    });
     this.finished = new Promise((resolve) => sftp.once('close', () => void this.onClose().then(resolve)));
   }
 
